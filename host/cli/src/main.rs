@@ -1,0 +1,152 @@
+//! The `groupgate` command: a thin layer over the `groupgate` library that
+//! parses flags, calls it, and turns errors into exit code 2.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use groupgate::{Hook, PolicySet, Request};
+
+/// Run WebAssembly content policies for group-chat platforms.
+#[derive(Parser)]
+#[command(name = "groupgate", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Load and validate a policy set, and list what it holds.
+    Check {
+        /// The policy set folder (the one holding `groupgate.toml`).
+        #[arg(long, value_name = "DIR")]
+        policies: PathBuf,
+    },
+    /// Decide one request and print the decision as JSON.
+    Eval {
+        /// The policy set folder (the one holding `groupgate.toml`).
+        #[arg(long, value_name = "DIR")]
+        policies: PathBuf,
+        /// Which question the request asks.
+        #[arg(long, value_parser = parse_hook, value_name = "message|group-creation|membership")]
+        hook: Hook,
+        /// The request as JSON; `-` or nothing reads standard input.
+        #[arg(value_name = "FILE|-")]
+        input: Option<PathBuf>,
+        /// Print the decision on one line instead of indented.
+        #[arg(long)]
+        compact: bool,
+    },
+}
+
+fn parse_hook(s: &str) -> Result<Hook, String> {
+    s.parse()
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Check { policies } => check(&policies),
+        Command::Eval {
+            policies,
+            hook,
+            input,
+            compact,
+        } => eval(&policies, hook, input.as_deref(), compact),
+    }
+}
+
+fn check(dir: &Path) -> Result<()> {
+    let set = PolicySet::load(dir)?;
+    let count = set.policies().count();
+    println!(
+        "policy set `{}`: {count} {}",
+        dir.display(),
+        if count == 1 { "policy" } else { "policies" }
+    );
+    for p in set.policies() {
+        let module = match &p.module {
+            groupgate::manifest::ModuleSource::Builtin(name) => format!("builtin:{name}"),
+            groupgate::manifest::ModuleSource::File(path) => path.display().to_string(),
+        };
+        let hooks: Vec<&str> = p.hooks.iter().map(|h| h.as_str()).collect();
+        let scope = describe_scope(&p.scope);
+        println!(
+            "  {} {}  module {module}  hooks {}  mode {:?}  on_error {:?}  timeout {} ms  memory {} MiB  scope {scope}",
+            p.name,
+            p.version,
+            hooks.join(","),
+            p.mode,
+            p.on_error,
+            p.limits.timeout_ms,
+            p.limits.memory_mb,
+        );
+    }
+    Ok(())
+}
+
+fn describe_scope(scope: &groupgate::Scope) -> String {
+    let part = |what: &str, list: &[String]| {
+        if list.is_empty() {
+            None
+        } else {
+            Some(format!("{what} {}", list.join(",")))
+        }
+    };
+    let parts: Vec<String> = [
+        part("regions", &scope.regions),
+        part("categories", &scope.categories),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if parts.is_empty() {
+        "all".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
+fn eval(dir: &Path, hook: Hook, input: Option<&Path>, compact: bool) -> Result<()> {
+    let json = match input {
+        None => read_stdin()?,
+        Some(p) if p == Path::new("-") => read_stdin()?,
+        Some(p) => std::fs::read(p).with_context(|| format!("cannot read `{}`", p.display()))?,
+    };
+    let request = Request::from_json(hook, &json)?;
+    let set = PolicySet::load(dir)?;
+    let decision = set.evaluate(&request);
+    let out = if compact {
+        serde_json::to_string(&decision)?
+    } else {
+        serde_json::to_string_pretty(&decision)?
+    };
+    println!("{out}");
+    Ok(())
+}
+
+fn read_stdin() -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut buf)
+        .context("cannot read standard input")?;
+    Ok(buf)
+}

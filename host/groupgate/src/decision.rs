@@ -1,0 +1,210 @@
+//! Merging verdicts into one decision: the most severe outcome of the
+//! enforcing policies wins (deny > review > allow); every reason and measure
+//! is kept and tagged with the policy that gave it; audit-mode policies are
+//! reported under `policies` but do not count.
+
+use serde::Serialize;
+
+use crate::manifest::Mode;
+use crate::wire::{MeasureKind, Outcome, Target, Verdict};
+
+/// The answer to one request: the JSON the CLI prints and the server returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    /// The merged outcome.
+    pub outcome: Outcome,
+    /// Every enforcing policy's reasons, in policy order.
+    pub reasons: Vec<DecisionReason>,
+    /// Every enforcing policy's measures, in policy order.
+    pub measures: Vec<DecisionMeasure>,
+    /// One entry per policy evaluated, enforcing or auditing.
+    pub policies: Vec<PolicyReport>,
+}
+
+/// A reason, tagged with its policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DecisionReason {
+    /// The policy that gave it.
+    pub policy: String,
+    /// Stable code, e.g. `prohibited-content` or `policy-error`.
+    pub code: String,
+    /// A sentence for a moderator or the user.
+    pub message: String,
+    /// The regulation article, or null.
+    pub article: Option<String>,
+    /// What triggered it, or null.
+    pub evidence: Option<String>,
+}
+
+/// A measure, tagged with its policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DecisionMeasure {
+    /// The policy that asked for it.
+    pub policy: String,
+    /// What to do.
+    pub kind: MeasureKind,
+    /// To whom: `{"user": id}` or `{"group": id}`.
+    pub target: Target,
+    /// How long, where it applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_secs: Option<u64>,
+    /// How much, where it applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<u32>,
+}
+
+/// How one policy fared on this request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyReport {
+    /// The policy's name.
+    pub name: String,
+    /// The policy's version.
+    pub version: String,
+    /// Enforce or audit.
+    pub mode: Mode,
+    /// Its own outcome (its `on_error` outcome if it failed).
+    pub outcome: Outcome,
+    /// Why it failed, or null.
+    pub error: Option<String>,
+    /// Time spent in the policy, in microseconds.
+    pub duration_us: u64,
+}
+
+impl Decision {
+    /// A decision no policy has spoken in yet: allow.
+    pub(crate) fn new() -> Self {
+        Decision {
+            outcome: Outcome::Allow,
+            reasons: Vec::new(),
+            measures: Vec::new(),
+            policies: Vec::new(),
+        }
+    }
+
+    /// Adds one policy's verdict.
+    pub(crate) fn add(&mut self, report: PolicyReport, verdict: Verdict) {
+        if report.mode == Mode::Enforce {
+            self.outcome = self.outcome.max(verdict.outcome);
+            self.reasons
+                .extend(verdict.reasons.into_iter().map(|r| DecisionReason {
+                    policy: report.name.clone(),
+                    code: r.code,
+                    message: r.message,
+                    article: r.article,
+                    evidence: r.evidence,
+                }));
+            self.measures
+                .extend(verdict.measures.into_iter().map(|m| DecisionMeasure {
+                    policy: report.name.clone(),
+                    kind: m.kind,
+                    target: m.target,
+                    duration_secs: m.duration_secs,
+                    amount: m.amount,
+                }));
+        }
+        self.policies.push(report);
+    }
+
+    /// The decision as JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a decision always serialises")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{Measure, Reason};
+
+    fn report(name: &str, mode: Mode, outcome: Outcome) -> PolicyReport {
+        PolicyReport {
+            name: name.into(),
+            version: "1".into(),
+            mode,
+            outcome,
+            error: None,
+            duration_us: 1,
+        }
+    }
+
+    fn verdict(outcome: Outcome, code: &str) -> Verdict {
+        Verdict {
+            outcome,
+            reasons: vec![Reason {
+                code: code.into(),
+                message: code.into(),
+                article: None,
+                evidence: None,
+            }],
+            measures: vec![Measure {
+                kind: MeasureKind::Warn,
+                target: Target::User("u".into()),
+                duration_secs: None,
+                amount: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn the_most_severe_enforcing_outcome_wins() {
+        let mut d = Decision::new();
+        d.add(
+            report("a", Mode::Enforce, Outcome::Review),
+            verdict(Outcome::Review, "r"),
+        );
+        d.add(
+            report("b", Mode::Enforce, Outcome::Deny),
+            verdict(Outcome::Deny, "d"),
+        );
+        d.add(
+            report("c", Mode::Enforce, Outcome::Allow),
+            verdict(Outcome::Allow, "a"),
+        );
+        assert_eq!(d.outcome, Outcome::Deny);
+        assert_eq!(
+            d.reasons
+                .iter()
+                .map(|r| r.policy.as_str())
+                .collect::<Vec<_>>(),
+            ["a", "b", "c"]
+        );
+        assert_eq!(d.measures.len(), 3);
+    }
+
+    #[test]
+    fn audit_policies_are_reported_but_do_not_count() {
+        let mut d = Decision::new();
+        d.add(
+            report("audit", Mode::Audit, Outcome::Deny),
+            verdict(Outcome::Deny, "d"),
+        );
+        assert_eq!(d.outcome, Outcome::Allow);
+        assert!(d.reasons.is_empty() && d.measures.is_empty());
+        assert_eq!(d.policies.len(), 1);
+        assert_eq!(d.policies[0].outcome, Outcome::Deny);
+    }
+
+    #[test]
+    fn json_has_exactly_the_wire_fields() {
+        let mut d = Decision::new();
+        d.add(
+            report("p", Mode::Enforce, Outcome::Deny),
+            verdict(Outcome::Deny, "x"),
+        );
+        let v: serde_json::Value = serde_json::from_str(&d.to_json()).unwrap();
+        let keys =
+            |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(&v), ["measures", "outcome", "policies", "reasons"]);
+        assert_eq!(
+            keys(&v["reasons"][0]),
+            ["article", "code", "evidence", "message", "policy"]
+        );
+        assert_eq!(keys(&v["measures"][0]), ["kind", "policy", "target"]);
+        assert_eq!(v["measures"][0]["target"], serde_json::json!({"user": "u"}));
+        assert_eq!(
+            keys(&v["policies"][0]),
+            ["duration_us", "error", "mode", "name", "outcome", "version"]
+        );
+        assert_eq!(v["outcome"], "deny");
+    }
+}

@@ -1,0 +1,395 @@
+//! The policy folder's manifests: `groupgate.toml` for the set and one
+//! `policy.toml` per policy. Unknown keys and bad values are errors naming
+//! the file and the key.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::LoadError;
+use crate::request::Hook;
+use crate::wire::Outcome;
+
+/// The file that marks a folder as a policy set.
+pub const SET_FILE: &str = "groupgate.toml";
+/// The file that marks a folder as a policy.
+pub const POLICY_FILE: &str = "policy.toml";
+
+const MAX_TIMEOUT_MS: u64 = 60_000;
+const MAX_MEMORY_MB: u64 = 4_096;
+
+/// `groupgate.toml`: settings for the whole set.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetManifest {
+    /// Policy folders (relative to the set) in evaluation order. When absent,
+    /// every folder holding a `policy.toml` is loaded, in path order.
+    pub policies: Option<Vec<String>>,
+    /// Defaults for every policy that does not set its own.
+    #[serde(default)]
+    pub defaults: Defaults,
+}
+
+/// Set-wide defaults for `on_error` and `[limits]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// Verdict of a policy that fails; `deny` unless set.
+    pub on_error: Option<OnError>,
+    /// Deadline for one call, in milliseconds.
+    pub timeout_ms: Option<u64>,
+    /// Deadline for `init`, in milliseconds.
+    pub init_timeout_ms: Option<u64>,
+    /// Linear-memory cap, in MiB.
+    pub memory_mb: Option<u64>,
+}
+
+/// Whether a policy's verdict counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Its verdict is merged into the decision.
+    #[default]
+    Enforce,
+    /// Evaluated and reported under `policies`, but not merged.
+    Audit,
+}
+
+/// The verdict a policy gets when it traps, times out or exceeds a limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnError {
+    /// Fail closed (the default).
+    Deny,
+    /// Hold for a moderator.
+    Review,
+    /// Fail open.
+    Allow,
+}
+
+impl From<OnError> for Outcome {
+    fn from(o: OnError) -> Self {
+        match o {
+            OnError::Deny => Outcome::Deny,
+            OnError::Review => Outcome::Review,
+            OnError::Allow => Outcome::Allow,
+        }
+    }
+}
+
+/// `policy.toml` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    name: String,
+    version: String,
+    module: String,
+    hooks: Vec<Hook>,
+    #[serde(default)]
+    mode: Mode,
+    on_error: Option<OnError>,
+    #[serde(default)]
+    scope: Scope,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
+    config: toml::Table,
+    #[serde(default)]
+    data: BTreeMap<String, String>,
+}
+
+/// Which requests a policy sees; an empty list matches everything.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scope {
+    /// Regions (the group's, or the requested one for a creation).
+    #[serde(default)]
+    pub regions: Vec<String>,
+    /// Group categories.
+    #[serde(default)]
+    pub categories: Vec<String>,
+}
+
+impl Scope {
+    /// Whether a request in `region` and `category` is in scope.
+    pub fn matches(&self, region: &str, category: &str) -> bool {
+        (self.regions.is_empty() || self.regions.iter().any(|r| r == region))
+            && (self.categories.is_empty() || self.categories.iter().any(|c| c == category))
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    timeout_ms: Option<u64>,
+    init_timeout_ms: Option<u64>,
+    memory_mb: Option<u64>,
+}
+
+/// The resources one policy call may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Deadline for one hook call, in milliseconds.
+    pub timeout_ms: u64,
+    /// Deadline for `init`, in milliseconds.
+    pub init_timeout_ms: u64,
+    /// Linear-memory cap, in MiB.
+    pub memory_mb: u64,
+}
+
+impl Limits {
+    /// Used where neither the policy nor the set says otherwise.
+    pub const DEFAULT: Limits = Limits {
+        timeout_ms: 100,
+        init_timeout_ms: 5_000,
+        memory_mb: 64,
+    };
+}
+
+/// Where a policy's component comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ModuleSource {
+    /// A standard plugin embedded in the binary: `builtin:NAME`.
+    Builtin(String),
+    /// A `.wasm` file inside the set.
+    File(PathBuf),
+}
+
+/// A validated `policy.toml`.
+#[derive(Debug, Clone)]
+pub struct PolicyManifest {
+    /// The manifest's own path.
+    pub path: PathBuf,
+    /// Unique name within the set.
+    pub name: String,
+    /// The policy's version, reported with every verdict.
+    pub version: String,
+    /// The component to run.
+    pub module: ModuleSource,
+    /// Hooks it answers.
+    pub hooks: Vec<Hook>,
+    /// Enforce or audit.
+    pub mode: Mode,
+    /// Verdict on failure.
+    pub on_error: OnError,
+    /// Which requests it sees.
+    pub scope: Scope,
+    /// Its resource limits.
+    pub limits: Limits,
+    /// `[config]`, as the JSON handed to `init`.
+    pub config_json: String,
+    /// `[data]`: name and file path, in name order.
+    pub data: Vec<(String, PathBuf)>,
+}
+
+/// Reads and validates `groupgate.toml` in `dir`; a missing file means defaults.
+pub fn read_set(dir: &Path) -> Result<SetManifest, LoadError> {
+    let path = dir.join(SET_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let set: SetManifest = parse_toml(&path, &text)?;
+            let d = &set.defaults;
+            check_range(&path, "defaults.timeout_ms", d.timeout_ms, MAX_TIMEOUT_MS)?;
+            check_range(
+                &path,
+                "defaults.init_timeout_ms",
+                d.init_timeout_ms,
+                MAX_TIMEOUT_MS,
+            )?;
+            check_range(&path, "defaults.memory_mb", d.memory_mb, MAX_MEMORY_MB)?;
+            Ok(set)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(SetManifest::default()),
+        Err(e) => Err(LoadError::io(&path, e)),
+    }
+}
+
+/// Reads and validates the `policy.toml` in `policy_dir`, a folder of the set at `set_root`.
+pub fn read_policy(
+    set_root: &Path,
+    policy_dir: &Path,
+    defaults: &Defaults,
+) -> Result<PolicyManifest, LoadError> {
+    let path = policy_dir.join(POLICY_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| LoadError::io(&path, e))?;
+    let raw: RawPolicy = parse_toml(&path, &text)?;
+    let bad =
+        |key: &str, message: String| LoadError::manifest(&path, format!("key `{key}`: {message}"));
+
+    if raw.name.is_empty()
+        || !raw
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(bad(
+            "name",
+            format!(
+                "`{}` must be non-empty letters, digits, `-` or `_`",
+                raw.name
+            ),
+        ));
+    }
+    if raw.version.trim().is_empty() {
+        return Err(bad("version", "must not be empty".into()));
+    }
+    if raw.hooks.is_empty() {
+        return Err(bad(
+            "hooks",
+            "must list at least one of `message`, `group-creation`, `membership`".into(),
+        ));
+    }
+    for (i, hook) in raw.hooks.iter().enumerate() {
+        if raw.hooks[..i].contains(hook) {
+            return Err(bad("hooks", format!("`{hook}` is listed twice")));
+        }
+    }
+    check_range(
+        &path,
+        "limits.timeout_ms",
+        raw.limits.timeout_ms,
+        MAX_TIMEOUT_MS,
+    )?;
+    check_range(
+        &path,
+        "limits.init_timeout_ms",
+        raw.limits.init_timeout_ms,
+        MAX_TIMEOUT_MS,
+    )?;
+    check_range(
+        &path,
+        "limits.memory_mb",
+        raw.limits.memory_mb,
+        MAX_MEMORY_MB,
+    )?;
+
+    let module = match raw.module.strip_prefix("builtin:") {
+        Some(name) => {
+            if crate::builtin::component(name).is_none() {
+                let known = crate::builtin::names().collect::<Vec<_>>().join("`, `");
+                return Err(bad(
+                    "module",
+                    format!("no standard plugin named `{name}` (there are `{known}`)"),
+                ));
+            }
+            ModuleSource::Builtin(name.to_owned())
+        }
+        None => {
+            let file =
+                inside_set(set_root, policy_dir, &raw.module).map_err(|m| bad("module", m))?;
+            if file.extension().is_none_or(|e| e != "wasm") {
+                return Err(bad(
+                    "module",
+                    format!(
+                        "`{}` is neither `builtin:NAME` nor a `.wasm` file",
+                        raw.module
+                    ),
+                ));
+            }
+            ModuleSource::File(file)
+        }
+    };
+
+    let mut data = Vec::with_capacity(raw.data.len());
+    for (name, file) in &raw.data {
+        let resolved =
+            inside_set(set_root, policy_dir, file).map_err(|m| bad(&format!("data.{name}"), m))?;
+        data.push((name.clone(), resolved));
+    }
+
+    let config_json = serde_json::to_string(&toml::Value::Table(raw.config))
+        .map_err(|e| bad("config", format!("cannot be passed to the policy: {e}")))?;
+
+    let limits = Limits {
+        timeout_ms: raw
+            .limits
+            .timeout_ms
+            .or(defaults.timeout_ms)
+            .unwrap_or(Limits::DEFAULT.timeout_ms),
+        init_timeout_ms: raw
+            .limits
+            .init_timeout_ms
+            .or(defaults.init_timeout_ms)
+            .unwrap_or(Limits::DEFAULT.init_timeout_ms),
+        memory_mb: raw
+            .limits
+            .memory_mb
+            .or(defaults.memory_mb)
+            .unwrap_or(Limits::DEFAULT.memory_mb),
+    };
+
+    Ok(PolicyManifest {
+        path,
+        name: raw.name,
+        version: raw.version,
+        module,
+        hooks: raw.hooks,
+        mode: raw.mode,
+        on_error: raw.on_error.or(defaults.on_error).unwrap_or(OnError::Deny),
+        scope: raw.scope,
+        limits,
+        config_json,
+        data,
+    })
+}
+
+/// Deserialises TOML, naming the key and line of any error.
+fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, LoadError> {
+    let line_of = |offset: usize| text[..offset.min(text.len())].lines().count().max(1);
+    let de = toml::Deserializer::parse(text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| format!("line {}: ", line_of(s.start)))
+            .unwrap_or_default();
+        LoadError::manifest(path, format!("{line}{}", e.message()))
+    })?;
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let key = e.path().to_string();
+        let inner = e.inner();
+        let line = inner
+            .span()
+            .map(|s| format!("line {}: ", line_of(s.start)))
+            .unwrap_or_default();
+        let key = if key == "." {
+            String::new()
+        } else {
+            format!("key `{key}`: ")
+        };
+        LoadError::manifest(path, format!("{line}{key}{}", inner.message()))
+    })
+}
+
+fn check_range(path: &Path, key: &str, value: Option<u64>, max: u64) -> Result<(), LoadError> {
+    match value {
+        Some(v) if v == 0 || v > max => Err(LoadError::manifest(
+            path,
+            format!("key `{key}`: {v} is out of range (1 to {max})"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Resolves `relative` against `policy_dir` and requires the result to be an
+/// existing file inside the set, so a set stays self-contained and relocatable.
+fn inside_set(set_root: &Path, policy_dir: &Path, relative: &str) -> Result<PathBuf, String> {
+    if Path::new(relative).is_absolute() {
+        return Err(format!(
+            "`{relative}` must be a path relative to the policy folder"
+        ));
+    }
+    let joined = policy_dir.join(relative);
+    let resolved = joined
+        .canonicalize()
+        .map_err(|e| format!("`{relative}`: {e}"))?;
+    let root = set_root
+        .canonicalize()
+        .map_err(|e| format!("`{}`: {e}", set_root.display()))?;
+    if !resolved.starts_with(&root) {
+        return Err(format!("`{relative}` is outside the policy set"));
+    }
+    if !resolved.is_file() {
+        return Err(format!("`{relative}` is not a file"));
+    }
+    Ok(joined)
+}

@@ -1,0 +1,297 @@
+//! One loaded policy: its compiled component, pre-linked once, and a pool of
+//! warm instances that have run `init` and are reused across evaluations.
+//! Every call runs under the policy's deadline and memory cap; a failed call
+//! costs the policy its instance and yields a [`Failure`] instead of a verdict.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{ComponentNamedList, ComponentType, Func, Instance, InstancePre, Lower};
+use wasmtime::{Store, Trap};
+
+use crate::manifest::PolicyManifest;
+use crate::request::Hook;
+use crate::sandbox::{Breach, HostState, Runtime, ticks};
+use crate::wire::{DataFile, Verdict};
+
+/// Most reasons, and most measures, one verdict may carry.
+pub(crate) const MAX_VERDICT_ITEMS: usize = 256;
+/// Most bytes of text one verdict may carry across all its strings.
+pub(crate) const MAX_VERDICT_BYTES: usize = 64 * 1024;
+
+/// Why a policy gave no verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// The guest trapped (a panic, `unreachable`, a stack overflow, ...).
+    Trap(String),
+    /// The call ran past the deadline.
+    Timeout(u64),
+    /// The guest tried to grow its memory past the cap.
+    Memory(u64),
+    /// The guest wrote more log lines than one call may.
+    LogFlood,
+    /// The verdict was larger than the host accepts.
+    Oversized(String),
+    /// `init` refused the policy's config or data.
+    InitRejected(String),
+    /// The component's exports do not match the contract.
+    Contract(String),
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Trap(msg) => write!(f, "trapped: {msg}"),
+            Failure::Timeout(ms) => write!(f, "timed out: ran past its {ms} ms deadline"),
+            Failure::Memory(mb) => write!(f, "memory limit: tried to grow past its {mb} MiB cap"),
+            Failure::LogFlood => {
+                write!(
+                    f,
+                    "log flood: wrote more than {} log lines in one call",
+                    crate::sandbox::LOG_LINES_MAX
+                )
+            }
+            Failure::Oversized(msg) => write!(f, "oversized verdict: {msg}"),
+            Failure::InitRejected(msg) => write!(f, "init refused its config: {msg}"),
+            Failure::Contract(msg) => f.write_str(msg),
+        }
+    }
+}
+
+/// A warm instance: `init` has run, the hook exports are looked up.
+struct Warm {
+    store: Store<HostState>,
+    hooks: [Func; 3],
+}
+
+pub(crate) struct LoadedPolicy {
+    pub(crate) manifest: PolicyManifest,
+    name: Arc<str>,
+    runtime: Runtime,
+    pre: InstancePre<HostState>,
+    data: Vec<DataFile>,
+    pool: Mutex<Vec<Warm>>,
+    max_idle: usize,
+}
+
+impl LoadedPolicy {
+    /// Links the component and makes one warm instance, which proves that the
+    /// exports match the contract and that `init` accepts the config.
+    pub(crate) fn new(
+        runtime: &Runtime,
+        manifest: PolicyManifest,
+        pre: InstancePre<HostState>,
+        data: Vec<DataFile>,
+    ) -> Result<Self, String> {
+        let max_idle = std::thread::available_parallelism().map_or(4, |n| n.get() * 2);
+        let policy = LoadedPolicy {
+            name: manifest.name.as_str().into(),
+            manifest,
+            runtime: runtime.clone(),
+            pre,
+            data,
+            pool: Mutex::new(Vec::new()),
+            max_idle,
+        };
+        let warm = policy.instantiate().map_err(|e| match e {
+            Failure::InitRejected(_) | Failure::Contract(_) => e.to_string(),
+            other => format!("init failed: {other}"),
+        })?;
+        policy.release(warm);
+        Ok(policy)
+    }
+
+    /// Runs `hook` on `input`, returning the verdict or why there is none,
+    /// and the time spent.
+    pub(crate) fn evaluate<P>(&self, hook: Hook, input: &P) -> (Result<Verdict, Failure>, Duration)
+    where
+        P: ComponentType + Lower,
+        for<'a> (&'a P,): ComponentNamedList + Lower,
+    {
+        let start = Instant::now();
+        let warm = match self.take() {
+            Ok(warm) => warm,
+            Err(failure) => return (Err(failure), start.elapsed()),
+        };
+        let result = self.call(warm, hook, input);
+        (result, start.elapsed())
+    }
+
+    fn call<P>(&self, mut warm: Warm, hook: Hook, input: &P) -> Result<Verdict, Failure>
+    where
+        P: ComponentType + Lower,
+        for<'a> (&'a P,): ComponentNamedList + Lower,
+    {
+        let func = warm.hooks[hook_index(hook)];
+        // Checked at load; checking again here costs a type walk, not a copy.
+        let typed = func.typed::<(&P,), (Verdict,)>(&warm.store).map_err(|e| {
+            Failure::Contract(format!(
+                "export `{}` does not match the contract: {e}",
+                hook.export_name()
+            ))
+        })?;
+        warm.store.data_mut().begin_call();
+        warm.store
+            .set_epoch_deadline(ticks(self.manifest.limits.timeout_ms));
+        let result = typed.call(&mut warm.store, (input,));
+        warm.store.data_mut().end_call();
+        match result {
+            Ok((verdict,)) => {
+                check_size(&verdict)?;
+                self.release(warm);
+                Ok(verdict)
+            }
+            // The instance is dropped: after a trap its state is unknown.
+            Err(e) => {
+                Err(self.classify(e, warm.store.data().breach, self.manifest.limits.timeout_ms))
+            }
+        }
+    }
+
+    fn take(&self) -> Result<Warm, Failure> {
+        let pooled = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        match pooled {
+            Some(warm) => Ok(warm),
+            None => self.instantiate(),
+        }
+    }
+
+    fn release(&self, warm: Warm) {
+        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < self.max_idle {
+            pool.push(warm);
+        }
+    }
+
+    /// A fresh instance that has run `init`.
+    fn instantiate(&self) -> Result<Warm, Failure> {
+        let limits = self.manifest.limits;
+        let mut store = Store::new(
+            self.runtime.engine(),
+            HostState::new(self.name.clone(), limits.memory_mb),
+        );
+        store.limiter(|state| state);
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(ticks(limits.init_timeout_ms));
+        store.data_mut().begin_call();
+
+        let timeout = limits.init_timeout_ms;
+        let instance = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| self.classify(e, store.data().breach, timeout))?;
+        let init = instance
+            .get_typed_func::<(&str, &[DataFile]), (Result<(), String>,)>(&mut store, "init")
+            .map_err(|e| {
+                Failure::Contract(format!("export `init` does not match the contract: {e:#}"))
+            })?;
+        let result = init.call(&mut store, (&self.manifest.config_json, &self.data));
+        store.data_mut().end_call();
+        let (outcome,) = result.map_err(|e| self.classify(e, store.data().breach, timeout))?;
+        outcome.map_err(Failure::InitRejected)?;
+        // In `hook_index` order.
+        let hooks = [
+            hook_func(&instance, &mut store, Hook::Message)?,
+            hook_func(&instance, &mut store, Hook::GroupCreation)?,
+            hook_func(&instance, &mut store, Hook::Membership)?,
+        ];
+        Ok(Warm { store, hooks })
+    }
+
+    fn classify(&self, error: wasmtime::Error, breach: Option<Breach>, timeout_ms: u64) -> Failure {
+        match breach {
+            Some(Breach::Memory) => return Failure::Memory(self.manifest.limits.memory_mb),
+            Some(Breach::LogFlood) => return Failure::LogFlood,
+            None => {}
+        }
+        match error.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => Failure::Timeout(timeout_ms),
+            Some(trap) => Failure::Trap(trap.to_string()),
+            None => Failure::Trap(
+                format!("{error:#}")
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
+            ),
+        }
+    }
+}
+
+fn hook_index(hook: Hook) -> usize {
+    match hook {
+        Hook::Message => 0,
+        Hook::GroupCreation => 1,
+        Hook::Membership => 2,
+    }
+}
+
+/// Looks up a hook export and checks its type against the contract.
+fn hook_func(
+    instance: &Instance,
+    store: &mut Store<HostState>,
+    hook: Hook,
+) -> Result<Func, Failure> {
+    let name = hook.export_name();
+    let func = instance.get_func(&mut *store, name).ok_or_else(|| {
+        Failure::Contract(format!(
+            "export `{name}` is missing: the component does not implement the contract"
+        ))
+    })?;
+    let typecheck = match hook {
+        Hook::Message => func
+            .typed::<(&crate::wire::Message,), (Verdict,)>(&*store)
+            .map(drop),
+        Hook::GroupCreation => func
+            .typed::<(&crate::wire::GroupCreation,), (Verdict,)>(&*store)
+            .map(drop),
+        Hook::Membership => func
+            .typed::<(&crate::wire::Membership,), (Verdict,)>(&*store)
+            .map(drop),
+    };
+    typecheck.map_err(|e| {
+        Failure::Contract(format!(
+            "export `{name}` does not match the contract: {e:#}"
+        ))
+    })?;
+    Ok(func)
+}
+
+fn check_size(verdict: &Verdict) -> Result<(), Failure> {
+    if verdict.reasons.len() > MAX_VERDICT_ITEMS {
+        return Err(Failure::Oversized(format!(
+            "{} reasons, more than the {MAX_VERDICT_ITEMS} allowed",
+            verdict.reasons.len()
+        )));
+    }
+    if verdict.measures.len() > MAX_VERDICT_ITEMS {
+        return Err(Failure::Oversized(format!(
+            "{} measures, more than the {MAX_VERDICT_ITEMS} allowed",
+            verdict.measures.len()
+        )));
+    }
+    let text: usize = verdict
+        .reasons
+        .iter()
+        .map(|r| {
+            r.code.len()
+                + r.message.len()
+                + r.article.as_ref().map_or(0, String::len)
+                + r.evidence.as_ref().map_or(0, String::len)
+        })
+        .sum::<usize>()
+        + verdict
+            .measures
+            .iter()
+            .map(|m| match &m.target {
+                crate::wire::Target::User(id) | crate::wire::Target::Group(id) => id.len(),
+            })
+            .sum::<usize>();
+    if text > MAX_VERDICT_BYTES {
+        return Err(Failure::Oversized(format!(
+            "{text} bytes of text, more than the {MAX_VERDICT_BYTES} allowed"
+        )));
+    }
+    Ok(())
+}

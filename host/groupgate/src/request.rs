@@ -1,0 +1,218 @@
+//! The three questions a platform asks, and decoding them from JSON with
+//! errors that name the offending field.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::wire::{GroupCreation, Membership, Message};
+
+/// The moment at which a platform asks groupgate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Hook {
+    /// May this message be published?
+    Message,
+    /// May this group be created?
+    GroupCreation,
+    /// May this person join, or be invited into, this group?
+    Membership,
+}
+
+impl Hook {
+    /// Every hook, in the order the contract lists them.
+    pub const ALL: [Hook; 3] = [Hook::Message, Hook::GroupCreation, Hook::Membership];
+
+    /// The hook's name in manifests and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Hook::Message => "message",
+            Hook::GroupCreation => "group-creation",
+            Hook::Membership => "membership",
+        }
+    }
+
+    /// The component export that answers it.
+    pub(crate) fn export_name(self) -> &'static str {
+        match self {
+            Hook::Message => "evaluate-message",
+            Hook::GroupCreation => "evaluate-group-creation",
+            Hook::Membership => "evaluate-membership",
+        }
+    }
+}
+
+impl fmt::Display for Hook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Hook {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Hook::ALL
+            .into_iter()
+            .find(|h| h.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown hook `{s}`, expected one of `message`, `group-creation`, `membership`"
+                )
+            })
+    }
+}
+
+/// A request for one of the three hooks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// A message to publish.
+    Message(Message),
+    /// A group to create.
+    GroupCreation(GroupCreation),
+    /// A membership to grant.
+    Membership(Membership),
+}
+
+/// A request that could not be decoded.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {hook} request: {message}")]
+pub struct RequestError {
+    hook: Hook,
+    message: String,
+}
+
+impl Request {
+    /// Decodes a request for `hook` from its JSON wire format. Unknown fields,
+    /// missing fields and wrong types are errors that name the field.
+    pub fn from_json(hook: Hook, json: &[u8]) -> Result<Request, RequestError> {
+        match hook {
+            Hook::Message => decode(hook, json).map(Request::Message),
+            Hook::GroupCreation => decode(hook, json).map(Request::GroupCreation),
+            Hook::Membership => decode(hook, json).map(Request::Membership),
+        }
+    }
+
+    /// The hook this request is for.
+    pub fn hook(&self) -> Hook {
+        match self {
+            Request::Message(_) => Hook::Message,
+            Request::GroupCreation(_) => Hook::GroupCreation,
+            Request::Membership(_) => Hook::Membership,
+        }
+    }
+
+    /// The request, borrowed.
+    pub(crate) fn as_ref(&self) -> RequestRef<'_> {
+        match self {
+            Request::Message(m) => RequestRef::Message(m),
+            Request::GroupCreation(c) => RequestRef::GroupCreation(c),
+            Request::Membership(m) => RequestRef::Membership(m),
+        }
+    }
+}
+
+/// A borrowed [`Request`], so typed entry points need not move their input.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum RequestRef<'a> {
+    Message(&'a Message),
+    GroupCreation(&'a GroupCreation),
+    Membership(&'a Membership),
+}
+
+impl<'a> RequestRef<'a> {
+    pub(crate) fn hook(self) -> Hook {
+        match self {
+            RequestRef::Message(_) => Hook::Message,
+            RequestRef::GroupCreation(_) => Hook::GroupCreation,
+            RequestRef::Membership(_) => Hook::Membership,
+        }
+    }
+
+    /// The region and category that policy scopes are matched against: the
+    /// group's for messages and memberships, the requested ones for creations.
+    pub(crate) fn scope_keys(self) -> (&'a str, &'a str) {
+        match self {
+            RequestRef::Message(m) => (&m.group.region, &m.group.category),
+            RequestRef::GroupCreation(c) => (&c.region, &c.category),
+            RequestRef::Membership(m) => (&m.group.region, &m.group.category),
+        }
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(hook: Hook, json: &[u8]) -> Result<T, RequestError> {
+    let de = &mut serde_json::Deserializer::from_slice(json);
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
+        let path = e.path().to_string();
+        let message = if path == "." {
+            e.inner().to_string()
+        } else {
+            format!("field `{path}`: {}", e.inner())
+        };
+        RequestError { hook, message }
+    })?;
+    de.end().map_err(|e| RequestError {
+        hook,
+        message: e.to_string(),
+    })?;
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const USER: &str = r#"{"id":"u1","identity_verified":true,"credit_level":3,"region":"CN-11","groups_created":0,"groups_joined":1}"#;
+    const GROUP: &str = r#"{"id":"g1","name":"g","category":"community","region":"CN-11","member_count":3,"member_limit":500,"founder_id":"u0"}"#;
+
+    fn message(extra: &str) -> String {
+        format!(
+            r#"{{"id":"m1","group":{GROUP},"sender":{USER},"sender_role":"member","text":"hi","sent_at":1{extra}}}"#
+        )
+    }
+
+    #[test]
+    fn a_complete_message_decodes_with_optional_fields_defaulted() {
+        let Request::Message(m) =
+            Request::from_json(Hook::Message, message("").as_bytes()).unwrap()
+        else {
+            panic!("wrong hook")
+        };
+        assert!(m.attachments.is_empty());
+        assert!(m.sender.labels.is_empty());
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected_by_name() {
+        let err = Request::from_json(Hook::Message, message(r#","colour":"red""#).as_bytes())
+            .unwrap_err();
+        assert!(err.to_string().contains("unknown field `colour`"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_numbers_name_the_field() {
+        let json = message("").replace(r#""credit_level":3"#, r#""credit_level":300"#);
+        let err = Request::from_json(Hook::Message, json.as_bytes()).unwrap_err();
+        assert!(
+            err.to_string().contains("field `sender.credit_level`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_fields_are_named() {
+        let json = message("").replace(r#""text":"hi","#, "");
+        let err = Request::from_json(Hook::Message, json.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("missing field `text`"), "{err}");
+    }
+
+    #[test]
+    fn trailing_garbage_and_non_json_are_rejected() {
+        assert!(
+            Request::from_json(Hook::Message, format!("{} x", message("")).as_bytes()).is_err()
+        );
+        assert!(Request::from_json(Hook::Message, b"").is_err());
+        assert!(Request::from_json(Hook::Membership, b"[]").is_err());
+    }
+}

@@ -1,0 +1,157 @@
+//! The one place the Wasm engine is configured: epoch deadlines, the memory
+//! limiter, and a linker that grants a policy its log import and an empty
+//! WASI context, nothing more.
+
+mod output;
+mod state;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread;
+use std::time::Duration;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, StoreContextMut};
+
+use state::LogLevel;
+pub(crate) use state::{Breach, HostState, LOG_LINES_MAX};
+
+/// How often the epoch advances: the resolution of every call deadline.
+pub(crate) const TICK: Duration = Duration::from_millis(1);
+
+/// The WIT package version this host implements.
+pub const CONTRACT: &str = "groupgate:policy@0.1.0";
+
+/// A Wasm engine with its deadline clock and linker. One runtime serves any
+/// number of policy sets; clones share it.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    linker: Linker<HostState>,
+    stop: Arc<AtomicBool>,
+    /// The standard plugins, compiled on first use and shared by every set.
+    builtins: Mutex<HashMap<String, Component>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Runtime {
+    /// A new engine with its own epoch thread.
+    pub fn new() -> Result<Runtime, String> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        // Calls are synchronous; concurrency support makes each call dearer.
+        config.concurrency_support(false);
+        config.epoch_interruption(true);
+        config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+        let engine =
+            Engine::new(&config).map_err(|e| format!("cannot configure the wasm engine: {e:#}"))?;
+
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| format!("cannot link WASI: {e:#}"))?;
+        link_contract(&mut linker)
+            .map_err(|e| format!("cannot link the policy contract: {e:#}"))?;
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let ticker_engine = engine.clone();
+        let ticker_stop = stop.clone();
+        thread::Builder::new()
+            .name("groupgate-epoch".into())
+            .spawn(move || {
+                while !ticker_stop.load(Ordering::Relaxed) {
+                    thread::sleep(TICK);
+                    ticker_engine.increment_epoch();
+                }
+            })
+            .map_err(|e| format!("cannot start the deadline clock: {e}"))?;
+
+        Ok(Runtime {
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                stop,
+                builtins: Mutex::default(),
+            }),
+        })
+    }
+
+    /// The process-wide runtime that [`crate::PolicySet::load`] uses.
+    pub fn shared() -> Result<Runtime, String> {
+        static SHARED: OnceLock<Result<Runtime, String>> = OnceLock::new();
+        SHARED.get_or_init(Runtime::new).clone()
+    }
+
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    pub(crate) fn linker(&self) -> &Linker<HostState> {
+        &self.inner.linker
+    }
+
+    /// The standard plugin `name`, compiled once per runtime.
+    pub(crate) fn builtin_component(&self, name: &str) -> Result<Component, String> {
+        let mut cache = self
+            .inner
+            .builtins
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(component) = cache.get(name) {
+            return Ok(component.clone());
+        }
+        let bytes = crate::builtin::component(name)
+            .ok_or_else(|| format!("no standard plugin named `{name}`"))?;
+        let component =
+            compile(self, bytes).map_err(|e| format!("standard plugin `{name}` {e}"))?;
+        cache.insert(name.to_owned(), component.clone());
+        Ok(component)
+    }
+}
+
+/// Deadline in epoch ticks for `ms` milliseconds, rounded up, plus one tick
+/// because the current tick may be nearly over.
+pub(crate) fn ticks(ms: u64) -> u64 {
+    let tick_ms = TICK.as_millis().max(1) as u64;
+    ms.div_ceil(tick_ms) + 1
+}
+
+fn link_contract(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    let version = CONTRACT.split('@').nth(1).unwrap_or_default();
+    // `types` holds only type definitions; its instance has nothing to provide.
+    linker.instance(&format!("groupgate:policy/types@{version}"))?;
+    let mut log = linker.instance(&format!("groupgate:policy/log@{version}"))?;
+    log.func_wrap(
+        "log",
+        |mut cx: StoreContextMut<'_, HostState>,
+         (level, message, fields): (LogLevel, String, Vec<(String, String)>)| {
+            cx.data_mut().log(level, &message, &fields)
+        },
+    )?;
+    Ok(())
+}
+
+/// Compiles a component, recognising a core module for what it is.
+pub(crate) fn compile(runtime: &Runtime, bytes: &[u8]) -> Result<Component, String> {
+    const CORE_MODULE: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+    if bytes.starts_with(&CORE_MODULE) {
+        return Err(
+            "is a core WebAssembly module, not a component: build it for `wasm32-wasip2` \
+                    or wrap it with `wasm-tools component new`"
+                .into(),
+        );
+    }
+    Component::new(runtime.engine(), bytes)
+        .map_err(|e| format!("is not a valid component: {}", e.root_cause()))
+}

@@ -1,0 +1,189 @@
+//! What the host keeps per policy instance: an empty WASI context, the memory
+//! cap, and the per-call budget for log lines.
+
+use std::sync::Arc;
+
+use wasmtime::ResourceLimiter;
+use wasmtime::component::{ComponentType, Lift, ResourceTable};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::output::GuestOutput;
+
+/// Log lines written to the host log per call; more are counted and dropped.
+pub(crate) const LOG_LINES_KEPT: u32 = 100;
+/// Log lines per call past which the policy is stopped: it is flooding.
+pub(crate) const LOG_LINES_MAX: u32 = 10_000;
+/// Bytes of one log line (message plus fields) kept; the rest is cut.
+const LOG_LINE_BYTES: usize = 2_048;
+
+/// `groupgate:policy/log.level`.
+#[derive(Debug, Clone, Copy, ComponentType, Lift)]
+#[allow(dead_code, reason = "values are only ever lifted from the guest")]
+#[component(enum)]
+#[repr(u8)]
+pub(crate) enum LogLevel {
+    #[component(name = "trace")]
+    Trace,
+    #[component(name = "debug")]
+    Debug,
+    #[component(name = "info")]
+    Info,
+    #[component(name = "warn")]
+    Warn,
+    #[component(name = "error")]
+    Error,
+}
+
+/// Why a call was stopped by the host rather than by the guest itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Breach {
+    /// The guest tried to grow memory past its cap.
+    Memory,
+    /// The guest wrote more than [`LOG_LINES_MAX`] log lines in one call.
+    LogFlood,
+}
+
+/// The store data of one policy instance.
+pub(crate) struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    policy: Arc<str>,
+    memory_cap: usize,
+    pub(crate) output: GuestOutput,
+    pub(crate) breach: Option<Breach>,
+    log_lines: u32,
+    log_dropped: u32,
+}
+
+impl HostState {
+    pub(crate) fn new(policy: Arc<str>, memory_mb: u64) -> Self {
+        let output = GuestOutput::new();
+        // No preopens, environment, arguments or network: the builder's
+        // defaults grant nothing, and stdout/stderr go to the capped log.
+        let wasi = WasiCtx::builder()
+            .stdout(output.clone())
+            .stderr(output.clone())
+            .build();
+        HostState {
+            wasi,
+            table: ResourceTable::new(),
+            policy,
+            memory_cap: usize::try_from(memory_mb * 1024 * 1024).unwrap_or(usize::MAX),
+            output,
+            breach: None,
+            log_lines: 0,
+            log_dropped: 0,
+        }
+    }
+
+    /// Resets the per-call budgets.
+    pub(crate) fn begin_call(&mut self) {
+        self.breach = None;
+        self.log_lines = 0;
+        self.log_dropped = 0;
+    }
+
+    /// Flushes output and reports lines over the cap.
+    pub(crate) fn end_call(&mut self) {
+        self.output.flush_to_log(&self.policy);
+        if self.log_dropped > 0 {
+            tracing::warn!(target: "groupgate::guest", policy = &*self.policy, dropped_lines = self.log_dropped,
+                "log lines over the per-call cap of {LOG_LINES_KEPT} were dropped");
+        }
+    }
+
+    /// The `log` import. Returns an error (trapping the guest) once it floods.
+    pub(crate) fn log(
+        &mut self,
+        level: LogLevel,
+        message: &str,
+        fields: &[(String, String)],
+    ) -> wasmtime::Result<()> {
+        self.log_lines += 1;
+        if self.log_lines > LOG_LINES_MAX {
+            self.breach = Some(Breach::LogFlood);
+            wasmtime::bail!("policy wrote more than {LOG_LINES_MAX} log lines in one call");
+        }
+        if self.log_lines > LOG_LINES_KEPT {
+            self.log_dropped += 1;
+            return Ok(());
+        }
+        let mut fields_text = String::new();
+        for (k, v) in fields {
+            if fields_text.len() > LOG_LINE_BYTES {
+                break;
+            }
+            fields_text.push_str(k);
+            fields_text.push('=');
+            fields_text.push_str(v);
+            fields_text.push(' ');
+        }
+        let message = truncate(message, LOG_LINE_BYTES);
+        let fields_text = truncate(fields_text.trim_end(), LOG_LINE_BYTES);
+        let policy = &*self.policy;
+        match level {
+            LogLevel::Trace => {
+                tracing::trace!(target: "groupgate::guest", policy, fields = fields_text, "{message}")
+            }
+            LogLevel::Debug => {
+                tracing::debug!(target: "groupgate::guest", policy, fields = fields_text, "{message}")
+            }
+            LogLevel::Info => {
+                tracing::info!(target: "groupgate::guest", policy, fields = fields_text, "{message}")
+            }
+            LogLevel::Warn => {
+                tracing::warn!(target: "groupgate::guest", policy, fields = fields_text, "{message}")
+            }
+            LogLevel::Error => {
+                tracing::error!(target: "groupgate::guest", policy, fields = fields_text, "{message}")
+            }
+        }
+        Ok(())
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl ResourceLimiter for HostState {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory_cap {
+            // Refuse the growth; the guest's allocator then aborts, and the
+            // flag lets the host say it was the memory cap, not a plain trap.
+            self.breach = Some(Breach::Memory);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}

@@ -1,0 +1,228 @@
+//! A policy set: an immutable snapshot of compiled policies loaded from a
+//! folder, which evaluates requests and merges the verdicts.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use wasmtime::component::Component;
+
+use crate::decision::{Decision, PolicyReport};
+use crate::error::LoadError;
+use crate::manifest::{self, ModuleSource, PolicyManifest};
+use crate::policy::LoadedPolicy;
+use crate::request::{Request, RequestRef};
+use crate::sandbox::Runtime;
+use crate::wire::{DataFile, GroupCreation, Membership, Message, Reason, Verdict};
+
+/// The reason code of a policy that failed to give a verdict.
+pub const POLICY_ERROR: &str = "policy-error";
+
+/// Policies loaded from one folder, ready to evaluate requests. A set never
+/// changes once loaded; a reload builds a new one.
+pub struct PolicySet {
+    root: PathBuf,
+    policies: Vec<LoadedPolicy>,
+}
+
+impl PolicySet {
+    /// Loads the set in `dir` on the process-wide [`Runtime`].
+    pub fn load(dir: impl AsRef<Path>) -> Result<PolicySet, LoadError> {
+        let dir = dir.as_ref();
+        let runtime = Runtime::shared().map_err(|message| LoadError::manifest(dir, message))?;
+        PolicySet::load_with(&runtime, dir)
+    }
+
+    /// Loads the set in `dir`: reads every manifest, compiles each module
+    /// once, and runs each policy's `init`. Any error leaves nothing loaded.
+    pub fn load_with(runtime: &Runtime, dir: impl AsRef<Path>) -> Result<PolicySet, LoadError> {
+        let root = dir.as_ref().to_path_buf();
+        let set_file = root.join(manifest::SET_FILE);
+        if !set_file.is_file() {
+            return Err(LoadError::manifest(
+                &root,
+                format!("not a policy set: there is no `{}`", manifest::SET_FILE),
+            ));
+        }
+        let set = manifest::read_set(&root)?;
+        let folders = match &set.policies {
+            Some(listed) => listed.iter().map(|p| root.join(p)).collect(),
+            None => discover(&root)?,
+        };
+        if folders.is_empty() {
+            return Err(LoadError::manifest(
+                &set_file,
+                format!(
+                    "no policies: no folder below holds a `{}`",
+                    manifest::POLICY_FILE
+                ),
+            ));
+        }
+
+        let mut components: HashMap<ModuleSource, Component> = HashMap::new();
+        let mut policies: Vec<LoadedPolicy> = Vec::with_capacity(folders.len());
+        for folder in folders {
+            let m = manifest::read_policy(&root, &folder, &set.defaults)?;
+            if let Some(other) = policies.iter().find(|p| p.manifest.name == m.name) {
+                return Err(LoadError::manifest(
+                    &m.path,
+                    format!(
+                        "key `name`: `{}` is already the name of `{}`",
+                        m.name,
+                        other.manifest.path.display()
+                    ),
+                ));
+            }
+            let policy_err = |message: String| LoadError::Policy {
+                path: m.path.clone(),
+                policy: m.name.clone(),
+                message,
+            };
+            let component = match components.get(&m.module) {
+                Some(c) => c.clone(),
+                None => {
+                    let c = compile(runtime, &m.module).map_err(&policy_err)?;
+                    components.insert(m.module.clone(), c.clone());
+                    c
+                }
+            };
+            let pre = runtime
+                .linker()
+                .instantiate_pre(&component)
+                .map_err(|e| policy_err(format!("cannot link: {}", e.root_cause())))?;
+            let data = read_data(&m)?;
+            let loaded = LoadedPolicy::new(runtime, m.clone(), pre, data).map_err(policy_err)?;
+            policies.push(loaded);
+        }
+        Ok(PolicySet { root, policies })
+    }
+
+    /// The folder the set was loaded from.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The policies' manifests, in evaluation order.
+    pub fn policies(&self) -> impl Iterator<Item = &PolicyManifest> {
+        self.policies.iter().map(|p| &p.manifest)
+    }
+
+    /// Decides a request: runs every policy whose hooks and scope match, in
+    /// order, and merges their verdicts.
+    pub fn evaluate(&self, request: &Request) -> Decision {
+        self.evaluate_ref(request.as_ref())
+    }
+
+    fn evaluate_ref(&self, request: RequestRef<'_>) -> Decision {
+        let hook = request.hook();
+        let (region, category) = request.scope_keys();
+        let mut decision = Decision::new();
+        for policy in &self.policies {
+            let m = &policy.manifest;
+            if !m.hooks.contains(&hook) || !m.scope.matches(region, category) {
+                continue;
+            }
+            let (result, elapsed) = match request {
+                RequestRef::Message(r) => policy.evaluate(hook, r),
+                RequestRef::GroupCreation(r) => policy.evaluate(hook, r),
+                RequestRef::Membership(r) => policy.evaluate(hook, r),
+            };
+            let (verdict, error) = match result {
+                Ok(verdict) => (verdict, None),
+                Err(failure) => {
+                    tracing::warn!(policy = %m.name, %hook, "policy failed: {failure}");
+                    let message = format!("policy `{}` {failure}", m.name);
+                    let reason = Reason {
+                        code: POLICY_ERROR.into(),
+                        message,
+                        article: None,
+                        evidence: None,
+                    };
+                    let verdict = Verdict {
+                        outcome: m.on_error.into(),
+                        reasons: vec![reason],
+                        measures: Vec::new(),
+                    };
+                    (verdict, Some(failure.to_string()))
+                }
+            };
+            let report = PolicyReport {
+                name: m.name.clone(),
+                version: m.version.clone(),
+                mode: m.mode,
+                outcome: verdict.outcome,
+                error,
+                duration_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            };
+            decision.add(report, verdict);
+        }
+        decision
+    }
+
+    /// May this message be published?
+    pub fn evaluate_message(&self, message: &Message) -> Decision {
+        self.evaluate_ref(RequestRef::Message(message))
+    }
+
+    /// May this group be created?
+    pub fn evaluate_group_creation(&self, creation: &GroupCreation) -> Decision {
+        self.evaluate_ref(RequestRef::GroupCreation(creation))
+    }
+
+    /// May this user join, or be invited into, this group?
+    pub fn evaluate_membership(&self, membership: &Membership) -> Decision {
+        self.evaluate_ref(RequestRef::Membership(membership))
+    }
+}
+
+/// Every folder below `root` that holds a `policy.toml`, in path order. A
+/// policy folder's own subfolders (data, tests) are not searched.
+fn discover(root: &Path) -> Result<Vec<PathBuf>, LoadError> {
+    let mut found = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries = std::fs::read_dir(&dir).map_err(|e| LoadError::io(&dir, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| LoadError::io(&dir, e))?;
+            let path = entry.path();
+            let hidden = entry.file_name().to_string_lossy().starts_with('.');
+            if hidden || !path.is_dir() || path.file_name().is_some_and(|n| n == "tests") {
+                continue;
+            }
+            if path.join(manifest::POLICY_FILE).is_file() {
+                found.push(path);
+            } else {
+                stack.push(path);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+fn compile(runtime: &Runtime, module: &ModuleSource) -> Result<Component, String> {
+    let (bytes, what) = match module {
+        ModuleSource::Builtin(name) => {
+            return runtime.builtin_component(name);
+        }
+        ModuleSource::File(path) => {
+            let bytes = std::fs::read(path)
+                .map_err(|e| format!("cannot read module `{}`: {e}", path.display()))?;
+            (bytes, path.display().to_string())
+        }
+    };
+    crate::sandbox::compile(runtime, &bytes).map_err(|e| format!("module `{what}`: {e}"))
+}
+
+/// Reads the policy's `[data]` files, to hand to every new instance's `init`.
+fn read_data(m: &PolicyManifest) -> Result<Vec<DataFile>, LoadError> {
+    m.data
+        .iter()
+        .map(|(name, path)| {
+            let contents = std::fs::read(path).map_err(|e| LoadError::io(path, e))?;
+            Ok(DataFile {
+                name: name.clone(),
+                contents,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,303 @@
+//! The records of the contract (`wit/policy.wit`), as Rust types that are at
+//! once the JSON wire format (snake_case, unknown fields rejected) and the
+//! component-model values lowered into policies, so a request is never copied
+//! into a second representation on its way to a guest.
+//!
+//! Field order matters to the component model: it must match the WIT.
+
+use serde::{Deserialize, Serialize};
+use wasmtime::component::{ComponentType, Lift, Lower};
+
+/// A user, as the platform knows them (Art. 6, 7, 8).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lower, Lift)]
+#[serde(deny_unknown_fields)]
+#[component(record)]
+pub struct User {
+    /// The platform's opaque user id.
+    pub id: String,
+    /// Whether the platform has verified the user's real identity.
+    #[component(name = "identity-verified")]
+    pub identity_verified: bool,
+    /// Credit level, 0 the lowest.
+    #[component(name = "credit-level")]
+    pub credit_level: u8,
+    /// Region the user is registered in.
+    pub region: String,
+    /// Groups this user has founded.
+    #[component(name = "groups-created")]
+    pub groups_created: u32,
+    /// Groups this user is a member of.
+    #[component(name = "groups-joined")]
+    pub groups_joined: u32,
+    /// Labels the platform attaches.
+    #[serde(default)]
+    pub labels: Vec<String>,
+}
+
+/// A group as it exists now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lower, Lift)]
+#[serde(deny_unknown_fields)]
+#[component(record)]
+pub struct Group {
+    /// The platform's opaque group id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Category, e.g. `community`.
+    pub category: String,
+    /// Region the group is served in; region scopes match this.
+    pub region: String,
+    /// Members now.
+    #[component(name = "member-count")]
+    pub member_count: u32,
+    /// Most members allowed.
+    #[component(name = "member-limit")]
+    pub member_limit: u32,
+    /// User id of the founder.
+    #[component(name = "founder-id")]
+    pub founder_id: String,
+}
+
+/// A member's role in a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lower, Lift)]
+#[serde(rename_all = "snake_case")]
+#[component(enum)]
+#[repr(u8)]
+pub enum Role {
+    /// Founded the group.
+    #[component(name = "founder")]
+    Founder,
+    /// Manages it.
+    #[component(name = "manager")]
+    Manager,
+    /// An ordinary member.
+    #[component(name = "member")]
+    Member,
+}
+
+/// A file attached to a message (never its contents).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lower, Lift)]
+#[serde(deny_unknown_fields)]
+#[component(record)]
+pub struct Attachment {
+    /// File name.
+    pub name: String,
+    /// Media type.
+    #[component(name = "media-type")]
+    pub media_type: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Hex SHA-256 of the contents.
+    pub sha256: String,
+}
+
+/// A message someone wants to publish.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lower, Lift)]
+#[serde(deny_unknown_fields)]
+#[component(record)]
+pub struct Message {
+    /// Message id.
+    pub id: String,
+    /// The group it is sent to.
+    pub group: Group,
+    /// Who sends it.
+    pub sender: User,
+    /// The sender's role in the group.
+    #[component(name = "sender-role")]
+    pub sender_role: Role,
+    /// The text.
+    pub text: String,
+    /// Attached files.
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+    /// Sent at, unix milliseconds.
+    #[component(name = "sent-at")]
+    pub sent_at: u64,
+}
+
+/// A request to create a group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lower, Lift)]
+#[serde(deny_unknown_fields)]
+#[component(record)]
+pub struct GroupCreation {
+    /// Request id.
+    pub id: String,
+    /// Who would found it.
+    pub founder: User,
+    /// Requested name.
+    pub name: String,
+    /// Requested description.
+    pub description: String,
+    /// Requested category.
+    pub category: String,
+    /// Region it would be served in; region scopes match this.
+    pub region: String,
+    /// Requested member limit.
+    #[component(name = "member-limit")]
+    pub member_limit: u32,
+    /// Requested at, unix milliseconds.
+    #[component(name = "requested-at")]
+    pub requested_at: u64,
+}
+
+/// Join or invite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lower, Lift)]
+#[serde(rename_all = "snake_case")]
+#[component(enum)]
+#[repr(u8)]
+pub enum MembershipKind {
+    /// The subject asks to join.
+    #[component(name = "join")]
+    Join,
+    /// The inviter invites the subject.
+    #[component(name = "invite")]
+    Invite,
+}
+
+/// A request for a user to join, or be invited into, a group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lower, Lift)]
+#[serde(deny_unknown_fields)]
+#[component(record)]
+pub struct Membership {
+    /// Request id.
+    pub id: String,
+    /// Join or invite.
+    pub kind: MembershipKind,
+    /// The group.
+    pub group: Group,
+    /// Who would become a member.
+    pub subject: User,
+    /// Who invites, for an invite.
+    #[serde(default)]
+    pub inviter: Option<User>,
+    /// Requested at, unix milliseconds.
+    #[component(name = "requested-at")]
+    pub requested_at: u64,
+}
+
+/// A decision: deny beats review beats allow.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    ComponentType,
+    Lower,
+    Lift,
+)]
+#[serde(rename_all = "snake_case")]
+#[component(enum)]
+#[repr(u8)]
+pub enum Outcome {
+    /// Nothing against it.
+    #[component(name = "allow")]
+    Allow,
+    /// Hold for a moderator.
+    #[component(name = "review")]
+    Review,
+    /// Refuse it.
+    #[component(name = "deny")]
+    Deny,
+}
+
+/// Why a policy decided as it did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lower, Lift)]
+#[serde(deny_unknown_fields)]
+#[component(record)]
+pub struct Reason {
+    /// Stable kebab-case code, e.g. `prohibited-content`.
+    pub code: String,
+    /// A sentence for a moderator or the user.
+    pub message: String,
+    /// The regulation article applied, e.g. `Art. 10`.
+    pub article: Option<String>,
+    /// What triggered it, never the whole message.
+    pub evidence: Option<String>,
+}
+
+/// What kind of measure the platform should take (Art. 11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lower, Lift)]
+#[serde(rename_all = "snake_case")]
+#[component(enum)]
+#[repr(u8)]
+pub enum MeasureKind {
+    /// Warn the target.
+    #[component(name = "warn")]
+    Warn,
+    /// Suspend the target's right to publish.
+    #[component(name = "suspend-publication")]
+    SuspendPublication,
+    /// Close the target group.
+    #[component(name = "close-group")]
+    CloseGroup,
+    /// Lower the target's credit level.
+    #[component(name = "lower-credit")]
+    LowerCredit,
+    /// Revoke the target's right to found groups.
+    #[component(name = "revoke-founding")]
+    RevokeFounding,
+    /// Blacklist the target.
+    #[component(name = "blacklist")]
+    Blacklist,
+    /// Report to the authorities.
+    #[component(name = "report")]
+    Report,
+}
+
+/// Whom a measure is against: `{"user": id}` or `{"group": id}` in JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lower, Lift)]
+#[serde(rename_all = "snake_case")]
+#[component(variant)]
+pub enum Target {
+    /// A user id.
+    #[component(name = "user")]
+    User(String),
+    /// A group id.
+    #[component(name = "group")]
+    Group(String),
+}
+
+/// A measure attached to a verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lower, Lift)]
+#[serde(deny_unknown_fields)]
+#[component(record)]
+pub struct Measure {
+    /// What to do.
+    pub kind: MeasureKind,
+    /// To whom.
+    pub target: Target,
+    /// How long, for measures that last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[component(name = "duration-secs")]
+    pub duration_secs: Option<u64>,
+    /// How much, for measures with a size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<u32>,
+}
+
+/// One policy's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lower, Lift)]
+#[serde(deny_unknown_fields)]
+#[component(record)]
+pub struct Verdict {
+    /// The decision.
+    pub outcome: Outcome,
+    /// Why.
+    pub reasons: Vec<Reason>,
+    /// What to do about it.
+    pub measures: Vec<Measure>,
+}
+
+/// A `[data]` file handed to a policy's `init`.
+#[derive(Debug, Clone, ComponentType, Lower)]
+#[component(record)]
+pub(crate) struct DataFile {
+    pub name: String,
+    pub contents: Vec<u8>,
+}

@@ -1,0 +1,140 @@
+//! Compiles a cargo workspace of guest crates to `wasm32-wasip2` components
+//! from inside a build script, so that `cargo build` of the host needs nothing
+//! built or installed beforehand.
+//!
+//! ```no_run
+//! let built = groupgate_wasm_build::Guests::new("../../plugins")
+//!     .package("prohibited-content")
+//!     .build();
+//! for (name, path) in &built {
+//!     println!("{name}: {}", path.display());
+//! }
+//! ```
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const TARGET: &str = "wasm32-wasip2";
+
+/// A set of guest packages in one cargo workspace, to be built as components.
+pub struct Guests {
+    workspace: PathBuf,
+    packages: Vec<String>,
+}
+
+impl Guests {
+    /// Guests in the cargo workspace at `workspace` (relative to the calling
+    /// crate's manifest directory).
+    pub fn new(workspace: impl AsRef<Path>) -> Self {
+        let manifest_dir =
+            PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("run from a build script"));
+        Guests {
+            workspace: manifest_dir.join(workspace),
+            packages: Vec::new(),
+        }
+    }
+
+    /// Adds a package (a `cdylib` crate) to build.
+    pub fn package(&mut self, name: &str) -> &mut Self {
+        self.packages.push(name.to_owned());
+        self
+    }
+
+    /// Builds every package in release mode and returns each package name
+    /// with the path of its `.wasm` component. Panics with the build's own
+    /// diagnostics on failure, which is what a build script should do.
+    pub fn build(&self) -> Vec<(String, PathBuf)> {
+        ensure_target_installed();
+        let target_dir = guest_target_dir(&self.workspace);
+        let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(&self.workspace)
+            .args(["build", "--release", "--locked", "--target", TARGET])
+            .env("CARGO_TARGET_DIR", &target_dir);
+        for package in &self.packages {
+            cmd.args(["--package", package]);
+        }
+        // Settings meant for the host build must not leak into the guests'.
+        for var in [
+            "CARGO_ENCODED_RUSTFLAGS",
+            "RUSTFLAGS",
+            "CARGO_BUILD_RUSTFLAGS",
+            "CARGO_BUILD_TARGET",
+            "RUSTC_WORKSPACE_WRAPPER",
+            "CARGO_PRIMARY_PACKAGE",
+        ] {
+            cmd.env_remove(var);
+        }
+        let status = cmd
+            .status()
+            .expect("cannot run cargo to build the policy components");
+        assert!(
+            status.success(),
+            "building the policy components in `{}` failed",
+            self.workspace.display()
+        );
+
+        println!("cargo:rerun-if-changed={}", self.workspace.display());
+        let out = target_dir.join(TARGET).join("release");
+        self.packages
+            .iter()
+            .map(|name| {
+                let path = out.join(format!("{}.wasm", name.replace('-', "_")));
+                assert!(
+                    path.exists(),
+                    "`{name}` built but `{}` is missing: is it a cdylib?",
+                    path.display()
+                );
+                (name.clone(), path)
+            })
+            .collect()
+    }
+}
+
+/// Where the guests of `workspace` are built: beside the host's own profiles
+/// in the host's target directory, so debug and release builds share them.
+fn guest_target_dir(workspace: &Path) -> PathBuf {
+    let out_dir = PathBuf::from(env::var("OUT_DIR").expect("run from a build script"));
+    // OUT_DIR is <target>/<profile>/build/<pkg>-<hash>/out (with an extra
+    // <triple> level when cross-compiling); the ancestor just above the
+    // profile is the target directory.
+    let target_root = out_dir
+        .ancestors()
+        .find(|p| p.file_name().is_some_and(|n| n == "build"))
+        .and_then(|build| build.parent()?.parent())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| out_dir.clone());
+    let name = workspace
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    target_root.join("wasm-guests").join(name)
+}
+
+/// Adds the `wasm32-wasip2` target with rustup when the toolchain lacks it,
+/// since rustup does not install targets on its own here.
+fn ensure_target_installed() {
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    if let Some(sysroot) = &sysroot
+        && sysroot.join("lib/rustlib").join(TARGET).exists()
+    {
+        return;
+    }
+    println!("cargo:warning=installing the {TARGET} target with rustup");
+    let status = Command::new("rustup")
+        .args(["target", "add", TARGET])
+        .status();
+    match status {
+        Ok(s) if s.success() => {}
+        _ => panic!(
+            "the {TARGET} target is missing and `rustup target add {TARGET}` failed; install it and build again"
+        ),
+    }
+}
