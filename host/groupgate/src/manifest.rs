@@ -336,7 +336,7 @@ pub fn read_policy(
 
 /// Deserialises TOML, naming the key and line of any error.
 fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, LoadError> {
-    let line_of = |offset: usize| text[..offset.min(text.len())].lines().count().max(1);
+    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
     let de = toml::Deserializer::parse(text).map_err(|e| {
         let line = e
             .span()

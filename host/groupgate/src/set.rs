@@ -88,7 +88,7 @@ impl PolicySet {
             let pre = runtime
                 .linker()
                 .instantiate_pre(&component)
-                .map_err(|e| policy_err(format!("cannot link: {}", e.root_cause())))?;
+                .map_err(|e| policy_err(format!("cannot link: {e:#}")))?;
             let data = read_data(&m)?;
             let loaded = LoadedPolicy::new(runtime, m.clone(), pre, data).map_err(policy_err)?;
             policies.push(loaded);

@@ -136,6 +136,12 @@ impl Verdict {
         }
     }
 
+    /// Adds a reason, e.g. a note on an allow.
+    pub fn with_reason(mut self, reason: Reason) -> Self {
+        self.reasons.push(reason);
+        self
+    }
+
     /// Adds a measure for the platform to take.
     pub fn with_measure(mut self, measure: Measure) -> Self {
         self.measures.push(measure);

@@ -2,10 +2,14 @@
 //! cap, and the per-call budget for log lines.
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 
 use wasmtime::ResourceLimiter;
 use wasmtime::component::{ComponentType, Lift, ResourceTable};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 use super::output::GuestOutput;
 
@@ -58,11 +62,20 @@ pub(crate) struct HostState {
 impl HostState {
     pub(crate) fn new(policy: Arc<str>, memory_mb: u64) -> Self {
         let output = GuestOutput::new();
-        // No preopens, environment, arguments or network: the builder's
-        // defaults grant nothing, and stdout/stderr go to the capped log.
+        // No preopens, environment or arguments (the builder grants none),
+        // no network, clocks frozen at zero and randomness from a fixed seed:
+        // a policy knows only its request, so its decisions are reproducible.
         let wasi = WasiCtx::builder()
             .stdout(output.clone())
             .stderr(output.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .wall_clock(FrozenClock)
+            .monotonic_clock(FrozenClock)
+            .secure_random(StdRng::seed_from_u64(0))
+            .insecure_random(StdRng::seed_from_u64(1))
+            .insecure_random_seed(0)
             .build();
         HostState {
             wasi,
@@ -139,6 +152,27 @@ impl HostState {
             }
         }
         Ok(())
+    }
+}
+
+/// A clock that always reads zero: time comes in the request, not the host.
+struct FrozenClock;
+
+impl HostWallClock for FrozenClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+impl HostMonotonicClock for FrozenClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        0
     }
 }
 

@@ -1,0 +1,327 @@
+//! Loading policy sets from folders: the shipped default set, relocation,
+//! manifest errors that name the file and key, scope, audit mode and on_error.
+
+use groupgate::{Decision, LoadError, Mode, Outcome, PolicySet};
+use groupgate_tests::{TempSet, creation, default_set, group, guests, membership, message};
+
+fn load_error(set: &TempSet) -> String {
+    match PolicySet::load(set.path()) {
+        Ok(_) => panic!("the set should not load"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// A decision without its timings, which differ from run to run.
+fn untimed(mut d: Decision) -> Decision {
+    for p in &mut d.policies {
+        p.duration_us = 0;
+    }
+    d
+}
+
+#[test]
+fn the_default_set_denies_listed_words_however_disguised() {
+    let set = PolicySet::load(default_set()).unwrap();
+    assert_eq!(
+        set.evaluate_message(&message("See you at the north gate"))
+            .outcome,
+        Outcome::Allow
+    );
+    for disguised in [
+        "buy zorblax now",
+        "buy ＺＯＲＢＬＡＸ now",
+        "buy zor\u{200b}blax now",
+        "z.o.r.b.l.a.x",
+        "紫 星 草",
+    ] {
+        let d = set.evaluate_message(&message(disguised));
+        assert_eq!(d.outcome, Outcome::Deny, "`{disguised}`: {d:?}");
+        let reason = &d.reasons[0];
+        assert_eq!(
+            (reason.code.as_str(), reason.article.as_deref()),
+            ("prohibited-content", Some("Art. 10"))
+        );
+        assert!(
+            reason
+                .evidence
+                .as_deref()
+                .unwrap()
+                .contains("list `words` entry"),
+            "{reason:?}"
+        );
+        assert_eq!(d.measures[0].kind, groupgate::MeasureKind::Warn);
+        assert_eq!(
+            d.measures[0].target,
+            groupgate::Target::User("usr-42".into())
+        );
+    }
+}
+
+#[test]
+fn attachment_names_and_group_names_are_checked_too() {
+    let set = PolicySet::load(default_set()).unwrap();
+    let mut m = message("nothing to see");
+    m.attachments.push(groupgate::Attachment {
+        name: "QWEXIUM-price-list.pdf".into(),
+        media_type: "application/pdf".into(),
+        size: 1024,
+        sha256: "00".repeat(32),
+    });
+    let d = set.evaluate_message(&m);
+    assert_eq!(d.outcome, Outcome::Deny);
+    assert!(
+        d.reasons[0]
+            .evidence
+            .as_deref()
+            .unwrap()
+            .starts_with("attachment name:"),
+        "{d:?}"
+    );
+
+    assert_eq!(
+        set.evaluate_group_creation(&creation("Weekend hikers"))
+            .outcome,
+        Outcome::Allow
+    );
+    let mut c = creation("Weekend hikers");
+    c.description = "we trade 黑云券 here".into();
+    assert_eq!(set.evaluate_group_creation(&c).outcome, Outcome::Deny);
+}
+
+#[test]
+fn evidence_names_the_entry_never_the_message() {
+    let set = PolicySet::load(default_set()).unwrap();
+    let d = set.evaluate_message(&message(
+        "a long private message that mentions zorblax once",
+    ));
+    let evidence = d.reasons[0].evidence.as_deref().unwrap();
+    assert!(!evidence.contains("private"), "{evidence}");
+}
+
+#[test]
+fn a_copy_of_the_default_set_elsewhere_loads_and_decides_the_same() {
+    let copy = tempfile::tempdir().unwrap();
+    copy_dir(&default_set(), copy.path());
+    let original = PolicySet::load(default_set()).unwrap();
+    let relocated = PolicySet::load(copy.path()).unwrap();
+    for text in ["hello", "zorblax", "ｑｗｅｘｉｕｍ"] {
+        let a = untimed(original.evaluate_message(&message(text)));
+        let b = untimed(relocated.evaluate_message(&message(text)));
+        assert_eq!(a, b, "`{text}`");
+    }
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_typo_in_a_manifest_key_names_the_file_and_the_key() {
+    let set = TempSet::new("").policy(
+        "typo",
+        "name = \"typo\"\nversion = \"1\"\nmodul = \"builtin:prohibited-content\"\nhooks = [\"message\"]\n",
+        &[],
+    );
+    let err = load_error(&set);
+    assert!(
+        err.contains("typo/policy.toml") && err.contains("unknown field `modul`"),
+        "{err}"
+    );
+    assert!(err.contains("line 3"), "{err}");
+}
+
+#[test]
+fn a_bad_value_names_the_key() {
+    let set =
+        TempSet::new("").prohibited_content("words", "x\n", "[limits]\ntimeout_ms = \"fast\"");
+    let err = load_error(&set);
+    assert!(
+        err.contains("words/policy.toml") && err.contains("key `limits.timeout_ms`"),
+        "{err}"
+    );
+
+    let set = TempSet::new("").prohibited_content("words", "x\n", "[limits]\ntimeout_ms = 0");
+    let err = load_error(&set);
+    assert!(
+        err.contains("key `limits.timeout_ms`: 0 is out of range"),
+        "{err}"
+    );
+
+    let set = TempSet::new("").prohibited_content("words", "x\n", "mode = \"shadow\"");
+    let err = load_error(&set);
+    assert!(
+        err.contains("key `mode`") && err.contains("shadow"),
+        "{err}"
+    );
+
+    let set =
+        TempSet::new("[defaults]\nmemory_mb = 100000\n").prohibited_content("words", "x\n", "");
+    let err = load_error(&set);
+    assert!(
+        err.contains("groupgate.toml") && err.contains("key `defaults.memory_mb`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_module_names_the_file_and_the_key() {
+    let set = TempSet::new("").policy(
+        "gone",
+        "name = \"gone\"\nversion = \"1\"\nmodule = \"gone.wasm\"\nhooks = [\"message\"]\n",
+        &[],
+    );
+    let err = load_error(&set);
+    assert!(
+        err.contains("gone/policy.toml")
+            && err.contains("key `module`")
+            && err.contains("gone.wasm"),
+        "{err}"
+    );
+
+    let set = TempSet::new("").policy(
+        "unknown",
+        "name = \"unknown\"\nversion = \"1\"\nmodule = \"builtin:no-such-plugin\"\nhooks = [\"message\"]\n",
+        &[],
+    );
+    let err = load_error(&set);
+    assert!(
+        err.contains("key `module`") && err.contains("no standard plugin named `no-such-plugin`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_config_that_init_rejects_names_the_policy_and_the_key() {
+    let set = TempSet::new("").prohibited_content("words", "x\n", "[config]\nlists = [\"nope\"]");
+    let err = load_error(&set);
+    assert!(
+        err.contains("words/policy.toml") && err.contains("policy `words`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("init refused its config") && err.contains("config key `lists`"),
+        "{err}"
+    );
+
+    let set = TempSet::new("").prohibited_content("words", "x\n", "[config]\nlist = [\"words\"]");
+    let err = load_error(&set);
+    assert!(err.contains("unknown field `list`"), "{err}");
+}
+
+#[test]
+fn files_outside_the_set_are_refused() {
+    let set = TempSet::new("").policy(
+        "escape",
+        "name = \"escape\"\nversion = \"1\"\nmodule = \"builtin:prohibited-content\"\nhooks = [\"message\"]\n[data]\nwords = \"../../../../../../etc/hostname\"\n",
+        &[],
+    );
+    let err = load_error(&set);
+    assert!(err.contains("key `data.words`"), "{err}");
+}
+
+#[test]
+fn duplicate_names_and_empty_sets_are_errors() {
+    let set = TempSet::new("").prohibited_content("a", "x\n", "").policy(
+        "b",
+        "name = \"a\"\nversion = \"1\"\nmodule = \"builtin:prohibited-content\"\nhooks = [\"message\"]\n",
+        &[],
+    );
+    assert!(load_error(&set).contains("`a` is already the name of"));
+    assert!(load_error(&TempSet::new("")).contains("no policies"));
+    let not_a_set = tempfile::tempdir().unwrap();
+    let err = PolicySet::load(not_a_set.path())
+        .err()
+        .map(|e: LoadError| e.to_string())
+        .unwrap();
+    assert!(err.contains("not a policy set"), "{err}");
+}
+
+#[test]
+fn a_region_scoped_policy_applies_only_in_its_region() {
+    let set = TempSet::new("")
+        .prohibited_content("national", "zorblax\n", "")
+        .prohibited_content("local", "riverbend\n", "[scope]\nregions = [\"CN-44\"]");
+    let set = PolicySet::load(set.path()).unwrap();
+    let mut m = message("meet at riverbend");
+    assert_eq!(
+        set.evaluate_message(&m).outcome,
+        Outcome::Allow,
+        "outside CN-44"
+    );
+    m.group = group("CN-44");
+    let d = set.evaluate_message(&m);
+    assert_eq!(d.outcome, Outcome::Deny, "inside CN-44");
+    assert_eq!(d.reasons[0].policy, "local");
+    // The creation's requested region is what counts.
+    let mut c = creation("riverbend riders");
+    assert_eq!(set.evaluate_group_creation(&c).outcome, Outcome::Allow);
+    c.region = "CN-44".into();
+    assert_eq!(set.evaluate_group_creation(&c).outcome, Outcome::Deny);
+}
+
+#[test]
+fn a_category_scope_and_hooks_limit_what_a_policy_sees() {
+    let set = TempSet::new("").prohibited_content(
+        "business-only",
+        "zorblax\n",
+        "[scope]\ncategories = [\"business\"]",
+    );
+    let set = PolicySet::load(set.path()).unwrap();
+    let d = set.evaluate_message(&message("zorblax"));
+    assert_eq!(d.outcome, Outcome::Allow);
+    assert!(
+        d.policies.is_empty(),
+        "out of scope policies are not evaluated"
+    );
+    // prohibited-content does not answer memberships.
+    assert!(set.evaluate_membership(&membership()).policies.is_empty());
+}
+
+#[test]
+fn audit_mode_policies_are_reported_but_do_not_decide() {
+    let set = TempSet::new("").prohibited_content("trial", "zorblax\n", "mode = \"audit\"");
+    let set = PolicySet::load(set.path()).unwrap();
+    let d = set.evaluate_message(&message("zorblax"));
+    assert_eq!(d.outcome, Outcome::Allow);
+    assert!(d.reasons.is_empty());
+    assert_eq!(d.policies[0].mode, Mode::Audit);
+    assert_eq!(d.policies[0].outcome, Outcome::Deny);
+}
+
+#[test]
+fn on_error_defaults_to_deny_and_the_set_default_applies() {
+    let set = TempSet::new("").guest("trap", guests::TRAP, "");
+    let d = PolicySet::load(set.path())
+        .unwrap()
+        .evaluate_message(&message("x"));
+    assert_eq!(d.outcome, Outcome::Deny);
+
+    let set = TempSet::new("[defaults]\non_error = \"allow\"\n").guest("trap", guests::TRAP, "");
+    let d = PolicySet::load(set.path())
+        .unwrap()
+        .evaluate_message(&message("x"));
+    assert_eq!(d.outcome, Outcome::Allow);
+    assert!(d.policies[0].error.is_some());
+}
+
+#[test]
+fn the_set_order_lists_policies_and_reasons_follow_it() {
+    let set = TempSet::new("policies = [\"second\", \"first\"]\n")
+        .prohibited_content("first", "zorblax\n", "")
+        .prohibited_content("second", "zorblax\n", "");
+    let set = PolicySet::load(set.path()).unwrap();
+    let names: Vec<_> = set.policies().map(|p| p.name.clone()).collect();
+    assert_eq!(names, ["second", "first"]);
+    let d = set.evaluate_message(&message("zorblax"));
+    let order: Vec<_> = d.reasons.iter().map(|r| r.policy.as_str()).collect();
+    assert_eq!(order, ["second", "first"]);
+}

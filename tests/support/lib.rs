@@ -1,0 +1,137 @@
+//! Shared support for groupgate's integration tests: the test guests built
+//! from `guests/`, throwaway policy sets, and sample requests.
+
+use std::path::{Path, PathBuf};
+
+use groupgate::{Group, GroupCreation, Membership, MembershipKind, Message, Role, User};
+
+/// Paths of the test guest components, built by this crate's build script.
+pub mod guests {
+    include!(concat!(env!("OUT_DIR"), "/guests.rs"));
+}
+
+/// The repository's root folder.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// The shipped default policy set.
+pub fn default_set() -> PathBuf {
+    repo_root().join("policies/default")
+}
+
+/// A policy set in a temporary folder, assembled policy by policy.
+pub struct TempSet {
+    dir: tempfile::TempDir,
+}
+
+impl TempSet {
+    /// An empty set with the given `groupgate.toml`.
+    pub fn new(set_toml: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        std::fs::write(dir.path().join("groupgate.toml"), set_toml).unwrap();
+        TempSet { dir }
+    }
+
+    /// Adds folder `folder` with a `policy.toml` and extra files (name, contents).
+    pub fn policy(self, folder: &str, policy_toml: &str, files: &[(&str, &[u8])]) -> Self {
+        let dir = self.dir.path().join(folder);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("policy.toml"), policy_toml).unwrap();
+        for (name, contents) in files {
+            std::fs::write(dir.join(name), contents).unwrap();
+        }
+        self
+    }
+
+    /// Adds a policy running the component at `wasm` (copied in as `policy.wasm`),
+    /// answering `hooks` (TOML array body), with `extra` manifest lines.
+    pub fn guest(self, name: &str, wasm: &str, extra: &str) -> Self {
+        let bytes = std::fs::read(wasm).unwrap_or_else(|e| panic!("test guest `{wasm}`: {e}"));
+        let toml = format!(
+            "name = \"{name}\"\nversion = \"1.0.0\"\nmodule = \"policy.wasm\"\nhooks = [\"message\", \"group-creation\", \"membership\"]\n{extra}\n"
+        );
+        self.policy(name, &toml, &[("policy.wasm", &bytes)])
+    }
+
+    /// Adds the standard `prohibited-content` plugin with `words` as its list.
+    pub fn prohibited_content(self, folder: &str, words: &str, extra: &str) -> Self {
+        let toml = format!(
+            "name = \"{folder}\"\nversion = \"1.0.0\"\nmodule = \"builtin:prohibited-content\"\nhooks = [\"message\", \"group-creation\"]\n{extra}\n[data]\nwords = \"words.txt\"\n"
+        );
+        self.policy(folder, &toml, &[("words.txt", words.as_bytes())])
+    }
+
+    /// The set's folder.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// A verified user with ordinary standing.
+pub fn user(id: &str) -> User {
+    User {
+        id: id.into(),
+        identity_verified: true,
+        credit_level: 3,
+        region: "CN-11".into(),
+        groups_created: 1,
+        groups_joined: 5,
+        labels: Vec::new(),
+    }
+}
+
+/// A community group in `region`.
+pub fn group(region: &str) -> Group {
+    Group {
+        id: "grp-1".into(),
+        name: "Riverside cycling club".into(),
+        category: "community".into(),
+        region: region.into(),
+        member_count: 10,
+        member_limit: 500,
+        founder_id: "usr-1".into(),
+    }
+}
+
+/// A message with `text` in a group in `CN-11`.
+pub fn message(text: &str) -> Message {
+    Message {
+        id: "msg-1".into(),
+        group: group("CN-11"),
+        sender: user("usr-42"),
+        sender_role: Role::Member,
+        text: text.into(),
+        attachments: Vec::new(),
+        sent_at: 1_764_316_800_000,
+    }
+}
+
+/// A request to create a group named `name`.
+pub fn creation(name: &str) -> GroupCreation {
+    GroupCreation {
+        id: "req-1".into(),
+        founder: user("usr-42"),
+        name: name.into(),
+        description: "weekend rides".into(),
+        category: "community".into(),
+        region: "CN-11".into(),
+        member_limit: 100,
+        requested_at: 1_764_316_800_000,
+    }
+}
+
+/// A request for `usr-77` to join a group in `CN-11`.
+pub fn membership() -> Membership {
+    Membership {
+        id: "req-2".into(),
+        kind: MembershipKind::Join,
+        group: group("CN-11"),
+        subject: user("usr-77"),
+        inviter: None,
+        requested_at: 1_764_316_800_000,
+    }
+}
