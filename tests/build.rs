@@ -5,16 +5,8 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-const GUESTS: &[&str] = &[
-    "allow-all",
-    "trap",
-    "spin",
-    "memory-bomb",
-    "huge-verdict",
-    "log-flood",
-    "sandbox-probe",
-    "unknown-import",
-];
+const GUESTS: &[&str] =
+    &["allow-all", "trap", "spin", "memory-bomb", "huge-verdict", "log-flood", "sandbox-probe", "unknown-import"];
 
 fn main() {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
@@ -25,17 +17,12 @@ fn main() {
     let mut consts = String::new();
     for (name, path) in guests.build() {
         let ident = name.to_uppercase().replace('-', "_");
-        writeln!(
-            consts,
-            "/// The `{name}` test guest.\npub const {ident}: &str = {:?};",
-            path.display().to_string()
-        )
-        .unwrap();
+        writeln!(consts, "/// The `{name}` test guest.\npub const {ident}: &str = {:?};", path.display().to_string())
+            .unwrap();
     }
 
     // A core module is written in WAT: no Rust target emits one here.
-    let wat =
-        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("guests/core-module.wat");
+    let wat = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("guests/core-module.wat");
     let core = wat::parse_file(&wat).expect("guests/core-module.wat");
     let core_path = out_dir.join("core-module.wasm");
     std::fs::write(&core_path, core).unwrap();

@@ -12,9 +12,7 @@ const SET: &str = "[defaults]\non_error = \"deny\"\n";
 /// A set with the hostile guest `name` first and a well-behaved
 /// `prohibited-content` policy after it.
 fn set_with(name: &str, wasm: &str, extra: &str) -> TempSet {
-    TempSet::new(SET)
-        .guest(name, wasm, extra)
-        .prohibited_content("words", "zorblax\n", "")
+    TempSet::new(SET).guest(name, wasm, extra).prohibited_content("words", "zorblax\n", "")
 }
 
 fn load(set: &TempSet) -> PolicySet {
@@ -22,32 +20,18 @@ fn load(set: &TempSet) -> PolicySet {
 }
 
 fn report<'a>(decision: &'a Decision, policy: &str) -> &'a groupgate::PolicyReport {
-    decision
-        .policies
-        .iter()
-        .find(|p| p.name == policy)
-        .unwrap_or_else(|| panic!("no report for `{policy}`"))
+    decision.policies.iter().find(|p| p.name == policy).unwrap_or_else(|| panic!("no report for `{policy}`"))
 }
 
 /// The hostile policy failed with an error containing `what`, got its
 /// `on_error` outcome, and the neighbour still gave its own verdict.
 fn assert_contained(decision: &Decision, policy: &str, on_error: Outcome, what: &str) {
     let hostile = report(decision, policy);
-    let error = hostile
-        .error
-        .as_deref()
-        .unwrap_or_else(|| panic!("`{policy}` should have failed: {decision:?}"));
-    assert!(
-        error.contains(what),
-        "`{policy}` error `{error}` should mention `{what}`"
-    );
+    let error = hostile.error.as_deref().unwrap_or_else(|| panic!("`{policy}` should have failed: {decision:?}"));
+    assert!(error.contains(what), "`{policy}` error `{error}` should mention `{what}`");
     assert_eq!(hostile.outcome, on_error);
-    let reason = decision
-        .reasons
-        .iter()
-        .find(|r| r.policy == policy && r.code == POLICY_ERROR);
-    let reason =
-        reason.unwrap_or_else(|| panic!("no `{POLICY_ERROR}` reason for `{policy}`: {decision:?}"));
+    let reason = decision.reasons.iter().find(|r| r.policy == policy && r.code == POLICY_ERROR);
+    let reason = reason.unwrap_or_else(|| panic!("no `{POLICY_ERROR}` reason for `{policy}`: {decision:?}"));
     assert!(reason.message.contains(what), "{}", reason.message);
     let neighbour = report(decision, "words");
     assert_eq!(neighbour.error, None);
@@ -62,17 +46,8 @@ fn a_trapping_guest_gets_its_on_error_verdict() {
 
     let listed = set.evaluate_message(&message("buy zorblax"));
     assert_contained(&listed, "trap", Outcome::Review, "trapped");
-    assert_eq!(
-        listed.outcome,
-        Outcome::Deny,
-        "the neighbour's deny still counts"
-    );
-    assert!(
-        listed
-            .reasons
-            .iter()
-            .any(|r| r.policy == "words" && r.code == "prohibited-content")
-    );
+    assert_eq!(listed.outcome, Outcome::Deny, "the neighbour's deny still counts");
+    assert!(listed.reasons.iter().any(|r| r.policy == "words" && r.code == "prohibited-content"));
 }
 
 #[test]
@@ -83,59 +58,30 @@ fn a_looping_guest_is_stopped_at_its_deadline() {
         let decision = set.evaluate_message(&message("hello"));
         let elapsed = start.elapsed();
         assert_contained(&decision, "spin", Outcome::Deny, "timed out");
-        assert!(
-            elapsed < Duration::from_millis(50 + 50),
-            "took {elapsed:?}, deadline 50 ms"
-        );
+        assert!(elapsed < Duration::from_millis(50 + 50), "took {elapsed:?}, deadline 50 ms");
     }
 }
 
 #[test]
 fn a_memory_bomb_hits_its_cap() {
-    let set = load(&set_with(
-        "memory-bomb",
-        guests::MEMORY_BOMB,
-        "[limits]\nmemory_mb = 16",
-    ));
+    let set = load(&set_with("memory-bomb", guests::MEMORY_BOMB, "[limits]\nmemory_mb = 16"));
     let decision = set.evaluate_message(&message("hello"));
     assert_contained(&decision, "memory-bomb", Outcome::Deny, "memory limit");
-    assert!(
-        report(&decision, "memory-bomb")
-            .error
-            .as_deref()
-            .unwrap()
-            .contains("16 MiB")
-    );
+    assert!(report(&decision, "memory-bomb").error.as_deref().unwrap().contains("16 MiB"));
 }
 
 #[test]
 fn a_verdict_with_a_million_reasons_is_refused() {
     // Enough memory and time to build the verdict, so the host must refuse it.
-    let set = load(&set_with(
-        "huge-verdict",
-        guests::HUGE_VERDICT,
-        "[limits]\nmemory_mb = 512\ntimeout_ms = 10000",
-    ));
+    let set = load(&set_with("huge-verdict", guests::HUGE_VERDICT, "[limits]\nmemory_mb = 512\ntimeout_ms = 10000"));
     let decision = set.evaluate_message(&message("hello"));
-    assert_contained(
-        &decision,
-        "huge-verdict",
-        Outcome::Deny,
-        "oversized verdict: 1000000 reasons",
-    );
-    assert!(
-        decision.reasons.len() < 10,
-        "none of the million reasons may reach the decision"
-    );
+    assert_contained(&decision, "huge-verdict", Outcome::Deny, "oversized verdict: 1000000 reasons");
+    assert!(decision.reasons.len() < 10, "none of the million reasons may reach the decision");
 }
 
 #[test]
 fn a_log_flood_is_cut_off() {
-    let set = load(&set_with(
-        "log-flood",
-        guests::LOG_FLOOD,
-        "[limits]\ntimeout_ms = 5000",
-    ));
+    let set = load(&set_with("log-flood", guests::LOG_FLOOD, "[limits]\ntimeout_ms = 5000"));
     let decision = set.evaluate_message(&message("hello"));
     assert_contained(&decision, "log-flood", Outcome::Deny, "log flood");
 }
@@ -145,18 +91,12 @@ fn the_sandbox_grants_no_files_env_network_or_clock() {
     let set = load(&set_with("sandbox-probe", guests::SANDBOX_PROBE, ""));
     let decision = set.evaluate_message(&message("hello"));
     assert_eq!(report(&decision, "sandbox-probe").error, None);
-    let reason = decision
-        .reasons
-        .iter()
-        .find(|r| r.policy == "sandbox-probe")
-        .expect("the probe reports");
+    let reason = decision.reasons.iter().find(|r| r.policy == "sandbox-probe").expect("the probe reports");
     let evidence = reason.evidence.as_deref().unwrap();
     assert_eq!(reason.code, "sandbox-held", "{evidence}");
     for probe in ["file", "dir", "env", "env-count", "args", "tcp", "clock"] {
-        let line = evidence
-            .lines()
-            .find(|l| l.starts_with(&format!("{probe}=")))
-            .unwrap_or_else(|| panic!("{evidence}"));
+        let line =
+            evidence.lines().find(|l| l.starts_with(&format!("{probe}="))).unwrap_or_else(|| panic!("{evidence}"));
         assert!(line.contains("=denied"), "{line}");
     }
     assert_eq!(decision.outcome, Outcome::Allow);
@@ -173,10 +113,7 @@ fn load_error(set: &TempSet) -> LoadError {
 fn a_core_module_is_refused_at_load() {
     let err = load_error(&set_with("core", guests::CORE_MODULE, ""));
     let text = err.to_string();
-    assert!(
-        text.contains("policy `core`") && text.contains("core WebAssembly module, not a component"),
-        "{text}"
-    );
+    assert!(text.contains("policy `core`") && text.contains("core WebAssembly module, not a component"), "{text}");
     assert!(text.contains("policy.toml"), "{text}");
 }
 
@@ -184,47 +121,25 @@ fn a_core_module_is_refused_at_load() {
 fn a_guest_importing_an_unknown_interface_is_refused_at_load() {
     let err = load_error(&set_with("greedy", guests::UNKNOWN_IMPORT, ""));
     let text = err.to_string();
-    assert!(
-        text.contains("policy `greedy`") && text.contains("test:extra/secrets"),
-        "{text}"
-    );
+    assert!(text.contains("policy `greedy`") && text.contains("test:extra/secrets"), "{text}");
 }
 
 #[test]
 fn a_thousand_hostile_calls_leave_the_host_serving_correct_verdicts() {
     let set = TempSet::new(SET)
         .guest("trap", guests::TRAP, "on_error = \"review\"")
-        .guest(
-            "memory-bomb",
-            guests::MEMORY_BOMB,
-            "on_error = \"allow\"\n[limits]\nmemory_mb = 8",
-        )
+        .guest("memory-bomb", guests::MEMORY_BOMB, "on_error = \"allow\"\n[limits]\nmemory_mb = 8")
         .prohibited_content("words", "zorblax\n", "");
     let set = load(&set);
     for i in 0..1_000 {
         let listed = i % 2 == 0;
-        let text = if listed {
-            format!("call {i}: zorblax")
-        } else {
-            format!("call {i}: hello")
-        };
+        let text = if listed { format!("call {i}: zorblax") } else { format!("call {i}: hello") };
         let decision = set.evaluate_message(&message(&text));
         assert_contained(&decision, "trap", Outcome::Review, "trapped");
         assert_contained(&decision, "memory-bomb", Outcome::Allow, "memory limit");
-        let expected = if listed {
-            Outcome::Deny
-        } else {
-            Outcome::Review
-        };
+        let expected = if listed { Outcome::Deny } else { Outcome::Review };
         assert_eq!(decision.outcome, expected, "call {i}: {decision:?}");
-        assert_eq!(
-            report(&decision, "words").outcome,
-            if listed {
-                Outcome::Deny
-            } else {
-                Outcome::Allow
-            }
-        );
+        assert_eq!(report(&decision, "words").outcome, if listed { Outcome::Deny } else { Outcome::Allow });
     }
 }
 

@@ -22,38 +22,17 @@ fn untimed(mut d: Decision) -> Decision {
 #[test]
 fn the_default_set_denies_listed_words_however_disguised() {
     let set = PolicySet::load(default_set()).unwrap();
-    assert_eq!(
-        set.evaluate_message(&message("See you at the north gate"))
-            .outcome,
-        Outcome::Allow
-    );
-    for disguised in [
-        "buy zorblax now",
-        "buy ＺＯＲＢＬＡＸ now",
-        "buy zor\u{200b}blax now",
-        "z.o.r.b.l.a.x",
-        "紫 星 草",
-    ] {
+    assert_eq!(set.evaluate_message(&message("See you at the north gate")).outcome, Outcome::Allow);
+    for disguised in
+        ["buy zorblax now", "buy ＺＯＲＢＬＡＸ now", "buy zor\u{200b}blax now", "z.o.r.b.l.a.x", "紫 星 草"]
+    {
         let d = set.evaluate_message(&message(disguised));
         assert_eq!(d.outcome, Outcome::Deny, "`{disguised}`: {d:?}");
         let reason = &d.reasons[0];
-        assert_eq!(
-            (reason.code.as_str(), reason.article.as_deref()),
-            ("prohibited-content", Some("Art. 10"))
-        );
-        assert!(
-            reason
-                .evidence
-                .as_deref()
-                .unwrap()
-                .contains("list `words` entry"),
-            "{reason:?}"
-        );
+        assert_eq!((reason.code.as_str(), reason.article.as_deref()), ("prohibited-content", Some("Art. 10")));
+        assert!(reason.evidence.as_deref().unwrap().contains("list `words` entry"), "{reason:?}");
         assert_eq!(d.measures[0].kind, groupgate::MeasureKind::Warn);
-        assert_eq!(
-            d.measures[0].target,
-            groupgate::Target::User("usr-42".into())
-        );
+        assert_eq!(d.measures[0].target, groupgate::Target::User("usr-42".into()));
     }
 }
 
@@ -69,20 +48,9 @@ fn attachment_names_and_group_names_are_checked_too() {
     });
     let d = set.evaluate_message(&m);
     assert_eq!(d.outcome, Outcome::Deny);
-    assert!(
-        d.reasons[0]
-            .evidence
-            .as_deref()
-            .unwrap()
-            .starts_with("attachment name:"),
-        "{d:?}"
-    );
+    assert!(d.reasons[0].evidence.as_deref().unwrap().starts_with("attachment name:"), "{d:?}");
 
-    assert_eq!(
-        set.evaluate_group_creation(&creation("Weekend hikers"))
-            .outcome,
-        Outcome::Allow
-    );
+    assert_eq!(set.evaluate_group_creation(&creation("Weekend hikers")).outcome, Outcome::Allow);
     let mut c = creation("Weekend hikers");
     c.description = "we trade 黑云券 here".into();
     assert_eq!(set.evaluate_group_creation(&c).outcome, Outcome::Deny);
@@ -91,9 +59,7 @@ fn attachment_names_and_group_names_are_checked_too() {
 #[test]
 fn evidence_names_the_entry_never_the_message() {
     let set = PolicySet::load(default_set()).unwrap();
-    let d = set.evaluate_message(&message(
-        "a long private message that mentions zorblax once",
-    ));
+    let d = set.evaluate_message(&message("a long private message that mentions zorblax once"));
     let evidence = d.reasons[0].evidence.as_deref().unwrap();
     assert!(!evidence.contains("private"), "{evidence}");
 }
@@ -132,44 +98,27 @@ fn a_typo_in_a_manifest_key_names_the_file_and_the_key() {
         &[],
     );
     let err = load_error(&set);
-    assert!(
-        err.contains("typo/policy.toml") && err.contains("unknown field `modul`"),
-        "{err}"
-    );
+    assert!(err.contains("typo/policy.toml") && err.contains("unknown field `modul`"), "{err}");
     assert!(err.contains("line 3"), "{err}");
 }
 
 #[test]
 fn a_bad_value_names_the_key() {
-    let set =
-        TempSet::new("").prohibited_content("words", "x\n", "[limits]\ntimeout_ms = \"fast\"");
+    let set = TempSet::new("").prohibited_content("words", "x\n", "[limits]\ntimeout_ms = \"fast\"");
     let err = load_error(&set);
-    assert!(
-        err.contains("words/policy.toml") && err.contains("key `limits.timeout_ms`"),
-        "{err}"
-    );
+    assert!(err.contains("words/policy.toml") && err.contains("key `limits.timeout_ms`"), "{err}");
 
     let set = TempSet::new("").prohibited_content("words", "x\n", "[limits]\ntimeout_ms = 0");
     let err = load_error(&set);
-    assert!(
-        err.contains("key `limits.timeout_ms`: 0 is out of range"),
-        "{err}"
-    );
+    assert!(err.contains("key `limits.timeout_ms`: 0 is out of range"), "{err}");
 
     let set = TempSet::new("").prohibited_content("words", "x\n", "mode = \"shadow\"");
     let err = load_error(&set);
-    assert!(
-        err.contains("key `mode`") && err.contains("shadow"),
-        "{err}"
-    );
+    assert!(err.contains("key `mode`") && err.contains("shadow"), "{err}");
 
-    let set =
-        TempSet::new("[defaults]\nmemory_mb = 100000\n").prohibited_content("words", "x\n", "");
+    let set = TempSet::new("[defaults]\nmemory_mb = 100000\n").prohibited_content("words", "x\n", "");
     let err = load_error(&set);
-    assert!(
-        err.contains("groupgate.toml") && err.contains("key `defaults.memory_mb`"),
-        "{err}"
-    );
+    assert!(err.contains("groupgate.toml") && err.contains("key `defaults.memory_mb`"), "{err}");
 }
 
 #[test]
@@ -180,12 +129,7 @@ fn a_missing_module_names_the_file_and_the_key() {
         &[],
     );
     let err = load_error(&set);
-    assert!(
-        err.contains("gone/policy.toml")
-            && err.contains("key `module`")
-            && err.contains("gone.wasm"),
-        "{err}"
-    );
+    assert!(err.contains("gone/policy.toml") && err.contains("key `module`") && err.contains("gone.wasm"), "{err}");
 
     let set = TempSet::new("").policy(
         "unknown",
@@ -193,24 +137,15 @@ fn a_missing_module_names_the_file_and_the_key() {
         &[],
     );
     let err = load_error(&set);
-    assert!(
-        err.contains("key `module`") && err.contains("no standard plugin named `no-such-plugin`"),
-        "{err}"
-    );
+    assert!(err.contains("key `module`") && err.contains("no standard plugin named `no-such-plugin`"), "{err}");
 }
 
 #[test]
 fn a_config_that_init_rejects_names_the_policy_and_the_key() {
     let set = TempSet::new("").prohibited_content("words", "x\n", "[config]\nlists = [\"nope\"]");
     let err = load_error(&set);
-    assert!(
-        err.contains("words/policy.toml") && err.contains("policy `words`"),
-        "{err}"
-    );
-    assert!(
-        err.contains("init refused its config") && err.contains("config key `lists`"),
-        "{err}"
-    );
+    assert!(err.contains("words/policy.toml") && err.contains("policy `words`"), "{err}");
+    assert!(err.contains("init refused its config") && err.contains("config key `lists`"), "{err}");
 
     let set = TempSet::new("").prohibited_content("words", "x\n", "[config]\nlist = [\"words\"]");
     let err = load_error(&set);
@@ -238,25 +173,20 @@ fn duplicate_names_and_empty_sets_are_errors() {
     assert!(load_error(&set).contains("`a` is already the name of"));
     assert!(load_error(&TempSet::new("")).contains("no policies"));
     let not_a_set = tempfile::tempdir().unwrap();
-    let err = PolicySet::load(not_a_set.path())
-        .err()
-        .map(|e: LoadError| e.to_string())
-        .unwrap();
+    let err = PolicySet::load(not_a_set.path()).err().map(|e: LoadError| e.to_string()).unwrap();
     assert!(err.contains("not a policy set"), "{err}");
 }
 
 #[test]
 fn a_region_scoped_policy_applies_only_in_its_region() {
-    let set = TempSet::new("")
-        .prohibited_content("national", "zorblax\n", "")
-        .prohibited_content("local", "riverbend\n", "[scope]\nregions = [\"CN-44\"]");
+    let set = TempSet::new("").prohibited_content("national", "zorblax\n", "").prohibited_content(
+        "local",
+        "riverbend\n",
+        "[scope]\nregions = [\"CN-44\"]",
+    );
     let set = PolicySet::load(set.path()).unwrap();
     let mut m = message("meet at riverbend");
-    assert_eq!(
-        set.evaluate_message(&m).outcome,
-        Outcome::Allow,
-        "outside CN-44"
-    );
+    assert_eq!(set.evaluate_message(&m).outcome, Outcome::Allow, "outside CN-44");
     m.group = group("CN-44");
     let d = set.evaluate_message(&m);
     assert_eq!(d.outcome, Outcome::Deny, "inside CN-44");
@@ -270,18 +200,11 @@ fn a_region_scoped_policy_applies_only_in_its_region() {
 
 #[test]
 fn a_category_scope_and_hooks_limit_what_a_policy_sees() {
-    let set = TempSet::new("").prohibited_content(
-        "business-only",
-        "zorblax\n",
-        "[scope]\ncategories = [\"business\"]",
-    );
+    let set = TempSet::new("").prohibited_content("business-only", "zorblax\n", "[scope]\ncategories = [\"business\"]");
     let set = PolicySet::load(set.path()).unwrap();
     let d = set.evaluate_message(&message("zorblax"));
     assert_eq!(d.outcome, Outcome::Allow);
-    assert!(
-        d.policies.is_empty(),
-        "out of scope policies are not evaluated"
-    );
+    assert!(d.policies.is_empty(), "out of scope policies are not evaluated");
     // prohibited-content does not answer memberships.
     assert!(set.evaluate_membership(&membership()).policies.is_empty());
 }
@@ -300,15 +223,11 @@ fn audit_mode_policies_are_reported_but_do_not_decide() {
 #[test]
 fn on_error_defaults_to_deny_and_the_set_default_applies() {
     let set = TempSet::new("").guest("trap", guests::TRAP, "");
-    let d = PolicySet::load(set.path())
-        .unwrap()
-        .evaluate_message(&message("x"));
+    let d = PolicySet::load(set.path()).unwrap().evaluate_message(&message("x"));
     assert_eq!(d.outcome, Outcome::Deny);
 
     let set = TempSet::new("[defaults]\non_error = \"allow\"\n").guest("trap", guests::TRAP, "");
-    let d = PolicySet::load(set.path())
-        .unwrap()
-        .evaluate_message(&message("x"));
+    let d = PolicySet::load(set.path()).unwrap().evaluate_message(&message("x"));
     assert_eq!(d.outcome, Outcome::Allow);
     assert!(d.policies[0].error.is_some());
 }

@@ -16,12 +16,7 @@ fn main() {
     let mut table = String::from("/// The standard plugins, by name, as compiled components.\n");
     table.push_str("pub(crate) static BUILTIN: &[(&str, &[u8])] = &[\n");
     for (name, path) in guests.build() {
-        writeln!(
-            table,
-            "    ({name:?}, include_bytes!({:?})),",
-            path.display().to_string()
-        )
-        .unwrap();
+        writeln!(table, "    ({name:?}, include_bytes!({:?})),", path.display().to_string()).unwrap();
     }
     table.push_str("];\n");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("builtin.rs");

@@ -49,9 +49,7 @@ fn parse_hook(s: &str) -> Result<Hook, String> {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .init();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
@@ -65,23 +63,14 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Check { policies } => check(&policies),
-        Command::Eval {
-            policies,
-            hook,
-            input,
-            compact,
-        } => eval(&policies, hook, input.as_deref(), compact),
+        Command::Eval { policies, hook, input, compact } => eval(&policies, hook, input.as_deref(), compact),
     }
 }
 
 fn check(dir: &Path) -> Result<()> {
     let set = PolicySet::load(dir)?;
     let count = set.policies().count();
-    println!(
-        "policy set `{}`: {count} {}",
-        dir.display(),
-        if count == 1 { "policy" } else { "policies" }
-    );
+    println!("policy set `{}`: {count} {}", dir.display(), if count == 1 { "policy" } else { "policies" });
     for p in set.policies() {
         let module = match &p.module {
             groupgate::manifest::ModuleSource::Builtin(name) => format!("builtin:{name}"),
@@ -105,24 +94,11 @@ fn check(dir: &Path) -> Result<()> {
 
 fn describe_scope(scope: &groupgate::Scope) -> String {
     let part = |what: &str, list: &[String]| {
-        if list.is_empty() {
-            None
-        } else {
-            Some(format!("{what} {}", list.join(",")))
-        }
+        if list.is_empty() { None } else { Some(format!("{what} {}", list.join(","))) }
     };
-    let parts: Vec<String> = [
-        part("regions", &scope.regions),
-        part("categories", &scope.categories),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    if parts.is_empty() {
-        "all".into()
-    } else {
-        parts.join("; ")
-    }
+    let parts: Vec<String> =
+        [part("regions", &scope.regions), part("categories", &scope.categories)].into_iter().flatten().collect();
+    if parts.is_empty() { "all".into() } else { parts.join("; ") }
 }
 
 fn eval(dir: &Path, hook: Hook, input: Option<&Path>, compact: bool) -> Result<()> {
@@ -134,19 +110,13 @@ fn eval(dir: &Path, hook: Hook, input: Option<&Path>, compact: bool) -> Result<(
     let request = Request::from_json(hook, &json)?;
     let set = PolicySet::load(dir)?;
     let decision = set.evaluate(&request);
-    let out = if compact {
-        serde_json::to_string(&decision)?
-    } else {
-        serde_json::to_string_pretty(&decision)?
-    };
+    let out = if compact { serde_json::to_string(&decision)? } else { serde_json::to_string_pretty(&decision)? };
     println!("{out}");
     Ok(())
 }
 
 fn read_stdin() -> Result<Vec<u8>> {
     let mut buf = Vec::new();
-    std::io::stdin()
-        .read_to_end(&mut buf)
-        .context("cannot read standard input")?;
+    std::io::stdin().read_to_end(&mut buf).context("cannot read standard input")?;
     Ok(buf)
 }

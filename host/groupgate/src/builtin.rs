@@ -5,10 +5,7 @@ include!(concat!(env!("OUT_DIR"), "/builtin.rs"));
 
 /// The component bytes of the standard plugin `name`.
 pub fn component(name: &str) -> Option<&'static [u8]> {
-    BUILTIN
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, bytes)| *bytes)
+    BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, bytes)| *bytes)
 }
 
 /// The names of every standard plugin.

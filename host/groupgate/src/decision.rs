@@ -73,34 +73,27 @@ pub struct PolicyReport {
 impl Decision {
     /// A decision no policy has spoken in yet: allow.
     pub(crate) fn new() -> Self {
-        Decision {
-            outcome: Outcome::Allow,
-            reasons: Vec::new(),
-            measures: Vec::new(),
-            policies: Vec::new(),
-        }
+        Decision { outcome: Outcome::Allow, reasons: Vec::new(), measures: Vec::new(), policies: Vec::new() }
     }
 
     /// Adds one policy's verdict.
     pub(crate) fn add(&mut self, report: PolicyReport, verdict: Verdict) {
         if report.mode == Mode::Enforce {
             self.outcome = self.outcome.max(verdict.outcome);
-            self.reasons
-                .extend(verdict.reasons.into_iter().map(|r| DecisionReason {
-                    policy: report.name.clone(),
-                    code: r.code,
-                    message: r.message,
-                    article: r.article,
-                    evidence: r.evidence,
-                }));
-            self.measures
-                .extend(verdict.measures.into_iter().map(|m| DecisionMeasure {
-                    policy: report.name.clone(),
-                    kind: m.kind,
-                    target: m.target,
-                    duration_secs: m.duration_secs,
-                    amount: m.amount,
-                }));
+            self.reasons.extend(verdict.reasons.into_iter().map(|r| DecisionReason {
+                policy: report.name.clone(),
+                code: r.code,
+                message: r.message,
+                article: r.article,
+                evidence: r.evidence,
+            }));
+            self.measures.extend(verdict.measures.into_iter().map(|m| DecisionMeasure {
+                policy: report.name.clone(),
+                kind: m.kind,
+                target: m.target,
+                duration_secs: m.duration_secs,
+                amount: m.amount,
+            }));
         }
         self.policies.push(report);
     }
@@ -117,25 +110,13 @@ mod tests {
     use crate::wire::{Measure, Reason};
 
     fn report(name: &str, mode: Mode, outcome: Outcome) -> PolicyReport {
-        PolicyReport {
-            name: name.into(),
-            version: "1".into(),
-            mode,
-            outcome,
-            error: None,
-            duration_us: 1,
-        }
+        PolicyReport { name: name.into(), version: "1".into(), mode, outcome, error: None, duration_us: 1 }
     }
 
     fn verdict(outcome: Outcome, code: &str) -> Verdict {
         Verdict {
             outcome,
-            reasons: vec![Reason {
-                code: code.into(),
-                message: code.into(),
-                article: None,
-                evidence: None,
-            }],
+            reasons: vec![Reason { code: code.into(), message: code.into(), article: None, evidence: None }],
             measures: vec![Measure {
                 kind: MeasureKind::Warn,
                 target: Target::User("u".into()),
@@ -148,36 +129,18 @@ mod tests {
     #[test]
     fn the_most_severe_enforcing_outcome_wins() {
         let mut d = Decision::new();
-        d.add(
-            report("a", Mode::Enforce, Outcome::Review),
-            verdict(Outcome::Review, "r"),
-        );
-        d.add(
-            report("b", Mode::Enforce, Outcome::Deny),
-            verdict(Outcome::Deny, "d"),
-        );
-        d.add(
-            report("c", Mode::Enforce, Outcome::Allow),
-            verdict(Outcome::Allow, "a"),
-        );
+        d.add(report("a", Mode::Enforce, Outcome::Review), verdict(Outcome::Review, "r"));
+        d.add(report("b", Mode::Enforce, Outcome::Deny), verdict(Outcome::Deny, "d"));
+        d.add(report("c", Mode::Enforce, Outcome::Allow), verdict(Outcome::Allow, "a"));
         assert_eq!(d.outcome, Outcome::Deny);
-        assert_eq!(
-            d.reasons
-                .iter()
-                .map(|r| r.policy.as_str())
-                .collect::<Vec<_>>(),
-            ["a", "b", "c"]
-        );
+        assert_eq!(d.reasons.iter().map(|r| r.policy.as_str()).collect::<Vec<_>>(), ["a", "b", "c"]);
         assert_eq!(d.measures.len(), 3);
     }
 
     #[test]
     fn audit_policies_are_reported_but_do_not_count() {
         let mut d = Decision::new();
-        d.add(
-            report("audit", Mode::Audit, Outcome::Deny),
-            verdict(Outcome::Deny, "d"),
-        );
+        d.add(report("audit", Mode::Audit, Outcome::Deny), verdict(Outcome::Deny, "d"));
         assert_eq!(d.outcome, Outcome::Allow);
         assert!(d.reasons.is_empty() && d.measures.is_empty());
         assert_eq!(d.policies.len(), 1);
@@ -187,24 +150,14 @@ mod tests {
     #[test]
     fn json_has_exactly_the_wire_fields() {
         let mut d = Decision::new();
-        d.add(
-            report("p", Mode::Enforce, Outcome::Deny),
-            verdict(Outcome::Deny, "x"),
-        );
+        d.add(report("p", Mode::Enforce, Outcome::Deny), verdict(Outcome::Deny, "x"));
         let v: serde_json::Value = serde_json::from_str(&d.to_json()).unwrap();
-        let keys =
-            |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        let keys = |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
         assert_eq!(keys(&v), ["measures", "outcome", "policies", "reasons"]);
-        assert_eq!(
-            keys(&v["reasons"][0]),
-            ["article", "code", "evidence", "message", "policy"]
-        );
+        assert_eq!(keys(&v["reasons"][0]), ["article", "code", "evidence", "message", "policy"]);
         assert_eq!(keys(&v["measures"][0]), ["kind", "policy", "target"]);
         assert_eq!(v["measures"][0]["target"], serde_json::json!({"user": "u"}));
-        assert_eq!(
-            keys(&v["policies"][0]),
-            ["duration_us", "error", "mode", "name", "outcome", "version"]
-        );
+        assert_eq!(keys(&v["policies"][0]), ["duration_us", "error", "mode", "name", "outcome", "version"]);
         assert_eq!(v["outcome"], "deny");
     }
 }

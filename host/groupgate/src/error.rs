@@ -36,16 +36,10 @@ pub enum LoadError {
 
 impl LoadError {
     pub(crate) fn manifest(path: &Path, message: impl Into<String>) -> Self {
-        LoadError::Manifest {
-            path: path.to_path_buf(),
-            message: message.into(),
-        }
+        LoadError::Manifest { path: path.to_path_buf(), message: message.into() }
     }
 
     pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
-        LoadError::Io {
-            path: path.to_path_buf(),
-            source,
-        }
+        LoadError::Io { path: path.to_path_buf(), source }
     }
 }

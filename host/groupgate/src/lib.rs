@@ -29,8 +29,8 @@ pub use request::{Hook, Request, RequestError};
 pub use sandbox::{CONTRACT, Runtime};
 pub use set::{POLICY_ERROR, PolicySet};
 pub use wire::{
-    Attachment, Group, GroupCreation, Measure, MeasureKind, Membership, MembershipKind, Message,
-    Outcome, Reason, Role, Target, User, Verdict,
+    Attachment, Group, GroupCreation, Measure, MeasureKind, Membership, MembershipKind, Message, Outcome, Reason, Role,
+    Target, User, Verdict,
 };
 
 /// The names of the standard plugins embedded in this build, usable as

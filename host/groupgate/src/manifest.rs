@@ -140,11 +140,7 @@ pub struct Limits {
 
 impl Limits {
     /// Used where neither the policy nor the set says otherwise.
-    pub const DEFAULT: Limits = Limits {
-        timeout_ms: 100,
-        init_timeout_ms: 5_000,
-        memory_mb: 64,
-    };
+    pub const DEFAULT: Limits = Limits { timeout_ms: 100, init_timeout_ms: 5_000, memory_mb: 64 };
 }
 
 /// Where a policy's component comes from.
@@ -191,12 +187,7 @@ pub fn read_set(dir: &Path) -> Result<SetManifest, LoadError> {
             let set: SetManifest = parse_toml(&path, &text)?;
             let d = &set.defaults;
             check_range(&path, "defaults.timeout_ms", d.timeout_ms, MAX_TIMEOUT_MS)?;
-            check_range(
-                &path,
-                "defaults.init_timeout_ms",
-                d.init_timeout_ms,
-                MAX_TIMEOUT_MS,
-            )?;
+            check_range(&path, "defaults.init_timeout_ms", d.init_timeout_ms, MAX_TIMEOUT_MS)?;
             check_range(&path, "defaults.memory_mb", d.memory_mb, MAX_MEMORY_MB)?;
             Ok(set)
         }
@@ -206,86 +197,42 @@ pub fn read_set(dir: &Path) -> Result<SetManifest, LoadError> {
 }
 
 /// Reads and validates the `policy.toml` in `policy_dir`, a folder of the set at `set_root`.
-pub fn read_policy(
-    set_root: &Path,
-    policy_dir: &Path,
-    defaults: &Defaults,
-) -> Result<PolicyManifest, LoadError> {
+pub fn read_policy(set_root: &Path, policy_dir: &Path, defaults: &Defaults) -> Result<PolicyManifest, LoadError> {
     let path = policy_dir.join(POLICY_FILE);
     let text = std::fs::read_to_string(&path).map_err(|e| LoadError::io(&path, e))?;
     let raw: RawPolicy = parse_toml(&path, &text)?;
-    let bad =
-        |key: &str, message: String| LoadError::manifest(&path, format!("key `{key}`: {message}"));
+    let bad = |key: &str, message: String| LoadError::manifest(&path, format!("key `{key}`: {message}"));
 
-    if raw.name.is_empty()
-        || !raw
-            .name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(bad(
-            "name",
-            format!(
-                "`{}` must be non-empty letters, digits, `-` or `_`",
-                raw.name
-            ),
-        ));
+    if raw.name.is_empty() || !raw.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Err(bad("name", format!("`{}` must be non-empty letters, digits, `-` or `_`", raw.name)));
     }
     if raw.version.trim().is_empty() {
         return Err(bad("version", "must not be empty".into()));
     }
     if raw.hooks.is_empty() {
-        return Err(bad(
-            "hooks",
-            "must list at least one of `message`, `group-creation`, `membership`".into(),
-        ));
+        return Err(bad("hooks", "must list at least one of `message`, `group-creation`, `membership`".into()));
     }
     for (i, hook) in raw.hooks.iter().enumerate() {
         if raw.hooks[..i].contains(hook) {
             return Err(bad("hooks", format!("`{hook}` is listed twice")));
         }
     }
-    check_range(
-        &path,
-        "limits.timeout_ms",
-        raw.limits.timeout_ms,
-        MAX_TIMEOUT_MS,
-    )?;
-    check_range(
-        &path,
-        "limits.init_timeout_ms",
-        raw.limits.init_timeout_ms,
-        MAX_TIMEOUT_MS,
-    )?;
-    check_range(
-        &path,
-        "limits.memory_mb",
-        raw.limits.memory_mb,
-        MAX_MEMORY_MB,
-    )?;
+    check_range(&path, "limits.timeout_ms", raw.limits.timeout_ms, MAX_TIMEOUT_MS)?;
+    check_range(&path, "limits.init_timeout_ms", raw.limits.init_timeout_ms, MAX_TIMEOUT_MS)?;
+    check_range(&path, "limits.memory_mb", raw.limits.memory_mb, MAX_MEMORY_MB)?;
 
     let module = match raw.module.strip_prefix("builtin:") {
         Some(name) => {
             if crate::builtin::component(name).is_none() {
                 let known = crate::builtin::names().collect::<Vec<_>>().join("`, `");
-                return Err(bad(
-                    "module",
-                    format!("no standard plugin named `{name}` (there are `{known}`)"),
-                ));
+                return Err(bad("module", format!("no standard plugin named `{name}` (there are `{known}`)")));
             }
             ModuleSource::Builtin(name.to_owned())
         }
         None => {
-            let file =
-                inside_set(set_root, policy_dir, &raw.module).map_err(|m| bad("module", m))?;
+            let file = inside_set(set_root, policy_dir, &raw.module).map_err(|m| bad("module", m))?;
             if file.extension().is_none_or(|e| e != "wasm") {
-                return Err(bad(
-                    "module",
-                    format!(
-                        "`{}` is neither `builtin:NAME` nor a `.wasm` file",
-                        raw.module
-                    ),
-                ));
+                return Err(bad("module", format!("`{}` is neither `builtin:NAME` nor a `.wasm` file", raw.module)));
             }
             ModuleSource::File(file)
         }
@@ -293,8 +240,7 @@ pub fn read_policy(
 
     let mut data = Vec::with_capacity(raw.data.len());
     for (name, file) in &raw.data {
-        let resolved =
-            inside_set(set_root, policy_dir, file).map_err(|m| bad(&format!("data.{name}"), m))?;
+        let resolved = inside_set(set_root, policy_dir, file).map_err(|m| bad(&format!("data.{name}"), m))?;
         data.push((name.clone(), resolved));
     }
 
@@ -302,21 +248,13 @@ pub fn read_policy(
         .map_err(|e| bad("config", format!("cannot be passed to the policy: {e}")))?;
 
     let limits = Limits {
-        timeout_ms: raw
-            .limits
-            .timeout_ms
-            .or(defaults.timeout_ms)
-            .unwrap_or(Limits::DEFAULT.timeout_ms),
+        timeout_ms: raw.limits.timeout_ms.or(defaults.timeout_ms).unwrap_or(Limits::DEFAULT.timeout_ms),
         init_timeout_ms: raw
             .limits
             .init_timeout_ms
             .or(defaults.init_timeout_ms)
             .unwrap_or(Limits::DEFAULT.init_timeout_ms),
-        memory_mb: raw
-            .limits
-            .memory_mb
-            .or(defaults.memory_mb)
-            .unwrap_or(Limits::DEFAULT.memory_mb),
+        memory_mb: raw.limits.memory_mb.or(defaults.memory_mb).unwrap_or(Limits::DEFAULT.memory_mb),
     };
 
     Ok(PolicyManifest {
@@ -338,34 +276,23 @@ pub fn read_policy(
 fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, LoadError> {
     let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
     let de = toml::Deserializer::parse(text).map_err(|e| {
-        let line = e
-            .span()
-            .map(|s| format!("line {}: ", line_of(s.start)))
-            .unwrap_or_default();
+        let line = e.span().map(|s| format!("line {}: ", line_of(s.start))).unwrap_or_default();
         LoadError::manifest(path, format!("{line}{}", e.message()))
     })?;
     serde_path_to_error::deserialize(de).map_err(|e| {
         let key = e.path().to_string();
         let inner = e.inner();
-        let line = inner
-            .span()
-            .map(|s| format!("line {}: ", line_of(s.start)))
-            .unwrap_or_default();
-        let key = if key == "." {
-            String::new()
-        } else {
-            format!("key `{key}`: ")
-        };
+        let line = inner.span().map(|s| format!("line {}: ", line_of(s.start))).unwrap_or_default();
+        let key = if key == "." { String::new() } else { format!("key `{key}`: ") };
         LoadError::manifest(path, format!("{line}{key}{}", inner.message()))
     })
 }
 
 fn check_range(path: &Path, key: &str, value: Option<u64>, max: u64) -> Result<(), LoadError> {
     match value {
-        Some(v) if v == 0 || v > max => Err(LoadError::manifest(
-            path,
-            format!("key `{key}`: {v} is out of range (1 to {max})"),
-        )),
+        Some(v) if v == 0 || v > max => {
+            Err(LoadError::manifest(path, format!("key `{key}`: {v} is out of range (1 to {max})")))
+        }
         _ => Ok(()),
     }
 }
@@ -374,17 +301,11 @@ fn check_range(path: &Path, key: &str, value: Option<u64>, max: u64) -> Result<(
 /// existing file inside the set, so a set stays self-contained and relocatable.
 fn inside_set(set_root: &Path, policy_dir: &Path, relative: &str) -> Result<PathBuf, String> {
     if Path::new(relative).is_absolute() {
-        return Err(format!(
-            "`{relative}` must be a path relative to the policy folder"
-        ));
+        return Err(format!("`{relative}` must be a path relative to the policy folder"));
     }
     let joined = policy_dir.join(relative);
-    let resolved = joined
-        .canonicalize()
-        .map_err(|e| format!("`{relative}`: {e}"))?;
-    let root = set_root
-        .canonicalize()
-        .map_err(|e| format!("`{}`: {e}", set_root.display()))?;
+    let resolved = joined.canonicalize().map_err(|e| format!("`{relative}`: {e}"))?;
+    let root = set_root.canonicalize().map_err(|e| format!("`{}`: {e}", set_root.display()))?;
     if !resolved.starts_with(&root) {
         return Err(format!("`{relative}` is outside the policy set"));
     }

@@ -46,11 +46,7 @@ impl fmt::Display for Failure {
             Failure::Timeout(ms) => write!(f, "timed out: ran past its {ms} ms deadline"),
             Failure::Memory(mb) => write!(f, "memory limit: tried to grow past its {mb} MiB cap"),
             Failure::LogFlood => {
-                write!(
-                    f,
-                    "log flood: wrote more than {} log lines in one call",
-                    crate::sandbox::LOG_LINES_MAX
-                )
+                write!(f, "log flood: wrote more than {} log lines in one call", crate::sandbox::LOG_LINES_MAX)
             }
             Failure::Oversized(msg) => write!(f, "oversized verdict: {msg}"),
             Failure::InitRejected(msg) => write!(f, "init refused its config: {msg}"),
@@ -126,14 +122,10 @@ impl LoadedPolicy {
         let func = warm.hooks[hook_index(hook)];
         // Checked at load; checking again here costs a type walk, not a copy.
         let typed = func.typed::<(&P,), (Verdict,)>(&warm.store).map_err(|e| {
-            Failure::Contract(format!(
-                "export `{}` does not match the contract: {e}",
-                hook.export_name()
-            ))
+            Failure::Contract(format!("export `{}` does not match the contract: {e}", hook.export_name()))
         })?;
         warm.store.data_mut().begin_call();
-        warm.store
-            .set_epoch_deadline(ticks(self.manifest.limits.timeout_ms));
+        warm.store.set_epoch_deadline(ticks(self.manifest.limits.timeout_ms));
         let result = typed.call(&mut warm.store, (input,));
         warm.store.data_mut().end_call();
         match result {
@@ -143,9 +135,7 @@ impl LoadedPolicy {
                 Ok(verdict)
             }
             // The instance is dropped: after a trap its state is unknown.
-            Err(e) => {
-                Err(self.classify(e, warm.store.data().breach, self.manifest.limits.timeout_ms))
-            }
+            Err(e) => Err(self.classify(e, warm.store.data().breach, self.manifest.limits.timeout_ms)),
         }
     }
 
@@ -167,25 +157,17 @@ impl LoadedPolicy {
     /// A fresh instance that has run `init`.
     fn instantiate(&self) -> Result<Warm, Failure> {
         let limits = self.manifest.limits;
-        let mut store = Store::new(
-            self.runtime.engine(),
-            HostState::new(self.name.clone(), limits.memory_mb),
-        );
+        let mut store = Store::new(self.runtime.engine(), HostState::new(self.name.clone(), limits.memory_mb));
         store.limiter(|state| state);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(ticks(limits.init_timeout_ms));
         store.data_mut().begin_call();
 
         let timeout = limits.init_timeout_ms;
-        let instance = self
-            .pre
-            .instantiate(&mut store)
-            .map_err(|e| self.classify(e, store.data().breach, timeout))?;
+        let instance = self.pre.instantiate(&mut store).map_err(|e| self.classify(e, store.data().breach, timeout))?;
         let init = instance
             .get_typed_func::<(&str, &[DataFile]), (Result<(), String>,)>(&mut store, "init")
-            .map_err(|e| {
-                Failure::Contract(format!("export `init` does not match the contract: {e:#}"))
-            })?;
+            .map_err(|e| Failure::Contract(format!("export `init` does not match the contract: {e:#}")))?;
         let result = init.call(&mut store, (&self.manifest.config_json, &self.data));
         store.data_mut().end_call();
         let (outcome,) = result.map_err(|e| self.classify(e, store.data().breach, timeout))?;
@@ -208,13 +190,7 @@ impl LoadedPolicy {
         match error.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => Failure::Timeout(timeout_ms),
             Some(trap) => Failure::Trap(trap.to_string()),
-            None => Failure::Trap(
-                format!("{error:#}")
-                    .lines()
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned(),
-            ),
+            None => Failure::Trap(format!("{error:#}").lines().next().unwrap_or_default().to_owned()),
         }
     }
 }
@@ -228,33 +204,17 @@ fn hook_index(hook: Hook) -> usize {
 }
 
 /// Looks up a hook export and checks its type against the contract.
-fn hook_func(
-    instance: &Instance,
-    store: &mut Store<HostState>,
-    hook: Hook,
-) -> Result<Func, Failure> {
+fn hook_func(instance: &Instance, store: &mut Store<HostState>, hook: Hook) -> Result<Func, Failure> {
     let name = hook.export_name();
     let func = instance.get_func(&mut *store, name).ok_or_else(|| {
-        Failure::Contract(format!(
-            "export `{name}` is missing: the component does not implement the contract"
-        ))
+        Failure::Contract(format!("export `{name}` is missing: the component does not implement the contract"))
     })?;
     let typecheck = match hook {
-        Hook::Message => func
-            .typed::<(&crate::wire::Message,), (Verdict,)>(&*store)
-            .map(drop),
-        Hook::GroupCreation => func
-            .typed::<(&crate::wire::GroupCreation,), (Verdict,)>(&*store)
-            .map(drop),
-        Hook::Membership => func
-            .typed::<(&crate::wire::Membership,), (Verdict,)>(&*store)
-            .map(drop),
+        Hook::Message => func.typed::<(&crate::wire::Message,), (Verdict,)>(&*store).map(drop),
+        Hook::GroupCreation => func.typed::<(&crate::wire::GroupCreation,), (Verdict,)>(&*store).map(drop),
+        Hook::Membership => func.typed::<(&crate::wire::Membership,), (Verdict,)>(&*store).map(drop),
     };
-    typecheck.map_err(|e| {
-        Failure::Contract(format!(
-            "export `{name}` does not match the contract: {e:#}"
-        ))
-    })?;
+    typecheck.map_err(|e| Failure::Contract(format!("export `{name}` does not match the contract: {e:#}")))?;
     Ok(func)
 }
 
@@ -289,9 +249,7 @@ fn check_size(verdict: &Verdict) -> Result<(), Failure> {
             })
             .sum::<usize>();
     if text > MAX_VERDICT_BYTES {
-        return Err(Failure::Oversized(format!(
-            "{text} bytes of text, more than the {MAX_VERDICT_BYTES} allowed"
-        )));
+        return Err(Failure::Oversized(format!("{text} bytes of text, more than the {MAX_VERDICT_BYTES} allowed")));
     }
     Ok(())
 }

@@ -56,11 +56,7 @@ impl FromStr for Hook {
         Hook::ALL
             .into_iter()
             .find(|h| h.as_str() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown hook `{s}`, expected one of `message`, `group-creation`, `membership`"
-                )
-            })
+            .ok_or_else(|| format!("unknown hook `{s}`, expected one of `message`, `group-creation`, `membership`"))
     }
 }
 
@@ -145,17 +141,17 @@ fn decode<T: serde::de::DeserializeOwned>(hook: Hook, json: &[u8]) -> Result<T, 
     let de = &mut serde_json::Deserializer::from_slice(json);
     let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
-        let message = if path == "." {
-            e.inner().to_string()
+        let inner = e.inner();
+        let message = if inner.is_syntax() || inner.is_eof() {
+            format!("not valid JSON: {inner}")
+        } else if path == "." {
+            inner.to_string()
         } else {
-            format!("field `{path}`: {}", e.inner())
+            format!("field `{path}`: {inner}")
         };
         RequestError { hook, message }
     })?;
-    de.end().map_err(|e| RequestError {
-        hook,
-        message: e.to_string(),
-    })?;
+    de.end().map_err(|e| RequestError { hook, message: format!("not valid JSON: {e}") })?;
     Ok(value)
 }
 
@@ -174,9 +170,7 @@ mod tests {
 
     #[test]
     fn a_complete_message_decodes_with_optional_fields_defaulted() {
-        let Request::Message(m) =
-            Request::from_json(Hook::Message, message("").as_bytes()).unwrap()
-        else {
+        let Request::Message(m) = Request::from_json(Hook::Message, message("").as_bytes()).unwrap() else {
             panic!("wrong hook")
         };
         assert!(m.attachments.is_empty());
@@ -185,8 +179,7 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_rejected_by_name() {
-        let err = Request::from_json(Hook::Message, message(r#","colour":"red""#).as_bytes())
-            .unwrap_err();
+        let err = Request::from_json(Hook::Message, message(r#","colour":"red""#).as_bytes()).unwrap_err();
         assert!(err.to_string().contains("unknown field `colour`"), "{err}");
     }
 
@@ -194,10 +187,7 @@ mod tests {
     fn out_of_range_numbers_name_the_field() {
         let json = message("").replace(r#""credit_level":3"#, r#""credit_level":300"#);
         let err = Request::from_json(Hook::Message, json.as_bytes()).unwrap_err();
-        assert!(
-            err.to_string().contains("field `sender.credit_level`"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("field `sender.credit_level`"), "{err}");
     }
 
     #[test]
@@ -209,9 +199,7 @@ mod tests {
 
     #[test]
     fn trailing_garbage_and_non_json_are_rejected() {
-        assert!(
-            Request::from_json(Hook::Message, format!("{} x", message("")).as_bytes()).is_err()
-        );
+        assert!(Request::from_json(Hook::Message, format!("{} x", message("")).as_bytes()).is_err());
         assert!(Request::from_json(Hook::Message, b"").is_err());
         assert!(Request::from_json(Hook::Membership, b"[]").is_err());
     }

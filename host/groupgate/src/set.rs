@@ -38,10 +38,7 @@ impl PolicySet {
         let root = dir.as_ref().to_path_buf();
         let set_file = root.join(manifest::SET_FILE);
         if !set_file.is_file() {
-            return Err(LoadError::manifest(
-                &root,
-                format!("not a policy set: there is no `{}`", manifest::SET_FILE),
-            ));
+            return Err(LoadError::manifest(&root, format!("not a policy set: there is no `{}`", manifest::SET_FILE)));
         }
         let set = manifest::read_set(&root)?;
         let folders = match &set.policies {
@@ -51,10 +48,7 @@ impl PolicySet {
         if folders.is_empty() {
             return Err(LoadError::manifest(
                 &set_file,
-                format!(
-                    "no policies: no folder below holds a `{}`",
-                    manifest::POLICY_FILE
-                ),
+                format!("no policies: no folder below holds a `{}`", manifest::POLICY_FILE),
             ));
         }
 
@@ -65,18 +59,11 @@ impl PolicySet {
             if let Some(other) = policies.iter().find(|p| p.manifest.name == m.name) {
                 return Err(LoadError::manifest(
                     &m.path,
-                    format!(
-                        "key `name`: `{}` is already the name of `{}`",
-                        m.name,
-                        other.manifest.path.display()
-                    ),
+                    format!("key `name`: `{}` is already the name of `{}`", m.name, other.manifest.path.display()),
                 ));
             }
-            let policy_err = |message: String| LoadError::Policy {
-                path: m.path.clone(),
-                policy: m.name.clone(),
-                message,
-            };
+            let policy_err =
+                |message: String| LoadError::Policy { path: m.path.clone(), policy: m.name.clone(), message };
             let component = match components.get(&m.module) {
                 Some(c) => c.clone(),
                 None => {
@@ -85,10 +72,8 @@ impl PolicySet {
                     c
                 }
             };
-            let pre = runtime
-                .linker()
-                .instantiate_pre(&component)
-                .map_err(|e| policy_err(format!("cannot link: {e:#}")))?;
+            let pre =
+                runtime.linker().instantiate_pre(&component).map_err(|e| policy_err(format!("cannot link: {e:#}")))?;
             let data = read_data(&m)?;
             let loaded = LoadedPolicy::new(runtime, m.clone(), pre, data).map_err(policy_err)?;
             policies.push(loaded);
@@ -131,17 +116,8 @@ impl PolicySet {
                 Err(failure) => {
                     tracing::warn!(policy = %m.name, %hook, "policy failed: {failure}");
                     let message = format!("policy `{}` {failure}", m.name);
-                    let reason = Reason {
-                        code: POLICY_ERROR.into(),
-                        message,
-                        article: None,
-                        evidence: None,
-                    };
-                    let verdict = Verdict {
-                        outcome: m.on_error.into(),
-                        reasons: vec![reason],
-                        measures: Vec::new(),
-                    };
+                    let reason = Reason { code: POLICY_ERROR.into(), message, article: None, evidence: None };
+                    let verdict = Verdict { outcome: m.on_error.into(), reasons: vec![reason], measures: Vec::new() };
                     (verdict, Some(failure.to_string()))
                 }
             };
@@ -205,8 +181,7 @@ fn compile(runtime: &Runtime, module: &ModuleSource) -> Result<Component, String
             return runtime.builtin_component(name);
         }
         ModuleSource::File(path) => {
-            let bytes = std::fs::read(path)
-                .map_err(|e| format!("cannot read module `{}`: {e}", path.display()))?;
+            let bytes = std::fs::read(path).map_err(|e| format!("cannot read module `{}`: {e}", path.display()))?;
             (bytes, path.display().to_string())
         }
     };
@@ -219,10 +194,7 @@ fn read_data(m: &PolicyManifest) -> Result<Vec<DataFile>, LoadError> {
         .iter()
         .map(|(name, path)| {
             let contents = std::fs::read(path).map_err(|e| LoadError::io(path, e))?;
-            Ok(DataFile {
-                name: name.clone(),
-                contents,
-            })
+            Ok(DataFile { name: name.clone(), contents })
         })
         .collect()
 }

@@ -177,19 +177,7 @@ pub struct Membership {
 
 /// A decision: deny beats review beats allow.
 #[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    ComponentType,
-    Lower,
-    Lift,
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ComponentType, Lower, Lift,
 )]
 #[serde(rename_all = "snake_case")]
 #[component(enum)]

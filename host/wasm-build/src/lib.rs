@@ -27,12 +27,8 @@ impl Guests {
     /// Guests in the cargo workspace at `workspace` (relative to the calling
     /// crate's manifest directory).
     pub fn new(workspace: impl AsRef<Path>) -> Self {
-        let manifest_dir =
-            PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("run from a build script"));
-        Guests {
-            workspace: manifest_dir.join(workspace),
-            packages: Vec::new(),
-        }
+        let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("run from a build script"));
+        Guests { workspace: manifest_dir.join(workspace), packages: Vec::new() }
     }
 
     /// Adds a package (a `cdylib` crate) to build.
@@ -66,14 +62,8 @@ impl Guests {
         ] {
             cmd.env_remove(var);
         }
-        let status = cmd
-            .status()
-            .expect("cannot run cargo to build the policy components");
-        assert!(
-            status.success(),
-            "building the policy components in `{}` failed",
-            self.workspace.display()
-        );
+        let status = cmd.status().expect("cannot run cargo to build the policy components");
+        assert!(status.success(), "building the policy components in `{}` failed", self.workspace.display());
 
         println!("cargo:rerun-if-changed={}", self.workspace.display());
         let out = target_dir.join(TARGET).join("release");
@@ -81,11 +71,7 @@ impl Guests {
             .iter()
             .map(|name| {
                 let path = out.join(format!("{}.wasm", name.replace('-', "_")));
-                assert!(
-                    path.exists(),
-                    "`{name}` built but `{}` is missing: is it a cdylib?",
-                    path.display()
-                );
+                assert!(path.exists(), "`{name}` built but `{}` is missing: is it a cdylib?", path.display());
                 (name.clone(), path)
             })
             .collect()
@@ -105,10 +91,7 @@ fn guest_target_dir(workspace: &Path) -> PathBuf {
         .and_then(|build| build.parent()?.parent())
         .map(Path::to_path_buf)
         .unwrap_or_else(|| out_dir.clone());
-    let name = workspace
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = workspace.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     target_root.join("wasm-guests").join(name)
 }
 
@@ -128,13 +111,11 @@ fn ensure_target_installed() {
         return;
     }
     println!("cargo:warning=installing the {TARGET} target with rustup");
-    let status = Command::new("rustup")
-        .args(["target", "add", TARGET])
-        .status();
+    let status = Command::new("rustup").args(["target", "add", TARGET]).status();
     match status {
         Ok(s) if s.success() => {}
-        _ => panic!(
-            "the {TARGET} target is missing and `rustup target add {TARGET}` failed; install it and build again"
-        ),
+        _ => {
+            panic!("the {TARGET} target is missing and `rustup target add {TARGET}` failed; install it and build again")
+        }
     }
 }

@@ -12,8 +12,8 @@ use std::cell::RefCell;
 
 use aho_corasick::AhoCorasick;
 use groupgate_sdk::{
-    DataFile, GroupCreation, Measure, MeasureKind, Message, Policy, Reason, Verdict, entries,
-    parse_config, skeleton, skeleton_into,
+    DataFile, GroupCreation, Measure, MeasureKind, Message, Policy, Reason, Verdict, entries, parse_config, skeleton,
+    skeleton_into,
 };
 use serde::Deserialize;
 
@@ -41,9 +41,7 @@ struct ProhibitedContent {
 impl Policy for ProhibitedContent {
     fn init(config: &str, data: Vec<DataFile>) -> Result<Self, String> {
         let config: Config = parse_config(config)?;
-        let wanted = config
-            .lists
-            .unwrap_or_else(|| data.iter().map(|d| d.name.clone()).collect());
+        let wanted = config.lists.unwrap_or_else(|| data.iter().map(|d| d.name.clone()).collect());
         let mut patterns = Vec::new();
         let mut entries_out = Vec::new();
         for list in &wanted {
@@ -54,24 +52,14 @@ impl Policy for ProhibitedContent {
             for word in entries(&file.contents).map_err(|e| format!("data file `{list}`: {e}"))? {
                 let pattern = skeleton(word);
                 if pattern.is_empty() {
-                    return Err(format!(
-                        "data file `{list}`: entry `{word}` has no letters or digits to match"
-                    ));
+                    return Err(format!("data file `{list}`: entry `{word}` has no letters or digits to match"));
                 }
                 patterns.push(pattern);
-                entries_out.push(Entry {
-                    list: list.clone(),
-                    word: word.to_owned(),
-                });
+                entries_out.push(Entry { list: list.clone(), word: word.to_owned() });
             }
         }
-        let matcher = AhoCorasick::new(&patterns)
-            .map_err(|e| format!("cannot build the word matcher: {e}"))?;
-        Ok(ProhibitedContent {
-            matcher,
-            entries: entries_out,
-            scratch: RefCell::new(String::new()),
-        })
+        let matcher = AhoCorasick::new(&patterns).map_err(|e| format!("cannot build the word matcher: {e}"))?;
+        Ok(ProhibitedContent { matcher, entries: entries_out, scratch: RefCell::new(String::new()) })
     }
 
     fn message(&self, message: &Message) -> Verdict {
@@ -80,22 +68,14 @@ impl Policy for ProhibitedContent {
         for attachment in &message.attachments {
             self.scan(&attachment.name, "attachment name", &mut found);
         }
-        self.verdict(
-            found,
-            "the message contains prohibited content",
-            &message.sender.id,
-        )
+        self.verdict(found, "the message contains prohibited content", &message.sender.id)
     }
 
     fn group_creation(&self, creation: &GroupCreation) -> Verdict {
         let mut found = Vec::new();
         self.scan(&creation.name, "group name", &mut found);
         self.scan(&creation.description, "group description", &mut found);
-        self.verdict(
-            found,
-            "the group's name or description contains prohibited content",
-            &creation.founder.id,
-        )
+        self.verdict(found, "the group's name or description contains prohibited content", &creation.founder.id)
     }
 }
 
@@ -127,12 +107,8 @@ impl ProhibitedContent {
             })
             .collect::<Vec<_>>()
             .join("; ");
-        Verdict::deny(
-            Reason::new("prohibited-content", message)
-                .article("Art. 10")
-                .evidence(evidence),
-        )
-        .with_measure(Measure::on_user(MeasureKind::Warn, user_id))
+        Verdict::deny(Reason::new("prohibited-content", message).article("Art. 10").evidence(evidence))
+            .with_measure(Measure::on_user(MeasureKind::Warn, user_id))
     }
 }
 

@@ -40,8 +40,8 @@ pub mod bindings {
 pub use wit_bindgen::rt as __rt;
 
 pub use bindings::groupgate::policy::types::{
-    Attachment, DataFile, Group, GroupCreation, Measure, MeasureKind, Membership, MembershipKind,
-    Message, Outcome, Reason, Role, Target, User, Verdict,
+    Attachment, DataFile, Group, GroupCreation, Measure, MeasureKind, Membership, MembershipKind, Message, Outcome,
+    Reason, Role, Target, User, Verdict,
 };
 pub use groupgate_text::{skeleton, skeleton_into};
 
@@ -111,29 +111,17 @@ macro_rules! policy {
 impl Verdict {
     /// Nothing against it.
     pub fn allow() -> Self {
-        Verdict {
-            outcome: Outcome::Allow,
-            reasons: Vec::new(),
-            measures: Vec::new(),
-        }
+        Verdict { outcome: Outcome::Allow, reasons: Vec::new(), measures: Vec::new() }
     }
 
     /// Refuse, for `reason`.
     pub fn deny(reason: Reason) -> Self {
-        Verdict {
-            outcome: Outcome::Deny,
-            reasons: vec![reason],
-            measures: Vec::new(),
-        }
+        Verdict { outcome: Outcome::Deny, reasons: vec![reason], measures: Vec::new() }
     }
 
     /// Hold for a moderator, for `reason`.
     pub fn review(reason: Reason) -> Self {
-        Verdict {
-            outcome: Outcome::Review,
-            reasons: vec![reason],
-            measures: Vec::new(),
-        }
+        Verdict { outcome: Outcome::Review, reasons: vec![reason], measures: Vec::new() }
     }
 
     /// Adds a reason, e.g. a note on an allow.
@@ -152,12 +140,7 @@ impl Verdict {
 impl Reason {
     /// A reason with a stable `code` and a human `message`.
     pub fn new(code: &str, message: impl Into<String>) -> Self {
-        Reason {
-            code: code.to_owned(),
-            message: message.into(),
-            article: None,
-            evidence: None,
-        }
+        Reason { code: code.to_owned(), message: message.into(), article: None, evidence: None }
     }
 
     /// The regulation article applied, e.g. `Art. 10`.
@@ -176,22 +159,12 @@ impl Reason {
 impl Measure {
     /// A measure of `kind` against a user.
     pub fn on_user(kind: MeasureKind, user_id: &str) -> Self {
-        Measure {
-            kind,
-            target: Target::User(user_id.to_owned()),
-            duration_secs: None,
-            amount: None,
-        }
+        Measure { kind, target: Target::User(user_id.to_owned()), duration_secs: None, amount: None }
     }
 
     /// A measure of `kind` against a group.
     pub fn on_group(kind: MeasureKind, group_id: &str) -> Self {
-        Measure {
-            kind,
-            target: Target::Group(group_id.to_owned()),
-            duration_secs: None,
-            amount: None,
-        }
+        Measure { kind, target: Target::Group(group_id.to_owned()), duration_secs: None, amount: None }
     }
 }
 
@@ -201,11 +174,7 @@ pub fn parse_config<T: serde::de::DeserializeOwned>(config: &str) -> Result<T, S
     let de = &mut serde_json::Deserializer::from_str(config);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
-        if path == "." {
-            format!("config: {}", e.inner())
-        } else {
-            format!("config key `{path}`: {}", e.inner())
-        }
+        if path == "." { format!("config: {}", e.inner()) } else { format!("config key `{path}`: {}", e.inner()) }
     })
 }
 
@@ -213,10 +182,7 @@ pub fn parse_config<T: serde::de::DeserializeOwned>(config: &str) -> Result<T, S
 /// blank lines and `#` comments skipped.
 pub fn entries(contents: &[u8]) -> Result<impl Iterator<Item = &str>, String> {
     let text = std::str::from_utf8(contents).map_err(|e| format!("not UTF-8 text: {e}"))?;
-    Ok(text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#')))
+    Ok(text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')))
 }
 
 /// Structured log lines, delivered to the host's log under the policy's name.
@@ -226,10 +192,7 @@ pub mod log {
 
     /// Logs `message` at `level` with key/value `fields`.
     pub fn line(level: Level, message: &str, fields: &[(&str, &str)]) {
-        let fields: Vec<(String, String)> = fields
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
+        let fields: Vec<(String, String)> = fields.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         log(level, message, &fields);
     }
 

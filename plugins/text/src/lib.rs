@@ -28,11 +28,7 @@ pub fn skeleton_into(text: &str, out: &mut String) {
     out.clear();
     if text.is_ascii() {
         // Plain ASCII is already NFKC: skip the decomposition machinery.
-        out.extend(
-            text.bytes()
-                .filter(u8::is_ascii_alphanumeric)
-                .map(|b| b.to_ascii_lowercase() as char),
-        );
+        out.extend(text.bytes().filter(u8::is_ascii_alphanumeric).map(|b| b.to_ascii_lowercase() as char));
         return;
     }
     for c in text.nfkc() {

@@ -55,14 +55,11 @@ impl Runtime {
         config.concurrency_support(false);
         config.epoch_interruption(true);
         config.cranelift_opt_level(wasmtime::OptLevel::Speed);
-        let engine =
-            Engine::new(&config).map_err(|e| format!("cannot configure the wasm engine: {e:#}"))?;
+        let engine = Engine::new(&config).map_err(|e| format!("cannot configure the wasm engine: {e:#}"))?;
 
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
-            .map_err(|e| format!("cannot link WASI: {e:#}"))?;
-        link_contract(&mut linker)
-            .map_err(|e| format!("cannot link the policy contract: {e:#}"))?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| format!("cannot link WASI: {e:#}"))?;
+        link_contract(&mut linker).map_err(|e| format!("cannot link the policy contract: {e:#}"))?;
 
         let stop = Arc::new(AtomicBool::new(false));
         let ticker_engine = engine.clone();
@@ -77,14 +74,7 @@ impl Runtime {
             })
             .map_err(|e| format!("cannot start the deadline clock: {e}"))?;
 
-        Ok(Runtime {
-            inner: Arc::new(Inner {
-                engine,
-                linker,
-                stop,
-                builtins: Mutex::default(),
-            }),
-        })
+        Ok(Runtime { inner: Arc::new(Inner { engine, linker, stop, builtins: Mutex::default() }) })
     }
 
     /// The process-wide runtime that [`crate::PolicySet::load`] uses.
@@ -103,18 +93,12 @@ impl Runtime {
 
     /// The standard plugin `name`, compiled once per runtime.
     pub(crate) fn builtin_component(&self, name: &str) -> Result<Component, String> {
-        let mut cache = self
-            .inner
-            .builtins
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut cache = self.inner.builtins.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(component) = cache.get(name) {
             return Ok(component.clone());
         }
-        let bytes = crate::builtin::component(name)
-            .ok_or_else(|| format!("no standard plugin named `{name}`"))?;
-        let component =
-            compile(self, bytes).map_err(|e| format!("standard plugin `{name}` {e}"))?;
+        let bytes = crate::builtin::component(name).ok_or_else(|| format!("no standard plugin named `{name}`"))?;
+        let component = compile(self, bytes).map_err(|e| format!("standard plugin `{name}` {e}"))?;
         cache.insert(name.to_owned(), component.clone());
         Ok(component)
     }
@@ -146,12 +130,9 @@ fn link_contract(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
 pub(crate) fn compile(runtime: &Runtime, bytes: &[u8]) -> Result<Component, String> {
     const CORE_MODULE: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
     if bytes.starts_with(&CORE_MODULE) {
-        return Err(
-            "is a core WebAssembly module, not a component: build it for `wasm32-wasip2` \
+        return Err("is a core WebAssembly module, not a component: build it for `wasm32-wasip2` \
                     or wrap it with `wasm-tools component new`"
-                .into(),
-        );
+            .into());
     }
-    Component::new(runtime.engine(), bytes)
-        .map_err(|e| format!("is not a valid component: {}", e.root_cause()))
+    Component::new(runtime.engine(), bytes).map_err(|e| format!("is not a valid component: {}", e.root_cause()))
 }

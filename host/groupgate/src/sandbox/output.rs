@@ -27,9 +27,7 @@ struct Buffer {
 
 impl GuestOutput {
     pub(crate) fn new() -> Self {
-        GuestOutput {
-            inner: Arc::new(Mutex::new(Buffer::default())),
-        }
+        GuestOutput { inner: Arc::new(Mutex::new(Buffer::default())) }
     }
 
     fn append(&self, bytes: &[u8]) {
@@ -97,11 +95,7 @@ impl Pollable for GuestOutput {
 }
 
 impl tokio::io::AsyncWrite for GuestOutput {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.append(buf);
         Poll::Ready(Ok(buf.len()))
     }

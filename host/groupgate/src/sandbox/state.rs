@@ -106,12 +106,7 @@ impl HostState {
     }
 
     /// The `log` import. Returns an error (trapping the guest) once it floods.
-    pub(crate) fn log(
-        &mut self,
-        level: LogLevel,
-        message: &str,
-        fields: &[(String, String)],
-    ) -> wasmtime::Result<()> {
+    pub(crate) fn log(&mut self, level: LogLevel, message: &str, fields: &[(String, String)]) -> wasmtime::Result<()> {
         self.log_lines += 1;
         if self.log_lines > LOG_LINES_MAX {
             self.breach = Some(Breach::LogFlood);
@@ -189,20 +184,12 @@ fn truncate(s: &str, max: usize) -> &str {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
 impl ResourceLimiter for HostState {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         if desired > self.memory_cap {
             // Refuse the growth; the guest's allocator then aborts, and the
             // flag lets the host say it was the memory cap, not a plain trap.
@@ -212,12 +199,7 @@ impl ResourceLimiter for HostState {
         Ok(true)
     }
 
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
     }
 }

@@ -39,11 +39,7 @@ impl Guest for WantsSecrets {
 }
 
 fn allow() -> Verdict {
-    Verdict {
-        outcome: Outcome::Allow,
-        reasons: Vec::new(),
-        measures: Vec::new(),
-    }
+    Verdict { outcome: Outcome::Allow, reasons: Vec::new(), measures: Vec::new() }
 }
 
 export!(WantsSecrets);
