@@ -7,13 +7,13 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use wasmtime::component::{ComponentNamedList, ComponentType, Func, Instance, InstancePre, Lower};
+use wasmtime::component::{ComponentType, Instance, InstancePre, Lower, TypedFunc};
 use wasmtime::{Store, Trap};
 
 use crate::manifest::PolicyManifest;
 use crate::request::Hook;
 use crate::sandbox::{Breach, HostState, Runtime, ticks};
-use crate::wire::{DataFile, Verdict};
+use crate::wire::{DataFile, GroupCreation, Membership, Message, Verdict};
 
 /// Most reasons, and most measures, one verdict may carry.
 pub(crate) const MAX_VERDICT_ITEMS: usize = 256;
@@ -55,10 +55,45 @@ impl fmt::Display for Failure {
     }
 }
 
-/// A warm instance: `init` has run, the hook exports are looked up.
+/// A warm instance: `init` has run, the hook exports are looked up and
+/// type-checked once.
 struct Warm {
     store: Store<HostState>,
-    hooks: [Func; 3],
+    hooks: Hooks,
+}
+
+/// A hook export, typed. `TypedFunc` is covariant in its parameters, so one
+/// typed for `&'static` inputs accepts any shorter-lived borrow at call time.
+pub(crate) type HookFunc<T> = TypedFunc<(&'static T,), (Verdict,)>;
+
+pub(crate) struct Hooks {
+    message: HookFunc<Message>,
+    group_creation: HookFunc<GroupCreation>,
+    membership: HookFunc<Membership>,
+}
+
+/// A request type that a hook export takes.
+pub(crate) trait HookInput: ComponentType + Lower + Sync + 'static {
+    /// That hook's export in a warm instance.
+    fn func(hooks: &Hooks) -> HookFunc<Self>;
+}
+
+impl HookInput for Message {
+    fn func(hooks: &Hooks) -> HookFunc<Self> {
+        hooks.message
+    }
+}
+
+impl HookInput for GroupCreation {
+    fn func(hooks: &Hooks) -> HookFunc<Self> {
+        hooks.group_creation
+    }
+}
+
+impl HookInput for Membership {
+    fn func(hooks: &Hooks) -> HookFunc<Self> {
+        hooks.membership
+    }
 }
 
 pub(crate) struct LoadedPolicy {
@@ -98,35 +133,19 @@ impl LoadedPolicy {
         Ok(policy)
     }
 
-    /// Runs `hook` on `input`, returning the verdict or why there is none,
-    /// and the time spent.
-    pub(crate) fn evaluate<P>(&self, hook: Hook, input: &P) -> (Result<Verdict, Failure>, Duration)
-    where
-        P: ComponentType + Lower,
-        for<'a> (&'a P,): ComponentNamedList + Lower,
-    {
+    /// Runs the hook for `input`, returning the verdict or why there is
+    /// none, and the time spent.
+    pub(crate) fn evaluate<P: HookInput>(&self, input: &P) -> (Result<Verdict, Failure>, Duration) {
         let start = Instant::now();
-        let warm = match self.take() {
-            Ok(warm) => warm,
-            Err(failure) => return (Err(failure), start.elapsed()),
-        };
-        let result = self.call(warm, hook, input);
+        let result = self.take().and_then(|warm| self.call(warm, input));
         (result, start.elapsed())
     }
 
-    fn call<P>(&self, mut warm: Warm, hook: Hook, input: &P) -> Result<Verdict, Failure>
-    where
-        P: ComponentType + Lower,
-        for<'a> (&'a P,): ComponentNamedList + Lower,
-    {
-        let func = warm.hooks[hook_index(hook)];
-        // Checked at load; checking again here costs a type walk, not a copy.
-        let typed = func.typed::<(&P,), (Verdict,)>(&warm.store).map_err(|e| {
-            Failure::Contract(format!("export `{}` does not match the contract: {e}", hook.export_name()))
-        })?;
+    fn call<P: HookInput>(&self, mut warm: Warm, input: &P) -> Result<Verdict, Failure> {
+        let func = P::func(&warm.hooks);
         warm.store.data_mut().begin_call();
         warm.store.set_epoch_deadline(ticks(self.manifest.limits.timeout_ms));
-        let result = typed.call(&mut warm.store, (input,));
+        let result = func.call(&mut warm.store, (input,));
         warm.store.data_mut().end_call();
         match result {
             Ok((verdict,)) => {
@@ -172,12 +191,11 @@ impl LoadedPolicy {
         store.data_mut().end_call();
         let (outcome,) = result.map_err(|e| self.classify(e, store.data().breach, timeout))?;
         outcome.map_err(Failure::InitRejected)?;
-        // In `hook_index` order.
-        let hooks = [
-            hook_func(&instance, &mut store, Hook::Message)?,
-            hook_func(&instance, &mut store, Hook::GroupCreation)?,
-            hook_func(&instance, &mut store, Hook::Membership)?,
-        ];
+        let hooks = Hooks {
+            message: hook_func(&instance, &mut store, Hook::Message)?,
+            group_creation: hook_func(&instance, &mut store, Hook::GroupCreation)?,
+            membership: hook_func(&instance, &mut store, Hook::Membership)?,
+        };
         Ok(Warm { store, hooks })
     }
 
@@ -195,27 +213,17 @@ impl LoadedPolicy {
     }
 }
 
-fn hook_index(hook: Hook) -> usize {
-    match hook {
-        Hook::Message => 0,
-        Hook::GroupCreation => 1,
-        Hook::Membership => 2,
-    }
-}
-
 /// Looks up a hook export and checks its type against the contract.
-fn hook_func(instance: &Instance, store: &mut Store<HostState>, hook: Hook) -> Result<Func, Failure> {
+fn hook_func<T: HookInput>(
+    instance: &Instance,
+    store: &mut Store<HostState>,
+    hook: Hook,
+) -> Result<HookFunc<T>, Failure> {
     let name = hook.export_name();
     let func = instance.get_func(&mut *store, name).ok_or_else(|| {
         Failure::Contract(format!("export `{name}` is missing: the component does not implement the contract"))
     })?;
-    let typecheck = match hook {
-        Hook::Message => func.typed::<(&crate::wire::Message,), (Verdict,)>(&*store).map(drop),
-        Hook::GroupCreation => func.typed::<(&crate::wire::GroupCreation,), (Verdict,)>(&*store).map(drop),
-        Hook::Membership => func.typed::<(&crate::wire::Membership,), (Verdict,)>(&*store).map(drop),
-    };
-    typecheck.map_err(|e| Failure::Contract(format!("export `{name}` does not match the contract: {e:#}")))?;
-    Ok(func)
+    func.typed(&*store).map_err(|e| Failure::Contract(format!("export `{name}` does not match the contract: {e:#}")))
 }
 
 fn check_size(verdict: &Verdict) -> Result<(), Failure> {

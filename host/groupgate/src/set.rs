@@ -107,9 +107,9 @@ impl PolicySet {
                 continue;
             }
             let (result, elapsed) = match request {
-                RequestRef::Message(r) => policy.evaluate(hook, r),
-                RequestRef::GroupCreation(r) => policy.evaluate(hook, r),
-                RequestRef::Membership(r) => policy.evaluate(hook, r),
+                RequestRef::Message(r) => policy.evaluate(r),
+                RequestRef::GroupCreation(r) => policy.evaluate(r),
+                RequestRef::Membership(r) => policy.evaluate(r),
             };
             let (verdict, error) = match result {
                 Ok(verdict) => (verdict, None),

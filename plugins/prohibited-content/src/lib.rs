@@ -13,7 +13,7 @@ use std::cell::RefCell;
 use aho_corasick::AhoCorasick;
 use groupgate_sdk::{
     DataFile, GroupCreation, Measure, MeasureKind, Message, Policy, Reason, Verdict, entries, parse_config, skeleton,
-    skeleton_into,
+    skeleton_bytes_into,
 };
 use serde::Deserialize;
 
@@ -35,7 +35,7 @@ struct ProhibitedContent {
     matcher: AhoCorasick,
     entries: Vec<Entry>,
     /// Reused across calls so a scan allocates nothing once warm.
-    scratch: RefCell<String>,
+    scratch: RefCell<Vec<u8>>,
 }
 
 impl Policy for ProhibitedContent {
@@ -59,7 +59,7 @@ impl Policy for ProhibitedContent {
             }
         }
         let matcher = AhoCorasick::new(&patterns).map_err(|e| format!("cannot build the word matcher: {e}"))?;
-        Ok(ProhibitedContent { matcher, entries: entries_out, scratch: RefCell::new(String::new()) })
+        Ok(ProhibitedContent { matcher, entries: entries_out, scratch: RefCell::new(Vec::new()) })
     }
 
     fn message(&self, message: &Message) -> Verdict {
@@ -83,8 +83,8 @@ impl ProhibitedContent {
     /// Appends `(field, entry index)` for each distinct entry found in `text`.
     fn scan(&self, text: &str, field: &'static str, found: &mut Vec<(&'static str, usize)>) {
         let mut scratch = self.scratch.borrow_mut();
-        skeleton_into(text, &mut scratch);
-        for m in self.matcher.find_iter(scratch.as_str()) {
+        skeleton_bytes_into(text, &mut scratch);
+        for m in self.matcher.find_iter(scratch.as_slice()) {
             let index = m.pattern().as_usize();
             if found.len() >= MAX_EVIDENCE {
                 break;

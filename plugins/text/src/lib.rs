@@ -25,21 +25,46 @@ pub fn skeleton(text: &str) -> String {
 /// [`skeleton`] into a caller's buffer (cleared first), so a hot path can
 /// reuse one allocation across calls.
 pub fn skeleton_into(text: &str, out: &mut String) {
+    let mut bytes = std::mem::take(out).into_bytes();
+    skeleton_bytes_into(text, &mut bytes);
+    *out = String::from_utf8(bytes).expect("a skeleton is built from whole characters");
+}
+
+/// [`skeleton`] as UTF-8 bytes into a caller's buffer (cleared first): the
+/// form byte-oriented matchers such as Aho-Corasick scan fastest.
+pub fn skeleton_bytes_into(text: &str, out: &mut Vec<u8>) {
     out.clear();
+    out.reserve(text.len());
     if text.is_ascii() {
-        // Plain ASCII is already NFKC: skip the decomposition machinery.
-        out.extend(text.bytes().filter(u8::is_ascii_alphanumeric).map(|b| b.to_ascii_lowercase() as char));
+        // Plain ASCII is already NFKC: one table lookup per byte.
+        out.extend(text.bytes().map(|b| ASCII_SKELETON[b as usize]).filter(|&b| b != 0));
         return;
     }
+    let mut buf = [0u8; 4];
+    let mut push = |c: char| out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
     for c in text.nfkc() {
         if c.is_alphanumeric() {
-            out.extend(c.to_lowercase());
+            c.to_lowercase().for_each(&mut push);
         } else if is_mark(c) {
             // Combining marks belong to the letter before them (e.g. Devanagari vowel signs).
-            out.push(c);
+            push(c);
         }
     }
 }
+
+/// For each ASCII byte: its lower-case form if it is a letter or digit, else 0.
+const ASCII_SKELETON: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() {
+            table[b] = c.to_ascii_lowercase();
+        }
+        b += 1;
+    }
+    table
+};
 
 /// Combining marks that NFKC leaves standing (it composes the common Latin
 /// ones into their letters).
