@@ -3,6 +3,7 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
@@ -17,6 +18,8 @@ pub(crate) const OUTPUT_CAP: usize = 16 * 1024;
 #[derive(Clone)]
 pub(crate) struct GuestOutput {
     inner: Arc<Mutex<Buffer>>,
+    /// Set on write, so the end of a silent call costs a load, not a lock.
+    written: Arc<AtomicBool>,
 }
 
 #[derive(Default)]
@@ -27,10 +30,11 @@ struct Buffer {
 
 impl GuestOutput {
     pub(crate) fn new() -> Self {
-        GuestOutput { inner: Arc::new(Mutex::new(Buffer::default())) }
+        GuestOutput { inner: Arc::new(Mutex::new(Buffer::default())), written: Arc::new(AtomicBool::new(false)) }
     }
 
     fn append(&self, bytes: &[u8]) {
+        self.written.store(true, Ordering::Relaxed);
         let mut buf = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let room = OUTPUT_CAP.saturating_sub(buf.kept.len());
         let take = room.min(bytes.len());
@@ -40,6 +44,9 @@ impl GuestOutput {
 
     /// Emits what the guest wrote during the call that just ended, and resets.
     pub(crate) fn flush_to_log(&self, policy: &str) {
+        if !self.written.swap(false, Ordering::Relaxed) {
+            return;
+        }
         let mut buf = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if buf.kept.is_empty() && buf.dropped == 0 {
             return;
