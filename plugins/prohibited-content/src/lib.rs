@@ -87,7 +87,7 @@ impl ProhibitedContent {
     /// Appends `(field, entry index)` for each distinct entry found in `text`.
     ///
     /// ASCII text (most chat) is mapped to its skeleton and fed to the
-    /// automaton in the same pass, eight bytes per loop turn: a sandboxed loop
+    /// automaton in the same pass, sixteen bytes per loop turn: a sandboxed loop
     /// pays for a deadline check on every turn, so fewer turns matter. Other
     /// text is reduced to its skeleton first.
     fn scan(&self, text: &str, field: &'static str, found: &mut Vec<(&'static str, usize)>) {
@@ -153,7 +153,7 @@ impl Matcher {
     }
 }
 
-/// Runs `aut` over `bytes` mapped through `map` (0 = skip), eight bytes per
+/// Runs `aut` over `bytes` mapped through `map` (0 = skip), sixteen bytes per
 /// loop turn: a sandboxed loop pays for a deadline check on every turn.
 fn feed<A: Automaton>(
     aut: &A,
@@ -163,7 +163,7 @@ fn feed<A: Automaton>(
     found: &mut Vec<(&'static str, usize)>,
 ) {
     let Ok(mut sid) = aut.start_state(Anchored::No) else { return };
-    let mut chunks = bytes.chunks_exact(8);
+    let mut chunks = bytes.chunks_exact(16);
     for chunk in &mut chunks {
         let before = sid;
         let mut hit = false;
