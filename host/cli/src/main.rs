@@ -11,7 +11,12 @@ use groupgate::{Hook, PolicySet, Request};
 
 /// Run WebAssembly content policies for group-chat platforms.
 #[derive(Parser)]
-#[command(name = "groupgate", version, about, long_about = None)]
+#[command(
+    name = "groupgate",
+    version,
+    about,
+    after_help = "Exit status: 0 on success (whatever the decision), 2 when the request or the policy set is invalid.\nLog level: RUST_LOG (default `warn`); policy log lines use the target `groupgate::guest`."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -79,12 +84,12 @@ fn check(dir: &Path) -> Result<()> {
         let hooks: Vec<&str> = p.hooks.iter().map(|h| h.as_str()).collect();
         let scope = describe_scope(&p.scope);
         println!(
-            "  {} {}  module {module}  hooks {}  mode {:?}  on_error {:?}  timeout {} ms  memory {} MiB  scope {scope}",
+            "  {} {}  module {module}  hooks {}  mode {}  on_error {}  timeout {} ms  memory {} MiB  scope {scope}",
             p.name,
             p.version,
             hooks.join(","),
-            p.mode,
-            p.on_error,
+            p.mode.as_str(),
+            p.on_error.as_str(),
             p.limits.timeout_ms,
             p.limits.memory_mb,
         );

@@ -68,6 +68,27 @@ pub enum OnError {
     Allow,
 }
 
+impl Mode {
+    /// The mode as written in a manifest.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::Audit => "audit",
+        }
+    }
+}
+
+impl OnError {
+    /// The setting as written in a manifest.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnError::Deny => "deny",
+            OnError::Review => "review",
+            OnError::Allow => "allow",
+        }
+    }
+}
+
 impl From<OnError> for Outcome {
     fn from(o: OnError) -> Self {
         match o {
