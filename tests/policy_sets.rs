@@ -164,6 +164,19 @@ fn files_outside_the_set_are_refused() {
 }
 
 #[test]
+fn the_policies_list_must_name_folders_inside_the_set() {
+    let set = TempSet::new("policies = [\"../elsewhere\"]\n").prohibited_content("words", "x\n", "");
+    let err = load_error(&set);
+    assert!(
+        err.contains("groupgate.toml") && err.contains("key `policies`: `../elsewhere` must be a folder inside"),
+        "{err}"
+    );
+    let set = TempSet::new("policies = [\"missing\"]\n").prohibited_content("words", "x\n", "");
+    let err = load_error(&set);
+    assert!(err.contains("key `policies`: `missing` has no `policy.toml`"), "{err}");
+}
+
+#[test]
 fn duplicate_names_and_empty_sets_are_errors() {
     let set = TempSet::new("").prohibited_content("a", "x\n", "").policy(
         "b",

@@ -42,7 +42,7 @@ impl PolicySet {
         }
         let set = manifest::read_set(&root)?;
         let folders = match &set.policies {
-            Some(listed) => listed.iter().map(|p| root.join(p)).collect(),
+            Some(listed) => listed.iter().map(|p| listed_folder(&root, &set_file, p)).collect::<Result<_, _>>()?,
             None => discover(&root)?,
         };
         if folders.is_empty() {
@@ -148,6 +148,27 @@ impl PolicySet {
     pub fn evaluate_membership(&self, membership: &Membership) -> Decision {
         self.evaluate_ref(RequestRef::Membership(membership))
     }
+}
+
+/// A folder named in `groupgate.toml`'s `policies`, which must lie inside the
+/// set so the set stays self-contained.
+fn listed_folder(root: &Path, set_file: &Path, listed: &str) -> Result<PathBuf, LoadError> {
+    let path = Path::new(listed);
+    let inside = path.components().all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir));
+    if !inside || listed.is_empty() {
+        return Err(LoadError::manifest(
+            set_file,
+            format!("key `policies`: `{listed}` must be a folder inside the set"),
+        ));
+    }
+    let folder = root.join(path);
+    if !folder.join(manifest::POLICY_FILE).is_file() {
+        return Err(LoadError::manifest(
+            set_file,
+            format!("key `policies`: `{listed}` has no `{}`", manifest::POLICY_FILE),
+        ));
+    }
+    Ok(folder)
 }
 
 /// Every folder below `root` that holds a `policy.toml`, in path order. A
