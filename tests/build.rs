@@ -5,8 +5,17 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-const GUESTS: &[&str] =
-    &["allow-all", "trap", "spin", "memory-bomb", "huge-verdict", "log-flood", "sandbox-probe", "unknown-import"];
+const GUESTS: &[&str] = &[
+    "allow-all",
+    "trap",
+    "spin",
+    "memory-bomb",
+    "huge-verdict",
+    "log-flood",
+    "sandbox-probe",
+    "sleeper",
+    "unknown-import",
+];
 
 fn main() {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());

@@ -102,6 +102,20 @@ fn the_sandbox_grants_no_files_env_network_or_clock() {
     assert_eq!(decision.outcome, Outcome::Allow);
 }
 
+#[test]
+fn a_sleeping_guest_cannot_block_the_host() {
+    // Time does not pass inside a policy: the hour-long sleep returns at once.
+    let set = load(&set_with("sleeper", guests::SLEEPER, "[limits]\ntimeout_ms = 50"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let start = Instant::now();
+    // On its own thread, so a regression fails here instead of hanging.
+    std::thread::spawn(move || tx.send(set.evaluate_message(&message("hello"))));
+    let decision = rx.recv_timeout(Duration::from_secs(5)).expect("the sleep blocked the host");
+    assert!(start.elapsed() < Duration::from_millis(100), "took {:?}", start.elapsed());
+    assert_eq!(report(&decision, "sleeper").error, None);
+    assert_eq!(decision.outcome, Outcome::Allow);
+}
+
 fn load_error(set: &TempSet) -> LoadError {
     match PolicySet::load(set.path()) {
         Ok(_) => panic!("the set should not load"),

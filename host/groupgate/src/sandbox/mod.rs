@@ -59,6 +59,7 @@ impl Runtime {
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| format!("cannot link WASI: {e:#}"))?;
+        freeze_waiting(&mut linker).map_err(|e| format!("cannot link the frozen clock: {e:#}"))?;
         link_contract(&mut linker).map_err(|e| format!("cannot link the policy contract: {e:#}"))?;
 
         let stop = Arc::new(AtomicBool::new(false));
@@ -109,6 +110,25 @@ impl Runtime {
 pub(crate) fn ticks(ms: u64) -> u64 {
     let tick_ms = TICK.as_millis().max(1) as u64;
     ms.div_ceil(tick_ms) + 1
+}
+
+/// The WASI clock interface version that `wasmtime-wasi` defines.
+const WASI_CLOCKS: &str = "wasi:clocks/monotonic-clock@0.2.12";
+
+/// Time does not pass inside a policy (its clocks read zero), so waiting on
+/// the monotonic clock (a `sleep`) is ready at once. Otherwise a guest could
+/// block the host thread in a real sleep, where no epoch deadline reaches it.
+fn freeze_waiting(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    linker.allow_shadowing(true);
+    let mut clock = linker.instance(WASI_CLOCKS)?;
+    clock.func_wrap("subscribe-duration", |mut cx: StoreContextMut<'_, HostState>, (_,): (u64,)| {
+        Ok((cx.data_mut().ready_pollable()?,))
+    })?;
+    clock.func_wrap("subscribe-instant", |mut cx: StoreContextMut<'_, HostState>, (_,): (u64,)| {
+        Ok((cx.data_mut().ready_pollable()?,))
+    })?;
+    linker.allow_shadowing(false);
+    Ok(())
 }
 
 fn link_contract(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {

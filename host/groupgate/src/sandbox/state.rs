@@ -8,7 +8,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use wasmtime::ResourceLimiter;
-use wasmtime::component::{ComponentType, Lift, ResourceTable};
+use wasmtime::component::{ComponentType, Lift, Resource, ResourceTable};
+use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 use super::output::GuestOutput;
@@ -89,6 +90,12 @@ impl HostState {
         }
     }
 
+    /// A pollable that is ready at once: what a wait on a frozen clock gives.
+    pub(crate) fn ready_pollable(&mut self) -> wasmtime::Result<Resource<DynPollable>> {
+        let ready = self.table.push(Ready)?;
+        subscribe(&mut self.table, ready)
+    }
+
     /// Resets the per-call budgets.
     pub(crate) fn begin_call(&mut self) {
         self.breach = None;
@@ -148,6 +155,14 @@ impl HostState {
         }
         Ok(())
     }
+}
+
+/// Always ready; see [`HostState::ready_pollable`].
+struct Ready;
+
+#[async_trait::async_trait]
+impl Pollable for Ready {
+    async fn ready(&mut self) {}
 }
 
 /// A clock that always reads zero: time comes in the request, not the host.
