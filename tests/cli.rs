@@ -125,7 +125,7 @@ fn an_unknown_hook_or_missing_file_exits_2() {
 }
 
 #[test]
-fn check_fails_with_exit_2_naming_the_file_and_key() {
+fn check_fails_with_exit_2_naming_the_file_and_the_key_or_policy() {
     let set = TempSet::new("").policy(
         "typo",
         "name = \"typo\"\nversion = \"1\"\nmodule = \"builtin:prohibited-content\"\nhooks = [\"message\"]\ntimeout_ms = 5\n",
@@ -135,6 +135,16 @@ fn check_fails_with_exit_2_naming_the_file_and_key() {
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(err.contains("typo/policy.toml") && err.contains("unknown field `timeout_ms`"), "{err}");
+
+    let set = TempSet::new("").policy(
+        "gone",
+        "name = \"gone\"\nversion = \"1\"\nmodule = \"gone.wasm\"\nhooks = [\"message\"]\n",
+        &[],
+    );
+    let out = groupgate(&["check", "--policies", set.path().to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("gone/policy.toml") && err.contains("key `module`") && err.contains("gone.wasm"), "{err}");
 
     let set = TempSet::new("").prohibited_content("words", "x\n", "[config]\nlists = [\"other\"]");
     let out = groupgate(&["check", "--policies", set.path().to_str().unwrap()], None);
