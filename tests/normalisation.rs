@@ -47,3 +47,18 @@ fn buffers_are_cleared_and_reused() {
     skeleton_bytes_into("Ｃ d", &mut b);
     assert_eq!(b, b"cd");
 }
+
+#[test]
+fn combining_marks_that_only_disguise_a_word_are_dropped() {
+    assert_eq!(skeleton("zor\u{034F}blax"), "zorblax", "combining grapheme joiner");
+    assert_eq!(skeleton("z\u{0337}o\u{0337}r\u{0337}b"), "zorb", "overlay strokes");
+    assert_eq!(skeleton("b\u{20E3}ad"), "bad", "keycap");
+    assert_eq!(skeleton("cafe\u{0301}"), "café", "a real accent composes and stays");
+}
+
+#[test]
+fn devanagari_keeps_its_vowel_signs_but_not_its_punctuation() {
+    assert_eq!(skeleton("बम"), "बम");
+    assert_eq!(skeleton("ब।म"), "बम");
+    assert_eq!(skeleton("किताब"), "किताब");
+}

@@ -177,6 +177,15 @@ fn the_policies_list_must_name_folders_inside_the_set() {
 }
 
 #[test]
+fn discovery_does_not_follow_links() {
+    let set = TempSet::new("").prohibited_content("words", "zorblax\n", "");
+    // A link back to the set would make discovery loop forever.
+    std::os::unix::fs::symlink(set.path(), set.path().join("loop")).unwrap();
+    let loaded = PolicySet::load(set.path()).unwrap();
+    assert_eq!(loaded.policies().count(), 1);
+}
+
+#[test]
 fn duplicate_names_and_empty_sets_are_errors() {
     let set = TempSet::new("").prohibited_content("a", "x\n", "").policy(
         "b",

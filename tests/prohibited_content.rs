@@ -78,3 +78,21 @@ fn a_list_entry_without_letters_is_refused_at_load() {
     let err = PolicySet::load(set.path()).err().expect("refused").to_string();
     assert!(err.contains("entry `!!!` has no letters or digits"), "{err}");
 }
+
+#[test]
+fn evidence_stays_capped_across_many_attachments() {
+    let set = set_with_words("alpha\nbravo\ncharlie\ndelta\necho\nfoxtrot\ngolf\nhotel\n");
+    let mut m = message("alpha bravo charlie delta");
+    for name in ["echo.png", "foxtrot.png", "golf.png", "hotel.png"] {
+        m.attachments.push(groupgate::Attachment {
+            name: name.into(),
+            media_type: "image/png".into(),
+            size: 1,
+            sha256: "00".repeat(32),
+        });
+    }
+    let d = set.evaluate_message(&m);
+    assert_eq!(d.outcome, Outcome::Deny);
+    let evidence = d.reasons[0].evidence.as_deref().unwrap();
+    assert_eq!(evidence.matches("entry").count(), 5, "{evidence}");
+}

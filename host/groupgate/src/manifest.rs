@@ -251,11 +251,10 @@ pub fn read_policy(set_root: &Path, policy_dir: &Path, defaults: &Defaults) -> R
             ModuleSource::Builtin(name.to_owned())
         }
         None => {
-            let file = inside_set(set_root, policy_dir, &raw.module).map_err(|m| bad("module", m))?;
-            if file.extension().is_none_or(|e| e != "wasm") {
+            if Path::new(&raw.module).extension().is_none_or(|e| e != "wasm") {
                 return Err(bad("module", format!("`{}` is neither `builtin:NAME` nor a `.wasm` file", raw.module)));
             }
-            ModuleSource::File(file)
+            ModuleSource::File(inside_set(set_root, policy_dir, &raw.module).map_err(|m| bad("module", m))?)
         }
     };
 
@@ -324,8 +323,7 @@ fn inside_set(set_root: &Path, policy_dir: &Path, relative: &str) -> Result<Path
     if Path::new(relative).is_absolute() {
         return Err(format!("`{relative}` must be a path relative to the policy folder"));
     }
-    let joined = policy_dir.join(relative);
-    let resolved = joined.canonicalize().map_err(|e| format!("`{relative}`: {e}"))?;
+    let resolved = policy_dir.join(relative).canonicalize().map_err(|e| format!("`{relative}`: {e}"))?;
     let root = set_root.canonicalize().map_err(|e| format!("`{}`: {e}", set_root.display()))?;
     if !resolved.starts_with(&root) {
         return Err(format!("`{relative}` is outside the policy set"));
@@ -333,5 +331,6 @@ fn inside_set(set_root: &Path, policy_dir: &Path, relative: &str) -> Result<Path
     if !resolved.is_file() {
         return Err(format!("`{relative}` is not a file"));
     }
-    Ok(joined)
+    // The checked path, not the one with links in it, is the one read later.
+    Ok(resolved)
 }

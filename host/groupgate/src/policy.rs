@@ -19,6 +19,10 @@ use crate::wire::{DataFile, GroupCreation, Membership, Message, Verdict};
 pub(crate) const MAX_VERDICT_ITEMS: usize = 256;
 /// Most bytes of text one verdict may carry across all its strings.
 pub(crate) const MAX_VERDICT_BYTES: usize = 64 * 1024;
+/// Most bytes the host copies out of a policy in one crossing (a verdict, a
+/// log line), counted before copying: strings in a list may all point at the
+/// same guest bytes, so the copy could otherwise dwarf the memory cap.
+pub(crate) const MAX_COPY_BYTES: usize = 1024 * 1024;
 
 /// Why a policy gave no verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,6 +182,7 @@ impl LoadedPolicy {
         let limits = self.manifest.limits;
         let mut store = Store::new(self.runtime.engine(), HostState::new(self.name.clone(), limits.memory_mb));
         store.limiter(|state| state);
+        store.set_hostcall_fuel(MAX_COPY_BYTES);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(ticks(limits.init_timeout_ms));
         store.data_mut().begin_call();
@@ -200,15 +205,23 @@ impl LoadedPolicy {
     }
 
     fn classify(&self, error: wasmtime::Error, breach: Option<Breach>, timeout_ms: u64) -> Failure {
+        let trap = error.downcast_ref::<Trap>();
+        if trap == Some(&Trap::Interrupt) {
+            return Failure::Timeout(timeout_ms);
+        }
         match breach {
             Some(Breach::Memory) => return Failure::Memory(self.manifest.limits.memory_mb),
             Some(Breach::LogFlood) => return Failure::LogFlood,
             None => {}
         }
-        match error.downcast_ref::<Trap>() {
-            Some(Trap::Interrupt) => Failure::Timeout(timeout_ms),
+        let message = format!("{error:#}");
+        // wasmtime's error for data over the copy budget has no public type.
+        if message.contains("fuel allocated for hostcalls has been exhausted") {
+            return Failure::Oversized(format!("more than {} KiB to copy out of the policy", MAX_COPY_BYTES / 1024));
+        }
+        match trap {
             Some(trap) => Failure::Trap(trap.to_string()),
-            None => Failure::Trap(format!("{error:#}").lines().next().unwrap_or_default().to_owned()),
+            None => Failure::Trap(message.lines().next().unwrap_or_default().to_owned()),
         }
     }
 }

@@ -162,6 +162,13 @@ fn listed_folder(root: &Path, set_file: &Path, listed: &str) -> Result<PathBuf, 
         ));
     }
     let folder = root.join(path);
+    let outside = match (folder.canonicalize(), root.canonicalize()) {
+        (Ok(folder), Ok(root)) => !folder.starts_with(root),
+        _ => false,
+    };
+    if outside {
+        return Err(LoadError::manifest(set_file, format!("key `policies`: `{listed}` leads outside the set")));
+    }
     if !folder.join(manifest::POLICY_FILE).is_file() {
         return Err(LoadError::manifest(
             set_file,
@@ -181,8 +188,10 @@ fn discover(root: &Path) -> Result<Vec<PathBuf>, LoadError> {
         for entry in entries {
             let entry = entry.map_err(|e| LoadError::io(&dir, e))?;
             let path = entry.path();
+            // Links are not followed: they could loop, or reach outside the set.
+            let is_dir = entry.file_type().map_err(|e| LoadError::io(&path, e))?.is_dir();
             let hidden = entry.file_name().to_string_lossy().starts_with('.');
-            if hidden || !path.is_dir() || path.file_name().is_some_and(|n| n == "tests") {
+            if hidden || !is_dir || path.file_name().is_some_and(|n| n == "tests") {
                 continue;
             }
             if path.join(manifest::POLICY_FILE).is_file() {
@@ -214,7 +223,9 @@ fn read_data(m: &PolicyManifest) -> Result<Vec<DataFile>, LoadError> {
     m.data
         .iter()
         .map(|(name, path)| {
-            let contents = std::fs::read(path).map_err(|e| LoadError::io(path, e))?;
+            let contents = std::fs::read(path).map_err(|e| {
+                LoadError::manifest(&m.path, format!("key `data.{name}`: cannot read `{}`: {e}", path.display()))
+            })?;
             Ok(DataFile { name: name.clone(), contents })
         })
         .collect()

@@ -91,6 +91,9 @@ impl ProhibitedContent {
     /// pays for a deadline check on every turn, so fewer turns matter. Other
     /// text is reduced to its skeleton first.
     fn scan(&self, text: &str, field: &'static str, found: &mut Vec<(&'static str, usize)>) {
+        if found.len() >= MAX_EVIDENCE {
+            return;
+        }
         if text.is_ascii() {
             self.matcher.feed(text.as_bytes(), &ASCII_SKELETON, field, found);
         } else {
@@ -137,7 +140,8 @@ impl Matcher {
         let states: usize = patterns.iter().map(String::len).sum::<usize>() + 2;
         let mut seen = [false; 256];
         patterns.iter().flat_map(|p| p.bytes()).for_each(|b| seen[b as usize] = true);
-        let classes = seen.iter().filter(|&&s| s).count() + 1;
+        // The table's rows are padded to a power of two of classes.
+        let classes = (seen.iter().filter(|&&s| s).count() + 1).next_power_of_two();
         if states.saturating_mul(classes).saturating_mul(4) <= MAX_DFA_BYTES {
             aho_corasick::dfa::Builder::new().build(patterns).map(Matcher::Dfa).map_err(err)
         } else {
@@ -205,12 +209,12 @@ fn collect<A: Automaton>(
             continue;
         }
         for i in 0..aut.match_len(*sid) {
+            if found.len() >= MAX_EVIDENCE {
+                return false;
+            }
             let index = aut.match_pattern(*sid, i).as_usize();
             if !found.iter().any(|&(_, seen)| seen == index) {
                 found.push((field, index));
-            }
-            if found.len() >= MAX_EVIDENCE {
-                return false;
             }
         }
     }

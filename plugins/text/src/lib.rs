@@ -76,9 +76,11 @@ pub const ASCII_SKELETON: [u8; 256] = {
     table
 };
 
-/// Combining marks that NFKC leaves standing (it composes the common Latin
-/// ones into their letters).
+/// Marks that are part of a letter and must be kept: the vowel signs and
+/// other combining marks of Devanagari (U+0900–U+097F, without its danda
+/// punctuation). Other combining marks left after NFKC (diacritics stacked
+/// on Latin letters, overlays, keycaps, the grapheme joiner) only decorate or
+/// disguise a word, so they are dropped.
 fn is_mark(c: char) -> bool {
-    matches!(c as u32, 0x0300..=0x036F | 0x0900..=0x097F | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x20D0..=0x20FF | 0xFE20..=0xFE2F)
-        && !c.is_alphanumeric()
+    matches!(c as u32, 0x0900..=0x0903 | 0x093A..=0x094F | 0x0951..=0x0957 | 0x0962..=0x0963)
 }

@@ -51,8 +51,14 @@ impl GuestOutput {
         if buf.kept.is_empty() && buf.dropped == 0 {
             return;
         }
-        for line in String::from_utf8_lossy(&buf.kept).lines() {
-            tracing::info!(target: "groupgate::guest", policy, "{line}");
+        let text = String::from_utf8_lossy(&buf.kept);
+        let mut lines = text.lines();
+        for line in lines.by_ref().take(super::state::LOG_LINES_KEPT as usize) {
+            tracing::info!(target: "groupgate::guest", policy, "{}", super::state::printable(line));
+        }
+        let more = lines.count();
+        if more > 0 {
+            tracing::warn!(target: "groupgate::guest", policy, dropped_lines = more, "guest output lines over the per-call cap were dropped");
         }
         if buf.dropped > 0 {
             tracing::warn!(target: "groupgate::guest", policy, dropped_bytes = buf.dropped, "guest output over the per-call cap was dropped");

@@ -54,6 +54,8 @@ pub(crate) struct HostState {
     table: ResourceTable,
     policy: Arc<str>,
     memory_cap: usize,
+    /// Bytes of linear memory across all of the instance's memories.
+    memory_total: usize,
     pub(crate) output: GuestOutput,
     pub(crate) breach: Option<Breach>,
     log_lines: u32,
@@ -78,11 +80,14 @@ impl HostState {
             .insecure_random(StdRng::seed_from_u64(1))
             .insecure_random_seed(0)
             .build();
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_HOST_RESOURCES);
         HostState {
             wasi,
-            table: ResourceTable::new(),
+            table,
             policy,
             memory_cap: usize::try_from(memory_mb * 1024 * 1024).unwrap_or(usize::MAX),
+            memory_total: 0,
             output,
             breach: None,
             log_lines: 0,
@@ -133,24 +138,24 @@ impl HostState {
             fields_text.push_str(v);
             fields_text.push(' ');
         }
-        let message = truncate(message, LOG_LINE_BYTES);
-        let fields_text = truncate(fields_text.trim_end(), LOG_LINE_BYTES);
+        let message = printable(truncate(message, LOG_LINE_BYTES));
+        let fields_text = printable(truncate(fields_text.trim_end(), LOG_LINE_BYTES));
         let policy = &*self.policy;
         match level {
             LogLevel::Trace => {
-                tracing::trace!(target: "groupgate::guest", policy, fields = fields_text, "{message}")
+                tracing::trace!(target: "groupgate::guest", policy, fields = &*fields_text, "{message}")
             }
             LogLevel::Debug => {
-                tracing::debug!(target: "groupgate::guest", policy, fields = fields_text, "{message}")
+                tracing::debug!(target: "groupgate::guest", policy, fields = &*fields_text, "{message}")
             }
             LogLevel::Info => {
-                tracing::info!(target: "groupgate::guest", policy, fields = fields_text, "{message}")
+                tracing::info!(target: "groupgate::guest", policy, fields = &*fields_text, "{message}")
             }
             LogLevel::Warn => {
-                tracing::warn!(target: "groupgate::guest", policy, fields = fields_text, "{message}")
+                tracing::warn!(target: "groupgate::guest", policy, fields = &*fields_text, "{message}")
             }
             LogLevel::Error => {
-                tracing::error!(target: "groupgate::guest", policy, fields = fields_text, "{message}")
+                tracing::error!(target: "groupgate::guest", policy, fields = &*fields_text, "{message}")
             }
         }
         Ok(())
@@ -186,6 +191,16 @@ impl HostMonotonicClock for FrozenClock {
     }
 }
 
+/// `s` with control characters (newlines, terminal escapes) escaped, so a
+/// policy cannot forge or garble host log lines.
+pub(crate) fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(char::is_control) {
+        s.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
 fn truncate(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
@@ -203,18 +218,42 @@ impl WasiView for HostState {
     }
 }
 
+/// Most memories, tables and core instances one policy instance may create;
+/// far above what a compiled policy needs, far below wasmtime's defaults.
+const MAX_MEMORIES: usize = 16;
+const MAX_TABLES: usize = 64;
+const MAX_INSTANCES: usize = 64;
+const MAX_TABLE_ELEMENTS: usize = 100_000;
+/// Host-side resources (streams, pollables) one instance may hold at once.
+pub(crate) const MAX_HOST_RESOURCES: usize = 1_024;
+
 impl ResourceLimiter for HostState {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        if desired > self.memory_cap {
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        // The cap is on all of the instance's memories together.
+        let total = self.memory_total - current + desired;
+        if total > self.memory_cap {
             // Refuse the growth; the guest's allocator then aborts, and the
             // flag lets the host say it was the memory cap, not a plain trap.
             self.breach = Some(Breach::Memory);
             return Ok(false);
         }
+        self.memory_total = total;
         Ok(true)
     }
 
     fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        Ok(desired <= 100_000)
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+
+    fn instances(&self) -> usize {
+        MAX_INSTANCES
+    }
+
+    fn tables(&self) -> usize {
+        MAX_TABLES
+    }
+
+    fn memories(&self) -> usize {
+        MAX_MEMORIES
     }
 }
