@@ -43,5 +43,9 @@ fn main() {
     .unwrap();
     println!("cargo:rerun-if-changed={}", wat.display());
 
+    // The guests build on the SDK, the text crate and the contract.
+    for shared in ["../plugins/sdk", "../plugins/text", "../wit"] {
+        println!("cargo:rerun-if-changed={shared}");
+    }
     std::fs::write(out_dir.join("guests.rs"), consts).unwrap();
 }

@@ -1,5 +1,5 @@
 //! Compiles the standard plugins in `plugins/` for wasm32-wasip2 and embeds
-//! them, so a plain `cargo build` yields a binary that serves
+//! them, so a plain `cargo build` yields a binary that loads
 //! `policies/default` with nothing else to build or copy.
 
 use std::fmt::Write as _;

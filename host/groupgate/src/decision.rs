@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::manifest::Mode;
 use crate::wire::{MeasureKind, Outcome, Target, Verdict};
 
-/// The answer to one request: the JSON the CLI prints and the server returns.
+/// The answer to one request, as the JSON that `groupgate eval` prints.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Decision {
     /// The merged outcome.

@@ -179,7 +179,7 @@ pub fn parse_config<T: serde::de::DeserializeOwned>(config: &str) -> Result<T, S
 }
 
 /// The entries of a line-oriented data file: one per line, trimmed, with
-/// blank lines and `#` comments skipped.
+/// blank lines and lines starting with `#` skipped.
 pub fn entries(contents: &[u8]) -> Result<impl Iterator<Item = &str>, String> {
     let text = std::str::from_utf8(contents).map_err(|e| format!("not UTF-8 text: {e}"))?;
     Ok(text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')))
