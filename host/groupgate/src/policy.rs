@@ -78,23 +78,28 @@ pub(crate) struct Hooks {
 
 /// A request type that a hook export takes.
 pub(crate) trait HookInput: ComponentType + Lower + Sync + 'static {
+    /// The hook it answers.
+    const HOOK: Hook;
     /// That hook's export in a warm instance.
     fn func(hooks: &Hooks) -> HookFunc<Self>;
 }
 
 impl HookInput for Message {
+    const HOOK: Hook = Hook::Message;
     fn func(hooks: &Hooks) -> HookFunc<Self> {
         hooks.message
     }
 }
 
 impl HookInput for GroupCreation {
+    const HOOK: Hook = Hook::GroupCreation;
     fn func(hooks: &Hooks) -> HookFunc<Self> {
         hooks.group_creation
     }
 }
 
 impl HookInput for Membership {
+    const HOOK: Hook = Hook::Membership;
     fn func(hooks: &Hooks) -> HookFunc<Self> {
         hooks.membership
     }
@@ -197,9 +202,9 @@ impl LoadedPolicy {
         let (outcome,) = result.map_err(|e| self.classify(e, store.data().breach, timeout))?;
         outcome.map_err(Failure::InitRejected)?;
         let hooks = Hooks {
-            message: hook_func(&instance, &mut store, Hook::Message)?,
-            group_creation: hook_func(&instance, &mut store, Hook::GroupCreation)?,
-            membership: hook_func(&instance, &mut store, Hook::Membership)?,
+            message: hook_func(&instance, &mut store)?,
+            group_creation: hook_func(&instance, &mut store)?,
+            membership: hook_func(&instance, &mut store)?,
         };
         Ok(Warm { store, hooks })
     }
@@ -227,12 +232,8 @@ impl LoadedPolicy {
 }
 
 /// Looks up a hook export and checks its type against the contract.
-fn hook_func<T: HookInput>(
-    instance: &Instance,
-    store: &mut Store<HostState>,
-    hook: Hook,
-) -> Result<HookFunc<T>, Failure> {
-    let name = hook.export_name();
+fn hook_func<T: HookInput>(instance: &Instance, store: &mut Store<HostState>) -> Result<HookFunc<T>, Failure> {
+    let name = T::HOOK.export_name();
     let func = instance.get_func(&mut *store, name).ok_or_else(|| {
         Failure::Contract(format!("export `{name}` is missing: the component does not implement the contract"))
     })?;

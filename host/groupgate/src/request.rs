@@ -92,11 +92,7 @@ impl Request {
 
     /// The hook this request is for.
     pub fn hook(&self) -> Hook {
-        match self {
-            Request::Message(_) => Hook::Message,
-            Request::GroupCreation(_) => Hook::GroupCreation,
-            Request::Membership(_) => Hook::Membership,
-        }
+        self.as_ref().hook()
     }
 
     /// The request, borrowed.

@@ -194,11 +194,18 @@ impl HostMonotonicClock for FrozenClock {
 /// `s` with control characters (newlines, terminal escapes) escaped, so a
 /// policy cannot forge or garble host log lines.
 pub(crate) fn printable(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.chars().any(char::is_control) {
-        s.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
-    } else {
-        std::borrow::Cow::Borrowed(s)
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
     }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 fn truncate(s: &str, max: usize) -> &str {
@@ -255,5 +262,16 @@ impl ResourceLimiter for HostState {
 
     fn memories(&self) -> usize {
         MAX_MEMORIES
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn control_characters_in_guest_log_lines_are_escaped() {
+        assert_eq!(printable("plain line ✓"), "plain line ✓");
+        assert_eq!(printable("forged\nWARN admin\u{1b}[2J"), "forged\\nWARN admin\\u{1b}[2J");
     }
 }
