@@ -5,6 +5,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use groupgate::testing::{self, RunOptions};
+
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use groupgate::{Hook, PolicySet, Request};
@@ -15,7 +17,7 @@ use groupgate::{Hook, PolicySet, Request};
     name = "groupgate",
     version,
     about,
-    after_help = "Exit status: 0 on success (whatever the decision), 2 when the request or the policy set is invalid.\nLog level: RUST_LOG (default `warn`); policy log lines use the target `groupgate::guest`."
+    after_help = "Exit status: 0 on success (for `eval`, whatever the decision), 2 when the request or the policy set is invalid; `test` exits 1 when a case fails.\nLog level: RUST_LOG (default `warn`); policy log lines use the target `groupgate::guest`."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -45,7 +47,39 @@ enum Command {
         #[arg(long)]
         compact: bool,
     },
+    /// Run policy test cases (`tests/*.toml`) and report what failed.
+    #[command(after_help = TEST_HELP)]
+    Test {
+        /// Policy sets, policy folders, `tests` folders or case files; a
+        /// folder holding several sets tests each of them.
+        #[arg(value_name = "PATH", default_value = ".")]
+        paths: Vec<PathBuf>,
+        /// Run only the cases whose name matches this regular expression.
+        #[arg(long, value_name = "REGEX")]
+        filter: Option<regex::Regex>,
+        /// Also write the results as JUnit XML to FILE.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Print the results as JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Exit 1 when no case ran (a filter that matches nothing, a policy with no cases).
+        #[arg(long)]
+        fail_on_empty: bool,
+        /// List, per policy, the hooks and reason codes that no case exercises.
+        #[arg(long)]
+        coverage: bool,
+        /// Print a line for every case, with the time spent in policy calls.
+        #[arg(short, long)]
+        verbose: bool,
+    },
 }
+
+const TEST_HELP: &str = "Cases in a policy folder's `tests/` run against that policy alone; cases in the set's own `tests/` (next to groupgate.toml) run against the whole set. The case file format is described in the README.
+
+Output: a line per failed case (FAIL), per policy that hit a limit or trapped (LIMIT), and per policy call that took more than half its deadline (SLOW), then `N passed, N failed`.
+
+Exit status: 0 when every case passed; 1 when a case failed (or none ran, with --fail-on-empty); 2 when a path, a case file or the policy set is invalid.";
 
 fn parse_hook(s: &str) -> Result<Hook, String> {
     s.parse()
@@ -57,7 +91,7 @@ fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .init();
     match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
@@ -65,10 +99,37 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
+/// Runs the command and returns its exit code; errors exit with 2.
+fn run(cli: Cli) -> Result<u8> {
     match cli.command {
-        Command::Check { policies } => check(&policies),
-        Command::Eval { policies, hook, input, compact } => eval(&policies, hook, input.as_deref(), compact),
+        Command::Check { policies } => check(&policies).map(|()| 0),
+        Command::Eval { policies, hook, input, compact } => {
+            eval(&policies, hook, input.as_deref(), compact).map(|()| 0)
+        }
+        Command::Test { paths, filter, junit, json, fail_on_empty, coverage, verbose } => {
+            let options = RunOptions { filter };
+            let run = testing::run(&paths, &options)?;
+            if let Some(path) = &junit {
+                std::fs::write(path, run.to_junit()).with_context(|| format!("cannot write `{}`", path.display()))?;
+            }
+            for (root, error) in run.errors() {
+                eprintln!("error: policy set `{}`: {error}", root.display());
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&run.to_json())?);
+            } else {
+                for line in run.case_lines(verbose) {
+                    println!("{line}");
+                }
+                if coverage {
+                    for line in run.coverage_lines() {
+                        println!("{line}");
+                    }
+                }
+                println!("{}", run.summary());
+            }
+            Ok(run.exit_code(fail_on_empty))
+        }
     }
 }
 

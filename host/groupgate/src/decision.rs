@@ -66,8 +66,51 @@ pub struct PolicyReport {
     pub outcome: Outcome,
     /// Why it failed, or null.
     pub error: Option<String>,
+    /// What kind of failure that was, or null.
+    pub error_kind: Option<ErrorKind>,
     /// Time spent in the policy, in microseconds.
     pub duration_us: u64,
+}
+
+/// Why a policy gave no verdict, as a stable name for reports and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorKind {
+    /// The policy trapped (a panic, `unreachable`, a stack overflow, ...).
+    Trap,
+    /// The call ran past its deadline.
+    Timeout,
+    /// The policy tried to grow its memory past its cap.
+    Memory,
+    /// The policy wrote more log lines than one call may.
+    LogFlood,
+    /// The verdict was larger than the host accepts.
+    Oversized,
+    /// A new instance's `init` refused the policy's config or data.
+    Init,
+    /// The component's exports do not match the contract.
+    Contract,
+}
+
+impl ErrorKind {
+    /// The kind's name, as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Trap => "trap",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Memory => "memory",
+            ErrorKind::LogFlood => "log-flood",
+            ErrorKind::Oversized => "oversized",
+            ErrorKind::Init => "init",
+            ErrorKind::Contract => "contract",
+        }
+    }
+
+    /// Whether the policy ran into one of the host's limits (deadline,
+    /// memory, log lines, verdict size) rather than failing on its own.
+    pub fn is_limit(self) -> bool {
+        matches!(self, ErrorKind::Timeout | ErrorKind::Memory | ErrorKind::LogFlood | ErrorKind::Oversized)
+    }
 }
 
 impl Decision {
@@ -76,9 +119,10 @@ impl Decision {
         Decision { outcome: Outcome::Allow, reasons: Vec::new(), measures: Vec::new(), policies: Vec::new() }
     }
 
-    /// Adds one policy's verdict.
-    pub(crate) fn add(&mut self, report: PolicyReport, verdict: Verdict) {
-        if report.mode == Mode::Enforce {
+    /// Adds one policy's verdict; it is merged when `counts`, and only
+    /// reported otherwise.
+    pub(crate) fn add(&mut self, report: PolicyReport, verdict: Verdict, counts: bool) {
+        if counts {
             self.outcome = self.outcome.max(verdict.outcome);
             self.reasons.extend(verdict.reasons.into_iter().map(|r| DecisionReason {
                 policy: report.name.clone(),
@@ -110,7 +154,15 @@ mod tests {
     use crate::wire::{Measure, Reason};
 
     fn report(name: &str, mode: Mode, outcome: Outcome) -> PolicyReport {
-        PolicyReport { name: name.into(), version: "1".into(), mode, outcome, error: None, duration_us: 1 }
+        PolicyReport {
+            name: name.into(),
+            version: "1".into(),
+            mode,
+            outcome,
+            error: None,
+            error_kind: None,
+            duration_us: 1,
+        }
     }
 
     fn verdict(outcome: Outcome, code: &str) -> Verdict {
@@ -129,9 +181,9 @@ mod tests {
     #[test]
     fn the_most_severe_enforcing_outcome_wins() {
         let mut d = Decision::new();
-        d.add(report("a", Mode::Enforce, Outcome::Review), verdict(Outcome::Review, "r"));
-        d.add(report("b", Mode::Enforce, Outcome::Deny), verdict(Outcome::Deny, "d"));
-        d.add(report("c", Mode::Enforce, Outcome::Allow), verdict(Outcome::Allow, "a"));
+        d.add(report("a", Mode::Enforce, Outcome::Review), verdict(Outcome::Review, "r"), true);
+        d.add(report("b", Mode::Enforce, Outcome::Deny), verdict(Outcome::Deny, "d"), true);
+        d.add(report("c", Mode::Enforce, Outcome::Allow), verdict(Outcome::Allow, "a"), true);
         assert_eq!(d.outcome, Outcome::Deny);
         assert_eq!(d.reasons.iter().map(|r| r.policy.as_str()).collect::<Vec<_>>(), ["a", "b", "c"]);
         assert_eq!(d.measures.len(), 3);
@@ -140,7 +192,7 @@ mod tests {
     #[test]
     fn audit_policies_are_reported_but_do_not_count() {
         let mut d = Decision::new();
-        d.add(report("audit", Mode::Audit, Outcome::Deny), verdict(Outcome::Deny, "d"));
+        d.add(report("audit", Mode::Audit, Outcome::Deny), verdict(Outcome::Deny, "d"), false);
         assert_eq!(d.outcome, Outcome::Allow);
         assert!(d.reasons.is_empty() && d.measures.is_empty());
         assert_eq!(d.policies.len(), 1);
@@ -150,14 +202,17 @@ mod tests {
     #[test]
     fn json_has_exactly_the_wire_fields() {
         let mut d = Decision::new();
-        d.add(report("p", Mode::Enforce, Outcome::Deny), verdict(Outcome::Deny, "x"));
+        d.add(report("p", Mode::Enforce, Outcome::Deny), verdict(Outcome::Deny, "x"), true);
         let v: serde_json::Value = serde_json::from_str(&d.to_json()).unwrap();
         let keys = |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
         assert_eq!(keys(&v), ["measures", "outcome", "policies", "reasons"]);
         assert_eq!(keys(&v["reasons"][0]), ["article", "code", "evidence", "message", "policy"]);
         assert_eq!(keys(&v["measures"][0]), ["kind", "policy", "target"]);
         assert_eq!(v["measures"][0]["target"], serde_json::json!({"user": "u"}));
-        assert_eq!(keys(&v["policies"][0]), ["duration_us", "error", "mode", "name", "outcome", "version"]);
+        assert_eq!(
+            keys(&v["policies"][0]),
+            ["duration_us", "error", "error_kind", "mode", "name", "outcome", "version"]
+        );
         assert_eq!(v["outcome"], "deny");
     }
 }

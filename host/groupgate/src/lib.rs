@@ -20,9 +20,10 @@ mod policy;
 mod request;
 mod sandbox;
 mod set;
+pub mod testing;
 mod wire;
 
-pub use decision::{Decision, DecisionMeasure, DecisionReason, PolicyReport};
+pub use decision::{Decision, DecisionMeasure, DecisionReason, ErrorKind, PolicyReport};
 pub use error::LoadError;
 pub use manifest::{Limits, Mode, OnError, PolicyManifest, Scope};
 pub use request::{Hook, Request, RequestError};

@@ -118,6 +118,8 @@ struct RawPolicy {
     config: toml::Table,
     #[serde(default)]
     data: BTreeMap<String, String>,
+    #[serde(default)]
+    reasons: Vec<String>,
 }
 
 /// Which requests a policy sees; an empty list matches everything.
@@ -198,6 +200,9 @@ pub struct PolicyManifest {
     pub config_json: String,
     /// `[data]`: name and file path, in name order.
     pub data: Vec<(String, PathBuf)>,
+    /// The reason codes the policy says it may give (`reasons = [...]`), so
+    /// `groupgate test --coverage` can name one that no case exercises.
+    pub reasons: Vec<String>,
 }
 
 /// Reads and validates `groupgate.toml` in `dir`; a missing file means defaults.
@@ -236,6 +241,14 @@ pub fn read_policy(set_root: &Path, policy_dir: &Path, defaults: &Defaults) -> R
     for (i, hook) in raw.hooks.iter().enumerate() {
         if raw.hooks[..i].contains(hook) {
             return Err(bad("hooks", format!("`{hook}` is listed twice")));
+        }
+    }
+    for (i, code) in raw.reasons.iter().enumerate() {
+        if code.is_empty() || code.chars().any(char::is_whitespace) {
+            return Err(bad("reasons", format!("`{code}` must be a non-empty code without spaces")));
+        }
+        if raw.reasons[..i].contains(code) {
+            return Err(bad("reasons", format!("`{code}` is listed twice")));
         }
     }
     check_range(&path, "limits.timeout_ms", raw.limits.timeout_ms, MAX_TIMEOUT_MS)?;
@@ -289,11 +302,12 @@ pub fn read_policy(set_root: &Path, policy_dir: &Path, defaults: &Defaults) -> R
         limits,
         config_json,
         data,
+        reasons: raw.reasons,
     })
 }
 
 /// Deserialises TOML, naming the key and line of any error.
-fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, LoadError> {
+pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, LoadError> {
     let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
     let de = toml::Deserializer::parse(text).map_err(|e| {
         let line = e.span().map(|s| format!("line {}: ", line_of(s.start))).unwrap_or_default();
@@ -319,7 +333,7 @@ fn check_range(path: &Path, key: &str, value: Option<u64>, max: u64) -> Result<(
 
 /// Resolves `relative` against `policy_dir` and requires the result to be an
 /// existing file inside the set, so a set stays self-contained and relocatable.
-fn inside_set(set_root: &Path, policy_dir: &Path, relative: &str) -> Result<PathBuf, String> {
+pub(crate) fn inside_set(set_root: &Path, policy_dir: &Path, relative: &str) -> Result<PathBuf, String> {
     if Path::new(relative).is_absolute() {
         return Err(format!("`{relative}` must be a path relative to the policy folder"));
     }

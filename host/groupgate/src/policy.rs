@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{ComponentType, Instance, InstancePre, Lower, TypedFunc};
 use wasmtime::{Store, Trap};
 
+use crate::decision::ErrorKind;
 use crate::manifest::PolicyManifest;
 use crate::request::Hook;
 use crate::sandbox::{Breach, HostState, Runtime, ticks};
@@ -41,6 +42,21 @@ pub(crate) enum Failure {
     InitRejected(String),
     /// The component's exports do not match the contract.
     Contract(String),
+}
+
+impl Failure {
+    /// The failure's stable name.
+    pub(crate) fn kind(&self) -> ErrorKind {
+        match self {
+            Failure::Trap(_) => ErrorKind::Trap,
+            Failure::Timeout(_) => ErrorKind::Timeout,
+            Failure::Memory(_) => ErrorKind::Memory,
+            Failure::LogFlood => ErrorKind::LogFlood,
+            Failure::Oversized(_) => ErrorKind::Oversized,
+            Failure::InitRejected(_) => ErrorKind::Init,
+            Failure::Contract(_) => ErrorKind::Contract,
+        }
+    }
 }
 
 impl fmt::Display for Failure {

@@ -90,6 +90,16 @@ impl Request {
         }
     }
 
+    /// Decodes a request for `hook` from an already-parsed JSON value, with
+    /// the same checks as [`Request::from_json`].
+    pub fn from_value(hook: Hook, value: serde_json::Value) -> Result<Request, RequestError> {
+        match hook {
+            Hook::Message => decode_value(hook, value).map(Request::Message),
+            Hook::GroupCreation => decode_value(hook, value).map(Request::GroupCreation),
+            Hook::Membership => decode_value(hook, value).map(Request::Membership),
+        }
+    }
+
     /// The hook this request is for.
     pub fn hook(&self) -> Hook {
         self.as_ref().hook()
@@ -131,6 +141,14 @@ impl<'a> RequestRef<'a> {
             RequestRef::Membership(m) => (&m.group.region, &m.group.category),
         }
     }
+}
+
+fn decode_value<T: serde::de::DeserializeOwned>(hook: Hook, value: serde_json::Value) -> Result<T, RequestError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = if path == "." { e.inner().to_string() } else { format!("field `{path}`: {}", e.inner()) };
+        RequestError { hook, message }
+    })
 }
 
 fn decode<T: serde::de::DeserializeOwned>(hook: Hook, json: &[u8]) -> Result<T, RequestError> {

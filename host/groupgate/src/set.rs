@@ -8,7 +8,7 @@ use wasmtime::component::Component;
 
 use crate::decision::{Decision, PolicyReport};
 use crate::error::LoadError;
-use crate::manifest::{self, ModuleSource, PolicyManifest};
+use crate::manifest::{self, Mode, ModuleSource, PolicyManifest};
 use crate::policy::LoadedPolicy;
 use crate::request::{Request, RequestRef};
 use crate::sandbox::Runtime;
@@ -97,13 +97,28 @@ impl PolicySet {
         self.evaluate_ref(request.as_ref())
     }
 
+    /// Decides a request by one policy alone, as its own test cases do: the
+    /// policy runs only if its hooks and scope match, and its verdict is the
+    /// decision even in audit mode, so an audit policy can be tested before
+    /// it enforces. `None` when the set has no policy of that name.
+    pub fn evaluate_policy(&self, name: &str, request: &Request) -> Option<Decision> {
+        let index = self.policies.iter().position(|p| p.manifest.name == name)?;
+        Some(self.decide(request.as_ref(), Some(index)))
+    }
+
     fn evaluate_ref(&self, request: RequestRef<'_>) -> Decision {
+        self.decide(request, None)
+    }
+
+    /// Runs every matching policy, or only the one at index `only`.
+    fn decide(&self, request: RequestRef<'_>, only: Option<usize>) -> Decision {
         let hook = request.hook();
         let (region, category) = request.scope_keys();
         let mut decision = Decision::new();
-        for policy in &self.policies {
+        for (index, policy) in self.policies.iter().enumerate() {
             let m = &policy.manifest;
-            if !m.hooks.contains(&hook) || !m.scope.matches(region, category) {
+            let chosen = only.is_none_or(|i| i == index);
+            if !chosen || !m.hooks.contains(&hook) || !m.scope.matches(region, category) {
                 continue;
             }
             let (result, elapsed) = match request {
@@ -111,14 +126,14 @@ impl PolicySet {
                 RequestRef::GroupCreation(r) => policy.evaluate(r),
                 RequestRef::Membership(r) => policy.evaluate(r),
             };
-            let (verdict, error) = match result {
-                Ok(verdict) => (verdict, None),
+            let (verdict, error, error_kind) = match result {
+                Ok(verdict) => (verdict, None, None),
                 Err(failure) => {
                     tracing::warn!(policy = %m.name, %hook, "policy failed: {failure}");
                     let message = format!("policy `{}` {failure}", m.name);
                     let reason = Reason { code: POLICY_ERROR.into(), message, article: None, evidence: None };
                     let verdict = Verdict { outcome: m.on_error.into(), reasons: vec![reason], measures: Vec::new() };
-                    (verdict, Some(failure.to_string()))
+                    (verdict, Some(failure.to_string()), Some(failure.kind()))
                 }
             };
             let report = PolicyReport {
@@ -127,9 +142,11 @@ impl PolicySet {
                 mode: m.mode,
                 outcome: verdict.outcome,
                 error,
+                error_kind,
                 duration_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
             };
-            decision.add(report, verdict);
+            let counts = only.is_some() || m.mode == Mode::Enforce;
+            decision.add(report, verdict, counts);
         }
         decision
     }

@@ -1,0 +1,256 @@
+//! Case files: `tests/*.toml` next to a policy's `policy.toml` (cases for
+//! that policy alone) or next to a set's `groupgate.toml` (cases for the
+//! whole set). Every error names the file, and the case and key.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::manifest;
+use crate::request::{Hook, Request};
+use crate::wire::{MeasureKind, Outcome, Target};
+
+/// A case file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    /// Hook for every case that does not name its own.
+    hook: Option<Hook>,
+    /// A JSON request file every case starts from.
+    input: Option<String>,
+    /// Request fields every case starts from, merged over `input`.
+    request: Option<toml::Table>,
+    #[serde(default)]
+    case: Vec<RawCase>,
+}
+
+/// One `[[case]]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCase {
+    name: String,
+    hook: Option<Hook>,
+    input: Option<String>,
+    request: Option<toml::Table>,
+    outcome: Outcome,
+    #[serde(default)]
+    reasons: Vec<String>,
+    #[serde(default)]
+    absent_reasons: Vec<String>,
+    #[serde(default)]
+    measures: Vec<ExpectedMeasure>,
+    evidence: Option<String>,
+    #[serde(default)]
+    policy_outcomes: BTreeMap<String, Outcome>,
+    #[serde(default)]
+    skipped: Vec<String>,
+}
+
+/// One case: a request and what its decision must satisfy.
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// The case file it comes from.
+    pub file: PathBuf,
+    /// Its name, unique within the file.
+    pub name: String,
+    /// The policy it tests alone, or `None` for a case of the whole set.
+    pub policy: Option<String>,
+    /// The request to decide.
+    pub request: Request,
+    /// What must hold of the decision.
+    pub expect: Expect,
+}
+
+/// What a case's decision must satisfy. Only `outcome` is required; every
+/// other check applies only when given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Expect {
+    /// The decision's outcome.
+    pub outcome: Outcome,
+    /// Reason codes the decision must carry.
+    pub reasons: Vec<String>,
+    /// Reason codes the decision must not carry.
+    pub absent_reasons: Vec<String>,
+    /// Measures the decision must carry.
+    pub measures: Vec<ExpectedMeasure>,
+    /// A substring of some reason's evidence.
+    pub evidence: Option<String>,
+    /// Policies that must have run, with their own outcome.
+    pub policy_outcomes: BTreeMap<String, Outcome>,
+    /// Policies that must not have run (their hooks or scope did not match).
+    pub skipped: Vec<String>,
+}
+
+/// A measure a case expects: kind and target, and `duration_secs` or
+/// `amount` when given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedMeasure {
+    /// What to do.
+    pub kind: MeasureKind,
+    /// To whom: `{ user = "id" }` or `{ group = "id" }`.
+    pub target: Target,
+    /// How long, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_secs: Option<u64>,
+    /// How much, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<u32>,
+}
+
+/// Reads the cases of `file`, a case file in `set_root`, for `policy` (or
+/// the whole set). Returns every problem found, each naming file and case.
+pub(crate) fn read(set_root: &Path, file: &Path, policy: Option<&str>) -> Result<Vec<Case>, Vec<String>> {
+    let text = std::fs::read_to_string(file).map_err(|e| vec![format!("cannot read `{}`: {e}", file.display())])?;
+    let raw: RawFile = manifest::parse_toml(file, &text).map_err(|e| vec![e.to_string()])?;
+    let at = |what: String| format!("`{}`: {what}", file.display());
+    if raw.case.is_empty() {
+        return Err(vec![at("no cases: add at least one `[[case]]`".into())]);
+    }
+    let dir = file.parent().unwrap_or(Path::new("."));
+
+    let mut errors = Vec::new();
+    let mut base = Value::Null;
+    if let Some(input) = &raw.input {
+        match read_input(set_root, dir, input) {
+            Ok(v) => base = v,
+            Err(e) => errors.push(at(format!("key `input`: {e}"))),
+        }
+    }
+    if let Some(table) = raw.request {
+        match table_to_json(table, "request") {
+            Ok(v) => merge(&mut base, v),
+            Err(e) => errors.push(at(e)),
+        }
+    }
+
+    let mut cases = Vec::with_capacity(raw.case.len());
+    for (i, rc) in raw.case.into_iter().enumerate() {
+        let label = if rc.name.is_empty() { format!("case {}", i + 1) } else { format!("case `{}`", rc.name) };
+        let mut fail = |e: String| errors.push(at(format!("{label}: {e}")));
+        if rc.name.trim().is_empty() {
+            fail("key `name`: must not be empty".into());
+            continue;
+        }
+        if cases.iter().any(|c: &Case| c.name == rc.name) {
+            fail("key `name`: another case in this file has the same name".into());
+            continue;
+        }
+        let Some(hook) = rc.hook.or(raw.hook) else {
+            fail("no `hook`: set `hook` in the case or at the top of the file".into());
+            continue;
+        };
+        let mut request = base.clone();
+        if let Some(input) = &rc.input {
+            match read_input(set_root, dir, input) {
+                Ok(v) => request = v,
+                Err(e) => {
+                    fail(format!("key `input`: {e}"));
+                    continue;
+                }
+            }
+        }
+        if let Some(table) = rc.request {
+            match table_to_json(table, "request") {
+                Ok(v) => merge(&mut request, v),
+                Err(e) => {
+                    fail(e);
+                    continue;
+                }
+            }
+        }
+        if request.is_null() {
+            fail("no request: give `request` or `input`, in the case or at the top of the file".into());
+            continue;
+        }
+        let request = match Request::from_value(hook, request) {
+            Ok(r) => r,
+            Err(e) => {
+                fail(e.to_string());
+                continue;
+            }
+        };
+        cases.push(Case {
+            file: file.to_path_buf(),
+            name: rc.name,
+            policy: policy.map(str::to_owned),
+            request,
+            expect: Expect {
+                outcome: rc.outcome,
+                reasons: rc.reasons,
+                absent_reasons: rc.absent_reasons,
+                measures: rc.measures,
+                evidence: rc.evidence,
+                policy_outcomes: rc.policy_outcomes,
+                skipped: rc.skipped,
+            },
+        });
+    }
+    if errors.is_empty() { Ok(cases) } else { Err(errors) }
+}
+
+/// Reads a JSON request file named relative to the case file's folder; like
+/// every file a set uses, it must lie inside the set.
+fn read_input(set_root: &Path, dir: &Path, input: &str) -> Result<Value, String> {
+    let path = manifest::inside_set(set_root, dir, input)?;
+    let bytes = std::fs::read(&path).map_err(|e| format!("cannot read `{input}`: {e}"))?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("`{input}` is not valid JSON: {e}"))
+}
+
+/// A TOML table as the JSON wire format. TOML dates have no JSON form, so
+/// they are refused by key rather than passed on as something odd.
+fn table_to_json(table: toml::Table, key: &str) -> Result<Value, String> {
+    fn find_date(value: &toml::Value, path: &str) -> Option<String> {
+        match value {
+            toml::Value::Datetime(_) => Some(path.to_owned()),
+            toml::Value::Table(t) => t.iter().find_map(|(k, v)| find_date(v, &format!("{path}.{k}"))),
+            toml::Value::Array(a) => a.iter().enumerate().find_map(|(i, v)| find_date(v, &format!("{path}[{i}]"))),
+            _ => None,
+        }
+    }
+    let value = toml::Value::Table(table);
+    if let Some(path) = find_date(&value, key) {
+        return Err(format!(
+            "key `{path}`: a TOML date is not part of the wire format; write unix milliseconds as a number"
+        ));
+    }
+    serde_json::to_value(&value).map_err(|e| format!("key `{key}`: {e}"))
+}
+
+/// Merges `over` into `base`: objects key by key, anything else replaced.
+fn merge(base: &mut Value, over: Value) {
+    match (base, over) {
+        (Value::Object(base), Value::Object(over)) => {
+            for (key, value) in over {
+                match base.get_mut(&key) {
+                    Some(slot) => merge(slot, value),
+                    None => {
+                        base.insert(key, value);
+                    }
+                }
+            }
+        }
+        (base, over) => *base = over,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_replaces_leaves_and_merges_objects() {
+        let mut base = serde_json::json!({"a": 1, "b": {"c": 2, "d": [1, 2]}});
+        merge(&mut base, serde_json::json!({"b": {"c": 3, "d": [9]}, "e": true}));
+        assert_eq!(base, serde_json::json!({"a": 1, "b": {"c": 3, "d": [9]}, "e": true}));
+    }
+
+    #[test]
+    fn dates_are_refused_by_key() {
+        let table: toml::Table = toml::from_str("sent_at = 2026-01-01T00:00:00Z").unwrap();
+        let err = table_to_json(table, "request").unwrap_err();
+        assert!(err.contains("key `request.sent_at`"), "{err}");
+    }
+}
