@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use groupgate_tests::{TempSet, default_set, repo_root};
+use groupgate_tests::{MESSAGE_CASES, TempSet, default_set, repo_root};
 
 fn groupgate(args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_groupgate"))
@@ -86,7 +86,7 @@ fn the_decision_json_has_exactly_the_documented_fields() {
     assert_eq!(keys(&d), ["measures", "outcome", "policies", "reasons"]);
     assert_eq!(keys(&d["reasons"][0]), ["article", "code", "evidence", "message", "policy"]);
     assert_eq!(keys(&d["measures"][0]), ["kind", "policy", "target"]);
-    assert_eq!(keys(&d["policies"][0]), ["duration_us", "error", "mode", "name", "outcome", "version"]);
+    assert_eq!(keys(&d["policies"][0]), ["duration_us", "error", "error_kind", "mode", "name", "outcome", "version"]);
     assert_eq!(d["policies"][0]["error"], serde_json::Value::Null);
     assert_eq!(d["measures"][0]["kind"], "warn");
 }
@@ -171,4 +171,147 @@ fn a_relocated_copy_of_the_default_set_checks_and_decides_the_same() {
     };
     assert_eq!(strip(&a), strip(&b));
     assert_eq!(strip(&a)["outcome"], "deny");
+}
+
+/// Runs `groupgate test` with `args`.
+fn test_cmd(args: &[&str]) -> Output {
+    let mut all = vec!["test"];
+    all.extend_from_slice(args);
+    groupgate(&all, None)
+}
+
+/// A set whose one policy, `words`, has a passing and a failing case.
+fn set_with_a_wrong_case() -> TempSet {
+    let cases = format!(
+        r#"{MESSAGE_CASES}
+[[case]]
+name = "clean text is allowed"
+outcome = "allow"
+
+[[case]]
+name = "wrong on purpose: \"quoted\" & <tagged>"
+request = {{ text = "zorblax" }}
+outcome = "allow"
+"#
+    );
+    TempSet::new("")
+        .prohibited_content("words", "zorblax\n", "reasons = [\"prohibited-content\", \"never-given\"]")
+        .file("words/tests/cases.toml", &cases)
+}
+
+#[test]
+fn test_passes_the_default_set() {
+    let out = test_cmd(&["policies/default"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    let summary = text.lines().last().unwrap();
+    let (passed, failed) = summary.split_once(" passed, ").unwrap();
+    assert!(passed.parse::<usize>().unwrap() >= 8 && failed == "0 failed", "{summary}");
+}
+
+#[test]
+fn test_exits_1_showing_expected_versus_decided() {
+    let set = set_with_a_wrong_case();
+    let out = test_cmd(&[set.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    let fail = text.lines().find(|l| l.starts_with("FAIL")).unwrap_or_else(|| panic!("no FAIL line: {text}"));
+    assert!(fail.contains("words/tests/cases.toml: `wrong on purpose: \"quoted\" & <tagged>`"), "{fail}");
+    assert!(fail.contains("expected outcome allow, decided deny"), "{fail}");
+    assert_eq!(text.lines().last(), Some("1 passed, 1 failed"));
+}
+
+#[test]
+fn test_exits_2_with_the_load_error_of_a_broken_set() {
+    let set = set_with_a_wrong_case().file("words/policy.toml", "name = \"words\"\n");
+    let out = test_cmd(&[set.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("words/policy.toml") && err.contains("missing field `version`"), "{err}");
+}
+
+#[test]
+fn test_fail_on_empty_exits_1_when_the_filter_matches_nothing() {
+    let out = test_cmd(&["policies/default", "--filter", "^no case is named like this$"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "0 passed, 0 failed");
+    let out = test_cmd(&["policies/default", "--filter", "^no case is named like this$", "--fail-on-empty"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let out = test_cmd(&["policies/default", "--filter", "("]);
+    assert_eq!(out.status.code(), Some(2), "an invalid regex is a usage error");
+}
+
+#[test]
+fn test_junit_is_valid_xml_with_a_testcase_per_case_and_the_failure_text() {
+    let set = set_with_a_wrong_case();
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.xml");
+    let out = test_cmd(&[set.path().to_str().unwrap(), "--junit", report.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let xml = std::fs::read_to_string(&report).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("invalid XML: {e}\n{xml}"));
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "testsuites");
+    assert_eq!((root.attribute("tests"), root.attribute("failures")), (Some("2"), Some("1")));
+    let cases: Vec<roxmltree::Node> = doc.descendants().filter(|n| n.has_tag_name("testcase")).collect();
+    assert_eq!(cases.len(), 2);
+    let failed: Vec<&roxmltree::Node> =
+        cases.iter().filter(|c| c.children().any(|n| n.has_tag_name("failure"))).collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].attribute("name"), Some("wrong on purpose: \"quoted\" & <tagged>"));
+    assert_eq!(failed[0].attribute("classname"), Some("words"));
+    let failure = failed[0].children().find(|n| n.has_tag_name("failure")).unwrap();
+    assert!(failure.text().unwrap().contains("expected outcome allow, decided deny"), "{xml}");
+    assert!(failure.attribute("message").unwrap().contains("expected outcome allow"));
+}
+
+#[test]
+fn test_coverage_names_a_reason_code_no_case_exercises() {
+    let set = set_with_a_wrong_case();
+    let out = test_cmd(&[set.path().to_str().unwrap(), "--coverage"]);
+    let text = stdout(&out);
+    assert!(text.contains("untested reason `never-given`: declared in policy.toml"), "{text}");
+    assert!(text.contains("untested hook `group-creation`"), "{text}");
+    let out = test_cmd(&["policies/default", "--coverage"]);
+    let text = stdout(&out);
+    assert!(text.contains("prohibited-content: hooks 2 of 2, reason codes 1 of 1"), "{text}");
+    assert!(!text.contains("untested"), "{text}");
+}
+
+/// The same case files give the same results through the library and the
+/// command's `--json`.
+#[test]
+fn test_through_the_library_and_the_command_gives_the_same_results() {
+    let set = set_with_a_wrong_case();
+    let paths = [default_set(), set.path().to_path_buf()];
+    let library = groupgate::testing::run(&paths, &Default::default()).unwrap();
+    let args: Vec<&str> = paths.iter().map(|p| p.to_str().unwrap()).chain(["--json"]).collect();
+    let out = test_cmd(&args);
+    assert_eq!(out.status.code(), Some(i32::from(library.exit_code(false))));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let from_cli: Vec<(String, String, bool, Vec<String>, String)> = json["sets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["cases"].as_array().unwrap().clone())
+        .map(|c| {
+            (
+                c["file"].as_str().unwrap().to_owned(),
+                c["name"].as_str().unwrap().to_owned(),
+                c["passed"].as_bool().unwrap(),
+                serde_json::from_value(c["failures"].clone()).unwrap(),
+                c["decision"]["outcome"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let from_library: Vec<(String, String, bool, Vec<String>, String)> = library
+        .cases()
+        .map(|c| {
+            let outcome = serde_json::to_value(c.decision.outcome).unwrap().as_str().unwrap().to_owned();
+            (c.file.display().to_string(), c.name.clone(), c.passed, c.failures.clone(), outcome)
+        })
+        .collect();
+    assert!(from_library.len() > 10);
+    assert_eq!(from_cli, from_library);
+    assert_eq!((json["passed"].as_u64(), json["failed"].as_u64()), (Some(library.passed() as u64), Some(1)));
 }

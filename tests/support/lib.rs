@@ -39,8 +39,18 @@ impl TempSet {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("policy.toml"), policy_toml).unwrap();
         for (name, contents) in files {
-            std::fs::write(dir.join(name), contents).unwrap();
+            let path = dir.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, contents).unwrap();
         }
+        self
+    }
+
+    /// Adds a file at `path` inside the set, creating its folders.
+    pub fn file(self, path: &str, contents: &str) -> Self {
+        let path = self.dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, contents).unwrap();
         self
     }
 
@@ -67,6 +77,18 @@ impl TempSet {
         self.dir.path()
     }
 }
+
+/// The top of a case file whose cases ask about a message like [`message`]:
+/// `hook` and a `[request]` that each case changes with `request = {...}`.
+pub const MESSAGE_CASES: &str = r#"hook = "message"
+[request]
+id = "msg-1"
+sender_role = "member"
+text = "hello"
+sent_at = 1764316800000
+group = { id = "grp-1", name = "Riverside cycling club", category = "community", region = "CN-11", member_count = 10, member_limit = 500, founder_id = "usr-1" }
+sender = { id = "usr-42", identity_verified = true, credit_level = 3, region = "CN-11", groups_created = 1, groups_joined = 5 }
+"#;
 
 /// A verified user with ordinary standing.
 pub fn user(id: &str) -> User {

@@ -362,15 +362,9 @@ fn run_case(set: &PolicySet, case: &Case) -> CaseResult {
         }
         let deadline_us = set.policies().find(|m| m.name == report.name).map_or(0, |m| m.limits.timeout_ms * 1000);
         if report.error_kind != Some(ErrorKind::Timeout)
-            && deadline_us > 0
-            && report.duration_us as f64 > deadline_us as f64 * SLOW_SHARE_OF_DEADLINE
+            && let Some(note) = slow_note(&report.name, report.duration_us, deadline_us)
         {
-            slow.push(format!(
-                "policy `{}` took {} of its {} deadline",
-                report.name,
-                micros(report.duration_us),
-                micros(deadline_us)
-            ));
+            slow.push(note);
         }
     }
     CaseResult {
@@ -386,6 +380,12 @@ fn run_case(set: &PolicySet, case: &Case) -> CaseResult {
         slow,
         decision,
     }
+}
+
+/// A note when a call took more than [`SLOW_SHARE_OF_DEADLINE`] of its deadline.
+fn slow_note(policy: &str, duration_us: u64, deadline_us: u64) -> Option<String> {
+    let slow = deadline_us > 0 && duration_us as f64 > deadline_us as f64 * SLOW_SHARE_OF_DEADLINE;
+    slow.then(|| format!("policy `{policy}` took {} of its {} deadline", micros(duration_us), micros(deadline_us)))
 }
 
 /// A duration for people: `850 µs`, `12.3 ms`.
@@ -665,5 +665,20 @@ impl TestRun {
     /// The summary line: `N passed, N failed`.
     pub fn summary(&self) -> String {
         format!("{} passed, {} failed", self.passed(), self.failed())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_over_half_its_deadline_is_slow() {
+        assert_eq!(slow_note("p", 50_000, 100_000), None);
+        assert_eq!(
+            slow_note("p", 50_001, 100_000).as_deref(),
+            Some("policy `p` took 50.0 ms of its 100.0 ms deadline")
+        );
+        assert_eq!(slow_note("p", 900, 1_000).as_deref(), Some("policy `p` took 900 µs of its 1.0 ms deadline"));
     }
 }

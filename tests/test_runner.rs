@@ -1,0 +1,355 @@
+//! The policy test runner through the library: the shipped cases pass, each
+//! kind of wrong expectation fails saying what was expected and decided, a
+//! policy that fails is never mistaken for one that decided, broken case
+//! files are all reported, and coverage names what no case exercises.
+
+use std::path::PathBuf;
+
+use groupgate::testing::{self, CaseResult, RunOptions, TestError, TestRun};
+use groupgate::{Outcome, PolicySet};
+use groupgate_tests::{MESSAGE_CASES, TempSet, default_set, guests, repo_root};
+
+fn run(paths: &[PathBuf]) -> TestRun {
+    testing::run(paths, &RunOptions::default()).unwrap_or_else(|e| panic!("paths should resolve: {e}"))
+}
+
+fn run_set(set: &TempSet) -> TestRun {
+    run(&[set.path().to_path_buf()])
+}
+
+fn case<'a>(run: &'a TestRun, name: &str) -> &'a CaseResult {
+    run.cases().find(|c| c.name == name).unwrap_or_else(|| panic!("no case `{name}`"))
+}
+
+fn set_error(run: &TestRun) -> String {
+    let (_, error) = run.errors().next().expect("the set should not be testable");
+    error.to_string()
+}
+
+/// A set with one `prohibited-content` policy, `words`, listing `zorblax`.
+fn words_set() -> TempSet {
+    TempSet::new("").prohibited_content("words", "zorblax\n", "reasons = [\"prohibited-content\"]")
+}
+
+#[test]
+fn the_default_set_passes_its_own_cases_with_enough_per_policy() {
+    let run = run(&[default_set()]);
+    assert_eq!(run.errors().count(), 0, "{:?}", run.errors().map(|(_, e)| e.to_string()).collect::<Vec<_>>());
+    assert_eq!(run.failed(), 0, "{:#?}", run.failure_lines());
+    let set = PolicySet::load(default_set()).unwrap();
+    for policy in set.policies() {
+        let cases: Vec<&CaseResult> = run.cases().filter(|c| c.policy.as_deref() == Some(&policy.name)).collect();
+        assert!(cases.len() >= 8, "`{}` has {} cases, fewer than 8", policy.name, cases.len());
+        let outcomes = |o: Outcome| cases.iter().filter(|c| c.expected.outcome == o).count();
+        assert!(
+            outcomes(Outcome::Allow) > 0 && outcomes(Outcome::Deny) > 0,
+            "`{}` needs allow and deny cases",
+            policy.name
+        );
+        let coverage = run.reports().flat_map(|r| &r.coverage).find(|c| c.policy == policy.name).unwrap();
+        assert_eq!(coverage.untested_hooks().count(), 0, "{coverage:?}");
+        assert_eq!(coverage.untested_reasons().count(), 0, "{coverage:?}");
+    }
+    assert!(run.cases().any(|c| c.policy.is_none()), "the default set has cases of its own");
+}
+
+#[test]
+fn every_kind_of_wrong_expectation_fails_saying_what_was_expected_and_decided() {
+    let cases = format!(
+        r#"{MESSAGE_CASES}
+[[case]]
+name = "all wrong"
+request = {{ text = "buy zorblax" }}
+outcome = "allow"
+reasons = ["credit-too-low"]
+absent_reasons = ["prohibited-content"]
+measures = [{{ kind = "blacklist", target = {{ user = "usr-42" }} }}]
+evidence = "qwexium"
+skipped = ["words"]
+
+[[case]]
+name = "all right"
+request = {{ text = "buy zorblax" }}
+outcome = "deny"
+reasons = ["prohibited-content"]
+absent_reasons = ["credit-too-low"]
+measures = [{{ kind = "warn", target = {{ user = "usr-42" }} }}]
+evidence = "zorblax"
+policy_outcomes = {{ words = "deny" }}
+"#
+    );
+    let set = words_set().file("words/tests/cases.toml", &cases);
+    let run = run_set(&set);
+    assert_eq!((run.passed(), run.failed()), (1, 1), "{:#?}", run.failure_lines());
+    assert_eq!(run.exit_code(false), 1);
+    let wrong = case(&run, "all wrong");
+    let expected = [
+        "expected outcome allow, decided deny (reasons: `prohibited-content` (words))",
+        "expected reason `credit-too-low`, decided reasons: `prohibited-content` (words)",
+        "expected no reason `prohibited-content`, but policy `words` gave it",
+        "expected measure blacklist on user `usr-42`, decided measures: warn on user `usr-42`",
+        "expected evidence containing `qwexium`, decided evidence: `text: list `words` entry `zorblax``",
+        "expected policy `words` to be skipped, but it ran and decided deny",
+    ];
+    assert_eq!(wrong.failures.len(), expected.len(), "{:#?}", wrong.failures);
+    for (failure, want) in wrong.failures.iter().zip(expected) {
+        assert!(failure.starts_with(want), "`{failure}` should start with `{want}`");
+    }
+    let line = &run.failure_lines()[0];
+    assert!(line.starts_with("FAIL") && line.contains("cases.toml: `all wrong`: expected outcome allow"), "{line}");
+}
+
+#[test]
+fn a_policy_that_fails_fails_the_case_unless_the_case_expects_policy_error() {
+    let cases = format!(
+        r#"{MESSAGE_CASES}
+[[case]]
+name = "deny, but only by accident"
+outcome = "deny"
+
+[[case]]
+name = "the trap is expected"
+outcome = "deny"
+reasons = ["policy-error"]
+"#
+    );
+    let set = TempSet::new("").guest("trap", guests::TRAP, "").file("trap/tests/cases.toml", &cases);
+    let run = run_set(&set);
+    let accident = case(&run, "deny, but only by accident");
+    assert!(!accident.passed);
+    assert!(accident.failures[0].contains("policy `trap` failed (trapped"), "{:?}", accident.failures);
+    assert!(accident.failures[0].contains("must expect reason `policy-error`"), "{:?}", accident.failures);
+    let expected = case(&run, "the trap is expected");
+    assert!(expected.passed, "{:?}", expected.failures);
+    assert_eq!(expected.limits.len(), 1, "the trap is reported even when expected");
+    assert!(run.case_lines(false).iter().any(|l| l.starts_with("LIMIT") && l.contains("the trap is expected")));
+}
+
+#[test]
+fn a_policy_at_its_deadline_is_reported_as_hitting_a_limit() {
+    let cases =
+        format!("{MESSAGE_CASES}\n[[case]]\nname = \"spins\"\noutcome = \"review\"\nreasons = [\"policy-error\"]\n");
+    let set = TempSet::new("")
+        .guest("spin", guests::SPIN, "on_error = \"review\"\n[limits]\ntimeout_ms = 20")
+        .file("spin/tests/cases.toml", &cases);
+    let run = run_set(&set);
+    let spins = case(&run, "spins");
+    assert!(spins.passed, "{:?}", spins.failures);
+    assert!(spins.limits[0].contains("policy `spin` hit a limit: timed out"), "{:?}", spins.limits);
+    assert!(spins.slow.is_empty(), "a timeout is a limit, not a slow call");
+}
+
+#[test]
+fn policy_cases_run_their_policy_alone_and_set_cases_the_whole_set() {
+    let policy_case = format!(
+        r#"{MESSAGE_CASES}
+[[case]]
+name = "an audit policy's own cases see its verdict"
+request = {{ text = "zorblax" }}
+outcome = "deny"
+reasons = ["prohibited-content"]
+"#
+    );
+    let set_cases = format!(
+        r#"{MESSAGE_CASES}
+[[case]]
+name = "an audit policy does not decide for the set"
+request = {{ text = "zorblax" }}
+outcome = "allow"
+absent_reasons = ["prohibited-content"]
+policy_outcomes = {{ audited = "deny", enforced = "allow" }}
+skipped = ["regional"]
+
+[[case]]
+name = "a regional policy runs in its region"
+request = {{ text = "qwexium", group = {{ region = "CN-44" }} }}
+outcome = "deny"
+policy_outcomes = {{ regional = "deny" }}
+"#
+    );
+    let set = TempSet::new("")
+        .prohibited_content("audited", "zorblax\n", "mode = \"audit\"")
+        .prohibited_content("enforced", "frimblegate\n", "")
+        .prohibited_content("regional", "qwexium\n", "[scope]\nregions = [\"CN-44\"]")
+        .file("audited/tests/cases.toml", &policy_case)
+        .file("tests/cases.toml", &set_cases);
+    let run = run_set(&set);
+    assert_eq!(run.failed(), 0, "{:#?}", run.failure_lines());
+    assert_eq!(run.passed(), 3);
+    let alone = case(&run, "an audit policy's own cases see its verdict");
+    assert_eq!(alone.policy.as_deref(), Some("audited"));
+    assert_eq!(alone.decision.policies.len(), 1, "only the policy under test runs");
+    assert_eq!(case(&run, "a regional policy runs in its region").policy, None);
+}
+
+#[test]
+fn requests_are_built_from_input_files_and_merged_tables() {
+    let json = serde_json::to_string(&groupgate_tests::message("zorblax")).unwrap();
+    let cases = r#"
+hook = "message"
+input = "message.json"
+
+[[case]]
+name = "the input file as it is"
+outcome = "deny"
+
+[[case]]
+name = "a field changed over the input"
+request = { text = "hello", sender = { credit_level = 0 } }
+outcome = "allow"
+"#;
+    let set = words_set().file("words/tests/message.json", &json).file("words/tests/cases.toml", cases);
+    let run = run_set(&set);
+    assert_eq!(run.failed(), 0, "{:#?}", run.failure_lines());
+    let changed = case(&run, "a field changed over the input");
+    let decided_on = &changed.decision;
+    assert_eq!(decided_on.outcome, Outcome::Allow);
+    assert_eq!(run.passed(), 2);
+}
+
+#[test]
+fn broken_case_files_are_all_reported_naming_file_case_and_key() {
+    let set = words_set()
+        .file("words/tests/a-syntax.toml", "[[case]\nname = 1")
+        .file("words/tests/b-unknown-key.toml", &format!("{MESSAGE_CASES}\n[[case]]\nname = \"x\"\noutcome = \"deny\"\nexpect = 1\n"))
+        .file(
+            "words/tests/c-bad-field.toml",
+            &format!("{MESSAGE_CASES}\n[[case]]\nname = \"bad level\"\noutcome = \"deny\"\nrequest = {{ sender = {{ credit_level = 300 }} }}\n"),
+        )
+        .file("words/tests/d-no-hook.toml", "[[case]]\nname = \"hookless\"\noutcome = \"allow\"\nrequest = { id = \"m\" }\n")
+        .file("words/tests/e-outside.toml", "[[case]]\nname = \"escapes\"\nhook = \"message\"\ninput = \"../../../x.json\"\noutcome = \"allow\"\n")
+        .file("words/tests/f-empty.toml", "hook = \"message\"\n")
+        .file("words/tests/g-unknown-policy.toml", &format!("{MESSAGE_CASES}\n[[case]]\nname = \"typo\"\noutcome = \"allow\"\nskipped = [\"wrods\"]\n"));
+    let run = run_set(&set);
+    assert_eq!(run.exit_code(false), 2);
+    let Err(TestError::Cases(errors)) = &run.sets[0].result else { panic!("case files should be refused") };
+    let expect = [
+        ("a-syntax.toml", "line 1"),
+        ("b-unknown-key.toml", "key `case[0].expect`: unknown field `expect`"),
+        ("c-bad-field.toml", "case `bad level`: invalid message request: field `sender.credit_level`"),
+        ("d-no-hook.toml", "case `hookless`: no `hook`"),
+        ("e-outside.toml", "case `escapes`: key `input`"),
+        ("f-empty.toml", "no cases"),
+        ("g-unknown-policy.toml", "case `typo`: no policy named `wrods`"),
+    ];
+    assert_eq!(errors.len(), expect.len(), "{errors:#?}");
+    for (error, (file, what)) in errors.iter().zip(expect) {
+        assert!(error.contains(file) && error.contains(what), "`{error}` should name `{file}` and say `{what}`");
+    }
+}
+
+#[test]
+fn a_broken_set_is_a_load_error_not_a_failed_case() {
+    let set = words_set().file("groupgate.toml", "polices = []\n").file("words/tests/cases.toml", MESSAGE_CASES);
+    let run = run_set(&set);
+    assert_eq!(run.exit_code(false), 2);
+    assert!(matches!(run.sets[0].result, Err(TestError::Load(_))));
+    assert!(set_error(&run).contains("unknown field `polices`"), "{}", set_error(&run));
+}
+
+#[test]
+fn paths_select_a_set_a_policy_a_tests_folder_or_a_case_file() {
+    let one = format!("{MESSAGE_CASES}\n[[case]]\nname = \"one\"\noutcome = \"allow\"\n");
+    let two = format!("{MESSAGE_CASES}\n[[case]]\nname = \"two\"\noutcome = \"allow\"\n");
+    let set = TempSet::new("")
+        .prohibited_content("a", "zorblax\n", "")
+        .prohibited_content("b", "zorblax\n", "")
+        .file("a/tests/one.toml", &one)
+        .file("b/tests/two.toml", &two)
+        .file("tests/set.toml", &one.replace("\"one\"", "\"three\""));
+    let names = |paths: &[PathBuf]| run(paths).cases().map(|c| c.name.clone()).collect::<Vec<_>>();
+    let root = set.path().to_path_buf();
+    assert_eq!(names(std::slice::from_ref(&root)), ["three", "one", "two"]);
+    assert_eq!(names(&[root.join("b")]), ["two"]);
+    assert_eq!(names(&[root.join("a/tests")]), ["one"]);
+    assert_eq!(names(&[root.join("tests/set.toml")]), ["three"]);
+    assert_eq!(names(&[root.join("b"), root.join("b/tests/two.toml")]), ["two"], "a file is run once");
+    let outer = tempfile::tempdir().unwrap();
+    copy_dir(&root, &outer.path().join("region-a/set"));
+    copy_dir(&root, &outer.path().join("region-b"));
+    let both = run(&[outer.path().to_path_buf()]);
+    assert_eq!(both.sets.len(), 2, "a folder of sets tests each set");
+    assert_eq!(both.passed(), 6);
+
+    let err = testing::run(&[root.join("nowhere")], &RunOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("no such file or folder"), "{err}");
+    let err = testing::run(&[root.join("a/words.txt")], &RunOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("a case file must be a `.toml` file"), "{err}");
+}
+
+#[test]
+fn a_policy_the_set_does_not_load_cannot_be_tested_as_part_of_it() {
+    let cases = format!("{MESSAGE_CASES}\n[[case]]\nname = \"c\"\noutcome = \"allow\"\n");
+    let set = TempSet::new("policies = [\"a\"]\n")
+        .prohibited_content("a", "zorblax\n", "")
+        .prohibited_content("b", "zorblax\n", "")
+        .file("b/tests/cases.toml", &cases);
+    let run = run(&[set.path().join("b")]);
+    assert!(set_error(&run).contains("is not part of the set"), "{}", set_error(&run));
+}
+
+#[test]
+fn a_filter_that_matches_nothing_runs_nothing() {
+    let cases = format!("{MESSAGE_CASES}\n[[case]]\nname = \"clean\"\noutcome = \"allow\"\n");
+    let set = words_set().file("words/tests/cases.toml", &cases);
+    let options = RunOptions { filter: Some(regex::Regex::new("^dirty").unwrap()) };
+    let run = testing::run(&[set.path().to_path_buf()], &options).unwrap();
+    assert_eq!(run.cases().count(), 0);
+    assert_eq!(run.exit_code(false), 0);
+    assert_eq!(run.exit_code(true), 1);
+}
+
+#[test]
+fn coverage_names_untested_hooks_and_reason_codes() {
+    // `never-given` is declared but no case produces it; `prohibited-content`
+    // is produced but no case expects it; no case asks about group creation.
+    let cases = format!(
+        "{MESSAGE_CASES}\n[[case]]\nname = \"denied\"\nrequest = {{ text = \"zorblax\" }}\noutcome = \"deny\"\n"
+    );
+    let set = TempSet::new("")
+        .prohibited_content("words", "zorblax\n", "reasons = [\"prohibited-content\", \"never-given\"]")
+        .file("words/tests/cases.toml", &cases);
+    let run = run_set(&set);
+    assert_eq!(run.failed(), 0);
+    let coverage = &run.reports().next().unwrap().coverage[0];
+    let hooks: Vec<String> = coverage.untested_hooks().map(|h| h.to_string()).collect();
+    assert_eq!(hooks, ["group-creation"]);
+    let codes: Vec<(&str, bool, usize)> =
+        coverage.untested_reasons().map(|r| (r.code.as_str(), r.declared, r.given)).collect();
+    assert_eq!(codes, [("never-given", true, 0), ("prohibited-content", true, 1)]);
+    let lines = run.coverage_lines().join("\n");
+    assert!(lines.contains("untested reason `never-given`: declared in policy.toml, but no case"), "{lines}");
+    assert!(lines.contains("untested reason `prohibited-content`: given in 1 case(s), but none expects it"), "{lines}");
+    assert!(lines.contains("untested hook `group-creation`"), "{lines}");
+}
+
+/// The case file shown in the README, run against the default set as if it
+/// sat in the `prohibited-content` policy's `tests` folder.
+#[test]
+fn the_readme_case_example_runs_and_passes() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let marker = "<!-- case-file-example -->";
+    let start = readme.find(marker).expect("README marks its case file example") + marker.len();
+    let block = readme[start..].split("```toml\n").nth(1).and_then(|b| b.split("\n```").next()).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&default_set(), dir.path());
+    std::fs::write(dir.path().join("prohibited-content/tests/readme.toml"), block).unwrap();
+    let run = run(&[dir.path().join("prohibited-content/tests/readme.toml")]);
+    assert_eq!(run.errors().count(), 0, "{:?}", run.errors().map(|(_, e)| e.to_string()).collect::<Vec<_>>());
+    assert!(run.cases().count() >= 2, "the example shows more than one case");
+    assert_eq!(run.failed(), 0, "{:#?}", run.failure_lines());
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
