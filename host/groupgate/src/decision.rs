@@ -113,10 +113,17 @@ impl ErrorKind {
     }
 }
 
+impl Default for Decision {
+    /// A decision no policy has spoken in yet: allow.
+    fn default() -> Self {
+        Decision { outcome: Outcome::Allow, reasons: Vec::new(), measures: Vec::new(), policies: Vec::new() }
+    }
+}
+
 impl Decision {
     /// A decision no policy has spoken in yet: allow.
     pub(crate) fn new() -> Self {
-        Decision { outcome: Outcome::Allow, reasons: Vec::new(), measures: Vec::new(), policies: Vec::new() }
+        Self::default()
     }
 
     /// Adds one policy's verdict; it is merged when `counts`, and only

@@ -315,6 +315,7 @@ impl Suite {
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseResult {
     /// The case file.
+    #[serde(serialize_with = "display_path")]
     pub file: PathBuf,
     /// The case's name.
     pub name: String,
@@ -341,11 +342,15 @@ pub struct CaseResult {
 }
 
 fn run_case(set: &PolicySet, case: &Case) -> CaseResult {
-    let decision = match &case.policy {
-        Some(name) => set.evaluate_policy(name, &case.request).expect("a case's policy is in its set"),
-        None => set.evaluate(&case.request),
+    let (decision, mut failures) = match &case.policy {
+        None => (set.evaluate(&case.request), Vec::new()),
+        Some(name) => match set.evaluate_policy(name, &case.request) {
+            Some(decision) => (decision, Vec::new()),
+            // A suite collected from another set than the one it runs on.
+            None => (Decision::default(), vec![format!("the set has no policy named `{name}`")]),
+        },
     };
-    let mut failures = check(&case.expect, &decision);
+    failures.extend(check(&case.expect, &decision));
     let mut limits = Vec::new();
     let mut slow = Vec::new();
     let expects_errors = case.expect.reasons.iter().any(|r| r == POLICY_ERROR);
@@ -386,6 +391,12 @@ fn run_case(set: &PolicySet, case: &Case) -> CaseResult {
 fn slow_note(policy: &str, duration_us: u64, deadline_us: u64) -> Option<String> {
     let slow = deadline_us > 0 && duration_us as f64 > deadline_us as f64 * SLOW_SHARE_OF_DEADLINE;
     slow.then(|| format!("policy `{policy}` took {} of its {} deadline", micros(duration_us), micros(deadline_us)))
+}
+
+/// Paths as shown to people, so a name that is not UTF-8 cannot fail the
+/// whole report.
+fn display_path<S: serde::Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&path.display())
 }
 
 /// A duration for people: `850 µs`, `12.3 ms`.
@@ -583,6 +594,7 @@ fn coverage(set: &PolicySet, covered: &[String], cases: &[CaseResult]) -> Vec<Po
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     /// The set's folder.
+    #[serde(serialize_with = "display_path")]
     pub root: PathBuf,
     /// One result per case run.
     pub cases: Vec<CaseResult>,

@@ -132,7 +132,7 @@ impl TestRun {
                     "coverage": report.coverage,
                 }),
                 Err(e) => serde_json::json!({
-                    "root": set.root,
+                    "root": set.root.display().to_string(),
                     "error": e.to_string(),
                     "passed": 0,
                     "failed": 0,
