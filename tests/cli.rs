@@ -274,7 +274,7 @@ fn test_coverage_names_a_reason_code_no_case_exercises() {
     assert!(text.contains("untested hook `group-creation`"), "{text}");
     let out = test_cmd(&["policies/default", "--coverage"]);
     let text = stdout(&out);
-    assert!(text.contains("prohibited-content: hooks 2 of 2, reason codes 1 of 1"), "{text}");
+    assert!(text.contains("prohibited-content: hooks 2 of 2, reason codes 1 of 1,"), "{text}");
     assert!(!text.contains("untested"), "{text}");
 }
 
@@ -284,19 +284,20 @@ fn test_coverage_names_a_reason_code_no_case_exercises() {
 fn test_through_the_library_and_the_command_gives_the_same_results() {
     let set = set_with_a_wrong_case();
     let paths = [default_set(), set.path().to_path_buf()];
-    let library = groupgate::testing::run(&paths, &Default::default()).unwrap();
+    let library = groupgate::testing::run(&paths, &Default::default());
     let args: Vec<&str> = paths.iter().map(|p| p.to_str().unwrap()).chain(["--json"]).collect();
     let out = test_cmd(&args);
     assert_eq!(out.status.code(), Some(i32::from(library.exit_code(false))));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let from_cli: Vec<(String, String, bool, Vec<String>, String)> = json["sets"]
+    let from_cli: Vec<(std::path::PathBuf, String, bool, Vec<String>, String)> = json["sets"]
         .as_array()
         .unwrap()
         .iter()
         .flat_map(|s| s["cases"].as_array().unwrap().clone())
         .map(|c| {
             (
-                c["file"].as_str().unwrap().to_owned(),
+                // Paths are shown relative to each run's working folder.
+                repo_root().join(c["file"].as_str().unwrap()).canonicalize().unwrap(),
                 c["name"].as_str().unwrap().to_owned(),
                 c["passed"].as_bool().unwrap(),
                 serde_json::from_value(c["failures"].clone()).unwrap(),
@@ -304,14 +305,39 @@ fn test_through_the_library_and_the_command_gives_the_same_results() {
             )
         })
         .collect();
-    let from_library: Vec<(String, String, bool, Vec<String>, String)> = library
+    let from_library: Vec<(std::path::PathBuf, String, bool, Vec<String>, String)> = library
         .cases()
         .map(|c| {
             let outcome = serde_json::to_value(c.decision.outcome).unwrap().as_str().unwrap().to_owned();
-            (c.file.display().to_string(), c.name.clone(), c.passed, c.failures.clone(), outcome)
+            (c.file.canonicalize().unwrap(), c.name.clone(), c.passed, c.failures.clone(), outcome)
         })
         .collect();
     assert!(from_library.len() > 10);
     assert_eq!(from_cli, from_library);
     assert_eq!((json["passed"].as_u64(), json["failed"].as_u64()), (Some(library.passed() as u64), Some(1)));
+}
+
+#[test]
+fn test_takes_relative_paths_from_inside_a_policy_or_tests_folder() {
+    let cases = format!("{MESSAGE_CASES}\n[[case]]\nname = \"c\"\noutcome = \"allow\"\n");
+    let set = TempSet::new("").prohibited_content("words", "zorblax\n", "").file("words/tests/cases.toml", &cases);
+    for (from, path, shown) in [
+        ("words", "tests/cases.toml", "tests/cases.toml"),
+        ("words", "tests", "tests/cases.toml"),
+        ("words", ".", "tests/cases.toml"),
+        ("words/tests", "cases.toml", "cases.toml"),
+        ("words/tests", ".", "cases.toml"),
+        ("words/tests", "..", "cases.toml"),
+        ("words/tests", "../..", "cases.toml"),
+        ("", ".", "words/tests/cases.toml"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_groupgate"))
+            .args(["test", "-v", path])
+            .current_dir(set.path().join(from))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "from `{from}`, `{path}`: {}", stderr(&out));
+        let text = stdout(&out);
+        assert!(text.contains(&format!("ok    {shown}: `c`")), "from `{from}`, `{path}`: {text}");
+    }
 }

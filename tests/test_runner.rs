@@ -10,7 +10,7 @@ use groupgate::{Outcome, PolicySet};
 use groupgate_tests::{MESSAGE_CASES, TempSet, default_set, guests, repo_root};
 
 fn run(paths: &[PathBuf]) -> TestRun {
-    testing::run(paths, &RunOptions::default()).unwrap_or_else(|e| panic!("paths should resolve: {e}"))
+    testing::run(paths, &RunOptions::default())
 }
 
 fn run_set(set: &TempSet) -> TestRun {
@@ -84,8 +84,8 @@ policy_outcomes = {{ words = "deny" }}
     assert_eq!(run.exit_code(false), 1);
     let wrong = case(&run, "all wrong");
     let expected = [
-        "expected outcome allow, decided deny (reasons: `prohibited-content` (words))",
-        "expected reason `credit-too-low`, decided reasons: `prohibited-content` (words)",
+        "expected outcome allow, decided deny (reasons: `prohibited-content` (words, Art. 10))",
+        "expected reason `credit-too-low`, decided reasons: `prohibited-content` (words, Art. 10)",
         "expected no reason `prohibited-content`, but policy `words` gave it",
         "expected measure blacklist on user `usr-42`, decided measures: warn on user `usr-42`",
         "expected evidence containing `qwexium`, decided evidence: `text: list `words` entry `zorblax``",
@@ -100,7 +100,7 @@ policy_outcomes = {{ words = "deny" }}
 }
 
 #[test]
-fn a_policy_that_fails_fails_the_case_unless_the_case_expects_policy_error() {
+fn a_policy_that_fails_fails_the_case_unless_the_case_expects_it_to() {
     let cases = format!(
         r#"{MESSAGE_CASES}
 [[case]]
@@ -111,24 +111,49 @@ outcome = "deny"
 name = "the trap is expected"
 outcome = "deny"
 reasons = ["policy-error"]
+errors = ["trap"]
 "#
     );
-    let set = TempSet::new("").guest("trap", guests::TRAP, "").file("trap/tests/cases.toml", &cases);
+    let creation = r#"
+[[case]]
+name = "a failure is expected but none happens"
+hook = "group-creation"
+outcome = "allow"
+errors = ["trap"]
+request = { id = "r", name = "n", description = "d", category = "c", region = "CN-11", member_limit = 9, requested_at = 1, founder = { id = "u", identity_verified = true, credit_level = 3, region = "CN-11", groups_created = 0, groups_joined = 3 } }
+"#;
+    let set = TempSet::new("")
+        .guest("trap", guests::TRAP, "")
+        .file("trap/tests/cases.toml", &cases)
+        .file("trap/tests/creation.toml", creation);
     let run = run_set(&set);
     let accident = case(&run, "deny, but only by accident");
     assert!(!accident.passed);
     assert!(accident.failures[0].contains("policy `trap` failed (trapped"), "{:?}", accident.failures);
-    assert!(accident.failures[0].contains("must expect reason `policy-error`"), "{:?}", accident.failures);
+    assert!(accident.failures[0].contains("lists it under `errors`"), "{:?}", accident.failures);
     let expected = case(&run, "the trap is expected");
     assert!(expected.passed, "{:?}", expected.failures);
     assert_eq!(expected.limits.len(), 1, "the trap is reported even when expected");
     assert!(run.case_lines(false).iter().any(|l| l.starts_with("LIMIT") && l.contains("the trap is expected")));
+    let none = case(&run, "a failure is expected but none happens");
+    assert_eq!(none.failures, ["expected policy `trap` to fail, but it decided allow"]);
+}
+
+#[test]
+fn an_audit_policy_may_be_expected_to_fail_in_a_set_case() {
+    let cases = format!(
+        "{MESSAGE_CASES}\n[[case]]\nname = \"audit fails quietly\"\noutcome = \"allow\"\nerrors = [\"trap\"]\npolicy_outcomes = {{ trap = \"deny\" }}\n"
+    );
+    let set = TempSet::new("").guest("trap", guests::TRAP, "mode = \"audit\"").file("tests/cases.toml", &cases);
+    let run = run_set(&set);
+    assert_eq!(run.failed(), 0, "{:#?}", run.failure_lines());
 }
 
 #[test]
 fn a_policy_at_its_deadline_is_reported_as_hitting_a_limit() {
-    let cases =
-        format!("{MESSAGE_CASES}\n[[case]]\nname = \"spins\"\noutcome = \"review\"\nreasons = [\"policy-error\"]\n");
+    let cases = format!(
+        "{MESSAGE_CASES}\n[[case]]\nname = \"spins\"\noutcome = \"review\"\nreasons = [\"policy-error\"]\nerrors = [\"spin\"]\n"
+    );
     let set = TempSet::new("")
         .guest("spin", guests::SPIN, "on_error = \"review\"\n[limits]\ntimeout_ms = 20")
         .file("spin/tests/cases.toml", &cases);
@@ -271,10 +296,12 @@ fn paths_select_a_set_a_policy_a_tests_folder_or_a_case_file() {
     assert_eq!(both.sets.len(), 2, "a folder of sets tests each set");
     assert_eq!(both.passed(), 6);
 
-    let err = testing::run(&[root.join("nowhere")], &RunOptions::default()).unwrap_err();
-    assert!(err.to_string().contains("no such file or folder"), "{err}");
-    let err = testing::run(&[root.join("a/words.txt")], &RunOptions::default()).unwrap_err();
-    assert!(err.to_string().contains("a case file must be a `.toml` file"), "{err}");
+    let bad = run(&[root.join("nowhere"), root.join("a/words.txt"), root.join("b")]);
+    let errors: Vec<String> = bad.errors().map(|(_, e)| e.to_string()).collect();
+    assert!(errors[0].contains("no such file or folder"), "{errors:?}");
+    assert!(errors[1].contains("a case file must be a `.toml` file"), "{errors:?}");
+    assert_eq!(bad.passed(), 1, "a bad path does not stop the good ones");
+    assert_eq!(bad.exit_code(false), 2);
 }
 
 #[test]
@@ -293,7 +320,7 @@ fn a_filter_that_matches_nothing_runs_nothing() {
     let cases = format!("{MESSAGE_CASES}\n[[case]]\nname = \"clean\"\noutcome = \"allow\"\n");
     let set = words_set().file("words/tests/cases.toml", &cases);
     let options = RunOptions { filter: Some(regex::Regex::new("^dirty").unwrap()) };
-    let run = testing::run(&[set.path().to_path_buf()], &options).unwrap();
+    let run = testing::run(&[set.path().to_path_buf()], &options);
     assert_eq!(run.cases().count(), 0);
     assert_eq!(run.exit_code(false), 0);
     assert_eq!(run.exit_code(true), 1);
@@ -352,4 +379,50 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
             std::fs::copy(entry.path(), target).unwrap();
         }
     }
+}
+
+#[test]
+fn a_case_can_unset_a_field_and_assert_a_reason_s_policy_and_article() {
+    let cases = format!(
+        r#"{MESSAGE_CASES}
+[[case]]
+name = "article and policy"
+request = {{ text = "zorblax" }}
+outcome = "deny"
+reasons = [{{ code = "prohibited-content", policy = "words", article = "Art. 10" }}]
+
+[[case]]
+name = "wrong article"
+request = {{ text = "zorblax" }}
+outcome = "deny"
+reasons = [{{ code = "prohibited-content", article = "Art. 7" }}]
+
+[[case]]
+name = "labels unset"
+request = {{ sender = {{ labels = ["vip"] }} }}
+unset = ["sender.labels"]
+outcome = "allow"
+
+[[case]]
+name = "missing field unset"
+unset = ["sender.nickname"]
+outcome = "allow"
+"#
+    );
+    let set = words_set().file("words/tests/cases.toml", &cases);
+    let run = run_set(&set);
+    let Err(TestError::Cases(errors)) = &run.sets[0].result else { panic!("unsetting a missing field is an error") };
+    assert!(errors[0].contains("case `missing field unset`: key `unset`: `sender.nickname`"), "{errors:?}");
+
+    let fixed = cases.replace("unset = [\"sender.nickname\"]", "request = { sender = { labels = [] } }");
+    let set = words_set().file("words/tests/cases.toml", &fixed);
+    let run = run_set(&set);
+    assert_eq!(run.errors().count(), 0);
+    assert!(case(&run, "article and policy").passed);
+    assert!(case(&run, "labels unset").passed);
+    let wrong = case(&run, "wrong article");
+    assert_eq!(
+        wrong.failures,
+        ["expected reason `prohibited-content` citing Art. 7, decided reasons: `prohibited-content` (words, Art. 10)"]
+    );
 }

@@ -17,7 +17,7 @@ use groupgate::{Hook, PolicySet, Request};
     name = "groupgate",
     version,
     about,
-    after_help = "Exit status: 0 on success (for `eval`, whatever the decision), 2 when the request or the policy set is invalid; `test` exits 1 when a case fails.\nLog level: RUST_LOG (default `warn`); policy log lines use the target `groupgate::guest`."
+    after_help = "Exit status: 0 on success (for `eval`, whatever the decision), 2 when the request or the policy set is invalid; `test` exits 1 when a case fails.\nLog level: RUST_LOG (default `warn`, `error` for `test`); policy log lines use the target `groupgate::guest`."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -63,7 +63,7 @@ enum Command {
         /// Print the results as JSON instead of text.
         #[arg(long)]
         json: bool,
-        /// Exit 1 when no case ran (a filter that matches nothing, a policy with no cases).
+        /// Exit 1 when no case ran at all (a filter that matches nothing, a folder without cases).
         #[arg(long)]
         fail_on_empty: bool,
         /// List, per policy, the hooks and reason codes that no case exercises.
@@ -86,11 +86,15 @@ fn parse_hook(s: &str) -> Result<Hook, String> {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // A test run's report says which policies failed; their log lines would
+    // only repeat it, so `test` logs errors alone unless RUST_LOG says more.
+    let default_level = if matches!(cli.command, Command::Test { .. }) { "error" } else { "warn" };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_level.into()))
         .init();
-    match run(Cli::parse()) {
+    match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -108,12 +112,9 @@ fn run(cli: Cli) -> Result<u8> {
         }
         Command::Test { paths, filter, junit, json, fail_on_empty, coverage, verbose } => {
             let options = RunOptions { filter };
-            let run = testing::run(&paths, &options)?;
-            if let Some(path) = &junit {
-                std::fs::write(path, run.to_junit()).with_context(|| format!("cannot write `{}`", path.display()))?;
-            }
+            let run = testing::run(&paths, &options);
             for (root, error) in run.errors() {
-                eprintln!("error: policy set `{}`: {error}", root.display());
+                eprintln!("error: `{}`: {error}", root.display());
             }
             if json {
                 println!("{}", serde_json::to_string_pretty(&run.to_json())?);
@@ -127,6 +128,10 @@ fn run(cli: Cli) -> Result<u8> {
                     }
                 }
                 println!("{}", run.summary());
+            }
+            // Written after the results are shown, so a bad path loses nothing.
+            if let Some(path) = &junit {
+                std::fs::write(path, run.to_junit()).with_context(|| format!("cannot write `{}`", path.display()))?;
             }
             Ok(run.exit_code(fail_on_empty))
         }

@@ -1,69 +1,201 @@
-//! Art. 10 prohibited content: denies a message whose text or attachment
-//! names, or a group whose name or description, contains a word from the
-//! policy's lists, matched on the text's skeleton (see `groupgate_text`) so
-//! that width, case, invisible characters and separators do not hide it.
+//! Art. 10 prohibited content: denies (or holds for review) a message whose
+//! text or attachment names, or a group whose name or description, contains
+//! an entry of the policy's lists, matched on the text's skeleton (see
+//! `groupgate_text`) so that width, case, invisible characters and separators
+//! do not hide it.
 //!
 //! Config (`[config]` in the manifest):
-//! - `lists`: which `[data]` files are word lists (default: all of them).
+//! - `lists`: one table per list, keyed by name. Each may set `file` (the
+//!   `[data]` file of its entries; default: the list's name, when there is
+//!   such a file), `patterns` (regular expressions matched on the skeleton),
+//!   `severity` (`deny`, the default, or `review`), and for a deny list
+//!   `escalate = true` with `suspend_secs` (default 86400). Without `lists`,
+//!   every `[data]` file not named in `allow_lists` is a deny list.
+//! - `allow_lists`: `[data]` files of terms that never trigger: a listed
+//!   entry or pattern match that lies inside an allowed term is ignored.
+//!
+//! Measures: a deny list warns the sender (or founder); an escalating list
+//! suspends their publication for `suspend_secs` and reports them; a review
+//! list asks for none, leaving it to the moderator.
 //!
 //! Each list file holds one entry per line; `#` starts a comment.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 
 use aho_corasick::Anchored;
 use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::dfa::DFA;
 use aho_corasick::nfa::contiguous::NFA;
 use groupgate_sdk::{
-    ASCII_SKELETON, DataFile, GroupCreation, Measure, MeasureKind, Message, Policy, Reason, Verdict, entries,
-    parse_config, skeleton, skeleton_bytes_into,
+    ASCII_SKELETON, DataFile, GroupCreation, Measure, MeasureKind, Message, Policy, Verdict, all, data_file, deny,
+    entries, parse_config, review, skeleton, skeleton_bytes_into,
 };
+use regex::{Regex, RegexSet};
 use serde::Deserialize;
 
-/// At most this many distinct matches are named in a reason's evidence.
+/// At most this many distinct matches are named in the evidence.
 const MAX_EVIDENCE: usize = 5;
+/// Default suspension of an escalating list, in seconds: one day.
+const DEFAULT_SUSPEND_SECS: u64 = 86_400;
+/// Compiled size limit of each pattern, so a config cannot exhaust memory.
+const PATTERN_SIZE_LIMIT: usize = 1 << 20;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct Config {
-    lists: Option<Vec<String>>,
+    lists: Option<BTreeMap<String, ListConfig>>,
+    #[serde(default)]
+    allow_lists: Vec<String>,
 }
 
-struct Entry {
-    list: String,
-    word: String,
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ListConfig {
+    file: Option<String>,
+    #[serde(default)]
+    patterns: Vec<String>,
+    #[serde(default)]
+    severity: Severity,
+    #[serde(default)]
+    escalate: bool,
+    suspend_secs: Option<u64>,
+}
+
+#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum Severity {
+    #[default]
+    Deny,
+    Review,
+}
+
+/// A list, as configured.
+struct List {
+    name: String,
+    severity: Severity,
+    /// Suspension length when the list escalates.
+    escalate: Option<u64>,
+}
+
+/// Something a list matches: an entry (a word, through the automaton) or a
+/// pattern (through the regex set). Entries come first, so an automaton
+/// pattern id is an index here; patterns follow.
+struct Rule {
+    list: usize,
+    /// `entry `zorblax`` or `pattern `z[o0]rblax``, for the evidence.
+    label: String,
 }
 
 struct ProhibitedContent {
-    /// Every list entry's skeleton, driven byte by byte in [`feed`].
-    matcher: Matcher,
-    entries: Vec<Entry>,
+    lists: Vec<List>,
+    rules: Vec<Rule>,
+    /// Every entry's skeleton, driven byte by byte in [`feed`].
+    matcher: Option<Matcher>,
+    /// Skeleton length of each entry, to turn a match's end into a span.
+    entry_lens: Vec<usize>,
+    /// Patterns, as one set for the per-request check and one by one for spans.
+    patterns: Option<(RegexSet, Vec<Regex>)>,
+    /// Allowed terms' skeletons, and their lengths.
+    allow: Option<(Matcher, Vec<usize>)>,
     /// Reused across calls so a scan allocates nothing once warm.
     scratch: RefCell<Vec<u8>>,
 }
 
+/// A rule that matched, and in which field.
+type Found = Vec<(&'static str, usize)>;
+
 impl Policy for ProhibitedContent {
     fn init(config: &str, data: Vec<DataFile>) -> Result<Self, String> {
         let config: Config = parse_config(config)?;
-        let wanted = config.lists.unwrap_or_else(|| data.iter().map(|d| d.name.clone()).collect());
-        let mut patterns = Vec::new();
-        let mut entries_out = Vec::new();
-        for list in &wanted {
-            let file = data
+        for name in &config.allow_lists {
+            data_file(&data, name).map_err(|e| format!("config key `allow_lists`: {e}"))?;
+        }
+        let configured = match config.lists {
+            Some(lists) => lists,
+            None => data
                 .iter()
-                .find(|d| &d.name == list)
-                .ok_or_else(|| format!("config key `lists`: no data file named `{list}`"))?;
-            for word in entries(&file.contents).map_err(|e| format!("data file `{list}`: {e}"))? {
-                let pattern = skeleton(word);
-                if pattern.is_empty() {
-                    return Err(format!("data file `{list}`: entry `{word}` has no letters or digits to match"));
+                .filter(|d| !config.allow_lists.contains(&d.name))
+                .map(|d| (d.name.clone(), ListConfig::default()))
+                .collect(),
+        };
+
+        let mut lists = Vec::new();
+        let mut rules = Vec::new();
+        let mut words = Vec::new();
+        let mut pattern_rules = Vec::new();
+        let mut pattern_sources = Vec::new();
+        for (index, (name, list)) in configured.into_iter().enumerate() {
+            let key = format!("config key `lists.{name}`");
+            if list.severity == Severity::Review && list.escalate {
+                return Err(format!("{key}.escalate: only a list with severity `deny` escalates"));
+            }
+            if list.suspend_secs.is_some() && !list.escalate {
+                return Err(format!("{key}.suspend_secs: applies only with `escalate = true`"));
+            }
+            let file = match &list.file {
+                Some(file) => Some(data_file(&data, file).map_err(|e| format!("{key}.file: {e}"))?),
+                None => data.iter().find(|d| d.name == name),
+            };
+            if file.is_none() && list.patterns.is_empty() {
+                return Err(format!("{key}: no `[data]` file named `{name}`, and no `file` or `patterns` given"));
+            }
+            if let Some(file) = file {
+                for word in entries(&file.contents).map_err(|e| format!("data file `{}`: {e}", file.name))? {
+                    let pattern = skeleton(word);
+                    if pattern.is_empty() {
+                        return Err(format!("data file `{}`: entry `{word}` has no letters or digits", file.name));
+                    }
+                    words.push(pattern);
+                    rules.push(Rule { list: index, label: format!("entry `{word}`") });
                 }
-                patterns.push(pattern);
-                entries_out.push(Entry { list: list.clone(), word: word.to_owned() });
+            }
+            for source in &list.patterns {
+                regex::RegexBuilder::new(source)
+                    .size_limit(PATTERN_SIZE_LIMIT)
+                    .build()
+                    .map_err(|e| format!("{key}.patterns: pattern `{source}` does not compile: {e}"))?;
+                pattern_rules.push(Rule { list: index, label: format!("pattern `{source}`") });
+                pattern_sources.push(source.clone());
+            }
+            let escalate = list.escalate.then(|| list.suspend_secs.unwrap_or(DEFAULT_SUSPEND_SECS));
+            lists.push(List { name, severity: list.severity, escalate });
+        }
+        let entry_lens = words.iter().map(String::len).collect();
+        let matcher = if words.is_empty() { None } else { Some(Matcher::build(&words)?) };
+        rules.extend(pattern_rules);
+        let patterns = if pattern_sources.is_empty() {
+            None
+        } else {
+            let set = regex::RegexSetBuilder::new(&pattern_sources)
+                .size_limit(PATTERN_SIZE_LIMIT * pattern_sources.len())
+                .build()
+                .map_err(|e| format!("config key `lists`: the patterns together do not compile: {e}"))?;
+            let each = pattern_sources
+                .iter()
+                .map(|p| regex::RegexBuilder::new(p).size_limit(PATTERN_SIZE_LIMIT).build().expect("checked above"))
+                .collect();
+            Some((set, each))
+        };
+
+        let mut allowed = Vec::new();
+        for name in &config.allow_lists {
+            let file = data_file(&data, name).expect("checked above");
+            for term in entries(&file.contents).map_err(|e| format!("data file `{name}`: {e}"))? {
+                let pattern = skeleton(term);
+                if pattern.is_empty() {
+                    return Err(format!("data file `{name}`: term `{term}` has no letters or digits"));
+                }
+                allowed.push(pattern);
             }
         }
-        let matcher = Matcher::build(&patterns)?;
-        Ok(ProhibitedContent { matcher, entries: entries_out, scratch: RefCell::new(Vec::new()) })
+        let allow = if allowed.is_empty() {
+            None
+        } else {
+            Some((Matcher::build(&allowed)?, allowed.iter().map(String::len).collect()))
+        };
+
+        Ok(ProhibitedContent { lists, rules, matcher, entry_lens, patterns, allow, scratch: RefCell::new(Vec::new()) })
     }
 
     fn message(&self, message: &Message) -> Verdict {
@@ -72,51 +204,112 @@ impl Policy for ProhibitedContent {
         for attachment in &message.attachments {
             self.scan(&attachment.name, "attachment name", &mut found);
         }
-        self.verdict(found, "the message contains prohibited content", &message.sender.id)
+        self.verdict(&found, "the message contains prohibited content", &message.sender.id)
     }
 
     fn group_creation(&self, creation: &GroupCreation) -> Verdict {
         let mut found = Vec::new();
         self.scan(&creation.name, "group name", &mut found);
         self.scan(&creation.description, "group description", &mut found);
-        self.verdict(found, "the group's name or description contains prohibited content", &creation.founder.id)
+        self.verdict(&found, "the group's name or description contains prohibited content", &creation.founder.id)
     }
 }
 
 impl ProhibitedContent {
-    /// Appends `(field, entry index)` for each distinct entry found in `text`.
+    /// Appends `(field, rule index)` for each distinct rule that matches in
+    /// `text` and is not inside an allowed term.
     ///
-    /// ASCII text (most chat) is mapped to its skeleton and fed to the
-    /// automaton in the same pass, sixteen bytes per loop turn: a sandboxed loop
-    /// pays for a deadline check on every turn, so fewer turns matter. Other
-    /// text is reduced to its skeleton first.
-    fn scan(&self, text: &str, field: &'static str, found: &mut Vec<(&'static str, usize)>) {
+    /// The common case, no match, is a single pass: ASCII text (most chat) is
+    /// mapped to its skeleton and fed to the automaton in the same pass,
+    /// sixteen bytes per loop turn (a sandboxed loop pays for a deadline check
+    /// on every turn, so fewer turns matter); other text is reduced to its
+    /// skeleton first. Only when something matches, or patterns are
+    /// configured, is the skeleton kept and searched for spans.
+    fn scan(&self, text: &str, field: &'static str, found: &mut Found) {
         if found.len() >= MAX_EVIDENCE {
             return;
         }
-        if text.is_ascii() {
-            self.matcher.feed(text.as_bytes(), &ASCII_SKELETON, field, found);
-        } else {
-            let mut scratch = self.scratch.borrow_mut();
+        let mut scratch = self.scratch.borrow_mut();
+        let mut hit = false;
+        let mut skeleton_ready = false;
+        if let Some(matcher) = &self.matcher {
+            if text.is_ascii() {
+                hit = matcher.any(text.as_bytes(), &ASCII_SKELETON);
+            } else {
+                skeleton_bytes_into(text, &mut scratch);
+                skeleton_ready = true;
+                hit = matcher.any(&scratch, &IDENTITY);
+            }
+        }
+        if !hit && self.patterns.is_none() {
+            return;
+        }
+        if !skeleton_ready {
             skeleton_bytes_into(text, &mut scratch);
-            self.matcher.feed(&scratch, &IDENTITY, field, found);
+        }
+        let skeleton = &scratch[..];
+        let mut spans: Vec<(usize, usize, usize)> = Vec::new();
+        if hit && let Some(matcher) = &self.matcher {
+            matcher.spans(skeleton, &self.entry_lens, |rule, start, end| spans.push((rule, start, end)));
+        }
+        if let Some((set, each)) = &self.patterns {
+            // Patterns see the skeleton as text; it is built from whole characters.
+            let text = std::str::from_utf8(skeleton).expect("a skeleton is UTF-8");
+            let first = self.entry_lens.len();
+            for i in set.matches(text).iter() {
+                for m in each[i].find_iter(text) {
+                    spans.push((first + i, m.start(), m.end()));
+                }
+            }
+        }
+        if spans.is_empty() {
+            return;
+        }
+        let mut allowed: Vec<(usize, usize)> = Vec::new();
+        if let Some((matcher, lens)) = &self.allow {
+            matcher.spans(skeleton, lens, |_, start, end| allowed.push((start, end)));
+        }
+        spans.sort_unstable_by_key(|&(rule, start, _)| (start, rule));
+        for (rule, start, end) in spans {
+            if allowed.iter().any(|&(a, b)| a <= start && end <= b) {
+                continue;
+            }
+            if found.iter().any(|&(_, seen)| seen == rule) {
+                continue;
+            }
+            if found.len() >= MAX_EVIDENCE {
+                return;
+            }
+            found.push((field, rule));
         }
     }
 
-    fn verdict(&self, found: Vec<(&'static str, usize)>, message: &str, user_id: &str) -> Verdict {
-        if found.is_empty() {
-            return Verdict::allow();
-        }
-        let evidence = found
-            .iter()
-            .map(|&(field, i)| {
-                let entry = &self.entries[i];
-                format!("{field}: list `{}` entry `{}`", entry.list, entry.word)
+    /// One reason per list that matched, in list order; the outcome is the
+    /// most severe list's.
+    fn verdict(&self, found: &Found, message: &str, user_id: &str) -> Verdict {
+        let verdicts = self.lists.iter().enumerate().filter_map(|(index, list)| {
+            let evidence: Vec<String> = found
+                .iter()
+                .filter(|&&(_, rule)| self.rules[rule].list == index)
+                .map(|&(field, rule)| format!("{field}: list `{}` {}", list.name, self.rules[rule].label))
+                .collect();
+            if evidence.is_empty() {
+                return None;
+            }
+            let verdict = match list.severity {
+                Severity::Deny => deny("prohibited-content"),
+                Severity::Review => review("prohibited-content"),
+            };
+            let verdict = verdict.message(message).article("Art. 10").evidence(evidence.join("; "));
+            Some(match (list.severity, list.escalate) {
+                (Severity::Review, _) => verdict,
+                (Severity::Deny, None) => verdict.measure(Measure::on_user(MeasureKind::Warn, user_id)),
+                (Severity::Deny, Some(secs)) => verdict
+                    .measure(Measure::on_user(MeasureKind::SuspendPublication, user_id).for_secs(secs))
+                    .measure(Measure::on_user(MeasureKind::Report, user_id)),
             })
-            .collect::<Vec<_>>()
-            .join("; ");
-        Verdict::deny(Reason::new("prohibited-content", message).article("Art. 10").evidence(evidence))
-            .with_measure(Measure::on_user(MeasureKind::Warn, user_id))
+        });
+        all(verdicts)
     }
 }
 
@@ -149,27 +342,31 @@ impl Matcher {
         }
     }
 
-    fn feed(&self, bytes: &[u8], map: &[u8; 256], field: &'static str, found: &mut Vec<(&'static str, usize)>) {
+    /// Whether any entry occurs in `bytes` mapped through `map`.
+    fn any(&self, bytes: &[u8], map: &[u8; 256]) -> bool {
         match self {
-            Matcher::Dfa(dfa) => feed(dfa, bytes, map, field, found),
-            Matcher::Nfa(nfa) => feed(nfa, bytes, map, field, found),
+            Matcher::Dfa(dfa) => any(dfa, bytes, map),
+            Matcher::Nfa(nfa) => any(nfa, bytes, map),
+        }
+    }
+
+    /// Calls `each(pattern, start, end)` for every occurrence of every entry
+    /// in the skeleton `bytes`, overlapping ones included.
+    fn spans(&self, bytes: &[u8], lens: &[usize], each: impl FnMut(usize, usize, usize)) {
+        match self {
+            Matcher::Dfa(dfa) => spans(dfa, bytes, lens, each),
+            Matcher::Nfa(nfa) => spans(nfa, bytes, lens, each),
         }
     }
 }
 
 /// Runs `aut` over `bytes` mapped through `map` (0 = skip), sixteen bytes per
-/// loop turn: a sandboxed loop pays for a deadline check on every turn.
-fn feed<A: Automaton>(
-    aut: &A,
-    bytes: &[u8],
-    map: &[u8; 256],
-    field: &'static str,
-    found: &mut Vec<(&'static str, usize)>,
-) {
-    let Ok(mut sid) = aut.start_state(Anchored::No) else { return };
+/// loop turn, and says whether anything matched: a sandboxed loop pays for a
+/// deadline check on every turn, and this is the path every request takes.
+fn any<A: Automaton>(aut: &A, bytes: &[u8], map: &[u8; 256]) -> bool {
+    let Ok(mut sid) = aut.start_state(Anchored::No) else { return false };
     let mut chunks = bytes.chunks_exact(16);
     for chunk in &mut chunks {
-        let before = sid;
         let mut hit = false;
         for &byte in chunk {
             let mapped = map[byte as usize];
@@ -179,46 +376,40 @@ fn feed<A: Automaton>(
             }
         }
         if hit {
-            // Rare: step through the chunk again to collect what matched.
-            sid = before;
-            if !collect(aut, chunk, map, &mut sid, field, found) {
-                return;
-            }
+            return true;
         }
     }
-    collect(aut, chunks.remainder(), map, &mut sid, field, found);
+    step(aut, chunks.remainder(), map, &mut sid)
 }
 
-/// Steps `sid` over `bytes`, recording every entry that matches; false once
-/// the evidence is full.
-fn collect<A: Automaton>(
-    aut: &A,
-    bytes: &[u8],
-    map: &[u8; 256],
-    sid: &mut StateID,
-    field: &'static str,
-    found: &mut Vec<(&'static str, usize)>,
-) -> bool {
+/// Steps `sid` over `bytes`; true at the first match.
+fn step<A: Automaton>(aut: &A, bytes: &[u8], map: &[u8; 256], sid: &mut StateID) -> bool {
     for &byte in bytes {
         let mapped = map[byte as usize];
-        if mapped == 0 {
-            continue;
-        }
-        *sid = aut.next_state(Anchored::No, *sid, mapped);
-        if !aut.is_match(*sid) {
-            continue;
-        }
-        for i in 0..aut.match_len(*sid) {
-            if found.len() >= MAX_EVIDENCE {
-                return false;
-            }
-            let index = aut.match_pattern(*sid, i).as_usize();
-            if !found.iter().any(|&(_, seen)| seen == index) {
-                found.push((field, index));
+        if mapped != 0 {
+            *sid = aut.next_state(Anchored::No, *sid, mapped);
+            if aut.is_match(*sid) {
+                return true;
             }
         }
     }
-    true
+    false
+}
+
+/// Every occurrence of every pattern of `aut` in `bytes`, as (pattern, start,
+/// end); `lens` gives each pattern's length.
+fn spans<A: Automaton>(aut: &A, bytes: &[u8], lens: &[usize], mut each: impl FnMut(usize, usize, usize)) {
+    let Ok(mut sid) = aut.start_state(Anchored::No) else { return };
+    for (at, &byte) in bytes.iter().enumerate() {
+        sid = aut.next_state(Anchored::No, sid, byte);
+        if aut.is_match(sid) {
+            for i in 0..aut.match_len(sid) {
+                let pattern = aut.match_pattern(sid, i).as_usize();
+                let end = at + 1;
+                each(pattern, end - lens[pattern], end);
+            }
+        }
+    }
 }
 
 /// For text already reduced to its skeleton: every byte stays.

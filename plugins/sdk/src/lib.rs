@@ -3,24 +3,32 @@
 //! [`policy!`]; build with `cargo build --release --target wasm32-wasip2`.
 //!
 //! ```ignore
-//! use groupgate_sdk::{Message, Policy, Reason, Verdict};
+//! use groupgate_sdk::{DataFile, Message, Policy, Verdict, allow, review};
 //!
 //! struct NoShouting;
 //!
 //! impl Policy for NoShouting {
-//!     fn init(_config: &str, _data: Vec<groupgate_sdk::DataFile>) -> Result<Self, String> {
+//!     fn init(_config: &str, _data: Vec<DataFile>) -> Result<Self, String> {
 //!         Ok(NoShouting)
 //!     }
 //!     fn message(&self, m: &Message) -> Verdict {
 //!         if m.text.len() > 8 && m.text == m.text.to_uppercase() {
-//!             return Verdict::review(Reason::new("shouting", "the message is all capitals"));
+//!             return review("shouting").message("the message is all capitals").article("Art. 9");
 //!         }
-//!         Verdict::allow()
+//!         allow()
 //!     }
 //! }
 //!
 //! groupgate_sdk::policy!(NoShouting);
 //! ```
+//!
+//! Verdicts are built from [`allow`], [`deny`] and [`review`]; `.message()`,
+//! `.article()` and `.evidence()` describe the latest reason, `.measure()`
+//! asks the platform to act, and [`Verdict::and`] combines the verdicts of
+//! several rules. [`parse_config`] reads `[config]` into a serde type with
+//! errors naming the key, [`data_file`] and [`entries`] read `[data]` files,
+//! and [`skeleton`] is the text normalisation every standard policy matches
+//! on.
 
 extern crate self as groupgate_sdk;
 
@@ -33,6 +41,7 @@ pub mod bindings {
         export_macro_name: "__export_policy_world",
         default_bindings_module: "groupgate_sdk::bindings",
         runtime_path: "groupgate_sdk::__rt",
+        additional_derives: [PartialEq, Eq],
     });
 }
 
@@ -108,6 +117,31 @@ macro_rules! policy {
     };
 }
 
+/// Nothing against it.
+pub fn allow() -> Verdict {
+    Verdict::allow()
+}
+
+/// Refuse, for reason `code` (a stable, kebab-case code such as
+/// `credit-too-low`); describe it with `.message()` and `.article()`.
+pub fn deny(code: &str) -> Verdict {
+    Verdict::deny(Reason::new(code, ""))
+}
+
+/// Hold for a moderator, for reason `code`.
+pub fn review(code: &str) -> Verdict {
+    Verdict::review(Reason::new(code, ""))
+}
+
+/// How severe an outcome is: allow < review < deny.
+fn severity(outcome: Outcome) -> u8 {
+    match outcome {
+        Outcome::Allow => 0,
+        Outcome::Review => 1,
+        Outcome::Deny => 2,
+    }
+}
+
 impl Verdict {
     /// Nothing against it.
     pub fn allow() -> Self {
@@ -135,6 +169,63 @@ impl Verdict {
         self.measures.push(measure);
         self
     }
+
+    /// Sets the latest reason's message: a sentence for a moderator or the user.
+    pub fn message(mut self, message: impl Into<String>) -> Self {
+        if let Some(reason) = self.reasons.last_mut() {
+            reason.message = message.into();
+        }
+        self
+    }
+
+    /// Sets the latest reason's regulation article, e.g. `Art. 7`.
+    pub fn article(mut self, article: &str) -> Self {
+        if let Some(reason) = self.reasons.last_mut() {
+            reason.article = Some(article.to_owned());
+        }
+        self
+    }
+
+    /// Sets what triggered the latest reason (never a whole message).
+    pub fn evidence(mut self, evidence: impl Into<String>) -> Self {
+        if let Some(reason) = self.reasons.last_mut() {
+            reason.evidence = Some(evidence.into());
+        }
+        self
+    }
+
+    /// Adds a measure for the platform to take.
+    pub fn measure(self, measure: Measure) -> Self {
+        self.with_measure(measure)
+    }
+
+    /// Both verdicts at once: the more severe outcome, with the reasons and
+    /// measures of each (measures asked for twice are kept once). A policy
+    /// that checks several rules combines them so a request breaking several
+    /// hears about all of them.
+    pub fn and(mut self, other: Verdict) -> Self {
+        if severity(other.outcome) > severity(self.outcome) {
+            self.outcome = other.outcome;
+        }
+        self.reasons.extend(other.reasons);
+        for measure in other.measures {
+            if !self.measures.contains(&measure) {
+                self.measures.push(measure);
+            }
+        }
+        self
+    }
+
+    /// Whether nothing is against it.
+    pub fn is_allow(&self) -> bool {
+        matches!(self.outcome, Outcome::Allow)
+    }
+}
+
+/// Combines any number of verdicts with [`Verdict::and`]; allow when there
+/// are none.
+pub fn all(verdicts: impl IntoIterator<Item = Verdict>) -> Verdict {
+    verdicts.into_iter().fold(allow(), Verdict::and)
 }
 
 impl Reason {
@@ -166,13 +257,27 @@ impl Measure {
     pub fn on_group(kind: MeasureKind, group_id: &str) -> Self {
         Measure { kind, target: Target::Group(group_id.to_owned()), duration_secs: None, amount: None }
     }
+
+    /// For how long, in seconds (suspensions, blacklisting).
+    pub fn for_secs(mut self, secs: u64) -> Self {
+        self.duration_secs = Some(secs);
+        self
+    }
+
+    /// By how much (e.g. the credit levels to lower).
+    pub fn by(mut self, amount: u32) -> Self {
+        self.amount = Some(amount);
+        self
+    }
 }
 
 /// Parses the `[config]` JSON into `T`. Errors name the key, e.g.
 /// ``config key `lists`: invalid type: string "x", expected a sequence``.
 pub fn parse_config<T: serde::de::DeserializeOwned>(config: &str) -> Result<T, String> {
-    let de = &mut serde_json::Deserializer::from_str(config);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    // Through a `Value`, so errors carry the key but not a position in JSON
+    // the author never wrote (they wrote TOML).
+    let value: serde_json::Value = serde_json::from_str(config).map_err(|e| format!("config is not JSON: {e}"))?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         if path == "." { format!("config: {}", e.inner()) } else { format!("config key `{path}`: {}", e.inner()) }
     })
@@ -183,6 +288,18 @@ pub fn parse_config<T: serde::de::DeserializeOwned>(config: &str) -> Result<T, S
 pub fn entries(contents: &[u8]) -> Result<impl Iterator<Item = &str>, String> {
     let text = std::str::from_utf8(contents).map_err(|e| format!("not UTF-8 text: {e}"))?;
     Ok(text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')))
+}
+
+/// The `[data]` file named `name`, or an error naming it and the files there are.
+pub fn data_file<'a>(data: &'a [DataFile], name: &str) -> Result<&'a DataFile, String> {
+    data.iter().find(|d| d.name == name).ok_or_else(|| {
+        let names: Vec<&str> = data.iter().map(|d| d.name.as_str()).collect();
+        if names.is_empty() {
+            format!("no data file named `{name}`: the manifest has no `[data]`")
+        } else {
+            format!("no data file named `{name}` (the manifest's `[data]` has `{}`)", names.join("`, `"))
+        }
+    })
 }
 
 /// Structured log lines, delivered to the host's log under the policy's name.

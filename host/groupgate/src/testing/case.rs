@@ -34,9 +34,11 @@ struct RawCase {
     hook: Option<Hook>,
     input: Option<String>,
     request: Option<toml::Table>,
+    #[serde(default)]
+    unset: Vec<String>,
     outcome: Outcome,
     #[serde(default)]
-    reasons: Vec<String>,
+    reasons: Vec<ExpectedReason>,
     #[serde(default)]
     absent_reasons: Vec<String>,
     #[serde(default)]
@@ -46,6 +48,8 @@ struct RawCase {
     policy_outcomes: BTreeMap<String, Outcome>,
     #[serde(default)]
     skipped: Vec<String>,
+    #[serde(default)]
+    errors: Vec<String>,
 }
 
 /// One case: a request and what its decision must satisfy.
@@ -69,8 +73,8 @@ pub struct Case {
 pub struct Expect {
     /// The decision's outcome.
     pub outcome: Outcome,
-    /// Reason codes the decision must carry.
-    pub reasons: Vec<String>,
+    /// Reasons the decision must carry.
+    pub reasons: Vec<ExpectedReason>,
     /// Reason codes the decision must not carry.
     pub absent_reasons: Vec<String>,
     /// Measures the decision must carry.
@@ -81,6 +85,58 @@ pub struct Expect {
     pub policy_outcomes: BTreeMap<String, Outcome>,
     /// Policies that must not have run (their hooks or scope did not match).
     pub skipped: Vec<String>,
+    /// Policies that must fail (trap, time out, hit a limit). Any other
+    /// policy that fails fails the case.
+    pub errors: Vec<String>,
+}
+
+/// A reason a case expects: a code, as `"code"`, or a table naming also the
+/// policy that gives it and the article it cites, as
+/// `{ code = "credit-too-low", policy = "credit-levels", article = "Art. 7" }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExpectedReason {
+    /// The reason code.
+    pub code: String,
+    /// The policy that must give it, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// The article it must cite, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub article: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for ExpectedReason {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Full {
+            code: String,
+            policy: Option<String>,
+            article: Option<String>,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged, expecting = "a reason code, or a table with `code` and optionally `policy` and `article`")]
+        enum Form {
+            Code(String),
+            Full(Full),
+        }
+        Ok(match Form::deserialize(d)? {
+            Form::Code(code) => ExpectedReason { code, policy: None, article: None },
+            Form::Full(f) => ExpectedReason { code: f.code, policy: f.policy, article: f.article },
+        })
+    }
+}
+
+impl std::fmt::Display for ExpectedReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}`", self.code)?;
+        match (&self.policy, &self.article) {
+            (Some(p), Some(a)) => write!(f, " from policy `{p}` citing {a}"),
+            (Some(p), None) => write!(f, " from policy `{p}`"),
+            (None, Some(a)) => write!(f, " citing {a}"),
+            (None, None) => Ok(()),
+        }
+    }
 }
 
 /// A measure a case expects: kind and target, and `duration_secs` or
@@ -125,6 +181,10 @@ pub(crate) fn read(set_root: &Path, file: &Path, policy: Option<&str>) -> Result
             Err(e) => errors.push(at(e)),
         }
     }
+    // Every case builds on the top of the file: a broken top is said once.
+    if !errors.is_empty() {
+        return Err(errors);
+    }
 
     let mut cases = Vec::with_capacity(raw.case.len());
     for (i, rc) in raw.case.into_iter().enumerate() {
@@ -161,6 +221,11 @@ pub(crate) fn read(set_root: &Path, file: &Path, policy: Option<&str>) -> Result
                 }
             }
         }
+        for path in &rc.unset {
+            if let Err(e) = unset(&mut request, path) {
+                fail(format!("key `unset`: {e}"));
+            }
+        }
         if request.is_null() {
             fail("no request: give `request` or `input`, in the case or at the top of the file".into());
             continue;
@@ -185,6 +250,7 @@ pub(crate) fn read(set_root: &Path, file: &Path, policy: Option<&str>) -> Result
                 evidence: rc.evidence,
                 policy_outcomes: rc.policy_outcomes,
                 skipped: rc.skipped,
+                errors: rc.errors,
             },
         });
     }
@@ -217,6 +283,21 @@ fn table_to_json(table: toml::Table, key: &str) -> Result<Value, String> {
         ));
     }
     serde_json::to_value(&value).map_err(|e| format!("key `{key}`: {e}"))
+}
+
+/// Removes the field at dotted `path` (e.g. `inviter`, `sender.labels`), so a
+/// case can drop an optional field that the top of its file sets.
+fn unset(request: &mut Value, path: &str) -> Result<(), String> {
+    let mut parts: Vec<&str> = path.split('.').collect();
+    let last = parts.pop().filter(|p| !p.is_empty()).ok_or_else(|| format!("`{path}` is not a field path"))?;
+    let mut at = request;
+    for part in parts {
+        at = at.get_mut(part).ok_or_else(|| format!("`{path}`: the request has no field `{part}`"))?;
+    }
+    match at.as_object_mut().and_then(|o| o.remove(last)) {
+        Some(_) => Ok(()),
+        None => Err(format!("`{path}`: the request has no field `{last}`")),
+    }
 }
 
 /// Merges `over` into `base`: objects key by key, anything else replaced.

@@ -11,12 +11,15 @@
 //! ```no_run
 //! use groupgate::testing::{self, RunOptions};
 //!
-//! let run = testing::run(&["policies/default".into()], &RunOptions::default())?;
+//! let run = testing::run(&["policies/default".into()], &RunOptions::default());
+//! for (path, error) in run.errors() {
+//!     eprintln!("`{}`: {error}", path.display());
+//! }
 //! for line in run.failure_lines() {
 //!     eprintln!("{line}");
 //! }
 //! println!("{}", run.summary());
-//! # Ok::<(), groupgate::testing::TestError>(())
+//! std::process::exit(run.exit_code(false).into());
 //! ```
 
 mod case;
@@ -27,7 +30,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use case::{Case, Expect, ExpectedMeasure};
+pub use case::{Case, Expect, ExpectedMeasure, ExpectedReason};
 
 use crate::decision::{Decision, ErrorKind};
 use crate::error::LoadError;
@@ -85,54 +88,97 @@ pub struct Selection {
 
 /// Sorts `paths` (set folders, policy folders, `tests` folders or case
 /// files; a folder holding several sets stands for each of them) by the
-/// set each belongs to, in first-seen order.
+/// set each belongs to, in first-seen order. Each path is resolved first, so
+/// `.`, `..` and bare file names work from any folder; the set's folder is
+/// then named relative to the working folder, and every file below it by
+/// joining onto that, so reports show short paths.
 pub fn select(paths: &[PathBuf]) -> Result<Vec<Selection>, TestError> {
     let mut selections: Vec<(PathBuf, Selection)> = Vec::new();
     for path in paths {
-        for (root, target) in resolve(path)? {
-            let key = canonical(&root)?;
+        for (key, target) in resolve(path)? {
+            let shown = relative_to_cwd(&key);
+            // Targets are resolved paths below the set; name them from `shown`.
+            let target = match target {
+                Selected::Set => Selected::Set,
+                Selected::Policy(dir) => Selected::Policy(relative_to_cwd(&dir)),
+                Selected::Files(files) => Selected::Files(files.iter().map(|f| relative_to_cwd(f)).collect()),
+            };
             match selections.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, s)) => {
                     if !s.targets.contains(&target) {
                         s.targets.push(target);
                     }
                 }
-                None => selections.push((key, Selection { root, targets: vec![target] })),
+                None => selections.push((key, Selection { root: shown, targets: vec![target] })),
             }
         }
     }
     Ok(selections.into_iter().map(|(_, s)| s).collect())
 }
 
-fn resolve(path: &Path) -> Result<Vec<(PathBuf, Selected)>, TestError> {
-    let bad = |why: &str| Err(TestError::Path(format!("`{}`: {why}", path.display())));
-    if !path.exists() {
-        return bad("no such file or folder");
+/// `base` joined with `rest`, without a leading `./` when `base` is `.`.
+fn join_shown(base: &Path, rest: &str) -> PathBuf {
+    if base == Path::new(".") { PathBuf::from(rest) } else { base.join(rest) }
+}
+
+/// `path` (resolved) relative to the working folder, with `..` where needed;
+/// unchanged when there is no working folder to speak of.
+fn relative_to_cwd(path: &Path) -> PathBuf {
+    let Some(cwd) = std::env::current_dir().ok().and_then(|d| d.canonicalize().ok()) else {
+        return path.to_path_buf();
+    };
+    let common = cwd.components().zip(path.components()).take_while(|(a, b)| a == b).count();
+    let ups = cwd.components().count() - common;
+    // Only the root in common: an absolute path says it better.
+    if common <= 1 {
+        return path.to_path_buf();
     }
+    let mut relative = PathBuf::new();
+    for _ in 0..ups {
+        relative.push("..");
+    }
+    for part in path.components().skip(common) {
+        relative.push(part);
+    }
+    if relative.as_os_str().is_empty() { PathBuf::from(".") } else { relative }
+}
+
+/// The set folders (resolved) that `path` selects, with what it selects in each.
+fn resolve(given: &Path) -> Result<Vec<(PathBuf, Selected)>, TestError> {
+    let bad = |why: &str| Err(TestError::Path(format!("`{}`: {why}", given.display())));
+    let Ok(path) = given.canonicalize() else {
+        return bad("no such file or folder");
+    };
+    let not_in_set = || {
+        TestError::Path(format!(
+            "`{}`: not inside a policy set (no `{SET_FILE}` in any folder above it)",
+            given.display()
+        ))
+    };
     if path.is_file() {
         let owner = path.parent().filter(|d| d.file_name().is_some_and(|n| n == TESTS_DIR)).and_then(Path::parent);
         let is_toml = path.extension().is_some_and(|e| e == "toml");
         let Some(owner) = owner.filter(|_| is_toml) else {
             return bad("a case file must be a `.toml` file in a policy's or a set's `tests` folder");
         };
-        let root = enclosing_set(owner).ok_or_else(|| not_in_set(path))?;
-        return Ok(vec![(root, Selected::Files(vec![path.to_path_buf()]))]);
+        let root = enclosing_set(owner).ok_or_else(not_in_set)?;
+        return Ok(vec![(root, Selected::Files(vec![path.clone()]))]);
     }
     if path.join(SET_FILE).is_file() {
-        return Ok(vec![(path.to_path_buf(), Selected::Set)]);
+        return Ok(vec![(path, Selected::Set)]);
     }
     if path.join(POLICY_FILE).is_file() {
-        let root = enclosing_set(path).ok_or_else(|| not_in_set(path))?;
-        return Ok(vec![(root, Selected::Policy(path.to_path_buf()))]);
+        let root = enclosing_set(&path).ok_or_else(not_in_set)?;
+        return Ok(vec![(root, Selected::Policy(path))]);
     }
     if path.file_name().is_some_and(|n| n == TESTS_DIR)
         && let Some(owner) = path.parent().filter(|o| o.join(SET_FILE).is_file() || o.join(POLICY_FILE).is_file())
     {
-        let root = enclosing_set(owner).ok_or_else(|| not_in_set(path))?;
-        let files = case_files(path).map_err(TestError::Path)?;
+        let root = enclosing_set(owner).ok_or_else(not_in_set)?;
+        let files = case_files(&path).map_err(TestError::Path)?;
         return Ok(vec![(root, Selected::Files(files))]);
     }
-    let sets = sets_below(path).map_err(TestError::Path)?;
+    let sets = sets_below(&path).map_err(TestError::Path)?;
     if sets.is_empty() {
         return bad(&format!(
             "not a policy set (no `{SET_FILE}`), a policy (no `{POLICY_FILE}`), nor a folder holding policy sets"
@@ -141,19 +187,9 @@ fn resolve(path: &Path) -> Result<Vec<(PathBuf, Selected)>, TestError> {
     Ok(sets.into_iter().map(|root| (root, Selected::Set)).collect())
 }
 
-fn not_in_set(path: &Path) -> TestError {
-    TestError::Path(format!("`{}`: not inside a policy set (no `{SET_FILE}` in any folder above it)", path.display()))
-}
-
-/// The nearest folder at or above `dir` that holds a `groupgate.toml`.
+/// The nearest folder at or above `dir` (resolved) that holds a `groupgate.toml`.
 fn enclosing_set(dir: &Path) -> Option<PathBuf> {
-    let lexical = dir.ancestors().map(|a| if a.as_os_str().is_empty() { Path::new(".") } else { a });
-    if let Some(found) = lexical.clone().find(|a| a.join(SET_FILE).is_file()) {
-        return Some(found.to_path_buf());
-    }
-    // A relative path stops at the working folder; look further up from there.
-    let absolute = std::path::absolute(dir).ok()?;
-    absolute.ancestors().find(|a| a.join(SET_FILE).is_file()).map(Path::to_path_buf)
+    dir.ancestors().find(|a| a.join(SET_FILE).is_file()).map(Path::to_path_buf)
 }
 
 /// Every set folder below `dir`, in path order, not looking inside a set.
@@ -233,25 +269,27 @@ impl Suite {
         for target in &selection.targets {
             match target {
                 Selected::Set => {
-                    let own = case_files(&set.root().join(TESTS_DIR)).map_err(TestError::Path)?;
+                    let own = case_files(&join_shown(set.root(), TESTS_DIR)).map_err(TestError::Path)?;
                     files.extend(own.into_iter().map(|f| (f, None)));
                     for m in set.policies() {
                         let dir = m.path.parent().unwrap_or(Path::new("."));
-                        let found = case_files(&dir.join(TESTS_DIR)).map_err(TestError::Path)?;
+                        let found = case_files(&join_shown(dir, TESTS_DIR)).map_err(TestError::Path)?;
                         files.extend(found.into_iter().map(|f| (f, Some(m.name.clone()))));
                     }
                     covered.extend(all.iter().cloned());
                 }
                 Selected::Policy(dir) => {
                     let name = policy_in(dir)?;
-                    let found = case_files(&dir.join(TESTS_DIR)).map_err(TestError::Path)?;
+                    let found = case_files(&join_shown(dir, TESTS_DIR)).map_err(TestError::Path)?;
                     files.extend(found.into_iter().map(|f| (f, Some(name.clone()))));
                     covered.push(name);
                 }
                 Selected::Files(list) => {
                     for file in list {
-                        let owner = file.parent().and_then(Path::parent).unwrap_or(Path::new("."));
-                        if canonical(owner)? == root_key {
+                        // Resolved first: a bare `cases.toml` has no parent to speak of.
+                        let resolved = canonical(file)?;
+                        let owner = resolved.parent().and_then(Path::parent).unwrap_or(Path::new("/"));
+                        if owner == root_key {
                             files.push((file.clone(), None));
                             covered.extend(all.iter().cloned());
                         } else {
@@ -268,16 +306,20 @@ impl Suite {
         let mut cases = Vec::new();
         let mut errors = Vec::new();
         for (file, policy) in files {
-            if !seen.insert(canonical(&file)?) {
+            // A file linked into two policies' folders runs for each.
+            let resolved = canonical(&file)?;
+            if !seen.insert((resolved.clone(), policy.clone())) {
                 continue;
             }
+            // Shown by its shortest name from the working folder.
+            let file = relative_to_cwd(&resolved);
             match case::read(set.root(), &file, policy.as_deref()) {
                 Ok(found) => cases.extend(found),
                 Err(e) => errors.extend(e),
             }
         }
         for case in &cases {
-            let named = case.expect.policy_outcomes.keys().chain(&case.expect.skipped);
+            let named = case.expect.policy_outcomes.keys().chain(&case.expect.skipped).chain(&case.expect.errors);
             for name in named {
                 if !all.contains(name) {
                     errors.push(format!(
@@ -353,17 +395,25 @@ fn run_case(set: &PolicySet, case: &Case) -> CaseResult {
     failures.extend(check(&case.expect, &decision));
     let mut limits = Vec::new();
     let mut slow = Vec::new();
-    let expects_errors = case.expect.reasons.iter().any(|r| r == POLICY_ERROR);
     for report in &decision.policies {
-        if let (Some(kind), Some(error)) = (report.error_kind, &report.error) {
-            let what = if kind.is_limit() { "hit a limit" } else { "failed" };
-            limits.push(format!("policy `{}` {what}: {error}", report.name));
-            if !expects_errors {
-                failures.push(format!(
-                    "policy `{}` {what} ({error}); a case that means this must expect reason `{POLICY_ERROR}`",
-                    report.name
-                ));
+        let expected = case.expect.errors.contains(&report.name);
+        match (report.error_kind, &report.error) {
+            (Some(kind), Some(error)) => {
+                let what = if kind.is_limit() { "hit a limit" } else { "failed" };
+                limits.push(format!("policy `{}` {what}: {error}", report.name));
+                if !expected {
+                    failures.push(format!(
+                        "policy `{}` {what} ({error}); a case that means this lists it under `errors`",
+                        report.name
+                    ));
+                }
             }
+            _ if expected => failures.push(format!(
+                "expected policy `{}` to fail, but it decided {}",
+                report.name,
+                outcome_name(report.outcome)
+            )),
+            _ => {}
         }
         let deadline_us = set.policies().find(|m| m.name == report.name).map_or(0, |m| m.limits.timeout_ms * 1000);
         if report.error_kind != Some(ErrorKind::Timeout)
@@ -371,6 +421,18 @@ fn run_case(set: &PolicySet, case: &Case) -> CaseResult {
         {
             slow.push(note);
         }
+    }
+    for name in &case.expect.errors {
+        if !decision.policies.iter().any(|p| &p.name == name) {
+            failures.push(format!("expected policy `{name}` to fail, but it did not run"));
+        }
+    }
+    // A policy case whose policy did not run is usually a hook or scope slip.
+    if let Some(name) = &case.policy
+        && !failures.is_empty()
+        && decision.policies.is_empty()
+    {
+        failures.push(format!("note: policy `{name}` did not run: its hooks or scope do not match the request"));
     }
     CaseResult {
         file: case.file.clone(),
@@ -426,7 +488,13 @@ fn list_or_none(items: Vec<String>) -> String {
 /// Every expectation that `decision` does not meet.
 fn check(expect: &Expect, decision: &Decision) -> Vec<String> {
     let mut failures = Vec::new();
-    let reasons = || list_or_none(decision.reasons.iter().map(|r| format!("`{}` ({})", r.code, r.policy)).collect());
+    let reasons = || {
+        let each = decision.reasons.iter().map(|r| match &r.article {
+            Some(article) => format!("`{}` ({}, {article})", r.code, r.policy),
+            None => format!("`{}` ({})", r.code, r.policy),
+        });
+        list_or_none(each.collect())
+    };
     if decision.outcome != expect.outcome {
         failures.push(format!(
             "expected outcome {}, decided {} (reasons: {})",
@@ -435,9 +503,14 @@ fn check(expect: &Expect, decision: &Decision) -> Vec<String> {
             reasons()
         ));
     }
-    for code in &expect.reasons {
-        if !decision.reasons.iter().any(|r| &r.code == code) {
-            failures.push(format!("expected reason `{code}`, decided reasons: {}", reasons()));
+    for want in &expect.reasons {
+        let found = decision.reasons.iter().any(|r| {
+            r.code == want.code
+                && want.policy.as_ref().is_none_or(|p| *p == r.policy)
+                && want.article.as_ref().is_none_or(|a| r.article.as_ref() == Some(a))
+        });
+        if !found {
+            failures.push(format!("expected reason {want}, decided reasons: {}", reasons()));
         }
     }
     for code in &expect.absent_reasons {
@@ -516,8 +589,10 @@ pub struct PolicyCoverage {
     /// policy on it.
     pub hooks: Vec<HookCoverage>,
     /// Each reason code the policy declares (`reasons = [...]`) or gave in
-    /// some case.
+    /// some case (but not `policy-error`, which the host gives).
     pub reasons: Vec<ReasonCoverage>,
+    /// Cases of the policy's own (in its `tests` folder) that ran.
+    pub own_cases: usize,
 }
 
 /// One declared hook's coverage.
@@ -570,8 +645,13 @@ fn coverage(set: &PolicySet, covered: &[String], cases: &[CaseResult]) -> Vec<Po
             .map(|code| (code.clone(), ReasonCoverage { code: code.clone(), declared: true, given: 0, expected: 0 }))
             .collect();
         for case in cases {
-            let given: BTreeSet<&str> =
-                case.decision.reasons.iter().filter(|r| r.policy == m.name).map(|r| r.code.as_str()).collect();
+            let given: BTreeSet<&str> = case
+                .decision
+                .reasons
+                .iter()
+                .filter(|r| r.policy == m.name && r.code != POLICY_ERROR)
+                .map(|r| r.code.as_str())
+                .collect();
             for code in given {
                 let entry = reasons.entry(code.to_owned()).or_insert_with(|| ReasonCoverage {
                     code: code.to_owned(),
@@ -580,12 +660,18 @@ fn coverage(set: &PolicySet, covered: &[String], cases: &[CaseResult]) -> Vec<Po
                     expected: 0,
                 });
                 entry.given += 1;
-                if case.expected.reasons.iter().any(|c| c == code) {
+                if case
+                    .expected
+                    .reasons
+                    .iter()
+                    .any(|r| r.code == code && r.policy.as_ref().is_none_or(|p| *p == m.name))
+                {
                     entry.expected += 1;
                 }
             }
         }
-        out.push(PolicyCoverage { policy: m.name.clone(), hooks, reasons: reasons.into_values().collect() });
+        let own_cases = cases.iter().filter(|c| c.policy.as_deref() == Some(&m.name)).count();
+        out.push(PolicyCoverage { policy: m.name.clone(), hooks, reasons: reasons.into_values().collect(), own_cases });
     }
     out
 }
@@ -619,21 +705,40 @@ pub struct TestRun {
 }
 
 /// Runs the cases that `paths` select: each set is loaded once, on the
-/// process-wide runtime, and a set that fails to load or whose case files are
-/// invalid is reported without stopping the others. Fails only when a path
-/// is neither a set, a policy nor a case file.
-pub fn run(paths: &[PathBuf], options: &RunOptions) -> Result<TestRun, TestError> {
-    let selections = select(paths)?;
-    let sets = selections
-        .into_iter()
-        .map(|selection| {
-            let result = PolicySet::load(&selection.root)
-                .map_err(TestError::from)
-                .and_then(|set| Suite::collect(&set, &selection).map(|suite| suite.run(&set, options)));
-            SetRun { root: selection.root, result }
-        })
-        .collect();
-    Ok(TestRun { sets })
+/// process-wide runtime. A path that selects nothing, a set that fails to
+/// load and invalid case files are reported as that set's error (exit code
+/// 2) without stopping the others, so a report is always complete.
+pub fn run(paths: &[PathBuf], options: &RunOptions) -> TestRun {
+    let mut sets = Vec::new();
+    let mut selections = Vec::new();
+    for path in paths {
+        match select(std::slice::from_ref(path)) {
+            Ok(found) => selections.extend(found),
+            Err(error) => sets.push(SetRun { root: path.clone(), result: Err(error) }),
+        }
+    }
+    // Merge what several paths selected in one set, so it loads once.
+    let mut merged: Vec<Selection> = Vec::new();
+    for selection in selections {
+        let key = selection.root.canonicalize().ok();
+        match merged.iter_mut().find(|m| m.root.canonicalize().ok() == key) {
+            Some(m) => {
+                for target in selection.targets {
+                    if !m.targets.contains(&target) {
+                        m.targets.push(target);
+                    }
+                }
+            }
+            None => merged.push(selection),
+        }
+    }
+    for selection in merged {
+        let result = PolicySet::load(&selection.root)
+            .map_err(TestError::from)
+            .and_then(|set| Suite::collect(&set, &selection).map(|suite| suite.run(&set, options)));
+        sets.push(SetRun { root: selection.root, result });
+    }
+    TestRun { sets }
 }
 
 impl TestRun {

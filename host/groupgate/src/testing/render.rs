@@ -12,16 +12,16 @@ impl TestRun {
     pub fn case_lines(&self, verbose: bool) -> Vec<String> {
         let mut lines = Vec::new();
         for case in self.cases() {
-            let at = format!("{}: `{}`", case.file.display(), case.name);
+            let at = format!("{}: `{}`", printable(&case.file.display().to_string()), printable(&case.name));
             if case.passed {
                 if verbose {
                     lines.push(format!("ok    {at} ({})", micros(case.duration_us)));
                 }
             } else {
-                lines.push(format!("FAIL  {at}: {}", case.failures.join("; ")));
+                lines.push(format!("FAIL  {at}: {}", printable(&case.failures.join("; "))));
             }
-            lines.extend(case.limits.iter().map(|l| format!("LIMIT {at}: {l}")));
-            lines.extend(case.slow.iter().map(|s| format!("SLOW  {at}: {s}")));
+            lines.extend(case.limits.iter().map(|l| format!("LIMIT {at}: {}", printable(l))));
+            lines.extend(case.slow.iter().map(|s| format!("SLOW  {at}: {}", printable(s))));
         }
         lines
     }
@@ -41,11 +41,15 @@ impl TestRun {
                 let hooks_hit = p.hooks.iter().filter(|h| h.cases > 0).count();
                 let codes_hit = p.reasons.len() - p.untested_reasons().count();
                 lines.push(format!(
-                    "  {}: hooks {hooks_hit} of {}, reason codes {codes_hit} of {}",
+                    "  {}: hooks {hooks_hit} of {}, reason codes {codes_hit} of {}, {} case(s) of its own",
                     p.policy,
                     p.hooks.len(),
-                    p.reasons.len()
+                    p.reasons.len(),
+                    p.own_cases
                 ));
+                if p.own_cases == 0 {
+                    lines.push("    no cases of its own: only the set's cases run it".to_owned());
+                }
                 for hook in p.untested_hooks() {
                     lines.push(format!("    untested hook `{hook}`: no case runs the policy on it"));
                 }
@@ -90,19 +94,25 @@ impl TestRun {
                     }
                 }
                 Err(error) => {
+                    total.0 += 1;
                     total.2 += 1;
                     let root = set.root.display().to_string();
                     let message = error.to_string();
                     let _ = writeln!(
                         suites,
                         r#"  <testsuite name="{0}" tests="1" failures="0" errors="1" skipped="0" time="0">
-    <testcase name="load the policy set" classname="{0}" time="0">
-      <error message="{1}" type="load">{2}</error>
+    <testcase name="load the policy set and its cases" classname="{0}" time="0">
+      <error message="{1}" type="{3}">{2}</error>
     </testcase>
   </testsuite>"#,
                         attr(&root),
                         attr(message.lines().next().unwrap_or_default()),
-                        text(&message)
+                        text(&message),
+                        match error {
+                            super::TestError::Path(_) => "path",
+                            super::TestError::Load(_) => "load",
+                            super::TestError::Cases(_) => "cases",
+                        }
                     );
                 }
             }
@@ -188,6 +198,15 @@ fn by_file(report: &Report) -> Vec<Vec<&CaseResult>> {
     groups
 }
 
+/// Text for a terminal: control characters (from a case name, or a policy's
+/// reason) escaped, so a line stays one line and cannot steer the terminal.
+fn printable(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_owned();
+    }
+    s.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+}
+
 fn secs(us: u64) -> String {
     format!("{:.6}", us as f64 / 1e6)
 }
@@ -224,6 +243,12 @@ fn escape(s: &str, attribute: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn terminal_lines_escape_control_characters() {
+        assert_eq!(printable("a\r\nb\u{1b}[31m"), "a\\r\\nb\\u{1b}[31m");
+        assert_eq!(printable("plain ü"), "plain ü");
+    }
 
     #[test]
     fn escaping_keeps_xml_well_formed() {
