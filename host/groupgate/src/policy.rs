@@ -158,6 +158,14 @@ impl LoadedPolicy {
         Ok(policy)
     }
 
+    /// The same policy with another `[config]` (as JSON): a new pool whose
+    /// instances run `init` with it. Fails as loading does if `init` refuses.
+    pub(crate) fn with_config(&self, config_json: String) -> Result<Self, String> {
+        let mut manifest = self.manifest.clone();
+        manifest.config_json = config_json;
+        LoadedPolicy::new(&self.runtime, manifest, self.pre.clone(), self.data.clone())
+    }
+
     /// Runs the hook for `input`, returning the verdict or why there is
     /// none, and the time spent.
     pub(crate) fn evaluate<P: HookInput>(&self, input: &P) -> (Result<Verdict, Failure>, Duration) {

@@ -106,6 +106,25 @@ impl PolicySet {
         Some(self.decide(request.as_ref(), Some(index)))
     }
 
+    /// A set holding only policy `name`, with `overrides` (a JSON object)
+    /// merged into its `[config]` key by key, as a policy test case's
+    /// `config` asks. `Err` names the policy and what `init` said, or that
+    /// there is no such policy.
+    pub fn with_policy_config(&self, name: &str, overrides: &serde_json::Value) -> Result<PolicySet, String> {
+        let policy = self
+            .policies
+            .iter()
+            .find(|p| p.manifest.name == name)
+            .ok_or_else(|| format!("the set has no policy named `{name}`"))?;
+        let mut config: serde_json::Value =
+            serde_json::from_str(&policy.manifest.config_json).expect("a manifest's config is JSON");
+        crate::testing::merge(&mut config, overrides.clone());
+        let variant = policy
+            .with_config(config.to_string())
+            .map_err(|e| format!("policy `{name}` refused the case's config: {e}"))?;
+        Ok(PolicySet { root: self.root.clone(), policies: vec![variant] })
+    }
+
     fn evaluate_ref(&self, request: RequestRef<'_>) -> Decision {
         self.decide(request, None)
     }

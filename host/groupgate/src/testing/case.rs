@@ -36,6 +36,7 @@ struct RawCase {
     request: Option<toml::Table>,
     #[serde(default)]
     unset: Vec<String>,
+    config: Option<toml::Table>,
     outcome: Outcome,
     #[serde(default)]
     reasons: Vec<ExpectedReason>,
@@ -63,6 +64,8 @@ pub struct Case {
     pub policy: Option<String>,
     /// The request to decide.
     pub request: Request,
+    /// `[config]` keys this case sets for its policy, as JSON.
+    pub config: Option<Value>,
     /// What must hold of the decision.
     pub expect: Expect,
 }
@@ -230,6 +233,20 @@ pub(crate) fn read(set_root: &Path, file: &Path, policy: Option<&str>) -> Result
             fail("no request: give `request` or `input`, in the case or at the top of the file".into());
             continue;
         }
+        let config = match rc.config {
+            None => None,
+            Some(_) if policy.is_none() => {
+                fail("key `config`: only a policy's own cases may set its config".into());
+                continue;
+            }
+            Some(table) => match table_to_json(table, "config") {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    fail(e);
+                    continue;
+                }
+            },
+        };
         let request = match Request::from_value(hook, request) {
             Ok(r) => r,
             Err(e) => {
@@ -242,6 +259,7 @@ pub(crate) fn read(set_root: &Path, file: &Path, policy: Option<&str>) -> Result
             name: rc.name,
             policy: policy.map(str::to_owned),
             request,
+            config,
             expect: Expect {
                 outcome: rc.outcome,
                 reasons: rc.reasons,
@@ -301,7 +319,7 @@ fn unset(request: &mut Value, path: &str) -> Result<(), String> {
 }
 
 /// Merges `over` into `base`: objects key by key, anything else replaced.
-fn merge(base: &mut Value, over: Value) {
+pub(crate) fn merge(base: &mut Value, over: Value) {
     match (base, over) {
         (Value::Object(base), Value::Object(over)) => {
             for (key, value) in over {

@@ -23,6 +23,8 @@
 //! ```
 
 mod case;
+
+pub(crate) use case::merge;
 mod render;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -347,7 +349,27 @@ impl Suite {
     /// Runs every case that the filter lets through, in order, against `set`.
     pub fn run(&self, set: &PolicySet, options: &RunOptions) -> Report {
         let selected = self.cases.iter().filter(|c| options.filter.as_ref().is_none_or(|f| f.is_match(&c.name)));
-        let cases: Vec<CaseResult> = selected.map(|case| run_case(set, case)).collect();
+        // Cases that set their policy's config share one variant per config.
+        let mut variants: Vec<(String, String, Result<PolicySet, String>)> = Vec::new();
+        let cases: Vec<CaseResult> = selected
+            .map(|case| match (&case.policy, &case.config) {
+                (Some(policy), Some(config)) => {
+                    let key = config.to_string();
+                    let index = match variants.iter().position(|(p, k, _)| p == policy && *k == key) {
+                        Some(i) => i,
+                        None => {
+                            variants.push((policy.clone(), key, set.with_policy_config(policy, config)));
+                            variants.len() - 1
+                        }
+                    };
+                    match &variants[index].2 {
+                        Ok(variant) => run_case(variant, case),
+                        Err(e) => refused(case, e),
+                    }
+                }
+                _ => run_case(set, case),
+            })
+            .collect();
         let coverage = coverage(set, &self.covered, &cases);
         Report { root: self.root.clone(), cases, coverage }
     }
@@ -381,6 +403,23 @@ pub struct CaseResult {
     pub slow: Vec<String>,
     /// The decision itself.
     pub decision: Decision,
+}
+
+/// The result of a case whose config its policy refused.
+fn refused(case: &Case, error: &str) -> CaseResult {
+    CaseResult {
+        file: case.file.clone(),
+        name: case.name.clone(),
+        policy: case.policy.clone(),
+        hook: case.request.hook(),
+        passed: false,
+        expected: case.expect.clone(),
+        failures: vec![error.to_owned()],
+        duration_us: 0,
+        limits: Vec::new(),
+        slow: Vec::new(),
+        decision: Decision::default(),
+    }
 }
 
 fn run_case(set: &PolicySet, case: &Case) -> CaseResult {
