@@ -49,7 +49,7 @@ fn check_loads_the_default_set_and_lists_its_policies() {
     let out = groupgate(&["check", "--policies", "policies/default"], None);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("1 policy") && text.contains("prohibited-content 0.1.0"), "{text}");
+    assert!(text.contains("6 policies") && text.contains("prohibited-content 0.1.0"), "{text}");
     assert!(text.contains("builtin:prohibited-content"), "{text}");
 }
 
@@ -166,7 +166,9 @@ fn a_relocated_copy_of_the_default_set_checks_and_decides_the_same() {
     let b = groupgate(&["eval", "--policies", moved, "--hook", "message", "--compact"], Some(&input));
     let strip = |o: &Output| {
         let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        v["policies"][0]["duration_us"] = 0.into();
+        for p in v["policies"].as_array_mut().unwrap() {
+            p["duration_us"] = 0.into();
+        }
         v
     };
     assert_eq!(strip(&a), strip(&b));
@@ -339,5 +341,93 @@ fn test_takes_relative_paths_from_inside_a_policy_or_tests_folder() {
         assert_eq!(out.status.code(), Some(0), "from `{from}`, `{path}`: {}", stderr(&out));
         let text = stdout(&out);
         assert!(text.contains(&format!("ok    {shown}: `c`")), "from `{from}`, `{path}`: {text}");
+    }
+}
+
+/// A config error in any shipped policy (a wrong type, an unknown key, a
+/// pattern that does not compile) fails `groupgate check`, naming the policy
+/// and the key.
+#[test]
+fn check_names_the_policy_and_key_of_a_config_error_in_any_shipped_policy() {
+    let edits: &[(&str, &str, &str, &str)] = &[
+        (
+            "real-name",
+            "[config]\n",
+            "[config]\nrequre_for_join = true\n",
+            "config key `requre_for_join`: unknown field `requre_for_join`",
+        ),
+        (
+            "real-name",
+            "require_for_join = false",
+            "require_for_join = \"no\"",
+            "config key `require_for_join`: invalid type",
+        ),
+        ("credit-levels", "publish = 1 ", "publish = -1 ", "config key `publish`: invalid value"),
+        (
+            "credit-levels",
+            "[config.categories.news]\n",
+            "[config.categories.news]\npublsh = 2\n",
+            "config key `categories.news.publsh`: unknown field `publsh`",
+        ),
+        ("group-limits", "max_members = 500 ", "max_members = \"many\" ", "config key `max_members`: invalid type"),
+        (
+            "group-limits",
+            "[config]\n",
+            "[config]\nlarge_groups = 3\n",
+            "config key `large_groups`: unknown field `large_groups`",
+        ),
+        (
+            "blacklist",
+            "[data]\n",
+            "[config]\nusers = \"users.txt\"\n\n[data]\n",
+            "config key `users`: unknown field `users`",
+        ),
+        (
+            "prohibited-content",
+            "severity = \"review\"",
+            "severity = \"maybe\"",
+            "config key `lists.watch.severity`: unknown variant `maybe`",
+        ),
+        (
+            "prohibited-content",
+            "escalate = true",
+            "escalte = true",
+            "config key `lists.severe.escalte`: unknown field `escalte`",
+        ),
+        (
+            "prohibited-content",
+            "kr[o0]n",
+            "kr[o0n",
+            "config key `lists.severe.patterns`: pattern `kr[o0n[i1l]kcoin\\d*` does not compile: unclosed character class",
+        ),
+        (
+            "prohibited-content",
+            "allow_lists = [\"allowed\"]",
+            "allow_lists = [\"alowed\"]",
+            "config key `allow_lists`: no data file named `alowed`",
+        ),
+        (
+            "regions/CN-44",
+            "severity = \"deny\"",
+            "severity = \"deny\"\nescalate = \"yes\"",
+            "config key `lists.cn-44.escalate`: invalid type",
+        ),
+    ];
+    for &(policy, from, to, expected) in edits {
+        let copy = tempfile::tempdir().unwrap();
+        let status = Command::new("cp").arg("-r").arg(default_set()).arg(copy.path()).status().unwrap();
+        assert!(status.success());
+        let manifest = copy.path().join("default").join(policy).join("policy.toml");
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        assert!(text.contains(from), "{policy}: `{from}` not in its manifest");
+        std::fs::write(&manifest, text.replacen(from, to, 1)).unwrap();
+        let out = groupgate(&["check", "--policies", copy.path().join("default").to_str().unwrap()], None);
+        assert_eq!(out.status.code(), Some(2), "{policy}: {to}");
+        let err = stderr(&out);
+        let name = if policy == "regions/CN-44" { "prohibited-content-cn-44" } else { policy };
+        assert!(
+            err.contains(&format!("policy `{name}`")) && err.contains(expected),
+            "{policy}: expected `{expected}` in: {err}"
+        );
     }
 }

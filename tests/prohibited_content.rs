@@ -96,3 +96,76 @@ fn evidence_stays_capped_across_many_attachments() {
     let evidence = d.reasons[0].evidence.as_deref().unwrap();
     assert_eq!(evidence.matches("entry").count(), 5, "{evidence}");
 }
+
+/// A set whose one `prohibited-content` policy has `config` and data files.
+fn set_with(config: &str, files: &[(&str, &str)]) -> Result<PolicySet, String> {
+    let mut toml = String::from(
+        "name = \"pc\"\nversion = \"1\"\nmodule = \"builtin:prohibited-content\"\nhooks = [\"message\", \"group-creation\"]\n",
+    );
+    toml.push_str(config);
+    toml.push_str("\n[data]\n");
+    for (name, _) in files {
+        toml.push_str(&format!("{name} = \"{name}.txt\"\n"));
+    }
+    let owned: Vec<(String, &[u8])> = files.iter().map(|(n, c)| (format!("{n}.txt"), c.as_bytes())).collect();
+    let borrowed: Vec<(&str, &[u8])> = owned.iter().map(|(n, c)| (n.as_str(), *c)).collect();
+    let set = TempSet::new("").policy("pc", &toml, &borrowed);
+    PolicySet::load(set.path()).map_err(|e| e.to_string())
+}
+
+#[test]
+fn an_allowed_term_hides_only_the_matches_wholly_inside_it() {
+    let set = set_with("[config]\nallow_lists = [\"ok\"]", &[("words", "zorblax\nblax\n"), ("ok", "zorblax-free\n")])
+        .unwrap();
+    assert_eq!(set.evaluate_message(&message("ZORBLAX FREE zone")).outcome, Outcome::Allow);
+    // The first `zorblax` starts before the allowed term does.
+    let d = set.evaluate_message(&message("zorblaxzorblax-free"));
+    assert_eq!(d.outcome, Outcome::Deny);
+    let evidence = d.reasons[0].evidence.as_deref().unwrap();
+    assert!(evidence.contains("`zorblax`"), "{evidence}");
+    // `blax` inside the allowed term is hidden too; the one in `blaxx` is not.
+    assert_eq!(set.evaluate_message(&message("zorblax-free blaxx")).outcome, Outcome::Deny);
+}
+
+#[test]
+fn each_list_gives_its_own_reason_with_its_severity_and_measures() {
+    let config = "[config.lists.hard]\nescalate = true\nsuspend_secs = 3600\n[config.lists.soft]\nseverity = \"review\"\n[config.lists.codes]\npatterns = [\"x\\\\d{3}y\"]\nseverity = \"review\"";
+    let set = set_with(config, &[("hard", "vorpex\n"), ("soft", "glimmer\n")]).unwrap();
+    let d = set.evaluate_message(&message("glimmer, and X-123-Y"));
+    assert_eq!(d.outcome, Outcome::Review);
+    assert_eq!(d.reasons.len(), 2, "{d:?}");
+    assert!(d.measures.is_empty(), "review lists ask for no measure: {d:?}");
+    let evidence: Vec<&str> = d.reasons.iter().map(|r| r.evidence.as_deref().unwrap()).collect();
+    assert_eq!(evidence, ["text: list `codes` pattern `x\\d{3}y`", "text: list `soft` entry `glimmer`"]);
+
+    let d = set.evaluate_message(&message("vorpex"));
+    assert_eq!(d.outcome, Outcome::Deny);
+    let kinds: Vec<_> = d.measures.iter().map(|m| (m.kind, m.duration_secs)).collect();
+    assert_eq!(
+        kinds,
+        [(groupgate::MeasureKind::SuspendPublication, Some(3600)), (groupgate::MeasureKind::Report, None)]
+    );
+}
+
+#[test]
+fn list_settings_that_contradict_each_other_refuse_the_policy() {
+    let cases = [
+        (
+            "[config.lists.words]\nseverity = \"review\"\nescalate = true",
+            "config key `lists.words.escalate`: only a list with severity `deny` escalates",
+        ),
+        (
+            "[config.lists.words]\nsuspend_secs = 60",
+            "config key `lists.words.suspend_secs`: applies only with `escalate = true`",
+        ),
+        ("[config.lists.other]\nseverity = \"deny\"", "config key `lists.other`: no `[data]` file named `other`"),
+        ("[config.lists.words]\nfile = \"nope\"", "config key `lists.words.file`: no data file named `nope`"),
+        ("[config.lists.words]\npatterns = [\"(\"]", "config key `lists.words.patterns`: pattern `(` does not compile"),
+        ("[config]\nallow_lists = [\"words\", \"ok\"]", "config key `allow_lists`: no data file named `ok`"),
+    ];
+    for (config, expected) in cases {
+        let err =
+            set_with(config, &[("words", "zorblax\n")]).err().unwrap_or_else(|| panic!("`{config}` should be refused"));
+        assert!(err.contains("policy `pc`") && err.contains(expected), "expected `{expected}` in: {err}");
+    }
+}

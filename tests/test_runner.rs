@@ -51,6 +51,12 @@ fn the_default_set_passes_its_own_cases_with_enough_per_policy() {
         assert_eq!(coverage.untested_reasons().count(), 0, "{coverage:?}");
     }
     assert!(run.cases().any(|c| c.policy.is_none()), "the default set has cases of its own");
+    // Every reason a shipped policy gives cites the article it applies.
+    for case in run.cases() {
+        for reason in &case.decision.reasons {
+            assert!(reason.article.is_some(), "`{}`: reason `{}` cites no article", case.name, reason.code);
+        }
+    }
 }
 
 #[test]
@@ -425,4 +431,22 @@ outcome = "allow"
         wrong.failures,
         ["expected reason `prohibited-content` citing Art. 7, decided reasons: `prohibited-content` (words, Art. 10)"]
     );
+}
+
+/// `plugins/README.md` walks an author from `cargo new` to a passing
+/// `groupgate test`; its crate is built from the README by this package's
+/// build script, and here the rest of the walkthrough is followed.
+#[test]
+fn the_plugins_readme_walkthrough_builds_a_policy_that_passes_its_cases() {
+    use groupgate_tests::guests::walkthrough;
+    let wasm = std::fs::read(walkthrough::WASM).unwrap();
+    let set = TempSet::new(walkthrough::GROUPGATE_TOML)
+        .policy("link-limit", walkthrough::POLICY_TOML, &[("link_limit.wasm", &wasm)])
+        .file("link-limit/tests/cases.toml", walkthrough::CASES_TOML);
+    PolicySet::load(set.path()).unwrap_or_else(|e| panic!("the walkthrough's set should load: {e}"));
+    let run = run_set(&set);
+    assert_eq!(run.errors().count(), 0, "{:?}", run.errors().map(|(_, e)| e.to_string()).collect::<Vec<_>>());
+    assert_eq!((run.passed(), run.failed()), (3, 0), "{:#?}", run.failure_lines());
+    let held = case(&run, "one link more is held for review");
+    assert_eq!(held.decision.reasons[0].article.as_deref(), Some("Art. 9"));
 }

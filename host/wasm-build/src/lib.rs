@@ -21,6 +21,8 @@ const TARGET: &str = "wasm32-wasip2";
 pub struct Guests {
     workspace: PathBuf,
     packages: Vec<String>,
+    locked: bool,
+    target_name: Option<String>,
 }
 
 impl Guests {
@@ -28,7 +30,23 @@ impl Guests {
     /// crate's manifest directory).
     pub fn new(workspace: impl AsRef<Path>) -> Self {
         let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("run from a build script"));
-        Guests { workspace: manifest_dir.join(workspace), packages: Vec::new() }
+        Guests { workspace: manifest_dir.join(workspace), packages: Vec::new(), locked: true, target_name: None }
+    }
+
+    /// Builds without `--locked`, but `--offline`: for a workspace generated
+    /// at build time, whose lock file is seeded from another workspace's and
+    /// must gain an entry for the new package without reaching the network.
+    pub fn offline(&mut self) -> &mut Self {
+        self.locked = false;
+        self
+    }
+
+    /// Builds into the guest target folder named `name` instead of the one
+    /// named after the workspace, to reuse dependencies another workspace of
+    /// guests has already compiled there.
+    pub fn target_name(&mut self, name: &str) -> &mut Self {
+        self.target_name = Some(name.to_owned());
+        self
     }
 
     /// Adds a package (a `cdylib` crate) to build.
@@ -42,11 +60,11 @@ impl Guests {
     /// diagnostics on failure, which is what a build script should do.
     pub fn build(&self) -> Vec<(String, PathBuf)> {
         ensure_target_installed();
-        let target_dir = guest_target_dir(&self.workspace);
+        let target_dir = guest_target_dir(&self.workspace, self.target_name.as_deref());
         let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
         cmd.current_dir(&self.workspace)
-            .args(["build", "--release", "--locked", "--target", TARGET])
+            .args(["build", "--release", if self.locked { "--locked" } else { "--offline" }, "--target", TARGET])
             .env("CARGO_TARGET_DIR", &target_dir);
         for package in &self.packages {
             cmd.args(["--package", package]);
@@ -80,7 +98,7 @@ impl Guests {
 
 /// Where the guests of `workspace` are built: beside the host's own profiles
 /// in the host's target directory, so debug and release builds share them.
-fn guest_target_dir(workspace: &Path) -> PathBuf {
+fn guest_target_dir(workspace: &Path, name: Option<&str>) -> PathBuf {
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("run from a build script"));
     // OUT_DIR is <target>/<profile>/build/<pkg>-<hash>/out (with an extra
     // <triple> level when cross-compiling); the ancestor just above the
@@ -91,7 +109,10 @@ fn guest_target_dir(workspace: &Path) -> PathBuf {
         .and_then(|build| build.parent()?.parent())
         .map(Path::to_path_buf)
         .unwrap_or_else(|| out_dir.clone());
-    let name = workspace.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = match name {
+        Some(name) => name.to_owned(),
+        None => workspace.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+    };
     target_root.join("wasm-guests").join(name)
 }
 

@@ -126,19 +126,19 @@ impl Policy for ProhibitedContent {
         let mut pattern_rules = Vec::new();
         let mut pattern_sources = Vec::new();
         for (index, (name, list)) in configured.into_iter().enumerate() {
-            let key = format!("config key `lists.{name}`");
+            let key = |sub: &str| format!("config key `lists.{name}{sub}`");
             if list.severity == Severity::Review && list.escalate {
-                return Err(format!("{key}.escalate: only a list with severity `deny` escalates"));
+                return Err(format!("{}: only a list with severity `deny` escalates", key(".escalate")));
             }
             if list.suspend_secs.is_some() && !list.escalate {
-                return Err(format!("{key}.suspend_secs: applies only with `escalate = true`"));
+                return Err(format!("{}: applies only with `escalate = true`", key(".suspend_secs")));
             }
             let file = match &list.file {
-                Some(file) => Some(data_file(&data, file).map_err(|e| format!("{key}.file: {e}"))?),
+                Some(file) => Some(data_file(&data, file).map_err(|e| format!("{}: {e}", key(".file")))?),
                 None => data.iter().find(|d| d.name == name),
             };
             if file.is_none() && list.patterns.is_empty() {
-                return Err(format!("{key}: no `[data]` file named `{name}`, and no `file` or `patterns` given"));
+                return Err(format!("{}: no `[data]` file named `{name}`, and no `file` or `patterns` given", key("")));
             }
             if let Some(file) = file {
                 for word in entries(&file.contents).map_err(|e| format!("data file `{}`: {e}", file.name))? {
@@ -151,10 +151,9 @@ impl Policy for ProhibitedContent {
                 }
             }
             for source in &list.patterns {
-                regex::RegexBuilder::new(source)
-                    .size_limit(PATTERN_SIZE_LIMIT)
-                    .build()
-                    .map_err(|e| format!("{key}.patterns: pattern `{source}` does not compile: {e}"))?;
+                regex::RegexBuilder::new(source).size_limit(PATTERN_SIZE_LIMIT).build().map_err(|e| {
+                    format!("{}: pattern `{source}` does not compile: {}", key(".patterns"), one_line(&e))
+                })?;
                 pattern_rules.push(Rule { list: index, label: format!("pattern `{source}`") });
                 pattern_sources.push(source.clone());
             }
@@ -314,6 +313,14 @@ impl ProhibitedContent {
 }
 
 groupgate_sdk::policy!(ProhibitedContent);
+
+/// A regex error on one line: its last line says what is wrong (the lines
+/// before draw a caret under the pattern, which a one-line message cannot).
+fn one_line(error: &regex::Error) -> String {
+    let text = error.to_string();
+    let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default();
+    last.trim().trim_start_matches("error: ").to_owned()
+}
 
 /// The word lists as one automaton over skeleton bytes.
 enum Matcher {
