@@ -53,7 +53,45 @@ fn combining_marks_that_only_disguise_a_word_are_dropped() {
     assert_eq!(skeleton("zor\u{034F}blax"), "zorblax", "combining grapheme joiner");
     assert_eq!(skeleton("z\u{0337}o\u{0337}r\u{0337}b"), "zorb", "overlay strokes");
     assert_eq!(skeleton("b\u{20E3}ad"), "bad", "keycap");
-    assert_eq!(skeleton("cafe\u{0301}"), "café", "a real accent composes and stays");
+    assert_eq!(skeleton("cafe\u{0301}"), "cafe", "an accent is folded away");
+}
+
+#[test]
+fn diacritics_and_case_forms_of_latin_greek_and_cyrillic_fold_away() {
+    assert_eq!(skeleton("zo\u{0308}rblax"), "zorblax", "a combining diaeresis");
+    assert_eq!(skeleton("ZÖRBLÄX"), "zorblax", "precomposed");
+    assert_eq!(skeleton("QWEXİUM"), "qwexium", "dotted capital I lower-cases to i and a dot");
+    assert_eq!(skeleton("Ｚｏ\u{0301}ｒｂｌａｘ"), "zorblax", "full-width with an accent");
+    assert_eq!(skeleton("ἄλφα"), "αλφα");
+    assert_eq!(skeleton("йод"), "иод", "Cyrillic short i loses its breve");
+}
+
+#[test]
+fn other_scripts_keep_their_composed_letters() {
+    assert_eq!(skeleton("한국어"), "한국어", "Hangul syllables stay whole");
+    assert_eq!(skeleton("がっこう"), "がっこう", "voiced kana stay voiced");
+    assert_eq!(skeleton("ガ"), "ガ", "half-width kana compose under NFKC");
+}
+
+#[test]
+fn breaks_mark_where_spaces_and_punctuation_stood() {
+    let mut out = Vec::new();
+    let mut breaks = Vec::new();
+    groupgate_text::skeleton_with_breaks_into("Zorblax. Free-dom!", &mut out, &mut breaks);
+    assert_eq!(out, b"zorblaxfreedom");
+    let at: Vec<usize> = breaks.iter().enumerate().filter(|(_, b)| **b).map(|(i, _)| i).collect();
+    assert_eq!(at, [0, 7, 11, 14]);
+    // Invisible characters and disguising marks are not breaks.
+    groupgate_text::skeleton_with_breaks_into("zor\u{200b}bl\u{0337}ax 紫星草。ok", &mut out, &mut breaks);
+    assert_eq!(String::from_utf8(out.clone()).unwrap(), "zorblax紫星草ok");
+    let at: Vec<usize> = breaks.iter().enumerate().filter(|(_, b)| **b).map(|(i, _)| i).collect();
+    assert_eq!(at, [0, 7, 16, 18]);
+    // The same skeleton as the plain function.
+    for text in ["Ｂ.A\u{200b}d", "QWEXİUM", "a b", "", "!!"] {
+        groupgate_text::skeleton_with_breaks_into(text, &mut out, &mut breaks);
+        assert_eq!(out, groupgate_text::skeleton(text).into_bytes());
+        assert_eq!(breaks.len(), out.len() + 1);
+    }
 }
 
 #[test]

@@ -169,3 +169,61 @@ fn list_settings_that_contradict_each_other_refuse_the_policy() {
         assert!(err.contains("policy `pc`") && err.contains(expected), "expected `{expected}` in: {err}");
     }
 }
+
+#[test]
+fn an_escalating_list_suspends_for_a_day_unless_told_otherwise() {
+    let set = set_with("[config.lists.hard]\nescalate = true", &[("hard", "vorpex\n")]).unwrap();
+    let d = set.evaluate_message(&message("vorpex"));
+    assert_eq!(d.measures[0].kind, groupgate::MeasureKind::SuspendPublication);
+    assert_eq!(d.measures[0].duration_secs, Some(86_400));
+}
+
+#[test]
+fn allowed_terms_stand_only_as_whole_words() {
+    let set = set_with("[config]\nallow_lists = [\"ok\"]", &[("words", "zorblax\n"), ("ok", "zorblaxian\n")]).unwrap();
+    assert_eq!(set.evaluate_message(&message("zorblaxian history")).outcome, Outcome::Allow);
+    assert_eq!(set.evaluate_message(&message("Zorblaxian.")).outcome, Outcome::Allow);
+    assert_eq!(set.evaluate_message(&message("zorblax ian")).outcome, Outcome::Deny, "a break the term lacks");
+    assert_eq!(set.evaluate_message(&message("zorblaxians")).outcome, Outcome::Deny, "not a whole word");
+    assert_eq!(set.evaluate_message(&message("zor\u{200b}blaxian")).outcome, Outcome::Allow, "invisible, no break");
+}
+
+#[test]
+fn a_long_text_of_allowed_terms_is_scanned_in_linear_time() {
+    // Every allowed term holds a listed word: each match is checked against
+    // every allowed span, which must not take time quadratic in the text.
+    let set =
+        set_with("[config]\nallow_lists = [\"ok\"]", &[("words", "zorblax\n"), ("ok", "zorblax-free\n")]).unwrap();
+    let text = "zorblax-free ".repeat(12_000);
+    let d = set.evaluate_message(&message(&text));
+    assert_eq!(d.outcome, Outcome::Allow, "{:?}", d.policies[0].error);
+    let d = set.evaluate_message(&message(&format!("{text} zorblax")));
+    assert_eq!(d.outcome, Outcome::Deny);
+}
+
+#[test]
+fn patterns_that_cannot_work_on_a_skeleton_refuse_the_policy() {
+    let cases = [
+        ("x*", "matches empty text"),
+        ("Vorpex", "has the upper-case `V`"),
+        ("snark flux", "has a space"),
+        ("\\\\bglorp\\\\b", "uses `\\b`"),
+    ];
+    for (pattern, expected) in cases {
+        let config = format!("[config.lists.words]\npatterns = [\"{pattern}\"]");
+        let err = set_with(&config, &[("words", "zorblax\n")])
+            .err()
+            .unwrap_or_else(|| panic!("`{pattern}` should be refused"));
+        assert!(err.contains("config key `lists.words.patterns`") && err.contains(expected), "`{pattern}`: {err}");
+    }
+    let ok = "[config.lists.words]\npatterns = [\"\\\\p{Han}{2}券\", \"(?P<code>x\\\\d+)\", \"\\\\x{4E00}\"]";
+    set_with(ok, &[("words", "zorblax\n")]).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn a_data_file_no_list_reads_refuses_the_policy() {
+    let err = set_with("[config.lists.words]\nseverity = \"deny\"", &[("words", "zorblax\n"), ("extra", "x\n")])
+        .err()
+        .unwrap();
+    assert!(err.contains("data file `extra` is neither a list's file"), "{err}");
+}

@@ -76,8 +76,8 @@ impl Policy for GroupLimits {
         let founded = if c.founder.groups_created >= self.max_groups_founded {
             deny("founding-limit")
                 .message(format!(
-                    "user `{}` has founded {} groups, the most one person may",
-                    c.founder.id, c.founder.groups_created
+                    "user `{}` has founded {} groups; one person may found at most {}",
+                    c.founder.id, c.founder.groups_created, self.max_groups_founded
                 ))
                 .article("Art. 8")
         } else {
@@ -114,8 +114,8 @@ impl Policy for GroupLimits {
         let joined = if m.subject.groups_joined >= self.max_groups_joined {
             deny("join-limit")
                 .message(format!(
-                    "user `{}` is in {} groups, the most one person may join",
-                    m.subject.id, m.subject.groups_joined
+                    "user `{}` is in {} groups; one person may join at most {}",
+                    m.subject.id, m.subject.groups_joined, self.max_groups_joined
                 ))
                 .article("Art. 8")
         } else {

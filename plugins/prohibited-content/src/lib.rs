@@ -12,7 +12,8 @@
 //!   `escalate = true` with `suspend_secs` (default 86400). Without `lists`,
 //!   every `[data]` file not named in `allow_lists` is a deny list.
 //! - `allow_lists`: `[data]` files of terms that never trigger: a listed
-//!   entry or pattern match that lies inside an allowed term is ignored.
+//!   entry or pattern match that lies inside an allowed term is ignored,
+//!   where the term stands as a whole word in the text.
 //!
 //! Measures: a deny list warns the sender (or founder); an escalating list
 //! suspends their publication for `suspend_secs` and reports them; a review
@@ -29,7 +30,7 @@ use aho_corasick::dfa::DFA;
 use aho_corasick::nfa::contiguous::NFA;
 use groupgate_sdk::{
     ASCII_SKELETON, DataFile, GroupCreation, Measure, MeasureKind, Message, Policy, Verdict, all, data_file, deny,
-    entries, parse_config, review, skeleton, skeleton_bytes_into,
+    entries, parse_config, review, skeleton, skeleton_bytes_into, skeleton_with_breaks_into,
 };
 use regex::{Regex, RegexSet};
 use serde::Deserialize;
@@ -96,14 +97,45 @@ struct ProhibitedContent {
     entry_lens: Vec<usize>,
     /// Patterns, as one set for the per-request check and one by one for spans.
     patterns: Option<(RegexSet, Vec<Regex>)>,
-    /// Allowed terms' skeletons, and their lengths.
-    allow: Option<(Matcher, Vec<usize>)>,
-    /// Reused across calls so a scan allocates nothing once warm.
-    scratch: RefCell<Vec<u8>>,
+    /// Allowed terms' skeletons, their lengths, and where each has a break.
+    allow: Option<(Matcher, Vec<usize>, Vec<Vec<bool>>)>,
+    scratch: RefCell<Scratch>,
 }
 
 /// A rule that matched, and in which field.
 type Found = Vec<(&'static str, usize)>;
+
+/// Buffers reused across calls so a scan allocates nothing once warm.
+#[derive(Default)]
+struct Scratch {
+    skeleton: Vec<u8>,
+    breaks: Vec<bool>,
+}
+
+/// Allowed spans, sorted by start, each with the furthest end of any span
+/// starting at or before it: whether a match lies inside one is then a
+/// binary search, however many there are.
+struct Allowed {
+    spans: Vec<(usize, usize)>,
+}
+
+impl Allowed {
+    fn new(mut spans: Vec<(usize, usize)>) -> Self {
+        spans.sort_unstable();
+        let mut furthest = 0;
+        for span in &mut spans {
+            furthest = furthest.max(span.1);
+            span.1 = furthest;
+        }
+        Allowed { spans }
+    }
+
+    /// Whether some allowed span holds all of `start..end`.
+    fn covers(&self, start: usize, end: usize) -> bool {
+        let starting_before = self.spans.partition_point(|&(s, _)| s <= start);
+        starting_before > 0 && self.spans[starting_before - 1].1 >= end
+    }
+}
 
 impl Policy for ProhibitedContent {
     fn init(config: &str, data: Vec<DataFile>) -> Result<Self, String> {
@@ -121,6 +153,7 @@ impl Policy for ProhibitedContent {
         };
 
         let mut lists = Vec::new();
+        let mut list_files = Vec::new();
         let mut rules = Vec::new();
         let mut words = Vec::new();
         let mut pattern_rules = Vec::new();
@@ -141,6 +174,7 @@ impl Policy for ProhibitedContent {
                 return Err(format!("{}: no `[data]` file named `{name}`, and no `file` or `patterns` given", key("")));
             }
             if let Some(file) = file {
+                list_files.push(file.name.clone());
                 for word in entries(&file.contents).map_err(|e| format!("data file `{}`: {e}", file.name))? {
                     let pattern = skeleton(word);
                     if pattern.is_empty() {
@@ -151,14 +185,26 @@ impl Policy for ProhibitedContent {
                 }
             }
             for source in &list.patterns {
-                regex::RegexBuilder::new(source).size_limit(PATTERN_SIZE_LIMIT).build().map_err(|e| {
-                    format!("{}: pattern `{source}` does not compile: {}", key(".patterns"), one_line(&e))
-                })?;
+                let compiled =
+                    regex::RegexBuilder::new(source).size_limit(PATTERN_SIZE_LIMIT).build().map_err(|e| {
+                        format!("{}: pattern `{source}` does not compile: {}", key(".patterns"), one_line(&e))
+                    })?;
+                check_pattern(source, &compiled)
+                    .map_err(|e| format!("{}: pattern `{source}` {e}", key(".patterns")))?;
                 pattern_rules.push(Rule { list: index, label: format!("pattern `{source}`") });
                 pattern_sources.push(source.clone());
             }
             let escalate = list.escalate.then(|| list.suspend_secs.unwrap_or(DEFAULT_SUSPEND_SECS));
             lists.push(List { name, severity: list.severity, escalate });
+        }
+        // With lists configured, a data file no list reads is a mistake.
+        if let Some(other) =
+            data.iter().find(|d| !config.allow_lists.contains(&d.name) && !list_files.contains(&d.name))
+        {
+            return Err(format!(
+                "data file `{}` is neither a list's file (config key `lists`) nor in `allow_lists`",
+                other.name
+            ));
         }
         let entry_lens = words.iter().map(String::len).collect();
         let matcher = if words.is_empty() { None } else { Some(Matcher::build(&words)?) };
@@ -178,23 +224,34 @@ impl Policy for ProhibitedContent {
         };
 
         let mut allowed = Vec::new();
+        let mut term_breaks = Vec::new();
         for name in &config.allow_lists {
             let file = data_file(&data, name).expect("checked above");
             for term in entries(&file.contents).map_err(|e| format!("data file `{name}`: {e}"))? {
-                let pattern = skeleton(term);
+                let (mut pattern, mut breaks) = (Vec::new(), Vec::new());
+                skeleton_with_breaks_into(term, &mut pattern, &mut breaks);
                 if pattern.is_empty() {
                     return Err(format!("data file `{name}`: term `{term}` has no letters or digits"));
                 }
-                allowed.push(pattern);
+                allowed.push(String::from_utf8(pattern).expect("a skeleton is UTF-8"));
+                term_breaks.push(breaks);
             }
         }
         let allow = if allowed.is_empty() {
             None
         } else {
-            Some((Matcher::build(&allowed)?, allowed.iter().map(String::len).collect()))
+            Some((Matcher::build(&allowed)?, allowed.iter().map(String::len).collect(), term_breaks))
         };
 
-        Ok(ProhibitedContent { lists, rules, matcher, entry_lens, patterns, allow, scratch: RefCell::new(Vec::new()) })
+        Ok(ProhibitedContent {
+            lists,
+            rules,
+            matcher,
+            entry_lens,
+            patterns,
+            allow,
+            scratch: RefCell::new(Scratch::default()),
+        })
     }
 
     fn message(&self, message: &Message) -> Verdict {
@@ -225,31 +282,36 @@ impl ProhibitedContent {
     /// skeleton first. Only when something matches, or patterns are
     /// configured, is the skeleton kept and searched for spans.
     fn scan(&self, text: &str, field: &'static str, found: &mut Found) {
-        if found.len() >= MAX_EVIDENCE {
-            return;
-        }
         let mut scratch = self.scratch.borrow_mut();
+        let Scratch { skeleton, breaks } = &mut *scratch;
         let mut hit = false;
-        let mut skeleton_ready = false;
+        let mut ready = false;
         if let Some(matcher) = &self.matcher {
             if text.is_ascii() {
                 hit = matcher.any(text.as_bytes(), &ASCII_SKELETON);
             } else {
-                skeleton_bytes_into(text, &mut scratch);
-                skeleton_ready = true;
-                hit = matcher.any(&scratch, &IDENTITY);
+                skeleton_bytes_into(text, skeleton);
+                ready = true;
+                hit = matcher.any(skeleton, &IDENTITY);
             }
         }
         if !hit && self.patterns.is_none() {
             return;
         }
-        if !skeleton_ready {
-            skeleton_bytes_into(text, &mut scratch);
+        // Allowed terms must stand as whole words, so they need the breaks.
+        if self.allow.is_some() {
+            skeleton_with_breaks_into(text, skeleton, breaks);
+        } else if !ready {
+            skeleton_bytes_into(text, skeleton);
         }
-        let skeleton = &scratch[..];
-        let mut spans: Vec<(usize, usize, usize)> = Vec::new();
+        let allowed = self.allowed_spans(skeleton, breaks);
+        let mut record = |rule: usize, start: usize, end: usize| {
+            if !allowed.covers(start, end) {
+                self.record(found, field, rule);
+            }
+        };
         if hit && let Some(matcher) = &self.matcher {
-            matcher.spans(skeleton, &self.entry_lens, |rule, start, end| spans.push((rule, start, end)));
+            matcher.spans(skeleton, &self.entry_lens, &mut record);
         }
         if let Some((set, each)) = &self.patterns {
             // Patterns see the skeleton as text; it is built from whole characters.
@@ -257,30 +319,42 @@ impl ProhibitedContent {
             let first = self.entry_lens.len();
             for i in set.matches(text).iter() {
                 for m in each[i].find_iter(text) {
-                    spans.push((first + i, m.start(), m.end()));
+                    record(first + i, m.start(), m.end());
                 }
             }
         }
-        if spans.is_empty() {
+    }
+
+    /// Adds `rule` to `found` unless it is there, or its list already names
+    /// [`MAX_EVIDENCE`] matches. Every list that matches is found, however
+    /// many matches other lists have: a list decides its own outcome and
+    /// measures.
+    fn record(&self, found: &mut Found, field: &'static str, rule: usize) {
+        let list = self.rules[rule].list;
+        if found.iter().any(|&(_, seen)| seen == rule) {
             return;
         }
-        let mut allowed: Vec<(usize, usize)> = Vec::new();
-        if let Some((matcher, lens)) = &self.allow {
-            matcher.spans(skeleton, lens, |_, start, end| allowed.push((start, end)));
+        if found.iter().filter(|&&(_, seen)| self.rules[seen].list == list).count() >= MAX_EVIDENCE {
+            return;
         }
-        spans.sort_unstable_by_key(|&(rule, start, _)| (start, rule));
-        for (rule, start, end) in spans {
-            if allowed.iter().any(|&(a, b)| a <= start && end <= b) {
-                continue;
-            }
-            if found.iter().any(|&(_, seen)| seen == rule) {
-                continue;
-            }
-            if found.len() >= MAX_EVIDENCE {
-                return;
-            }
-            found.push((field, rule));
+        found.push((field, rule));
+    }
+
+    /// Where allowed terms stand in `skeleton` as whole words: starting and
+    /// ending at a break, with no break inside where the term has none (so
+    /// `zorblax ian` is not the allowed `zorblaxian`).
+    fn allowed_spans(&self, skeleton: &[u8], breaks: &[bool]) -> Allowed {
+        let mut spans = Vec::new();
+        if let Some((matcher, lens, term_breaks)) = &self.allow {
+            matcher.spans(skeleton, lens, |term, start, end| {
+                let whole = breaks[start] && breaks[end];
+                let inner = (start + 1..end).all(|i| !breaks[i] || term_breaks[term][i - start]);
+                if whole && inner {
+                    spans.push((start, end));
+                }
+            });
         }
+        Allowed::new(spans)
     }
 
     /// One reason per list that matched, in list order; the outcome is the
@@ -313,6 +387,48 @@ impl ProhibitedContent {
 }
 
 groupgate_sdk::policy!(ProhibitedContent);
+
+/// Refuses a pattern that could never match a skeleton as its author means
+/// it, or that matches everything.
+fn check_pattern(source: &str, compiled: &Regex) -> Result<(), String> {
+    if compiled.is_match("") {
+        return Err("matches empty text, so it would match every message".into());
+    }
+    // Outside escapes (`\d`, `\p{Han}`, `\x{4E00}`) and group names, what a
+    // skeleton cannot hold.
+    let mut chars = source.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('b' | 'B') => {
+                    return Err("uses `\\b`, but a skeleton has no word boundaries but its ends".into());
+                }
+                Some(_) if chars.peek() == Some(&'{') => {
+                    chars.by_ref().take_while(|&c| c != '}').for_each(drop);
+                }
+                _ => {}
+            },
+            // `(?P<name>`: the `P` is syntax.
+            '?' if chars.peek() == Some(&'P') => {
+                chars.next();
+            }
+            '<' => {
+                // `(?P<name>` or `(?<name>`: a group's name, not text.
+                chars.by_ref().take_while(|&c| c != '>').for_each(drop);
+            }
+            c if c.is_uppercase() => {
+                return Err(format!(
+                    "has the upper-case `{c}`, but it is matched on the skeleton, which is lower-case"
+                ));
+            }
+            c if c.is_whitespace() => {
+                return Err("has a space, but it is matched on the skeleton, which has none".into());
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
 
 /// A regex error on one line: its last line says what is wrong (the lines
 /// before draw a caret under the pattern, which a one-line message cannot).

@@ -52,7 +52,7 @@ pub use bindings::groupgate::policy::types::{
     Attachment, DataFile, Group, GroupCreation, Measure, MeasureKind, Membership, MembershipKind, Message, Outcome,
     Reason, Role, Target, User, Verdict,
 };
-pub use groupgate_text::{ASCII_SKELETON, skeleton, skeleton_bytes_into, skeleton_into};
+pub use groupgate_text::{ASCII_SKELETON, skeleton, skeleton_bytes_into, skeleton_into, skeleton_with_breaks_into};
 
 /// A content policy. `init` builds it once per instance from the manifest's
 /// `[config]` (as JSON) and `[data]` files; the hooks are then called for each

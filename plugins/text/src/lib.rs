@@ -1,7 +1,8 @@
 //! Text normalisation for content matching (Art. 10). Policies compare the
 //! *skeleton* of a text against the skeletons of listed words, so that width,
-//! case, invisible characters and separators between letters do not hide a
-//! word: `b.a.d`, `Ｂ ＡＤ` and `b\u{200b}ad` all have the skeleton `bad`.
+//! case, diacritics, invisible characters and separators between letters do
+//! not hide a word: `b.a.d`, `Ｂ ＡＤ`, `bäd` and `b\u{200b}ad` all have the
+//! skeleton `bad`.
 //!
 //! ```
 //! assert_eq!(groupgate_text::skeleton("Ｂ.A\u{200b}d"), "bad");
@@ -11,8 +12,10 @@ use unicode_normalization::UnicodeNormalization;
 
 /// Reduces `text` to the letters and digits it shows, in one canonical form:
 /// Unicode NFKC (full-width and compatibility forms become plain ones),
-/// lower-cased, with everything that is not a letter, digit or mark removed:
-/// spaces, punctuation, symbols, zero-width and other format characters.
+/// lower-cased, Latin, Greek and Cyrillic letters without their diacritics
+/// (`ö` is `o`, `İ` is `i`), with everything that is not a letter, digit or
+/// kept mark removed: spaces, punctuation, symbols, zero-width and other
+/// format characters, and the combining marks that only decorate a letter.
 ///
 /// Because separators vanish, a listed word matches wherever its letters stand
 /// in a row, also across word boundaries; lists are written with that in mind.
@@ -52,13 +55,82 @@ pub fn skeleton_bytes_into(text: &str, out: &mut Vec<u8>) {
     let mut buf = [0u8; 4];
     let mut push = |c: char| out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
     for c in text.nfkc() {
-        if c.is_alphanumeric() {
-            c.to_lowercase().for_each(&mut push);
-        } else if is_mark(c) {
-            // Combining marks belong to the letter before them (e.g. Devanagari vowel signs).
-            push(c);
+        fold(c, &mut push);
+    }
+}
+
+/// Like [`skeleton_bytes_into`], and also records where the text had a word
+/// break: `breaks[i]` says whether a space or punctuation stood between
+/// skeleton bytes `i - 1` and `i` (`breaks` has one entry per skeleton byte
+/// plus one; the first and last are always true). Invisible characters and
+/// disguising marks are not breaks, so they cannot fake one. A matcher uses
+/// this to require that a match (an allowed term, say) is a whole word.
+pub fn skeleton_with_breaks_into(text: &str, out: &mut Vec<u8>, breaks: &mut Vec<bool>) {
+    out.clear();
+    breaks.clear();
+    breaks.push(true);
+    let mut pending = false;
+    let mut buf = [0u8; 4];
+    for c in text.nfkc() {
+        if is_break(c) {
+            pending = true;
+            continue;
+        }
+        let before = out.len();
+        fold(c, &mut |k: char| out.extend_from_slice(k.encode_utf8(&mut buf).as_bytes()));
+        if out.len() > before {
+            // The break belongs before the first byte this character added.
+            breaks[before] |= pending;
+            pending = false;
+            breaks.resize(out.len() + 1, false);
         }
     }
+    if let Some(last) = breaks.last_mut() {
+        *last = true;
+    }
+}
+
+/// Appends the skeleton of one (NFKC) character: lower-cased letters and
+/// digits, with the diacritics of Latin, Greek and Cyrillic letters folded
+/// away, and the marks [`is_mark`] keeps.
+fn fold(c: char, push: &mut impl FnMut(char)) {
+    if is_mark(c) {
+        // Combining marks belong to the letter before them (e.g. Devanagari vowel signs).
+        push(c);
+        return;
+    }
+    if !c.is_alphanumeric() {
+        return;
+    }
+    for lower in c.to_lowercase() {
+        if has_foldable_diacritics(lower) {
+            // The base letter of its canonical decomposition; the marks go.
+            unicode_normalization::char::decompose_canonical(lower, |d| {
+                if d.is_alphanumeric() {
+                    push(d);
+                }
+            });
+        } else if lower.is_alphanumeric() || is_mark(lower) {
+            // Lower-casing may add a mark (`İ` gives `i` and U+0307): dropped.
+            push(lower);
+        }
+    }
+}
+
+/// Latin, Greek and Cyrillic letters that may carry diacritics, which only
+/// decorate (or disguise) a word in these scripts. Other scripts keep their
+/// composed forms: a Hangul syllable or a voiced kana is a letter of its own.
+fn has_foldable_diacritics(c: char) -> bool {
+    matches!(c as u32, 0x00C0..=0x024F | 0x0370..=0x03FF | 0x0400..=0x04FF | 0x1E00..=0x1FFF)
+}
+
+/// A space or punctuation: a word break. (Letters, digits, marks, and the
+/// invisible format characters used to hide words are not.)
+fn is_break(c: char) -> bool {
+    c.is_whitespace()
+        || c.is_ascii_punctuation()
+        || matches!(c as u32, 0x00A1..=0x00BF | 0x2010..=0x2027 | 0x2030..=0x205E | 0x3001..=0x3011 | 0x3014..=0x301F)
+            && !c.is_alphanumeric()
 }
 
 /// The skeleton of each ASCII byte: its lower-case form if it is a letter or
