@@ -413,21 +413,26 @@ fn check_names_the_policy_and_key_of_a_config_error_in_any_shipped_policy() {
             "config key `lists.cn-44.escalate`: invalid type",
         ),
     ];
-    for &(policy, from, to, expected) in edits {
-        let copy = tempfile::tempdir().unwrap();
-        let status = Command::new("cp").arg("-r").arg(default_set()).arg(copy.path()).status().unwrap();
-        assert!(status.success());
-        let manifest = copy.path().join("default").join(policy).join("policy.toml");
-        let text = std::fs::read_to_string(&manifest).unwrap();
-        assert!(text.contains(from), "{policy}: `{from}` not in its manifest");
-        std::fs::write(&manifest, text.replacen(from, to, 1)).unwrap();
-        let out = groupgate(&["check", "--policies", copy.path().join("default").to_str().unwrap()], None);
-        assert_eq!(out.status.code(), Some(2), "{policy}: {to}");
-        let err = stderr(&out);
-        let name = if policy == "regions/CN-44" { "prohibited-content-cn-44" } else { policy };
-        assert!(
-            err.contains(&format!("policy `{name}`")) && err.contains(expected),
-            "{policy}: expected `{expected}` in: {err}"
-        );
-    }
+    // Each check compiles the whole set; run them side by side.
+    std::thread::scope(|scope| {
+        for &(policy, from, to, expected) in edits {
+            scope.spawn(move || {
+                let copy = tempfile::tempdir().unwrap();
+                let status = Command::new("cp").arg("-r").arg(default_set()).arg(copy.path()).status().unwrap();
+                assert!(status.success());
+                let manifest = copy.path().join("default").join(policy).join("policy.toml");
+                let text = std::fs::read_to_string(&manifest).unwrap();
+                assert!(text.contains(from), "{policy}: `{from}` not in its manifest");
+                std::fs::write(&manifest, text.replacen(from, to, 1)).unwrap();
+                let out = groupgate(&["check", "--policies", copy.path().join("default").to_str().unwrap()], None);
+                assert_eq!(out.status.code(), Some(2), "{policy}: {to}");
+                let err = stderr(&out);
+                let name = if policy == "regions/CN-44" { "prohibited-content-cn-44" } else { policy };
+                assert!(
+                    err.contains(&format!("policy `{name}`")) && err.contains(expected),
+                    "{policy}: expected `{expected}` in: {err}"
+                );
+            });
+        }
+    });
 }
