@@ -15,6 +15,7 @@ const GUESTS: &[&str] = &[
     "sandbox-probe",
     "sleeper",
     "unknown-import",
+    "reject-init",
 ];
 
 fn main() {

@@ -2,7 +2,9 @@
 //! everything, (b) `prohibited-content` with 10,000 words on 1 KB of text that
 //! matches none of them, and (c) the same normalisation and Aho-Corasick scan
 //! done natively with the crate's own search loop and the automaton kind the
-//! plugin picks for this list (a DFA), as the baseline for (b).
+//! plugin picks for this list (a DFA), as the baseline for (b); and (d) the
+//! whole default set (`policies/default`: six policies, four of which answer
+//! messages) on the same message, what a platform pays per message on day one.
 //!
 //! Run with `cargo bench -p groupgate-tests --bench evaluate`.
 
@@ -11,7 +13,7 @@ use std::hint::black_box;
 use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use criterion::{Criterion, criterion_group, criterion_main};
 use groupgate::{Outcome, PolicySet};
-use groupgate_tests::{TempSet, guests, message};
+use groupgate_tests::{TempSet, default_set, guests, message};
 
 const WORDS: usize = 10_000;
 
@@ -59,6 +61,9 @@ fn bench(c: &mut Criterion) {
     let matcher = AhoCorasick::builder().kind(Some(AhoCorasickKind::DFA)).build(&patterns).unwrap();
     let mut scratch = Vec::new();
 
+    let default = PolicySet::load(default_set()).expect("the default set");
+    assert_eq!(default.evaluate_message(&msg).outcome, Outcome::Allow, "the text must pass the default set");
+
     let mut group = c.benchmark_group("message_1kb");
     group.bench_function("a_allow_all_policy", |b| b.iter(|| black_box(allow_all.evaluate_message(black_box(&msg)))));
     group.bench_function("b_prohibited_content_10k_words", |b| {
@@ -70,6 +75,7 @@ fn bench(c: &mut Criterion) {
             black_box(matcher.find_iter(scratch.as_slice()).count())
         })
     });
+    group.bench_function("d_default_set", |b| b.iter(|| black_box(default.evaluate_message(black_box(&msg)))));
     group.finish();
 }
 

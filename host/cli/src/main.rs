@@ -17,7 +17,7 @@ use groupgate::{Hook, PolicySet, Request};
     name = "groupgate",
     version,
     about,
-    after_help = "Exit status: 0 on success (for `eval`, whatever the decision), 2 when the request or the policy set is invalid; `test` exits 1 when a case fails.\nLog level: RUST_LOG (default `warn`, `error` for `test`); policy log lines use the target `groupgate::guest`."
+    after_help = "Exit status: 0 on success (for `eval`, whatever the decision), 2 when the request or the policy set is invalid; `test` exits 1 when a case fails.\nLog level: RUST_LOG (default `warn`; `error` for `test`, `info` for `serve`); policy log lines use the target `groupgate::guest`."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -47,6 +47,25 @@ enum Command {
         #[arg(long)]
         compact: bool,
     },
+    /// Serve decisions over HTTP, reloading the policy folder when it changes.
+    #[command(after_help = SERVE_HELP)]
+    Serve {
+        /// The policy set folder (the one holding `groupgate.toml`).
+        #[arg(long, value_name = "DIR")]
+        policies: PathBuf,
+        /// Address and port to listen on.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8750")]
+        listen: std::net::SocketAddr,
+        /// Largest request body accepted, in bytes; larger ones get 413.
+        #[arg(long, value_name = "BYTES", default_value_t = groupgate_server::Options::DEFAULT_MAX_BODY)]
+        max_body: usize,
+        /// Log lines as human-readable text or as JSON objects.
+        #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+        log_format: String,
+        /// Do not watch the folder; reload only on SIGHUP or POST /v1/reload.
+        #[arg(long)]
+        no_watch: bool,
+    },
     /// Run policy test cases (`tests/*.toml`) and report what failed.
     #[command(after_help = TEST_HELP)]
     Test {
@@ -75,6 +94,12 @@ enum Command {
     },
 }
 
+const SERVE_HELP: &str = "Routes: POST /v1/evaluate/{message,group-creation,membership} (the decision, with decision_id and generation); GET /v1/policies; POST /v1/reload; GET /healthz, /readyz, /metrics. Errors are JSON {\"error\": ...}.
+
+Reload: a change in the folder (debounced), SIGHUP, or POST /v1/reload loads the folder, initialises every policy and runs every test case; the new set is activated only if all of that succeeds, otherwise the previous one keeps serving and the error shows in /v1/policies. A set that cannot load at start leaves the server unready (503) until a good one appears.
+
+SIGTERM or Ctrl-C: stop accepting, answer the requests in flight, exit 0.";
+
 const TEST_HELP: &str = "Cases in a policy folder's `tests/` run against that policy alone; cases in the set's own `tests/` (next to groupgate.toml) run against the whole set. The case file format is described in the README.
 
 Output: a line per failed case (FAIL), per policy that hit a limit or trapped (LIMIT), and per policy call that took more than half its deadline (SLOW), then `N passed, N failed`.
@@ -89,11 +114,24 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // A test run's report says which policies failed; their log lines would
     // only repeat it, so `test` logs errors alone unless RUST_LOG says more.
-    let default_level = if matches!(cli.command, Command::Test { .. }) { "error" } else { "warn" };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_level.into()))
-        .init();
+    let (default_level, json_logs) = match &cli.command {
+        Command::Test { .. } => ("error", false),
+        // A server says when it starts, reloads and stops.
+        Command::Serve { log_format, .. } => ("info", log_format == "json"),
+        _ => ("warn", false),
+    };
+    // An empty RUST_LOG counts as unset.
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(v) if !v.trim().is_empty() => tracing_subscriber::EnvFilter::new(v),
+        _ => tracing_subscriber::EnvFilter::new(default_level),
+    };
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let logs = tracing_subscriber::fmt().with_writer(std::io::stderr).with_ansi(colour).with_env_filter(filter);
+    if json_logs {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -107,6 +145,9 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Check { policies } => check(&policies).map(|()| 0),
+        Command::Serve { policies, listen, max_body, log_format: _, no_watch } => {
+            serve(policies, listen, max_body, !no_watch).map(|()| 0)
+        }
         Command::Eval { policies, hook, input, compact } => {
             eval(&policies, hook, input.as_deref(), compact).map(|()| 0)
         }
@@ -136,6 +177,27 @@ fn run(cli: Cli) -> Result<u8> {
             Ok(run.exit_code(fail_on_empty))
         }
     }
+}
+
+fn serve(policies: PathBuf, listen: std::net::SocketAddr, max_body: usize, watch: bool) -> Result<()> {
+    let options = groupgate_server::Options { policies, max_body };
+    let state = groupgate_server::ServerState::new(options).map_err(anyhow::Error::msg)?;
+    let first = state.reload("start");
+    if let Some(error) = &first.error {
+        // Serving anyway: the folder may be fixed, and /readyz says 503 until then.
+        tracing::error!("no policy set is active until the folder is fixed: {error}");
+    }
+    let _watcher = if watch {
+        Some(groupgate_server::watch(state.clone()).context("cannot watch the policy folder")?)
+    } else {
+        None
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let listener =
+            tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+        groupgate_server::serve(state, listener).await.context("serving")
+    })
 }
 
 fn check(dir: &Path) -> Result<()> {

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 
 use crate::decision::{Decision, PolicyReport};
@@ -22,6 +23,8 @@ pub const POLICY_ERROR: &str = "policy-error";
 pub struct PolicySet {
     root: PathBuf,
     policies: Vec<LoadedPolicy>,
+    /// Each policy's module SHA-256, in hex, in policy order.
+    hashes: Vec<String>,
 }
 
 impl PolicySet {
@@ -52,8 +55,9 @@ impl PolicySet {
             ));
         }
 
-        let mut components: HashMap<ModuleSource, Component> = HashMap::new();
+        let mut components: HashMap<ModuleSource, (Component, String)> = HashMap::new();
         let mut policies: Vec<LoadedPolicy> = Vec::with_capacity(folders.len());
+        let mut hashes: Vec<String> = Vec::with_capacity(folders.len());
         for folder in folders {
             let m = manifest::read_policy(&root, &folder, &set.defaults)?;
             if let Some(other) = policies.iter().find(|p| p.manifest.name == m.name) {
@@ -64,7 +68,7 @@ impl PolicySet {
             }
             let policy_err =
                 |message: String| LoadError::Policy { path: m.path.clone(), policy: m.name.clone(), message };
-            let component = match components.get(&m.module) {
+            let (component, sha256) = match components.get(&m.module) {
                 Some(c) => c.clone(),
                 None => {
                     let c = compile(runtime, &m.module).map_err(&policy_err)?;
@@ -77,13 +81,26 @@ impl PolicySet {
             let data = read_data(&m)?;
             let loaded = LoadedPolicy::new(runtime, m.clone(), pre, data).map_err(policy_err)?;
             policies.push(loaded);
+            hashes.push(sha256);
         }
-        Ok(PolicySet { root, policies })
+        Ok(PolicySet { root, policies, hashes })
     }
 
     /// The folder the set was loaded from.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The SHA-256 (hex) of the module that policy `name` runs: what an
+    /// operator compares to know which build is live.
+    pub fn module_sha256(&self, name: &str) -> Option<&str> {
+        let index = self.policies.iter().position(|p| p.manifest.name == name)?;
+        Some(&self.hashes[index])
+    }
+
+    /// Every policy's module SHA-256 (hex), in evaluation order.
+    pub fn module_hashes(&self) -> impl Iterator<Item = &str> {
+        self.hashes.iter().map(String::as_str)
     }
 
     /// The policies' manifests, in evaluation order.
@@ -122,7 +139,8 @@ impl PolicySet {
         let variant = policy
             .with_config(config.to_string())
             .map_err(|e| format!("policy `{name}` refused the case's config: {e}"))?;
-        Ok(PolicySet { root: self.root.clone(), policies: vec![variant] })
+        let index = self.policies.iter().position(|p| p.manifest.name == name).expect("found above");
+        Ok(PolicySet { root: self.root.clone(), policies: vec![variant], hashes: vec![self.hashes[index].clone()] })
     }
 
     fn evaluate_ref(&self, request: RequestRef<'_>) -> Decision {
@@ -241,17 +259,22 @@ fn discover(root: &Path) -> Result<Vec<PathBuf>, LoadError> {
     Ok(found)
 }
 
-fn compile(runtime: &Runtime, module: &ModuleSource) -> Result<Component, String> {
-    let (bytes, what) = match module {
+/// Compiles (or finds compiled) the module, returning it with the SHA-256 of
+/// its bytes in hex.
+fn compile(runtime: &Runtime, module: &ModuleSource) -> Result<(Component, String), String> {
+    match module {
         ModuleSource::Builtin(name) => {
-            return runtime.builtin_component(name);
+            let bytes = crate::builtin::component(name).ok_or_else(|| format!("no standard plugin named `{name}`"))?;
+            Ok((runtime.builtin_component(name)?, crate::sandbox::hex(&Sha256::digest(bytes))))
         }
         ModuleSource::File(path) => {
             let bytes = std::fs::read(path).map_err(|e| format!("cannot read module `{}`: {e}", path.display()))?;
-            (bytes, path.display().to_string())
+            let hash: [u8; 32] = Sha256::digest(&bytes).into();
+            let component =
+                runtime.module_component(hash, &bytes).map_err(|e| format!("module `{}`: {e}", path.display()))?;
+            Ok((component, crate::sandbox::hex(&hash)))
         }
-    };
-    crate::sandbox::compile(runtime, &bytes).map_err(|e| format!("module `{what}`: {e}"))
+    }
 }
 
 /// Reads the policy's `[data]` files, to hand to every new instance's `init`.

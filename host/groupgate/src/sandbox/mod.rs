@@ -38,6 +38,9 @@ struct Inner {
     stop: Arc<AtomicBool>,
     /// The standard plugins, compiled on first use and shared by every set.
     builtins: Mutex<HashMap<String, Component>>,
+    /// Module files compiled before, by the SHA-256 of their bytes, so a
+    /// reload that changes only data or manifests compiles nothing.
+    modules: Mutex<HashMap<[u8; 32], Component>>,
 }
 
 impl Drop for Inner {
@@ -75,7 +78,9 @@ impl Runtime {
             })
             .map_err(|e| format!("cannot start the deadline clock: {e}"))?;
 
-        Ok(Runtime { inner: Arc::new(Inner { engine, linker, stop, builtins: Mutex::default() }) })
+        Ok(Runtime {
+            inner: Arc::new(Inner { engine, linker, stop, builtins: Mutex::default(), modules: Mutex::default() }),
+        })
     }
 
     /// The process-wide runtime that [`crate::PolicySet::load`] uses.
@@ -93,6 +98,32 @@ impl Runtime {
     }
 
     /// The standard plugin `name`, compiled once per runtime.
+    /// The component for module bytes with SHA-256 `hash`: compiled before,
+    /// or compiled now and remembered.
+    pub(crate) fn module_component(&self, hash: [u8; 32], bytes: &[u8]) -> Result<Component, String> {
+        if let Some(component) = self.inner.modules.lock().unwrap_or_else(|e| e.into_inner()).get(&hash) {
+            return Ok(component.clone());
+        }
+        // Compiled outside the lock: it takes long, and other loads may hit.
+        let component = compile(self, bytes)?;
+        self.inner.modules.lock().unwrap_or_else(|e| e.into_inner()).insert(hash, component.clone());
+        Ok(component)
+    }
+
+    /// Forgets compiled module files except those with the given SHA-256
+    /// hashes (the ones the sets still in use run), so a long-running
+    /// server that reloads often does not keep every version it has seen.
+    pub fn retain_modules<'a>(&self, keep: impl IntoIterator<Item = &'a str>) {
+        let keep: Vec<&str> = keep.into_iter().collect();
+        let mut cache = self.inner.modules.lock().unwrap_or_else(|e| e.into_inner());
+        cache.retain(|hash, _| keep.contains(&hex(hash).as_str()));
+    }
+
+    /// How many compiled module files are remembered.
+    pub fn cached_modules(&self) -> usize {
+        self.inner.modules.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
     pub(crate) fn builtin_component(&self, name: &str) -> Result<Component, String> {
         let mut cache = self.inner.builtins.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(component) = cache.get(name) {
@@ -103,6 +134,15 @@ impl Runtime {
         cache.insert(name.to_owned(), component.clone());
         Ok(component)
     }
+}
+
+/// Lower-case hexadecimal.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 /// Deadline in epoch ticks for `ms` milliseconds, rounded up, plus one tick

@@ -1,0 +1,209 @@
+//! Counters for `GET /metrics`, in the Prometheus text format. Everything on
+//! the request path is an atomic add; the per-policy counters sit behind a
+//! read lock that is written only when a policy is seen for the first time.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use groupgate::{Decision, ErrorKind, Hook, Outcome};
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 14] =
+    [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
+
+const OUTCOMES: [Outcome; 3] = [Outcome::Allow, Outcome::Review, Outcome::Deny];
+const ERROR_KINDS: [ErrorKind; 7] = [
+    ErrorKind::Trap,
+    ErrorKind::Timeout,
+    ErrorKind::Memory,
+    ErrorKind::LogFlood,
+    ErrorKind::Oversized,
+    ErrorKind::Init,
+    ErrorKind::Contract,
+];
+
+fn outcome_index(o: Outcome) -> usize {
+    match o {
+        Outcome::Allow => 0,
+        Outcome::Review => 1,
+        Outcome::Deny => 2,
+    }
+}
+
+fn outcome_name(o: Outcome) -> &'static str {
+    ["allow", "review", "deny"][outcome_index(o)]
+}
+
+fn hook_index(h: Hook) -> usize {
+    match h {
+        Hook::Message => 0,
+        Hook::GroupCreation => 1,
+        Hook::Membership => 2,
+    }
+}
+
+#[derive(Default)]
+struct Histogram {
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_ns: AtomicU64,
+}
+
+impl Histogram {
+    fn observe(&self, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64();
+        if let Some(i) = BUCKETS.iter().position(|&b| secs <= b) {
+            self.buckets[i].fetch_add(1, Relaxed);
+        }
+        self.count.fetch_add(1, Relaxed);
+        self.sum_ns.fetch_add(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX), Relaxed);
+    }
+}
+
+#[derive(Default)]
+struct PolicyCounters {
+    verdicts: [AtomicU64; 3],
+    errors: [AtomicU64; ERROR_KINDS.len()],
+}
+
+/// The server's counters.
+#[derive(Default)]
+pub struct Metrics {
+    evaluations: [[AtomicU64; 3]; 3],
+    latency: [Histogram; 3],
+    policies: RwLock<BTreeMap<String, Arc<PolicyCounters>>>,
+    rejected: AtomicU64,
+    reloads_ok: AtomicU64,
+    reloads_failed: AtomicU64,
+    generation: AtomicU64,
+}
+
+impl Metrics {
+    /// Counts one decision and its latency.
+    pub fn record(&self, hook: Hook, decision: &Decision, elapsed: Duration) {
+        let h = hook_index(hook);
+        self.evaluations[h][outcome_index(decision.outcome)].fetch_add(1, Relaxed);
+        self.latency[h].observe(elapsed);
+        for report in &decision.policies {
+            let counters = self.policy(&report.name);
+            counters.verdicts[outcome_index(report.outcome)].fetch_add(1, Relaxed);
+            if let Some(kind) = report.error_kind {
+                let i = ERROR_KINDS.iter().position(|k| *k == kind).expect("every kind is listed");
+                counters.errors[i].fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    /// Counts a request refused before any policy ran (bad JSON, too large).
+    pub fn rejected(&self) {
+        self.rejected.fetch_add(1, Relaxed);
+    }
+
+    /// Counts a reload attempt, and the generation now active.
+    pub fn reload(&self, ok: bool, generation: u64) {
+        if ok {
+            self.reloads_ok.fetch_add(1, Relaxed);
+        } else {
+            self.reloads_failed.fetch_add(1, Relaxed);
+        }
+        self.generation.store(generation, Relaxed);
+    }
+
+    fn policy(&self, name: &str) -> Arc<PolicyCounters> {
+        if let Some(c) = self.policies.read().unwrap_or_else(|e| e.into_inner()).get(name) {
+            return c.clone();
+        }
+        let mut map = self.policies.write().unwrap_or_else(|e| e.into_inner());
+        map.entry(name.to_owned()).or_default().clone()
+    }
+
+    /// Every counter, in the Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let hooks = Hook::ALL;
+        out.push_str("# HELP groupgate_evaluations_total Requests decided, by hook and outcome.\n");
+        out.push_str("# TYPE groupgate_evaluations_total counter\n");
+        for hook in hooks {
+            for outcome in OUTCOMES {
+                let n = self.evaluations[hook_index(hook)][outcome_index(outcome)].load(Relaxed);
+                let _ = writeln!(
+                    out,
+                    "groupgate_evaluations_total{{hook=\"{hook}\",outcome=\"{}\"}} {n}",
+                    outcome_name(outcome)
+                );
+            }
+        }
+        out.push_str("# HELP groupgate_evaluation_seconds Time to decide a request, by hook.\n");
+        out.push_str("# TYPE groupgate_evaluation_seconds histogram\n");
+        for hook in hooks {
+            let h = &self.latency[hook_index(hook)];
+            let mut cumulative = 0;
+            for (i, bound) in BUCKETS.iter().enumerate() {
+                cumulative += h.buckets[i].load(Relaxed);
+                let _ =
+                    writeln!(out, "groupgate_evaluation_seconds_bucket{{hook=\"{hook}\",le=\"{bound}\"}} {cumulative}");
+            }
+            let count = h.count.load(Relaxed);
+            let _ = writeln!(out, "groupgate_evaluation_seconds_bucket{{hook=\"{hook}\",le=\"+Inf\"}} {count}");
+            let sum = h.sum_ns.load(Relaxed) as f64 / 1e9;
+            let _ = writeln!(out, "groupgate_evaluation_seconds_sum{{hook=\"{hook}\"}} {sum}");
+            let _ = writeln!(out, "groupgate_evaluation_seconds_count{{hook=\"{hook}\"}} {count}");
+        }
+        let policies = self.policies.read().unwrap_or_else(|e| e.into_inner());
+        out.push_str("# HELP groupgate_policy_verdicts_total Verdicts, by policy and its own outcome.\n");
+        out.push_str("# TYPE groupgate_policy_verdicts_total counter\n");
+        for (name, c) in policies.iter() {
+            for outcome in OUTCOMES {
+                let n = c.verdicts[outcome_index(outcome)].load(Relaxed);
+                let _ = writeln!(
+                    out,
+                    "groupgate_policy_verdicts_total{{policy=\"{}\",outcome=\"{}\"}} {n}",
+                    label(name),
+                    outcome_name(outcome)
+                );
+            }
+        }
+        out.push_str("# HELP groupgate_policy_errors_total Policies that gave no verdict, by policy and kind.\n");
+        out.push_str("# TYPE groupgate_policy_errors_total counter\n");
+        for (name, c) in policies.iter() {
+            for (i, kind) in ERROR_KINDS.iter().enumerate() {
+                let n = c.errors[i].load(Relaxed);
+                let _ = writeln!(
+                    out,
+                    "groupgate_policy_errors_total{{policy=\"{}\",kind=\"{}\"}} {n}",
+                    label(name),
+                    kind.as_str()
+                );
+            }
+        }
+        drop(policies);
+        let simple = [
+            ("groupgate_requests_rejected_total", "Requests refused before any policy ran.", "counter", &self.rejected),
+            ("groupgate_reloads_ok_total", "Policy sets activated.", "counter", &self.reloads_ok),
+            (
+                "groupgate_reloads_failed_total",
+                "Reloads refused; the previous set kept serving.",
+                "counter",
+                &self.reloads_failed,
+            ),
+            (
+                "groupgate_active_generation",
+                "The generation of the policy set serving requests.",
+                "gauge",
+                &self.generation,
+            ),
+        ];
+        for (name, help, kind, value) in simple {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}", value.load(Relaxed));
+        }
+        out
+    }
+}
+
+/// A label value, escaped as the text format asks.
+fn label(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}

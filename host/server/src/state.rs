@@ -1,0 +1,198 @@
+//! The server's state: the active policy set, swapped atomically on reload,
+//! and the record of the last reload attempt.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+
+use arc_swap::ArcSwapOption;
+use groupgate::testing::{self, RunOptions, Suite};
+use groupgate::{PolicySet, Runtime};
+use serde::Serialize;
+
+use crate::metrics::Metrics;
+
+/// A policy set serving requests, and where it came from.
+pub struct Active {
+    /// The set.
+    pub set: PolicySet,
+    /// Counts up from 1 with every set activated.
+    pub generation: u64,
+    /// When it was activated.
+    pub loaded_at: SystemTime,
+    /// How many test cases it passed before activation.
+    pub cases: usize,
+}
+
+/// The outcome of the last reload attempt.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReloadReport {
+    /// When it finished, RFC 3339.
+    pub at: String,
+    /// What asked for it: `start`, `watch`, `http` or `signal`.
+    pub trigger: &'static str,
+    /// Whether the new set was activated.
+    pub ok: bool,
+    /// The generation serving after it.
+    pub generation: Option<u64>,
+    /// Why the new set was refused (naming file and cause), or null.
+    pub error: Option<String>,
+    /// How long loading, initialising and testing took, in milliseconds.
+    pub duration_ms: u64,
+}
+
+/// Settings for a server.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The policy set folder.
+    pub policies: PathBuf,
+    /// The largest request body accepted, in bytes.
+    pub max_body: usize,
+}
+
+impl Options {
+    /// The default body limit: 256 KiB.
+    pub const DEFAULT_MAX_BODY: usize = 256 * 1024;
+}
+
+/// Everything the handlers share.
+pub struct ServerState {
+    /// Settings.
+    pub options: Options,
+    runtime: Runtime,
+    active: ArcSwapOption<Active>,
+    last_reload: Mutex<Option<ReloadReport>>,
+    /// One reload at a time.
+    reloading: Mutex<()>,
+    next_generation: AtomicU64,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
+    id_prefix: String,
+    next_id: AtomicU64,
+}
+
+impl ServerState {
+    /// A server with no set active yet; call [`ServerState::reload`] to load one.
+    pub fn new(options: Options) -> Result<Arc<Self>, String> {
+        let runtime = Runtime::shared()?;
+        let started = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+        Ok(Arc::new(ServerState {
+            options,
+            runtime,
+            active: ArcSwapOption::empty(),
+            last_reload: Mutex::new(None),
+            reloading: Mutex::new(()),
+            next_generation: AtomicU64::new(1),
+            metrics: Metrics::default(),
+            // Unique across restarts: the start time, then a counter.
+            id_prefix: format!("{:x}{:05x}", started.as_secs(), started.subsec_micros()),
+            next_id: AtomicU64::new(0),
+        }))
+    }
+
+    /// The set serving requests now, if any. A request holds on to it until
+    /// answered, so a reload never changes the set under a request.
+    pub fn active(&self) -> Option<Arc<Active>> {
+        self.active.load_full()
+    }
+
+    /// The last reload attempt.
+    pub fn last_reload(&self) -> Option<ReloadReport> {
+        self.last_reload.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// A new decision id, unique across restarts of this server.
+    pub fn decision_id(&self) -> String {
+        format!("{}-{:x}", self.id_prefix, self.next_id.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Loads the policy folder, initialises every policy, runs the set's test
+    /// cases, and only if all of that succeeds activates the new set with one
+    /// atomic swap; otherwise the current set keeps serving. Blocking (it
+    /// compiles); never call it on a request path.
+    pub fn reload(&self, trigger: &'static str) -> ReloadReport {
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        let start = Instant::now();
+        let result = self.build();
+        let report = match result {
+            Ok((set, cases)) => {
+                let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
+                // Modules the old set ran but the new one does not are forgotten
+                // once no request holds the old set; keep both until then.
+                let old = self.active();
+                let keep: Vec<String> = set
+                    .module_hashes()
+                    .chain(old.iter().flat_map(|a| a.set.module_hashes()))
+                    .map(str::to_owned)
+                    .collect();
+                self.active.store(Some(Arc::new(Active { set, generation, loaded_at: SystemTime::now(), cases })));
+                drop(old);
+                self.runtime.retain_modules(keep.iter().map(String::as_str));
+                tracing::info!(generation, cases, trigger, "policy set activated");
+                self.metrics.reload(true, generation);
+                ReloadReport {
+                    at: now(),
+                    trigger,
+                    ok: true,
+                    generation: Some(generation),
+                    error: None,
+                    duration_ms: elapsed_ms(start),
+                }
+            }
+            Err(error) => {
+                let generation = self.active().map(|a| a.generation);
+                tracing::error!(trigger, "policy set refused, the previous one keeps serving: {error}");
+                self.metrics.reload(false, generation.unwrap_or(0));
+                ReloadReport {
+                    at: now(),
+                    trigger,
+                    ok: false,
+                    generation,
+                    error: Some(error),
+                    duration_ms: elapsed_ms(start),
+                }
+            }
+        };
+        *self.last_reload.lock().unwrap_or_else(|e| e.into_inner()) = Some(report.clone());
+        report
+    }
+
+    /// The new set, with the number of cases it passed.
+    fn build(&self) -> Result<(PolicySet, usize), String> {
+        let dir = &self.options.policies;
+        let set = PolicySet::load_with(&self.runtime, dir).map_err(|e| e.to_string())?;
+        let selection = testing::select(std::slice::from_ref(dir))
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .next()
+            .ok_or_else(|| format!("`{}` is not a policy set", dir.display()))?;
+        let suite = Suite::collect(&set, &selection).map_err(|e| format!("test cases: {e}"))?;
+        let report = suite.run(&set, &RunOptions::default());
+        let failed: Vec<&testing::CaseResult> = report.cases.iter().filter(|c| !c.passed).collect();
+        if let Some(first) = failed.first() {
+            return Err(format!(
+                "{} of {} test cases failed; first: {}: `{}`: {}",
+                failed.len(),
+                report.cases.len(),
+                first.file.display(),
+                first.name,
+                first.failures.join("; ")
+            ));
+        }
+        Ok((set, report.cases.len()))
+    }
+
+    /// The policy folder.
+    pub fn policies_dir(&self) -> &Path {
+        &self.options.policies
+    }
+}
+
+fn now() -> String {
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+}
+
+fn elapsed_ms(start: Instant) -> u64 {
+    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
