@@ -436,3 +436,73 @@ fn check_names_the_policy_and_key_of_a_config_error_in_any_shipped_policy() {
         }
     });
 }
+
+/// `groupgate serve` as a process: the address it listens on (from its log),
+/// and the process.
+fn serve(set: &std::path::Path) -> (std::process::Child, std::net::SocketAddr) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_groupgate"))
+        .args(["serve", "--policies", set.to_str().unwrap(), "--listen", "127.0.0.1:0", "--no-watch"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("the server logs where it listens").unwrap();
+        if let Some(at) = line.split_whitespace().find_map(|w| w.strip_prefix("addr=")) {
+            break at.parse().unwrap();
+        }
+    };
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, addr)
+}
+
+fn signal(child: &std::process::Child, name: &str) {
+    let status = Command::new("kill").args([&format!("-{name}"), &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn serve_drains_requests_in_flight_on_sigterm_and_reloads_on_sighup() {
+    let set = TempSet::new("").prohibited_content("words", "zorblax\n", "").guest(
+        "spin",
+        groupgate_tests::guests::SPIN,
+        "on_error = \"review\"\n[limits]\ntimeout_ms = 1500",
+    );
+    let (mut child, addr) = serve(set.path());
+    let mut client = groupgate_tests::http::Client::connect(addr).unwrap();
+
+    let (_, body) = client.get("/v1/policies").unwrap();
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["active"]["generation"], 1);
+    signal(&child, "HUP");
+    let start = std::time::Instant::now();
+    loop {
+        let (_, body) = client.get("/v1/policies").unwrap();
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if v["active"]["generation"] == 2 {
+            assert_eq!(v["last_reload"]["trigger"], "signal");
+            break;
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(10), "SIGHUP did not reload: {v}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+
+    // A request that takes 1.5 s (the spinning policy's deadline) is in flight
+    // when SIGTERM arrives: it is answered, then the server exits 0.
+    let message = serde_json::to_string(&groupgate_tests::message("hello")).unwrap();
+    let in_flight = std::thread::spawn(move || {
+        let mut slow = groupgate_tests::http::Client::connect(addr).unwrap();
+        slow.post("/v1/evaluate/message", &message).unwrap()
+    });
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    signal(&child, "TERM");
+    let (status, body) = in_flight.join().unwrap();
+    assert_eq!(status, 200, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["outcome"], "review", "the spinning policy's on_error: {answer}");
+    let exit = child.wait().unwrap();
+    assert_eq!(exit.code(), Some(0));
+}

@@ -154,3 +154,75 @@ pub fn membership() -> Membership {
         requested_at: 1_764_316_800_000,
     }
 }
+
+/// A minimal HTTP/1.1 client over one kept-alive connection, enough to
+/// drive groupgate's server in tests without a client library.
+pub mod http {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::{SocketAddr, TcpStream};
+    use std::time::Duration;
+
+    /// One connection.
+    pub struct Client {
+        addr: SocketAddr,
+        reader: BufReader<TcpStream>,
+    }
+
+    impl Client {
+        /// Connects to `addr`.
+        pub fn connect(addr: SocketAddr) -> std::io::Result<Client> {
+            let stream = TcpStream::connect(addr)?;
+            stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+            stream.set_nodelay(true)?;
+            Ok(Client { addr, reader: BufReader::new(stream) })
+        }
+
+        /// Sends a request and reads the answer: status and body.
+        pub fn request(&mut self, method: &str, path: &str, body: &[u8]) -> std::io::Result<(u16, String)> {
+            let head = format!(
+                "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                self.addr,
+                body.len()
+            );
+            let stream = self.reader.get_mut();
+            stream.write_all(head.as_bytes())?;
+            stream.write_all(body)?;
+            let mut line = String::new();
+            self.reader.read_line(&mut line)?;
+            let status: u16 = line
+                .split_whitespace()
+                .nth(1)
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| std::io::Error::other(format!("not an HTTP status line: {line:?}")))?;
+            let mut length = 0;
+            loop {
+                line.clear();
+                if self.reader.read_line(&mut line)? == 0 {
+                    return Err(std::io::Error::other("connection closed in the headers"));
+                }
+                let trimmed = line.trim_end();
+                if trimmed.is_empty() {
+                    break;
+                }
+                if let Some((name, value)) = trimmed.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            self.reader.read_exact(&mut body)?;
+            Ok((status, String::from_utf8_lossy(&body).into_owned()))
+        }
+
+        /// `POST path` with a JSON body.
+        pub fn post(&mut self, path: &str, body: &str) -> std::io::Result<(u16, String)> {
+            self.request("POST", path, body.as_bytes())
+        }
+
+        /// `GET path`.
+        pub fn get(&mut self, path: &str) -> std::io::Result<(u16, String)> {
+            self.request("GET", path, b"")
+        }
+    }
+}

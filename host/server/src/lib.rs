@@ -33,6 +33,9 @@ pub use metrics::Metrics;
 pub use state::{Active, Options, ReloadReport, ServerState};
 pub use watch::{DEBOUNCE, watch};
 
+/// What [`watch`] returns: the folder is watched while it is alive.
+pub type FolderWatcher = notify::RecommendedWatcher;
+
 /// The routes, over `state`. Separate from [`serve`] so tests and embedders
 /// can mount or drive it themselves.
 pub fn app(state: Arc<ServerState>) -> Router {

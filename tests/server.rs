@@ -1,0 +1,299 @@
+//! `groupgate serve` through its router on a loopback port: hot reload under
+//! load never drops a request and never activates a broken set, and every
+//! error status is JSON and leaves the server serving.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use groupgate_server::{FolderWatcher, Options, ServerState, app, watch};
+use groupgate_tests::http::Client;
+use groupgate_tests::{TempSet, guests};
+
+/// A server running on a loopback port, with its folder watched.
+struct Running {
+    addr: SocketAddr,
+    state: Arc<ServerState>,
+    _watcher: Option<FolderWatcher>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn start(dir: &Path, max_body: usize, watching: bool) -> Running {
+    let state = ServerState::new(Options { policies: dir.to_path_buf(), max_body }).unwrap();
+    state.reload("start");
+    let watcher = watching.then(|| watch(state.clone()).expect("watch the folder"));
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = app(state.clone());
+    runtime.spawn(async move { axum::serve(listener, router).await });
+    Running { addr, state, _watcher: watcher, _runtime: runtime }
+}
+
+fn message(text: &str) -> String {
+    let mut m = groupgate_tests::message(text);
+    m.id = "msg-load".into();
+    serde_json::to_string(&m).unwrap()
+}
+
+fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+/// Polls `/v1/policies` until `done` holds of it, for at most 10 s.
+fn wait_for(client: &mut Client, what: &str, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let start = Instant::now();
+    loop {
+        let (status, body) = client.get("/v1/policies").unwrap();
+        assert_eq!(status, 200);
+        let v = json(&body);
+        if done(&v) {
+            return v;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "timed out waiting for {what}: {v:#}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn generation(v: &serde_json::Value) -> u64 {
+    v["active"]["generation"].as_u64().expect("a set is active")
+}
+
+/// A set of `prohibited-content` (`words`, a data file that changes) and
+/// `gate`, a policy whose module file is replaced, each with a passing case.
+fn reloadable_set() -> TempSet {
+    let allow_all = std::fs::read(guests::ALLOW_ALL).unwrap();
+    let words_case = format!(
+        "{}\n[[case]]\nname = \"listed\"\nrequest = {{ text = \"zorblax\" }}\noutcome = \"deny\"\n",
+        groupgate_tests::MESSAGE_CASES
+    );
+    TempSet::new("")
+        .prohibited_content("words", "zorblax\n", "")
+        .policy(
+            "gate",
+            "name = \"gate\"\nversion = \"1\"\nmodule = \"policy.wasm\"\nhooks = [\"message\"]\n",
+            &[("policy.wasm", &allow_all)],
+        )
+        .file("words/tests/cases.toml", &words_case)
+}
+
+#[test]
+fn reloads_under_load_never_drop_a_request_nor_activate_a_broken_set() {
+    let set = reloadable_set();
+    let server = start(set.path(), Options::DEFAULT_MAX_BODY, true);
+    let addr = server.addr;
+    let mut control = Client::connect(addr).unwrap();
+    let first = wait_for(&mut control, "the first set", |v| v["active"].is_object());
+    assert_eq!(generation(&first), 1);
+
+    // Eight clients, without pause, for the whole test.
+    let stop = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicU64::new(0));
+    let failures = Arc::new(Mutex::new(Vec::<String>::new()));
+    let clients: Vec<_> = (0..8)
+        .map(|i| {
+            let (stop, answered, failures) = (stop.clone(), answered.clone(), failures.clone());
+            std::thread::spawn(move || {
+                let mut client = Client::connect(addr).unwrap();
+                let body = message(&format!("client {i} says hello"));
+                while !stop.load(Ordering::Relaxed) {
+                    match client.post("/v1/evaluate/message", &body) {
+                        Ok((200, _)) => {
+                            answered.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok((status, body)) => failures.lock().unwrap().push(format!("{status}: {body}")),
+                        Err(e) => {
+                            failures.lock().unwrap().push(format!("client {i}: {e}"));
+                            return;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+
+    // A word added to a data file is denied within a second of the write.
+    let words = set.path().join("words/words.txt");
+    std::fs::write(&words, "zorblax\nblorple\n").unwrap();
+    let written = Instant::now();
+    loop {
+        let (status, body) = control.post("/v1/evaluate/message", &message("a blorple for you")).unwrap();
+        assert_eq!(status, 200, "{body}");
+        if json(&body)["outcome"] == "deny" {
+            break;
+        }
+        assert!(written.elapsed() < Duration::from_secs(1), "the new word was not denied within 1 s");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let denied_after = written.elapsed();
+    let good = generation(&wait_for(&mut control, "generation 2", |v| generation(v) >= 2));
+
+    // A module that does not compile is refused; the old set keeps answering.
+    let module = set.path().join("gate/policy.wasm");
+    std::fs::write(&module, b"\0asm this is not a component").unwrap();
+    let refused = wait_for(&mut control, "the broken module refused", |v| {
+        v["last_reload"]["ok"] == false && v["last_reload"]["error"].as_str().is_some_and(|e| e.contains("policy.wasm"))
+    });
+    assert_eq!(generation(&refused), good, "the old set keeps serving");
+    let error = refused["last_reload"]["error"].as_str().unwrap();
+    assert!(error.contains("gate/policy.toml") && error.contains("policy `gate`"), "{error}");
+
+    // A module whose `init` refuses its config is refused the same way.
+    std::fs::write(&module, std::fs::read(guests::REJECT_INIT).unwrap()).unwrap();
+    let refused = wait_for(&mut control, "the refusing module refused", |v| {
+        v["last_reload"]["error"].as_str().is_some_and(|e| e.contains("refuses every config"))
+    });
+    assert_eq!(generation(&refused), good);
+    let (status, body) = control.post("/v1/evaluate/message", &message("zorblax")).unwrap();
+    assert_eq!((status, json(&body)["generation"].as_u64()), (200, Some(good)));
+    assert_eq!(json(&body)["outcome"], "deny", "the old set still decides");
+
+    // Put the module back: a new generation.
+    std::fs::write(&module, std::fs::read(guests::ALLOW_ALL).unwrap()).unwrap();
+    let restored = generation(&wait_for(&mut control, "the module restored", |v| {
+        v["last_reload"]["ok"] == true && generation(v) > good
+    }));
+
+    // A policy whose own case fails is refused.
+    let bad_case = format!(
+        "{}\n[[case]]\nname = \"wrong on purpose\"\nrequest = {{ text = \"zorblax\" }}\noutcome = \"allow\"\n",
+        groupgate_tests::MESSAGE_CASES
+    );
+    std::fs::write(set.path().join("words/tests/wrong.toml"), bad_case).unwrap();
+    let refused = wait_for(&mut control, "the failing case refused", |v| {
+        v["last_reload"]["error"].as_str().is_some_and(|e| e.contains("wrong on purpose"))
+    });
+    assert_eq!(generation(&refused), restored);
+    assert!(refused["last_reload"]["error"].as_str().unwrap().contains("1 of 2 test cases failed"), "{refused:#}");
+
+    stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        c.join().unwrap();
+    }
+    let failures = failures.lock().unwrap();
+    assert!(failures.is_empty(), "{} requests failed, e.g. {:?}", failures.len(), &failures[..failures.len().min(3)]);
+    let answered = answered.load(Ordering::Relaxed);
+    assert!(answered > 100, "only {answered} requests answered");
+    println!("{answered} requests answered during the reloads, none failed; new word denied after {denied_after:?}");
+
+    let (_, metrics) = control.get("/metrics").unwrap();
+    assert!(metrics.contains("groupgate_reloads_failed_total 3"), "{metrics}");
+    assert!(metrics.contains(&format!("groupgate_active_generation {restored}")), "{metrics}");
+    assert_eq!(server.state.active().unwrap().generation, restored);
+}
+
+#[test]
+fn every_error_status_is_json_and_leaves_the_server_serving() {
+    let set = reloadable_set();
+    let server = start(set.path(), 4096, false);
+    let mut client = Client::connect(server.addr).unwrap();
+    let ok = message("hello");
+    let cases: Vec<(&str, &str, Vec<u8>, u16, &str)> = vec![
+        ("POST", "/v1/evaluate/message", b"{not json".to_vec(), 400, "not valid JSON"),
+        ("POST", "/v1/evaluate/message", b"".to_vec(), 400, "not valid JSON"),
+        (
+            "POST",
+            "/v1/evaluate/message",
+            ok.replace("\"credit_level\":3", "\"credit_level\":300").into_bytes(),
+            400,
+            "field `sender.credit_level`",
+        ),
+        (
+            "POST",
+            "/v1/evaluate/message",
+            ok.replace("\"text\"", "\"colour\":1,\"text\"").into_bytes(),
+            400,
+            "unknown field `colour`",
+        ),
+        ("POST", "/v1/evaluate/membership", ok.clone().into_bytes(), 400, "invalid membership request"),
+        ("POST", "/v1/evaluate/message", vec![b' '; 5000], 413, "larger than 4096 bytes"),
+        ("GET", "/v1/evaluate/message", Vec::new(), 405, "method not allowed"),
+        ("POST", "/healthz", Vec::new(), 405, "method not allowed"),
+        ("GET", "/v2/anything", Vec::new(), 404, "no such route"),
+    ];
+    for (method, path, body, status, expected) in cases {
+        // A fresh connection: the server may close one after a refused body.
+        let mut c = Client::connect(server.addr).unwrap();
+        let (got, answer) = c.request(method, path, &body).unwrap();
+        assert_eq!(got, status, "{method} {path}: {answer}");
+        let error = json(&answer)["error"].as_str().unwrap_or_else(|| panic!("no `error` in {answer}")).to_owned();
+        assert!(error.contains(expected), "{method} {path}: expected `{expected}` in `{error}`");
+        let (after, _) = client.post("/v1/evaluate/message", &ok).unwrap();
+        assert_eq!(after, 200, "the server still answers after {status}");
+    }
+    let (status, body) = client.get("/healthz").unwrap();
+    assert_eq!((status, json(&body)["status"].as_str()), (200, Some("ok")));
+    let (status, body) = client.get("/readyz").unwrap();
+    assert_eq!((status, json(&body)["generation"].as_u64()), (200, Some(1)));
+    let (_, metrics) = client.get("/metrics").unwrap();
+    assert!(metrics.contains("groupgate_requests_rejected_total 6"), "{metrics}");
+}
+
+#[test]
+fn a_server_without_a_good_set_is_unready_until_one_arrives() {
+    let set = reloadable_set().file("words/policy.toml", "name = \"words\"\n");
+    let server = start(set.path(), Options::DEFAULT_MAX_BODY, false);
+    let mut client = Client::connect(server.addr).unwrap();
+    let (status, body) = client.get("/readyz").unwrap();
+    assert_eq!(status, 503);
+    assert!(json(&body)["error"].as_str().unwrap().contains("missing field `version`"), "{body}");
+    let (status, _) = client.post("/v1/evaluate/message", &message("hi")).unwrap();
+    assert_eq!(status, 503);
+    let (status, body) = client.post("/v1/reload", "").unwrap();
+    assert_eq!(status, 422, "{body}");
+    assert!(json(&body)["error"].as_str().unwrap().contains("words/policy.toml"), "{body}");
+
+    std::fs::write(
+        set.path().join("words/policy.toml"),
+        "name = \"words\"\nversion = \"1\"\nmodule = \"builtin:prohibited-content\"\nhooks = [\"message\"]\n[data]\nwords = \"words.txt\"\n",
+    )
+    .unwrap();
+    let (status, body) = client.post("/v1/reload", "").unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body)["generation"], 1);
+    let (status, body) = client.post("/v1/evaluate/message", &message("zorblax")).unwrap();
+    assert_eq!(status, 200);
+    let answer = json(&body);
+    assert_eq!((answer["outcome"].as_str(), answer["generation"].as_u64()), (Some("deny"), Some(1)));
+    assert!(answer["decision_id"].as_str().is_some_and(|id| !id.is_empty()));
+}
+
+#[test]
+fn policies_reports_each_policy_and_decision_ids_are_unique() {
+    let set = reloadable_set();
+    let server = start(set.path(), Options::DEFAULT_MAX_BODY, false);
+    let mut client = Client::connect(server.addr).unwrap();
+    let (_, body) = client.get("/v1/policies").unwrap();
+    let v = json(&body);
+    let policies = v["active"]["policies"].as_array().unwrap();
+    let gate = policies.iter().find(|p| p["name"] == "gate").unwrap();
+    let expected = {
+        use std::fmt::Write as _;
+        let digest = sha256_of(guests::ALLOW_ALL);
+        digest.iter().fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+    };
+    assert_eq!(gate["module_sha256"], expected.as_str());
+    assert_eq!(gate["hooks"], serde_json::json!(["message"]));
+    assert_eq!(gate["scope"], serde_json::json!({"regions": [], "categories": []}));
+    assert_eq!(v["last_reload"]["ok"], true);
+    assert_eq!(v["active"]["cases_passed"], 1);
+
+    let mut ids = std::collections::HashSet::new();
+    for _ in 0..200 {
+        let (_, body) = client.post("/v1/evaluate/message", &message("hi")).unwrap();
+        assert!(ids.insert(json(&body)["decision_id"].as_str().unwrap().to_owned()), "a repeated decision id");
+    }
+}
+
+/// SHA-256 of a file, through the `sha256sum` tool every test machine has.
+fn sha256_of(path: &str) -> Vec<u8> {
+    let out = std::process::Command::new("sha256sum").arg(path).output().expect("sha256sum");
+    let hex = String::from_utf8(out.stdout).unwrap();
+    let hex = hex.split_whitespace().next().unwrap();
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
+}
