@@ -298,11 +298,20 @@ impl ProhibitedContent {
         if !hit && self.patterns.is_none() {
             return;
         }
-        // Allowed terms must stand as whole words, so they need the breaks.
+        if !ready {
+            skeleton_bytes_into(text, skeleton);
+        }
+        let patterns_hit = self
+            .patterns
+            .as_ref()
+            .is_some_and(|(set, _)| set.is_match(std::str::from_utf8(skeleton).expect("a skeleton is UTF-8")));
+        if !hit && !patterns_hit {
+            return;
+        }
+        // Something matched (rare): allowed terms must stand as whole words,
+        // so only now is the skeleton rebuilt with its word breaks.
         if self.allow.is_some() {
             skeleton_with_breaks_into(text, skeleton, breaks);
-        } else if !ready {
-            skeleton_bytes_into(text, skeleton);
         }
         let allowed = self.allowed_spans(skeleton, breaks);
         let mut record = |rule: usize, start: usize, end: usize| {
@@ -313,7 +322,7 @@ impl ProhibitedContent {
         if hit && let Some(matcher) = &self.matcher {
             matcher.spans(skeleton, &self.entry_lens, &mut record);
         }
-        if let Some((set, each)) = &self.patterns {
+        if patterns_hit && let Some((set, each)) = &self.patterns {
             // Patterns see the skeleton as text; it is built from whole characters.
             let text = std::str::from_utf8(skeleton).expect("a skeleton is UTF-8");
             let first = self.entry_lens.len();
