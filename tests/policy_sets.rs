@@ -266,3 +266,30 @@ fn the_set_order_lists_policies_and_reasons_follow_it() {
     let order: Vec<_> = d.reasons.iter().map(|r| r.policy.as_str()).collect();
     assert_eq!(order, ["second", "first"]);
 }
+
+#[test]
+fn a_reload_compiles_only_modules_whose_bytes_changed() {
+    let runtime = groupgate::Runtime::new().unwrap();
+    let set = TempSet::new("").guest("gate", groupgate_tests::guests::ALLOW_ALL, "").prohibited_content(
+        "words",
+        "zorblax\n",
+        "",
+    );
+    PolicySet::load_with(&runtime, set.path()).unwrap();
+    assert_eq!(runtime.modules_compiled(), 1);
+    // Data and manifests change: nothing to compile.
+    std::fs::write(set.path().join("words/words.txt"), "zorblax\nqwexium\n").unwrap();
+    let reloaded = PolicySet::load_with(&runtime, set.path()).unwrap();
+    assert_eq!(runtime.modules_compiled(), 1);
+    assert_eq!(reloaded.evaluate_message(&groupgate_tests::message("qwexium")).outcome, groupgate::Outcome::Deny);
+    // The module's bytes change: compiled once, then found again.
+    std::fs::copy(groupgate_tests::guests::TRAP, set.path().join("gate/policy.wasm")).unwrap();
+    PolicySet::load_with(&runtime, set.path()).unwrap();
+    PolicySet::load_with(&runtime, set.path()).unwrap();
+    assert_eq!(runtime.modules_compiled(), 2);
+    // Forgetting all but the current module keeps one.
+    let current = PolicySet::load_with(&runtime, set.path()).unwrap();
+    assert_eq!(runtime.cached_modules(), 2);
+    runtime.retain_modules(current.module_hashes());
+    assert_eq!(runtime.cached_modules(), 1);
+}

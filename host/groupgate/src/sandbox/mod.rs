@@ -41,6 +41,8 @@ struct Inner {
     /// Module files compiled before, by the SHA-256 of their bytes, so a
     /// reload that changes only data or manifests compiles nothing.
     modules: Mutex<HashMap<[u8; 32], Component>>,
+    /// How many module files have been compiled, for tests and operators.
+    compiled: std::sync::atomic::AtomicU64,
 }
 
 impl Drop for Inner {
@@ -79,7 +81,14 @@ impl Runtime {
             .map_err(|e| format!("cannot start the deadline clock: {e}"))?;
 
         Ok(Runtime {
-            inner: Arc::new(Inner { engine, linker, stop, builtins: Mutex::default(), modules: Mutex::default() }),
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                stop,
+                builtins: Mutex::default(),
+                modules: Mutex::default(),
+                compiled: std::sync::atomic::AtomicU64::new(0),
+            }),
         })
     }
 
@@ -106,6 +115,7 @@ impl Runtime {
         }
         // Compiled outside the lock: it takes long, and other loads may hit.
         let component = compile(self, bytes)?;
+        self.inner.compiled.fetch_add(1, Ordering::Relaxed);
         self.inner.modules.lock().unwrap_or_else(|e| e.into_inner()).insert(hash, component.clone());
         Ok(component)
     }
@@ -117,6 +127,11 @@ impl Runtime {
         let keep: Vec<&str> = keep.into_iter().collect();
         let mut cache = self.inner.modules.lock().unwrap_or_else(|e| e.into_inner());
         cache.retain(|hash, _| keep.contains(&hex(hash).as_str()));
+    }
+
+    /// How many times a module file was compiled (not found by its hash).
+    pub fn modules_compiled(&self) -> u64 {
+        self.inner.compiled.load(Ordering::Relaxed)
     }
 
     /// How many compiled module files are remembered.
