@@ -297,3 +297,124 @@ fn sha256_of(path: &str) -> Vec<u8> {
     let hex = hex.split_whitespace().next().unwrap();
     (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
 }
+
+#[test]
+fn a_folder_replaced_wholesale_is_watched_anew() {
+    let parent = tempfile::tempdir().unwrap();
+    let original = reloadable_set();
+    let path = parent.path().join("live");
+    copy_dir(original.path(), &path);
+    let server = start(&path, Options::DEFAULT_MAX_BODY, true);
+    let mut client = Client::connect(server.addr).unwrap();
+    wait_for(&mut client, "the first set", |v| v["active"].is_object());
+
+    // Replaced by a new folder (a new inode) with one more word.
+    let staged = parent.path().join("staged");
+    copy_dir(original.path(), &staged);
+    std::fs::write(staged.join("words/words.txt"), "zorblax\nblorple\n").unwrap();
+    std::fs::remove_dir_all(&path).unwrap();
+    std::fs::rename(&staged, &path).unwrap();
+    let start = Instant::now();
+    loop {
+        let (_, body) = client.post("/v1/evaluate/message", &message("blorple")).unwrap();
+        if json(&body)["outcome"] == "deny" {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "the replaced folder was not picked up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // And it is watched: a later edit is picked up too.
+    std::fs::write(path.join("words/words.txt"), "zorblax\nblorple\nquibble\n").unwrap();
+    let start = Instant::now();
+    loop {
+        let (_, body) = client.post("/v1/evaluate/message", &message("quibble")).unwrap();
+        if json(&body)["outcome"] == "deny" {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "an edit after the swap was not picked up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_policy_running_to_its_deadline_does_not_hold_up_other_requests() {
+    let set = TempSet::new("").guest("spin", guests::SPIN, "on_error = \"review\"\n[limits]\ntimeout_ms = 1000");
+    let server = start(set.path(), Options::DEFAULT_MAX_BODY, false);
+    let addr = server.addr;
+    // More spinning requests than the server has worker threads.
+    let spinning: Vec<_> = (0..4)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut c = Client::connect(addr).unwrap();
+                c.post("/v1/evaluate/message", &message("hi")).unwrap().0
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut client = Client::connect(addr).unwrap();
+    let asked = Instant::now();
+    let (status, _) = client.get("/healthz").unwrap();
+    let waited = asked.elapsed();
+    assert_eq!(status, 200);
+    assert!(waited < Duration::from_millis(500), "a health check waited {waited:?} behind spinning policies");
+    for s in spinning {
+        assert_eq!(s.join().unwrap(), 200);
+    }
+}
+
+#[test]
+fn a_declared_body_over_the_limit_is_refused_before_it_is_sent() {
+    use std::io::{Read, Write};
+    let set = reloadable_set();
+    let server = start(set.path(), 4096, false);
+    let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    // Headers only: the server must answer without waiting for the body.
+    write!(
+        stream,
+        "POST /v1/evaluate/message HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\nExpect: 100-continue\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = [0u8; 512];
+    let n = stream.read(&mut answer).unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(!answer.contains("100 Continue"), "{answer}");
+}
+
+#[test]
+fn a_flood_of_reload_requests_is_merged() {
+    let set = reloadable_set();
+    let server = start(set.path(), Options::DEFAULT_MAX_BODY, false);
+    let state = server.state.clone();
+    let barrier = Arc::new(std::sync::Barrier::new(16));
+    let reports: Vec<_> = (0..16)
+        .map(|_| {
+            let (state, barrier) = (state.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                state.reload("http")
+            })
+        })
+        .collect();
+    for r in reports {
+        assert!(r.join().unwrap().ok);
+    }
+    // Sixteen callers at once: the callers that asked while a reload ran
+    // share the next one, instead of sixteen reloads in a row.
+    let generation = state.active().unwrap().generation;
+    assert!(generation <= 5, "{} reloads for 16 requests at once", generation - 1);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}

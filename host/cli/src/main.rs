@@ -96,9 +96,9 @@ enum Command {
 
 const SERVE_HELP: &str = "Routes: POST /v1/evaluate/{message,group-creation,membership} (the decision, with decision_id and generation); GET /v1/policies; POST /v1/reload; GET /healthz, /readyz, /metrics. Errors are JSON {\"error\": ...}.
 
-Reload: a change in the folder (debounced), SIGHUP, or POST /v1/reload loads the folder, initialises every policy and runs every test case; the new set is activated only if all of that succeeds, otherwise the previous one keeps serving and the error shows in /v1/policies. A set that cannot load at start leaves the server unready (503) until a good one appears.
+Reload: a change in the folder (debounced), SIGHUP, or POST /v1/reload loads the folder, initialises every policy and runs every test case; the new set is activated only if all of that succeeds, otherwise the previous one keeps serving and the error shows in /v1/policies. A set that cannot load at start (or a folder that does not exist yet) leaves the server unready (503) until a good one appears. A folder replaced wholesale is watched anew within a second.
 
-SIGTERM or Ctrl-C: stop accepting, answer the requests in flight, exit 0.";
+SIGTERM or Ctrl-C: stop accepting, answer the requests in flight (for at most 30 s), exit 0.";
 
 const TEST_HELP: &str = "Cases in a policy folder's `tests/` run against that policy alone; cases in the set's own `tests/` (next to groupgate.toml) run against the whole set. The case file format is described in the README.
 
@@ -182,21 +182,11 @@ fn run(cli: Cli) -> Result<u8> {
 fn serve(policies: PathBuf, listen: std::net::SocketAddr, max_body: usize, watch: bool) -> Result<()> {
     let options = groupgate_server::Options { policies, max_body };
     let state = groupgate_server::ServerState::new(options).map_err(anyhow::Error::msg)?;
-    let first = state.reload("start");
-    if let Some(error) = &first.error {
-        // Serving anyway: the folder may be fixed, and /readyz says 503 until then.
-        tracing::error!("no policy set is active until the folder is fixed: {error}");
-    }
-    let _watcher = if watch {
-        Some(groupgate_server::watch(state.clone()).context("cannot watch the policy folder")?)
-    } else {
-        None
-    };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let listener =
             tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
-        groupgate_server::serve(state, listener).await.context("serving")
+        groupgate_server::serve(state, listener, watch).await.context("serving")
     })
 }
 

@@ -223,11 +223,20 @@ fn listed_folder(root: &Path, set_file: &Path, listed: &str) -> Result<PathBuf, 
     if outside {
         return Err(LoadError::manifest(set_file, format!("key `policies`: `{listed}` leads outside the set")));
     }
-    if !folder.join(manifest::POLICY_FILE).is_file() {
-        return Err(LoadError::manifest(
-            set_file,
-            format!("key `policies`: `{listed}` has no `{}`", manifest::POLICY_FILE),
-        ));
+    match folder.join(manifest::POLICY_FILE).metadata() {
+        Ok(meta) if meta.is_file() => {}
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(LoadError::manifest(
+                set_file,
+                format!("key `policies`: cannot read `{listed}/{}`: {e}", manifest::POLICY_FILE),
+            ));
+        }
+        _ => {
+            return Err(LoadError::manifest(
+                set_file,
+                format!("key `policies`: `{listed}` has no `{}`", manifest::POLICY_FILE),
+            ));
+        }
     }
     Ok(folder)
 }

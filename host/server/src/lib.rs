@@ -31,15 +31,16 @@ use serde::Serialize;
 
 pub use metrics::Metrics;
 pub use state::{Active, Options, ReloadReport, ServerState};
-pub use watch::{DEBOUNCE, watch};
+pub use watch::{DEBOUNCE, FolderWatcher, MAX_WAIT, RECHECK, watch};
 
-/// What [`watch`] returns: the folder is watched while it is alive.
-pub type FolderWatcher = notify::RecommendedWatcher;
+/// The longest a shutdown waits for requests in flight before it exits.
+pub const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The routes, over `state`. Separate from [`serve`] so tests and embedders
 /// can mount or drive it themselves.
 pub fn app(state: Arc<ServerState>) -> Router {
     let max_body = state.options.max_body;
+    let counted = state.clone();
     Router::new()
         .route("/v1/evaluate/message", post(|s, b| evaluate(s, Hook::Message, b)))
         .route("/v1/evaluate/group-creation", post(|s, b| evaluate(s, Hook::GroupCreation, b)))
@@ -54,27 +55,82 @@ pub fn app(state: Arc<ServerState>) -> Router {
             error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this route".into())
         })
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn(move |request: axum::extract::Request, next: axum::middleware::Next| {
+            too_large_up_front(request, next, counted.clone())
+        }))
         .with_state(state)
 }
 
-/// Serves `state` on `listener` until SIGTERM or Ctrl-C, then stops taking
-/// connections and lets the requests in flight finish. Reloads on SIGHUP.
-pub async fn serve(state: Arc<ServerState>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+/// Runs a server on `listener`: signal handlers first (so an early SIGHUP
+/// cannot kill the process), then the first load on a blocking thread while
+/// the server already answers (`/readyz` says 503 until a set is active),
+/// the folder watched when `watching`, and serving until SIGTERM or Ctrl-C.
+/// Then it stops accepting, lets requests in flight finish for at most
+/// [`DRAIN_TIMEOUT`], and returns. SIGHUP reloads.
+pub async fn serve(state: Arc<ServerState>, listener: tokio::net::TcpListener, watching: bool) -> std::io::Result<()> {
+    let signals = Signals::install()?;
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, policies = %state.policies_dir().display(), "serving");
-    spawn_sighup(state.clone());
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await?;
-    tracing::info!("stopped: every request in flight was answered");
+    let _watcher = if watching {
+        Some(watch(state.clone()).map_err(|e| std::io::Error::other(format!("cannot watch the policy folder: {e}")))?)
+    } else {
+        None
+    };
+    let first = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let report = first.reload("start");
+        if let Some(error) = report.error {
+            tracing::error!("no policy set is active until the folder is fixed: {error}");
+        }
+    });
+    let Signals { hangup, terminate } = signals;
+    spawn_reload_on(hangup, state.clone());
+    let (stopping, mut stopped) = tokio::sync::watch::channel(false);
+    let shutdown = async move {
+        terminate.await;
+        tracing::info!("shutting down: draining requests in flight");
+        let _ = stopping.send(true);
+    };
+    let server = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown);
+    tokio::select! {
+        result = server => {
+            result?;
+            tracing::info!("stopped: every request in flight was answered");
+        }
+        () = async {
+            let _ = stopped.wait_for(|s| *s).await;
+            tokio::time::sleep(DRAIN_TIMEOUT).await;
+        } => {
+            tracing::warn!("stopped after {} s with requests still in flight", DRAIN_TIMEOUT.as_secs());
+        }
+    }
     Ok(())
 }
 
-#[cfg(unix)]
-fn spawn_sighup(state: Arc<ServerState>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else {
-        tracing::warn!("cannot listen for SIGHUP; reload with POST /v1/reload");
-        return;
-    };
+/// The signals a server answers, listened for from the moment it starts.
+struct Signals {
+    hangup: Option<tokio::signal::unix::Signal>,
+    terminate: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+}
+
+impl Signals {
+    #[cfg(unix)]
+    fn install() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let hangup = Some(signal(SignalKind::hangup())?);
+        let mut term = signal(SignalKind::terminate())?;
+        let terminate = Box::pin(async move {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = tokio::signal::ctrl_c() => {},
+            }
+        });
+        Ok(Signals { hangup, terminate })
+    }
+}
+
+fn spawn_reload_on(hangup: Option<tokio::signal::unix::Signal>, state: Arc<ServerState>) {
+    let Some(mut hup) = hangup else { return };
     tokio::spawn(async move {
         while hup.recv().await.is_some() {
             let state = state.clone();
@@ -83,30 +139,25 @@ fn spawn_sighup(state: Arc<ServerState>) {
     });
 }
 
-#[cfg(not(unix))]
-fn spawn_sighup(_state: Arc<ServerState>) {}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+/// A body whose declared length is over the limit is refused before any of
+/// it is read (and before a client waiting on `Expect: 100-continue` is told
+/// to send it). Bodies without a length are cut off at the limit as read.
+async fn too_large_up_front(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+    state: Arc<ServerState>,
+) -> Response {
+    let max_body = state.options.max_body;
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max_body as u64) {
+        state.metrics.rejected();
+        return error(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than {max_body} bytes"));
     }
-    tracing::info!("shutting down: draining requests in flight");
+    next.run(request).await
 }
 
 fn json(status: StatusCode, body: &impl Serialize) -> Response {
@@ -154,9 +205,14 @@ async fn evaluate(State(state): State<Arc<ServerState>>, hook: Hook, body: Resul
     let Some(active) = state.active() else {
         return error(StatusCode::SERVICE_UNAVAILABLE, not_ready(&state));
     };
-    // Policies run here, on the request's own task: a call is microseconds,
-    // and bounded by its deadline.
-    let decision = active.set.evaluate(&request);
+    // Policies run on the request's own thread: a call is microseconds. It is
+    // marked blocking, though, so that a policy running to its deadline hands
+    // this worker's other requests (and health checks) to another thread.
+    let decide = || active.set.evaluate(&request);
+    let decision = match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(decide),
+        _ => decide(),
+    };
     state.metrics.record(hook, &decision, start.elapsed());
     json(
         StatusCode::OK,

@@ -63,8 +63,8 @@ pub struct ServerState {
     runtime: Runtime,
     active: ArcSwapOption<Active>,
     last_reload: Mutex<Option<ReloadReport>>,
-    /// One reload at a time.
-    reloading: Mutex<()>,
+    /// One reload at a time; holds when the last one started.
+    reloading: Mutex<Option<Instant>>,
     next_generation: AtomicU64,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
@@ -82,7 +82,7 @@ impl ServerState {
             runtime,
             active: ArcSwapOption::empty(),
             last_reload: Mutex::new(None),
-            reloading: Mutex::new(()),
+            reloading: Mutex::new(None),
             next_generation: AtomicU64::new(1),
             metrics: Metrics::default(),
             // Unique across restarts: the start time, then a counter.
@@ -111,15 +111,27 @@ impl ServerState {
     /// cases, and only if all of that succeeds activates the new set with one
     /// atomic swap; otherwise the current set keeps serving. Blocking (it
     /// compiles); never call it on a request path.
+    ///
+    /// Asked for while another reload runs, it waits for that one, then
+    /// reloads again only if that one started before it was asked: so a
+    /// flood of reload requests costs at most two reloads, and every caller
+    /// gets a report that reflects the folder as it was when it asked.
     pub fn reload(&self, trigger: &'static str) -> ReloadReport {
-        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        let asked = Instant::now();
+        let mut last_started = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        if last_started.is_some_and(|started| started > asked)
+            && let Some(report) = self.last_reload()
+        {
+            return report;
+        }
         let start = Instant::now();
+        *last_started = Some(start);
         let result = self.build();
         let report = match result {
             Ok((set, cases)) => {
                 let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
-                // Modules the old set ran but the new one does not are forgotten
-                // once no request holds the old set; keep both until then.
+                // Requests may still hold the old set: its modules stay
+                // compiled until the next activation, then are forgotten.
                 let old = self.active();
                 let keep: Vec<String> = set
                     .module_hashes()
@@ -141,8 +153,18 @@ impl ServerState {
                 }
             }
             Err(error) => {
-                let generation = self.active().map(|a| a.generation);
-                tracing::error!(trigger, "policy set refused, the previous one keeps serving: {error}");
+                let active = self.active();
+                let generation = active.as_ref().map(|a| a.generation);
+                // What the refused set compiled is not needed.
+                self.runtime.retain_modules(active.iter().flat_map(|a| a.set.module_hashes()));
+                match generation {
+                    Some(generation) => tracing::error!(
+                        trigger,
+                        generation,
+                        "policy set refused; the previous one keeps serving: {error}"
+                    ),
+                    None => tracing::error!(trigger, "policy set refused; none is active: {error}"),
+                }
                 self.metrics.reload(false, generation.unwrap_or(0));
                 ReloadReport {
                     at: now(),
