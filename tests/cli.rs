@@ -456,6 +456,13 @@ fn serve(set: &std::path::Path) -> (std::process::Child, std::net::SocketAddr) {
     };
     // Keep draining the log so the server never blocks on a full pipe.
     std::thread::spawn(move || lines.for_each(drop));
+    // It answers at once, and is ready when its first load is done.
+    let mut client = groupgate_tests::http::Client::connect(addr).unwrap();
+    let start = std::time::Instant::now();
+    while client.get("/readyz").unwrap().0 != 200 {
+        assert!(start.elapsed() < std::time::Duration::from_secs(30), "the server never became ready");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     (child, addr)
 }
 
