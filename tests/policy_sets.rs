@@ -67,26 +67,13 @@ fn evidence_names_the_entry_never_the_message() {
 #[test]
 fn a_copy_of_the_default_set_elsewhere_loads_and_decides_the_same() {
     let copy = tempfile::tempdir().unwrap();
-    copy_dir(&default_set(), copy.path());
+    groupgate_tests::copy_dir(&default_set(), copy.path());
     let original = PolicySet::load(default_set()).unwrap();
     let relocated = PolicySet::load(copy.path()).unwrap();
     for text in ["hello", "zorblax", "ｑｗｅｘｉｕｍ"] {
         let a = untimed(original.evaluate_message(&message(text)));
         let b = untimed(relocated.evaluate_message(&message(text)));
         assert_eq!(a, b, "`{text}`");
-    }
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
     }
 }
 

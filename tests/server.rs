@@ -303,14 +303,14 @@ fn a_folder_replaced_wholesale_is_watched_anew() {
     let parent = tempfile::tempdir().unwrap();
     let original = reloadable_set();
     let path = parent.path().join("live");
-    copy_dir(original.path(), &path);
+    groupgate_tests::copy_dir(original.path(), &path);
     let server = start(&path, Options::DEFAULT_MAX_BODY, true);
     let mut client = Client::connect(server.addr).unwrap();
     wait_for(&mut client, "the first set", |v| v["active"].is_object());
 
     // Replaced by a new folder (a new inode) with one more word.
     let staged = parent.path().join("staged");
-    copy_dir(original.path(), &staged);
+    groupgate_tests::copy_dir(original.path(), &staged);
     std::fs::write(staged.join("words/words.txt"), "zorblax\nblorple\n").unwrap();
     std::fs::remove_dir_all(&path).unwrap();
     std::fs::rename(&staged, &path).unwrap();
@@ -404,17 +404,4 @@ fn a_flood_of_reload_requests_is_merged() {
     // share the next one, instead of sixteen reloads in a row.
     let generation = state.active().unwrap().generation;
     assert!(generation <= 5, "{} reloads for 16 requests at once", generation - 1);
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }

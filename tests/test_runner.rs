@@ -296,8 +296,8 @@ fn paths_select_a_set_a_policy_a_tests_folder_or_a_case_file() {
     assert_eq!(names(&[root.join("tests/set.toml")]), ["three"]);
     assert_eq!(names(&[root.join("b"), root.join("b/tests/two.toml")]), ["two"], "a file is run once");
     let outer = tempfile::tempdir().unwrap();
-    copy_dir(&root, &outer.path().join("region-a/set"));
-    copy_dir(&root, &outer.path().join("region-b"));
+    groupgate_tests::copy_dir(&root, &outer.path().join("region-a/set"));
+    groupgate_tests::copy_dir(&root, &outer.path().join("region-b"));
     let both = run(&[outer.path().to_path_buf()]);
     assert_eq!(both.sets.len(), 2, "a folder of sets tests each set");
     assert_eq!(both.passed(), 6);
@@ -366,25 +366,12 @@ fn the_readme_case_example_runs_and_passes() {
     let block = readme[start..].split("```toml\n").nth(1).and_then(|b| b.split("\n```").next()).unwrap();
 
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&default_set(), dir.path());
+    groupgate_tests::copy_dir(&default_set(), dir.path());
     std::fs::write(dir.path().join("prohibited-content/tests/readme.toml"), block).unwrap();
     let run = run(&[dir.path().join("prohibited-content/tests/readme.toml")]);
     assert_eq!(run.errors().count(), 0, "{:?}", run.errors().map(|(_, e)| e.to_string()).collect::<Vec<_>>());
     assert!(run.cases().count() >= 2, "the example shows more than one case");
     assert_eq!(run.failed(), 0, "{:#?}", run.failure_lines());
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 #[test]
