@@ -1,0 +1,343 @@
+//! The decision log's storage (Art. 11, 13): JSON lines in numbered segment
+//! files, each line carrying the SHA-256 of the line before it, so that an
+//! edited, deleted or reordered record, or a missing segment, breaks the
+//! chain where it happened. [`AuditLog`] appends; [`verify`] walks it.
+//!
+//! Every line is a JSON object with sorted keys, holding `prev` (the hash of
+//! the line before, or of the previous segment's last line for a segment's
+//! first line) and `hash`: the SHA-256, in hex, of `prev`, a newline, and
+//! the line's own JSON without `hash`. A segment opens with a `segment`
+//! line naming its number, so a segment cut out of the middle is found.
+//!
+//! This module stores and checks records; which records the server writes,
+//! and when they reach the disk, is decided by its caller.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// The `prev` of the very first line of a log.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// A segment's file name: `segment-00000001.jsonl`.
+fn segment_name(number: u64) -> String {
+    format!("segment-{number:08}.jsonl")
+}
+
+fn segment_number(path: &Path) -> Option<u64> {
+    let name = path.file_name()?.to_str()?;
+    name.strip_prefix("segment-")?.strip_suffix(".jsonl")?.parse().ok()
+}
+
+/// The hash a line carries: SHA-256 of `prev`, a newline, and the line's
+/// JSON without `hash` (keys sorted, no spaces).
+pub fn line_hash(prev: &str, body: &Map<String, Value>) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(prev.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(serde_json::to_string(body).expect("a JSON map serialises").as_bytes());
+    crate::sandbox::hex(&hasher.finalize())
+}
+
+/// An append-only, hash-chained log in a folder of segments.
+pub struct AuditLog {
+    dir: PathBuf,
+    file: File,
+    segment: u64,
+    written: u64,
+    max_segment_bytes: u64,
+    last: String,
+}
+
+impl AuditLog {
+    /// Opens the log in `dir` (created if missing), continuing the chain of
+    /// its last segment in a new segment, so that a torn last line left by a
+    /// crash stays where [`verify`] reports it, as the tail.
+    pub fn open(dir: impl Into<PathBuf>, max_segment_bytes: u64) -> std::io::Result<AuditLog> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir)?;
+        let segments = segments(&dir)?;
+        let (number, last) = match segments.last() {
+            Some(path) => (segment_number(path).unwrap_or(0) + 1, last_hash(path)?.unwrap_or_else(|| GENESIS.into())),
+            None => (1, GENESIS.to_owned()),
+        };
+        let (file, written, last) = open_segment(&dir, number, &last)?;
+        Ok(AuditLog { dir, file, segment: number, written, max_segment_bytes, last })
+    }
+
+    /// Appends `record` (any JSON object; `prev` and `hash` are set here) and
+    /// returns its hash. The line is written, not yet synced: see [`sync`](Self::sync).
+    pub fn append(&mut self, mut record: Map<String, Value>) -> std::io::Result<String> {
+        if self.written >= self.max_segment_bytes {
+            self.rotate()?;
+        }
+        record.remove("hash");
+        record.insert("prev".into(), Value::String(self.last.clone()));
+        let hash = line_hash(&self.last, &record);
+        record.insert("hash".into(), Value::String(hash.clone()));
+        let mut line = serde_json::to_string(&record).expect("a JSON map serialises");
+        line.push('\n');
+        self.file.write_all(line.as_bytes())?;
+        self.written += line.len() as u64;
+        self.last = hash.clone();
+        Ok(hash)
+    }
+
+    /// Makes every line appended so far durable (fsync).
+    pub fn sync(&mut self) -> std::io::Result<()> {
+        self.file.sync_data()
+    }
+
+    /// Starts the next segment, linked to this one's last line.
+    pub fn rotate(&mut self) -> std::io::Result<()> {
+        self.file.sync_data()?;
+        let (file, written, last) = open_segment(&self.dir, self.segment + 1, &self.last)?;
+        self.file = file;
+        self.segment += 1;
+        self.written = written;
+        self.last = last;
+        Ok(())
+    }
+
+    /// The hash of the last line written.
+    pub fn last_hash(&self) -> &str {
+        &self.last
+    }
+}
+
+/// Creates segment `number`, writes its opening line, and returns the file,
+/// the bytes written and the opening line's hash.
+fn open_segment(dir: &Path, number: u64, prev: &str) -> std::io::Result<(File, u64, String)> {
+    let path = dir.join(segment_name(number));
+    let mut file = OpenOptions::new().create_new(true).append(true).open(&path)?;
+    let mut head = Map::new();
+    head.insert("kind".into(), Value::String("segment".into()));
+    head.insert("segment".into(), Value::from(number));
+    head.insert("prev".into(), Value::String(prev.to_owned()));
+    let hash = line_hash(prev, &head);
+    head.insert("hash".into(), Value::String(hash.clone()));
+    let mut line = serde_json::to_string(&head).expect("a JSON map serialises");
+    line.push('\n');
+    file.write_all(line.as_bytes())?;
+    file.sync_data()?;
+    // The new file's name must survive a crash too.
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok((file, line.len() as u64, hash))
+}
+
+/// The segment files in `dir`, in number order.
+fn segments(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut found: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter_map(|p| segment_number(&p).map(|n| (n, p)))
+        .collect();
+    found.sort();
+    Ok(found.into_iter().map(|(_, p)| p).collect())
+}
+
+/// The hash of the last whole line of a segment, if any.
+fn last_hash(path: &Path) -> std::io::Result<Option<String>> {
+    let mut last = None;
+    for line in BufReader::new(File::open(path)?).lines() {
+        let line = line?;
+        if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(&line)
+            && let Some(Value::String(hash)) = map.get("hash")
+        {
+            last = Some(hash.clone());
+        }
+    }
+    Ok(last)
+}
+
+/// What [`verify`] found in a sound log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// Segments read.
+    pub segments: usize,
+    /// Lines checked, segment openings included.
+    pub lines: u64,
+    /// Torn last lines (a crash mid-write: no newline, not JSON), as segment
+    /// file and line number: a segment's tail, not tampering. After a
+    /// restart the chain goes on from the last whole line.
+    pub torn_tails: Vec<(String, u64)>,
+}
+
+/// Where and how the chain breaks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{segment}, line {line}: {what}")]
+pub struct Break {
+    /// The segment file.
+    pub segment: String,
+    /// The line, from 1.
+    pub line: u64,
+    /// What is wrong there.
+    pub what: String,
+}
+
+/// Walks every segment of the log in `dir` and checks every line's hash and
+/// link, and that segments are numbered without a gap. A line that is not
+/// JSON is a break, except a segment's last line without its newline, which
+/// a crash may have torn: that is reported as the tail.
+pub fn verify(dir: &Path) -> Result<Verified, Break> {
+    let at = |segment: &str, line: u64, what: String| Break { segment: segment.to_owned(), line, what };
+    let paths = segments(dir).map_err(|e| at(&dir.display().to_string(), 0, format!("cannot read the folder: {e}")))?;
+    let mut prev = GENESIS.to_owned();
+    let mut expected_number = None;
+    let mut lines = 0;
+    let mut torn_tails = Vec::new();
+    for path in &paths {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let number = segment_number(path).unwrap_or(0);
+        if let Some(expected) = expected_number
+            && number != expected
+        {
+            return Err(at(&name, 0, format!("segment {expected} is missing before it")));
+        }
+        expected_number = Some(number + 1);
+        let text = std::fs::read(path).map_err(|e| at(&name, 0, format!("cannot read: {e}")))?;
+        let text = String::from_utf8_lossy(&text);
+        let all: Vec<&str> = text.split_inclusive('\n').collect();
+        for (i, raw) in all.iter().enumerate() {
+            let n = i as u64 + 1;
+            let whole = raw.ends_with('\n');
+            let parsed = serde_json::from_str::<Value>(raw.trim_end_matches('\n'));
+            let Ok(Value::Object(mut map)) = parsed else {
+                if i + 1 == all.len() && !whole {
+                    torn_tails.push((name.clone(), n));
+                    break;
+                }
+                return Err(at(&name, n, "not a JSON object".into()));
+            };
+            if i == 0
+                && (map.get("kind") != Some(&Value::from("segment"))
+                    || map.get("segment") != Some(&Value::from(number)))
+            {
+                return Err(at(&name, n, format!("the segment does not open with its `segment` {number} line")));
+            }
+            let Some(Value::String(hash)) = map.remove("hash") else {
+                return Err(at(&name, n, "no `hash`".into()));
+            };
+            match map.get("prev") {
+                Some(Value::String(p)) if *p == prev => {}
+                _ => {
+                    return Err(at(
+                        &name,
+                        n,
+                        "`prev` is not the hash of the line before: a line was removed, moved or added".into(),
+                    ));
+                }
+            }
+            if line_hash(&prev, &map) != hash {
+                return Err(at(&name, n, "the line does not match its `hash`: it was edited".into()));
+            }
+            prev = hash;
+            lines += 1;
+        }
+    }
+    Ok(Verified { segments: paths.len(), lines, torn_tails })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(i: u64) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("kind".into(), Value::from("decision"));
+        m.insert("id".into(), Value::from(format!("d{i}")));
+        m.insert("outcome".into(), Value::from("allow"));
+        m
+    }
+
+    /// A log of 30 records over several segments.
+    fn log() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = AuditLog::open(dir.path(), 600).unwrap();
+        for i in 0..30 {
+            log.append(record(i)).unwrap();
+        }
+        log.sync().unwrap();
+        dir
+    }
+
+    fn lines(path: &Path) -> Vec<String> {
+        std::fs::read_to_string(path).unwrap().lines().map(str::to_owned).collect()
+    }
+
+    fn rewrite(path: &Path, lines: &[String]) {
+        std::fs::write(path, lines.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+    }
+
+    #[test]
+    fn a_sound_log_verifies_across_segments_and_reopening() {
+        let dir = log();
+        let first = verify(dir.path()).unwrap();
+        assert!(first.segments > 2, "{first:?}");
+        assert_eq!(first.lines, 30 + first.segments as u64);
+        // Reopened (a restart), the chain continues in a new segment.
+        let mut again = AuditLog::open(dir.path(), 600).unwrap();
+        again.append(record(99)).unwrap();
+        let second = verify(dir.path()).unwrap();
+        assert_eq!(second.segments, first.segments + 1);
+        assert!(second.torn_tails.is_empty());
+    }
+
+    #[test]
+    fn an_edited_deleted_or_moved_record_is_named_by_segment_and_line() {
+        let dir = log();
+        let seg = dir.path().join(segment_name(2));
+        let original = lines(&seg);
+
+        let mut edited = original.clone();
+        edited[2] = edited[2].replace("\"allow\"", "\"deny\"");
+        rewrite(&seg, &edited);
+        let e = verify(dir.path()).unwrap_err();
+        assert_eq!((e.segment.as_str(), e.line), ("segment-00000002.jsonl", 3));
+        assert!(e.what.contains("edited"), "{e}");
+
+        let mut deleted = original.clone();
+        deleted.remove(2);
+        rewrite(&seg, &deleted);
+        let e = verify(dir.path()).unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(e.what.contains("removed, moved or added"), "{e}");
+
+        let mut moved = original.clone();
+        moved.swap(1, 2);
+        rewrite(&seg, &moved);
+        assert_eq!(verify(dir.path()).unwrap_err().line, 2);
+
+        rewrite(&seg, &original);
+        verify(dir.path()).unwrap();
+        std::fs::remove_file(&seg).unwrap();
+        let e = verify(dir.path()).unwrap_err();
+        assert_eq!(e.segment, "segment-00000003.jsonl");
+        assert!(e.what.contains("segment 2 is missing"), "{e}");
+    }
+
+    #[test]
+    fn a_torn_last_line_is_the_tail_not_tampering() {
+        let dir = log();
+        let last = segments(dir.path()).unwrap().pop().unwrap();
+        let mut f = OpenOptions::new().append(true).open(&last).unwrap();
+        f.write_all(b"{\"kind\":\"decision\",\"id\":\"half").unwrap();
+        let v = verify(dir.path()).unwrap();
+        let (segment, line) = v.torn_tails[0].clone();
+        assert_eq!(segment, last.file_name().unwrap().to_string_lossy());
+        assert_eq!(line, lines(&last).len() as u64);
+        // After a restart the chain goes on from the last whole line.
+        AuditLog::open(dir.path(), 600).unwrap().append(record(100)).unwrap();
+        assert_eq!(verify(dir.path()).unwrap().torn_tails.len(), 1);
+        // A whole line that is not JSON is a break, wherever it is.
+        let first = dir.path().join(segment_name(1));
+        let mut f = OpenOptions::new().append(true).open(&first).unwrap();
+        f.write_all(b"{\"torn\n").unwrap();
+        assert!(verify(dir.path()).is_err());
+    }
+}
