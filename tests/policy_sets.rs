@@ -280,3 +280,27 @@ fn a_reload_compiles_only_modules_whose_bytes_changed() {
     runtime.retain_modules(current.module_hashes());
     assert_eq!(runtime.cached_modules(), 1);
 }
+
+#[test]
+fn audit_settings_default_sensibly_and_refuse_a_short_retention_or_a_log_inside_the_set() {
+    let words = |set: TempSet| set.prohibited_content("words", "zorblax\n", "");
+    let set = words(TempSet::new("[audit]\ndir = \"../decisions\"\n"));
+    let loaded = PolicySet::load(set.path()).unwrap();
+    let audit = loaded.audit_settings().unwrap();
+    assert_eq!(audit.retention_days, 180);
+    assert_eq!(audit.durability, groupgate::manifest::Durability::Sync);
+    assert_eq!(audit.record_content, groupgate::manifest::RecordContent::Full);
+    assert!(audit.dir.is_absolute() && audit.dir.ends_with("decisions") && !audit.dir.starts_with(set.path()));
+
+    let set = words(TempSet::new("[audit]\ndir = \"/var/log/groupgate\"\nretention_days = 30\n"));
+    let err = PolicySet::load(set.path()).err().unwrap().to_string();
+    assert!(err.contains("key `audit.retention_days`") && err.contains("Art. 13"), "{err}");
+
+    let set = words(TempSet::new("[audit]\ndir = \"log\"\n"));
+    let err = PolicySet::load(set.path()).err().unwrap().to_string();
+    assert!(err.contains("key `audit.dir`") && err.contains("inside the policy set"), "{err}");
+
+    let set = words(TempSet::new("[audit]\ndir = \"/tmp/x\"\ndurability = \"eventually\"\n"));
+    let err = PolicySet::load(set.path()).err().unwrap().to_string();
+    assert!(err.contains("audit.durability"), "{err}");
+}

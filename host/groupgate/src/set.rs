@@ -22,6 +22,8 @@ pub const POLICY_ERROR: &str = "policy-error";
 /// changes once loaded; a reload builds a new one.
 pub struct PolicySet {
     root: PathBuf,
+    /// `[audit]` from `groupgate.toml`, its `dir` resolved.
+    audit: Option<manifest::AuditSettings>,
     policies: Vec<LoadedPolicy>,
     /// Each policy's module SHA-256, in hex, in policy order.
     hashes: Vec<String>,
@@ -83,7 +85,12 @@ impl PolicySet {
             policies.push(loaded);
             hashes.push(sha256);
         }
-        Ok(PolicySet { root, policies, hashes })
+        Ok(PolicySet { root, audit: set.audit, policies, hashes })
+    }
+
+    /// The decision log settings (`[audit]` in `groupgate.toml`), if any.
+    pub fn audit_settings(&self) -> Option<&manifest::AuditSettings> {
+        self.audit.as_ref()
     }
 
     /// The folder the set was loaded from.
@@ -140,7 +147,12 @@ impl PolicySet {
             .with_config(config.to_string())
             .map_err(|e| format!("policy `{name}` refused the case's config: {e}"))?;
         let index = self.policies.iter().position(|p| p.manifest.name == name).expect("found above");
-        Ok(PolicySet { root: self.root.clone(), policies: vec![variant], hashes: vec![self.hashes[index].clone()] })
+        Ok(PolicySet {
+            root: self.root.clone(),
+            audit: self.audit.clone(),
+            policies: vec![variant],
+            hashes: vec![self.hashes[index].clone()],
+        })
     }
 
     fn evaluate_ref(&self, request: RequestRef<'_>) -> Decision {
