@@ -513,3 +513,30 @@ fn serve_drains_requests_in_flight_on_sigterm_and_reloads_on_sighup() {
     let exit = child.wait().unwrap();
     assert_eq!(exit.code(), Some(0));
 }
+
+#[test]
+fn audit_verify_names_the_first_broken_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = groupgate::audit::AuditLog::open(dir.path(), 1 << 20).unwrap();
+    for i in 0..5 {
+        let mut record = serde_json::Map::new();
+        record.insert("kind".into(), "decision".into());
+        record.insert("id".into(), format!("d{i}").into());
+        log.append(record).unwrap();
+    }
+    log.sync().unwrap();
+    let out = groupgate(&["audit", "verify", dir.path().to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("1 segments, 6 lines: the chain holds"), "{}", stdout(&out));
+
+    let segment = dir.path().join("segment-00000001.jsonl");
+    let text = std::fs::read_to_string(&segment).unwrap().replace("\"d3\"", "\"d9\"");
+    std::fs::write(&segment, text).unwrap();
+    let out = groupgate(&["audit", "verify", dir.path().to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("broken: segment-00000001.jsonl, line 5: the line does not match its `hash`"),
+        "{}",
+        stdout(&out)
+    );
+}

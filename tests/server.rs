@@ -405,3 +405,70 @@ fn a_flood_of_reload_requests_is_merged() {
     let generation = state.active().unwrap().generation;
     assert!(generation <= 5, "{} reloads for 16 requests at once", generation - 1);
 }
+
+/// Decision ids in the log at `dir`, after checking its chain.
+fn logged_ids(dir: &Path) -> std::collections::HashSet<String> {
+    groupgate::audit::verify(dir).unwrap_or_else(|e| panic!("the log's chain is broken: {e}"));
+    let mut ids = std::collections::HashSet::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        for line in std::fs::read_to_string(entry.unwrap().path()).unwrap().lines() {
+            let v = json(line);
+            if v["kind"] == "decision" {
+                ids.insert(v["id"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    ids
+}
+
+#[test]
+fn every_answered_decision_is_in_the_log_first() {
+    let log = tempfile::tempdir().unwrap();
+    let set = TempSet::new(&format!("[audit]\ndir = {:?}\ndurability = \"sync\"\n", log.path().display().to_string()))
+        .prohibited_content("words", "zorblax\n", "");
+    let server = start(set.path(), Options::DEFAULT_MAX_BODY, false);
+    let addr = server.addr;
+    let answered: Vec<String> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..8)
+            .map(|i| {
+                scope.spawn(move || {
+                    let mut client = Client::connect(addr).unwrap();
+                    (0..50)
+                        .map(|n| {
+                            let (status, body) =
+                                client.post("/v1/evaluate/message", &message(&format!("{i} {n} zorblax"))).unwrap();
+                            assert_eq!(status, 200, "{body}");
+                            json(&body)["decision_id"].as_str().unwrap().to_owned()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
+    });
+    let logged = logged_ids(log.path());
+    assert_eq!(answered.len(), 400);
+    for id in &answered {
+        assert!(logged.contains(id), "decision {id} was answered but is not in the log");
+    }
+}
+
+#[test]
+fn a_digest_log_keeps_no_message_text() {
+    let log = tempfile::tempdir().unwrap();
+    let set = TempSet::new(&format!(
+        "[audit]\ndir = {:?}\nrecord_content = \"digest\"\ndurability = \"batched\"\nflush_ms = 10\n",
+        log.path().display().to_string()
+    ))
+    .prohibited_content("words", "zorblax\n", "");
+    let server = start(set.path(), Options::DEFAULT_MAX_BODY, false);
+    let mut client = Client::connect(server.addr).unwrap();
+    let (status, _) = client.post("/v1/evaluate/message", &message("a very private sentence")).unwrap();
+    assert_eq!(status, 200);
+    std::thread::sleep(Duration::from_millis(200));
+    let text: String =
+        std::fs::read_dir(log.path()).unwrap().map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap()).collect();
+    assert!(text.contains("request_sha256"), "{text}");
+    assert!(!text.contains("private sentence"), "{text}");
+    assert_eq!(logged_ids(log.path()).len(), 1);
+}

@@ -66,6 +66,11 @@ enum Command {
         #[arg(long)]
         no_watch: bool,
     },
+    /// Check the decision log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Run policy test cases (`tests/*.toml`) and report what failed.
     #[command(after_help = TEST_HELP)]
     Test {
@@ -106,6 +111,17 @@ Output: a line per failed case (FAIL), per policy that hit a limit or trapped (L
 
 Exit status: 0 when every case passed; 1 when a case failed (or none ran, with --fail-on-empty); 2 when a path, a case file or the policy set is invalid.";
 
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check every record's hash and the links between segments; exit 1 and
+    /// name the first broken record (segment and line) if the chain breaks.
+    Verify {
+        /// The log's folder (`[audit] dir`).
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+}
+
 fn parse_hook(s: &str) -> Result<Hook, String> {
     s.parse()
 }
@@ -145,6 +161,24 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Check { policies } => check(&policies).map(|()| 0),
+        Command::Audit { command: AuditCommand::Verify { dir } } => {
+            if !dir.is_dir() {
+                anyhow::bail!("`{}` is not a folder", dir.display());
+            }
+            match groupgate::audit::verify(&dir) {
+                Ok(v) => {
+                    println!("{} segments, {} lines: the chain holds", v.segments, v.lines);
+                    for (segment, line) in &v.torn_tails {
+                        println!("  torn tail (a write cut short by a crash): {segment}, line {line}");
+                    }
+                    Ok(0)
+                }
+                Err(broken) => {
+                    println!("broken: {broken}");
+                    Ok(1)
+                }
+            }
+        }
         Command::Serve { policies, listen, max_body, log_format: _, no_watch } => {
             serve(policies, listen, max_body, !no_watch).map(|()| 0)
         }

@@ -15,9 +15,17 @@
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+
+use crate::decision::Decision;
+use crate::manifest::{AuditSettings, Durability, RecordContent};
+use crate::request::Request;
+use crate::set::PolicySet;
 
 /// The `prev` of the very first line of a log.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -47,6 +55,8 @@ pub struct AuditLog {
     dir: PathBuf,
     file: File,
     segment: u64,
+    /// The UTC day the segment was opened on: a new day starts a new segment.
+    day: u64,
     written: u64,
     max_segment_bytes: u64,
     last: String,
@@ -65,13 +75,13 @@ impl AuditLog {
             None => (1, GENESIS.to_owned()),
         };
         let (file, written, last) = open_segment(&dir, number, &last)?;
-        Ok(AuditLog { dir, file, segment: number, written, max_segment_bytes, last })
+        Ok(AuditLog { dir, file, segment: number, day: today(), written, max_segment_bytes, last })
     }
 
     /// Appends `record` (any JSON object; `prev` and `hash` are set here) and
     /// returns its hash. The line is written, not yet synced: see [`sync`](Self::sync).
     pub fn append(&mut self, mut record: Map<String, Value>) -> std::io::Result<String> {
-        if self.written >= self.max_segment_bytes {
+        if self.written >= self.max_segment_bytes || today() != self.day {
             self.rotate()?;
         }
         record.remove("hash");
@@ -97,6 +107,7 @@ impl AuditLog {
         let (file, written, last) = open_segment(&self.dir, self.segment + 1, &self.last)?;
         self.file = file;
         self.segment += 1;
+        self.day = today();
         self.written = written;
         self.last = last;
         Ok(())
@@ -106,6 +117,10 @@ impl AuditLog {
     pub fn last_hash(&self) -> &str {
         &self.last
     }
+}
+
+fn today() -> u64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs() / 86_400
 }
 
 /// Creates segment `number`, writes its opening line, and returns the file,
@@ -153,6 +168,165 @@ fn last_hash(path: &Path) -> std::io::Result<Option<String>> {
         }
     }
     Ok(last)
+}
+
+/// The record of one decision: its id and time, the hook and the set's
+/// generation, the request (or its SHA-256, with `record_content =
+/// "digest"`), the outcome, reasons and measures, and each policy that ran
+/// with its version and module SHA-256.
+pub fn decision_record(
+    id: &str,
+    generation: u64,
+    request: &Request,
+    decision: &Decision,
+    set: &PolicySet,
+    content: RecordContent,
+) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("kind".into(), Value::from("decision"));
+    m.insert("id".into(), Value::from(id));
+    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    m.insert("time_ms".into(), Value::from(u64::try_from(now.as_millis()).unwrap_or(u64::MAX)));
+    m.insert("hook".into(), Value::from(request.hook().as_str()));
+    m.insert("generation".into(), Value::from(generation));
+    let json = request.to_value();
+    match content {
+        RecordContent::Full => {
+            m.insert("request".into(), json);
+        }
+        RecordContent::Digest => {
+            let canonical = serde_json::to_vec(&json).expect("a request serialises");
+            m.insert("request_sha256".into(), Value::from(crate::sandbox::hex(&Sha256::digest(&canonical))));
+        }
+    }
+    let decided = serde_json::to_value(decision).expect("a decision serialises");
+    if let Value::Object(d) = decided {
+        for key in ["outcome", "reasons", "measures"] {
+            if let Some(v) = d.get(key) {
+                m.insert(key.into(), v.clone());
+            }
+        }
+        if let Some(Value::Array(policies)) = d.get("policies") {
+            let with_modules: Vec<Value> = policies
+                .iter()
+                .map(|p| {
+                    let mut p = p.clone();
+                    if let Some(obj) = p.as_object_mut() {
+                        let name = obj.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+                        obj.insert("module_sha256".into(), Value::from(set.module_sha256(&name).unwrap_or_default()));
+                    }
+                    p
+                })
+                .collect();
+            m.insert("policies".into(), Value::Array(with_modules));
+        }
+    }
+    m
+}
+
+/// A request for the writer thread, with where to say it is durable.
+type Job = (Map<String, Value>, Option<mpsc::SyncSender<Result<(), String>>>);
+
+/// Writes records to an [`AuditLog`] on a thread of its own. With
+/// `durability = "sync"`, [`record`](Recorder::record) returns once the record
+/// is on disk, and records that arrive together share one fsync (group
+/// commit); with `"batched"` it returns at once and the thread fsyncs at
+/// most every `flush_ms`. After a disk error every record is refused, so a
+/// caller never decides without a record.
+pub struct Recorder {
+    tx: Mutex<mpsc::Sender<Job>>,
+    durability: Durability,
+    content: RecordContent,
+    failed: Arc<Mutex<Option<String>>>,
+}
+
+impl Recorder {
+    /// Opens the log in `settings.dir` and starts its writer.
+    pub fn start(settings: &AuditSettings) -> std::io::Result<Recorder> {
+        let mut log = AuditLog::open(&settings.dir, settings.segment_mb * 1024 * 1024)?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        let failed = Arc::new(Mutex::new(None::<String>));
+        let flag = failed.clone();
+        let durability = settings.durability;
+        let flush = Duration::from_millis(settings.flush_ms);
+        std::thread::Builder::new().name("groupgate-audit".into()).spawn(move || {
+            let mut synced = Instant::now();
+            let mut dirty = false;
+            loop {
+                let first = match durability {
+                    Durability::Sync => match rx.recv() {
+                        Ok(job) => Some(job),
+                        Err(_) => return,
+                    },
+                    Durability::Batched => match rx.recv_timeout(flush) {
+                        Ok(job) => Some(job),
+                        Err(mpsc::RecvTimeoutError::Timeout) => None,
+                        Err(mpsc::RecvTimeoutError::Disconnected) => {
+                            let _ = log.sync();
+                            return;
+                        }
+                    },
+                };
+                let mut batch: Vec<Job> = first.into_iter().collect();
+                batch.extend(rx.try_iter());
+                let mut result: Result<(), String> = match &*flag.lock().unwrap_or_else(|e| e.into_inner()) {
+                    Some(e) => Err(e.clone()),
+                    None => Ok(()),
+                };
+                if result.is_ok() {
+                    for (record, _) in &batch {
+                        if let Err(e) = log.append(record.clone()) {
+                            result = Err(format!("cannot write the decision log: {e}"));
+                            break;
+                        }
+                        dirty = true;
+                    }
+                }
+                let due = durability == Durability::Sync || synced.elapsed() >= flush;
+                if result.is_ok() && dirty && due {
+                    match log.sync() {
+                        Ok(()) => {
+                            dirty = false;
+                            synced = Instant::now();
+                        }
+                        Err(e) => result = Err(format!("cannot sync the decision log: {e}")),
+                    }
+                }
+                if let Err(e) = &result {
+                    tracing::error!("{e}; decisions are refused until the log is fixed and the server restarted");
+                    *flag.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.clone());
+                }
+                for (_, reply) in batch {
+                    if let Some(reply) = reply {
+                        let _ = reply.send(result.clone());
+                    }
+                }
+            }
+        })?;
+        Ok(Recorder { tx: Mutex::new(tx), durability, content: settings.record_content, failed })
+    }
+
+    /// What a record keeps of its request.
+    pub fn content(&self) -> RecordContent {
+        self.content
+    }
+
+    /// Records `entry`: durable on return with `sync`, queued with `batched`.
+    /// An error means the decision must not be given.
+    pub fn record(&self, entry: Map<String, Value>) -> Result<(), String> {
+        if let Some(e) = &*self.failed.lock().unwrap_or_else(|e| e.into_inner()) {
+            return Err(e.clone());
+        }
+        let sender = self.tx.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        match self.durability {
+            Durability::Sync => {
+                let (reply, done) = mpsc::sync_channel(1);
+                sender.send((entry, Some(reply))).map_err(|_| "the decision log has stopped".to_owned())?;
+                done.recv().map_err(|_| "the decision log has stopped".to_owned())?
+            }
+            Durability::Batched => sender.send((entry, None)).map_err(|_| "the decision log has stopped".to_owned()),
+        }
+    }
 }
 
 /// What [`verify`] found in a sound log.

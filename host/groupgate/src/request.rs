@@ -100,6 +100,16 @@ impl Request {
         }
     }
 
+    /// The request as its JSON wire format.
+    pub fn to_value(&self) -> serde_json::Value {
+        match self {
+            Request::Message(m) => serde_json::to_value(m),
+            Request::GroupCreation(c) => serde_json::to_value(c),
+            Request::Membership(m) => serde_json::to_value(m),
+        }
+        .expect("a request serialises")
+    }
+
     /// The hook this request is for.
     pub fn hook(&self) -> Hook {
         self.as_ref().hook()

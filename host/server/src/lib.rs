@@ -206,18 +206,37 @@ async fn evaluate(State(state): State<Arc<ServerState>>, hook: Hook, body: Resul
         return error(StatusCode::SERVICE_UNAVAILABLE, not_ready(&state));
     };
     // Policies run on the request's own thread: a call is microseconds. It is
-    // marked blocking, though, so that a policy running to its deadline hands
-    // this worker's other requests (and health checks) to another thread.
-    let decide = || active.set.evaluate(&request);
-    let decision = match tokio::runtime::Handle::current().runtime_flavor() {
+    // marked blocking, though, so that a policy running to its deadline (or a
+    // decision waiting for its record's fsync) hands this worker's other
+    // requests, and health checks, to another thread.
+    let id = state.decision_id();
+    let decide = || {
+        let decision = active.set.evaluate(&request);
+        let recorded = match state.recorder() {
+            // A set that asks for records is not answered without one.
+            _ if active.set.audit_settings().is_none() => Ok(()),
+            Some(Ok(recorder)) => recorder.record(groupgate::audit::decision_record(
+                &id,
+                active.generation,
+                &request,
+                &decision,
+                &active.set,
+                recorder.content(),
+            )),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err("the decision log is not open".to_owned()),
+        };
+        (decision, recorded)
+    };
+    let (decision, recorded) = match tokio::runtime::Handle::current().runtime_flavor() {
         tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(decide),
         _ => decide(),
     };
+    if let Err(e) = recorded {
+        return error(StatusCode::SERVICE_UNAVAILABLE, format!("the decision could not be recorded: {e}"));
+    }
     state.metrics.record(hook, &decision, start.elapsed());
-    json(
-        StatusCode::OK,
-        &Answer { decision_id: state.decision_id(), generation: active.generation, decision: &decision },
-    )
+    json(StatusCode::OK, &Answer { decision_id: id, generation: active.generation, decision: &decision })
 }
 
 fn not_ready(state: &ServerState) -> String {

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use arc_swap::ArcSwapOption;
+use groupgate::audit::Recorder;
 use groupgate::testing::{self, RunOptions, Suite};
 use groupgate::{PolicySet, Runtime};
 use serde::Serialize;
@@ -70,6 +71,8 @@ pub struct ServerState {
     pub metrics: Metrics,
     id_prefix: String,
     next_id: AtomicU64,
+    /// The decision log, started with the first set that asks for one.
+    recorder: std::sync::OnceLock<Result<Recorder, String>>,
 }
 
 impl ServerState {
@@ -88,6 +91,7 @@ impl ServerState {
             // Unique across restarts: the start time, then a counter.
             id_prefix: format!("{:x}{:05x}", started.as_secs(), started.subsec_micros()),
             next_id: AtomicU64::new(0),
+            recorder: std::sync::OnceLock::new(),
         }))
     }
 
@@ -95,6 +99,12 @@ impl ServerState {
     /// answered, so a reload never changes the set under a request.
     pub fn active(&self) -> Option<Arc<Active>> {
         self.active.load_full()
+    }
+
+    /// The decision log, if the active set's `[audit]` asked for one; `Err`
+    /// when it could not be opened (decisions are then refused).
+    pub fn recorder(&self) -> Option<&Result<Recorder, String>> {
+        self.recorder.get()
     }
 
     /// The last reload attempt.
@@ -129,6 +139,16 @@ impl ServerState {
         let result = self.build();
         let report = match result {
             Ok((set, cases)) => {
+                if let Some(settings) = set.audit_settings() {
+                    // Opened once: a later change of `[audit]` needs a restart.
+                    self.recorder.get_or_init(|| {
+                        Recorder::start(settings).map_err(|e| {
+                            let e = format!("cannot open the decision log in `{}`: {e}", settings.dir.display());
+                            tracing::error!("{e}; decisions are refused");
+                            e
+                        })
+                    });
+                }
                 let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
                 // Requests may still hold the old set: its modules stay
                 // compiled until the next activation, then are forgotten.
