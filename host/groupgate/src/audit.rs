@@ -51,7 +51,21 @@ pub fn line_hash(prev: &str, body: &Map<String, Value>) -> String {
 }
 
 /// An append-only, hash-chained log in a folder of segments.
+/// The time source of a log: the system clock, or a test's.
+pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+fn system_clock() -> Clock {
+    Arc::new(SystemTime::now)
+}
+
+fn millis(t: SystemTime) -> u64 {
+    u64::try_from(t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis()).unwrap_or(u64::MAX)
+}
+
 pub struct AuditLog {
+    clock: Clock,
+    /// Segments whose records are all older than this are deleted.
+    retention: Option<Duration>,
     dir: PathBuf,
     file: File,
     segment: u64,
@@ -67,6 +81,18 @@ impl AuditLog {
     /// its last segment in a new segment, so that a torn last line left by a
     /// crash stays where [`verify`] reports it, as the tail.
     pub fn open(dir: impl Into<PathBuf>, max_segment_bytes: u64) -> std::io::Result<AuditLog> {
+        AuditLog::open_with(dir, max_segment_bytes, None, system_clock())
+    }
+
+    /// [`open`](Self::open), deleting segments whose records are all older
+    /// than `retention` (when a segment is closed, and now), and with the
+    /// given clock.
+    pub fn open_with(
+        dir: impl Into<PathBuf>,
+        max_segment_bytes: u64,
+        retention: Option<Duration>,
+        clock: Clock,
+    ) -> std::io::Result<AuditLog> {
         let dir = dir.into();
         std::fs::create_dir_all(&dir)?;
         let segments = segments(&dir)?;
@@ -74,14 +100,27 @@ impl AuditLog {
             Some(path) => (segment_number(path).unwrap_or(0) + 1, last_hash(path)?.unwrap_or_else(|| GENESIS.into())),
             None => (1, GENESIS.to_owned()),
         };
-        let (file, written, last) = open_segment(&dir, number, &last)?;
-        Ok(AuditLog { dir, file, segment: number, day: today(), written, max_segment_bytes, last })
+        let now = clock();
+        let (file, written, last) = open_segment(&dir, number, &last, now)?;
+        let mut log = AuditLog {
+            clock,
+            retention,
+            dir,
+            file,
+            segment: number,
+            day: day_of(now),
+            written,
+            max_segment_bytes,
+            last,
+        };
+        log.expire()?;
+        Ok(log)
     }
 
     /// Appends `record` (any JSON object; `prev` and `hash` are set here) and
     /// returns its hash. The line is written, not yet synced: see [`sync`](Self::sync).
     pub fn append(&mut self, mut record: Map<String, Value>) -> std::io::Result<String> {
-        if self.written >= self.max_segment_bytes || today() != self.day {
+        if self.written >= self.max_segment_bytes || day_of((self.clock)()) != self.day {
             self.rotate()?;
         }
         record.remove("hash");
@@ -104,12 +143,42 @@ impl AuditLog {
     /// Starts the next segment, linked to this one's last line.
     pub fn rotate(&mut self) -> std::io::Result<()> {
         self.file.sync_data()?;
-        let (file, written, last) = open_segment(&self.dir, self.segment + 1, &self.last)?;
+        let now = (self.clock)();
+        let (file, written, last) = open_segment(&self.dir, self.segment + 1, &self.last, now)?;
         self.file = file;
         self.segment += 1;
-        self.day = today();
+        self.day = day_of(now);
         self.written = written;
         self.last = last;
+        self.expire()
+    }
+
+    /// Deletes the segments whose records are all past retention (a segment
+    /// ends when the next one opens), never the current one, and records the
+    /// deletion in the log itself.
+    fn expire(&mut self) -> std::io::Result<()> {
+        let Some(retention) = self.retention else { return Ok(()) };
+        let cutoff = millis((self.clock)()).saturating_sub(u64::try_from(retention.as_millis()).unwrap_or(u64::MAX));
+        let all = segments(&self.dir)?;
+        let mut deleted = Vec::new();
+        for pair in all.windows(2) {
+            let next_opened = opened_ms(&pair[1])?;
+            if next_opened.is_some_and(|t| t <= cutoff) {
+                std::fs::remove_file(&pair[0])?;
+                deleted.push(Value::from(segment_number(&pair[0]).unwrap_or(0)));
+            } else {
+                break;
+            }
+        }
+        if !deleted.is_empty() {
+            let mut record = Map::new();
+            record.insert("kind".into(), Value::from("retention"));
+            record.insert("deleted_segments".into(), Value::Array(deleted));
+            record.insert("older_than_ms".into(), Value::from(cutoff));
+            record.insert("time_ms".into(), Value::from(millis((self.clock)())));
+            self.append(record)?;
+            self.sync()?;
+        }
         Ok(())
     }
 
@@ -119,18 +188,26 @@ impl AuditLog {
     }
 }
 
-fn today() -> u64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs() / 86_400
+fn day_of(t: SystemTime) -> u64 {
+    millis(t) / 86_400_000
+}
+
+/// When a segment was opened, from its first line.
+fn opened_ms(path: &Path) -> std::io::Result<Option<u64>> {
+    let mut first = String::new();
+    BufReader::new(File::open(path)?).read_line(&mut first)?;
+    Ok(serde_json::from_str::<Value>(&first).ok().and_then(|v| v.get("opened_ms").and_then(Value::as_u64)))
 }
 
 /// Creates segment `number`, writes its opening line, and returns the file,
 /// the bytes written and the opening line's hash.
-fn open_segment(dir: &Path, number: u64, prev: &str) -> std::io::Result<(File, u64, String)> {
+fn open_segment(dir: &Path, number: u64, prev: &str, now: SystemTime) -> std::io::Result<(File, u64, String)> {
     let path = dir.join(segment_name(number));
     let mut file = OpenOptions::new().create_new(true).append(true).open(&path)?;
     let mut head = Map::new();
     head.insert("kind".into(), Value::String("segment".into()));
     head.insert("segment".into(), Value::from(number));
+    head.insert("opened_ms".into(), Value::from(millis(now)));
     head.insert("prev".into(), Value::String(prev.to_owned()));
     let hash = line_hash(prev, &head);
     head.insert("hash".into(), Value::String(hash.clone()));
@@ -243,7 +320,9 @@ pub struct Recorder {
 impl Recorder {
     /// Opens the log in `settings.dir` and starts its writer.
     pub fn start(settings: &AuditSettings) -> std::io::Result<Recorder> {
-        let mut log = AuditLog::open(&settings.dir, settings.segment_mb * 1024 * 1024)?;
+        let retention = Duration::from_secs(u64::from(settings.retention_days) * 86_400);
+        let mut log =
+            AuditLog::open_with(&settings.dir, settings.segment_mb * 1024 * 1024, Some(retention), system_clock())?;
         let (tx, rx) = mpsc::channel::<Job>();
         let failed = Arc::new(Mutex::new(None::<String>));
         let flag = failed.clone();
@@ -363,6 +442,10 @@ pub fn verify(dir: &Path) -> Result<Verified, Break> {
     let paths = segments(dir).map_err(|e| at(&dir.display().to_string(), 0, format!("cannot read the folder: {e}")))?;
     let mut prev = GENESIS.to_owned();
     let mut expected_number = None;
+    // Segments deleted by retention, as the log records; the first segment
+    // left then links to one of them, which cannot be checked.
+    let mut deleted: Vec<u64> = Vec::new();
+    let first_number = paths.first().and_then(|p| segment_number(p)).unwrap_or(1);
     let mut lines = 0;
     let mut torn_tails = Vec::new();
     for path in &paths {
@@ -397,6 +480,19 @@ pub fn verify(dir: &Path) -> Result<Verified, Break> {
             let Some(Value::String(hash)) = map.remove("hash") else {
                 return Err(at(&name, n, "no `hash`".into()));
             };
+            if map.get("kind") == Some(&Value::from("retention"))
+                && let Some(Value::Array(numbers)) = map.get("deleted_segments")
+            {
+                deleted.extend(numbers.iter().filter_map(Value::as_u64));
+            }
+            if lines == 0 && number > 1 {
+                // The chain starts at a segment whose predecessors were deleted:
+                // its link is taken as given, and checked against the record
+                // of the deletion below.
+                if let Some(Value::String(p)) = map.get("prev") {
+                    prev = p.clone();
+                }
+            }
             match map.get("prev") {
                 Some(Value::String(p)) if *p == prev => {}
                 _ => {
@@ -413,6 +509,14 @@ pub fn verify(dir: &Path) -> Result<Verified, Break> {
             prev = hash;
             lines += 1;
         }
+    }
+    if let Some(missing) = (1..first_number).find(|n| !deleted.contains(n)) {
+        let first = paths.first().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
+        return Err(at(
+            &first.unwrap_or_default(),
+            1,
+            format!("segment {missing} is missing before it, and no retention record says it was deleted"),
+        ));
     }
     Ok(Verified { segments: paths.len(), lines, torn_tails })
 }
@@ -493,6 +597,37 @@ mod tests {
         let e = verify(dir.path()).unwrap_err();
         assert_eq!(e.segment, "segment-00000003.jsonl");
         assert!(e.what.contains("segment 2 is missing"), "{e}");
+    }
+
+    #[test]
+    fn retention_deletes_only_segments_past_it_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = Arc::new(Mutex::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_000 * 86_400)));
+        let clock: Clock = {
+            let now = now.clone();
+            Arc::new(move || *now.lock().unwrap())
+        };
+        let day = Duration::from_secs(86_400);
+        let retention = Some(day * 180);
+        let mut log = AuditLog::open_with(dir.path(), 1 << 20, retention, clock.clone()).unwrap();
+        // One segment a day for 200 days.
+        for i in 0..200 {
+            log.append(record(i)).unwrap();
+            *now.lock().unwrap() += day;
+        }
+        log.append(record(200)).unwrap();
+        let left = segments(dir.path()).unwrap();
+        let first = segment_number(&left[0]).unwrap();
+        // Segment n holds day n-1's records; those 180 days old or younger stay.
+        assert_eq!(first, 21, "{} segments left", left.len());
+        let v = verify(dir.path()).unwrap();
+        assert_eq!(v.segments, left.len());
+        let text: String = left.iter().map(|p| std::fs::read_to_string(p).unwrap()).collect();
+        assert!(text.contains("\"kind\":\"retention\""), "the deletion is recorded");
+        // A segment deleted by hand is not excused by retention.
+        std::fs::remove_file(&left[0]).unwrap();
+        let e = verify(dir.path()).unwrap_err();
+        assert!(e.what.contains("segment 21 is missing"), "{e}");
     }
 
     #[test]
