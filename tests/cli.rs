@@ -540,3 +540,86 @@ fn audit_verify_names_the_first_broken_record() {
         stdout(&out)
     );
 }
+
+/// A day of recorded traffic against the default set: 300 messages, some
+/// with listed words, some with `blorple` (listed by nobody yet), some both.
+fn recorded_day(dir: &std::path::Path) -> Vec<(String, String)> {
+    let set = groupgate::PolicySet::load(default_set()).unwrap();
+    let mut log = groupgate::audit::AuditLog::open(dir, 1 << 20).unwrap();
+    let words = ["hello", "ride", "zorblax", "blorple", "water", "qwexium", "gate"];
+    let mut state = 7u64;
+    let mut sent = Vec::new();
+    for i in 0..300 {
+        let text: Vec<&str> = (0..4)
+            .map(|_| {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                words[(state >> 33) as usize % words.len()]
+            })
+            .collect();
+        let text = text.join(" ");
+        let request = groupgate::Request::Message(groupgate_tests::message(&text));
+        let decision = set.evaluate(&request);
+        let id = format!("d{i}");
+        let record = groupgate::audit::decision_record(&id, 1, &request, &decision, &set, Default::default());
+        log.append(record).unwrap();
+        sent.push((id, text));
+    }
+    log.sync().unwrap();
+    sent
+}
+
+#[test]
+fn replay_reports_exactly_the_decisions_a_new_word_changes() {
+    let log = tempfile::tempdir().unwrap();
+    let sent = recorded_day(log.path());
+    let candidate = tempfile::tempdir().unwrap();
+    groupgate_tests::copy_dir(&default_set(), candidate.path());
+    let words = candidate.path().join("prohibited-content/words.txt");
+    let mut list = std::fs::read_to_string(&words).unwrap();
+    list.push_str("blorple\n");
+    std::fs::write(&words, list).unwrap();
+
+    let args = ["replay", "--policies", candidate.path().to_str().unwrap(), "--json", log.path().to_str().unwrap()];
+    let out = groupgate(&args, None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let changed: std::collections::BTreeSet<String> =
+        report["changes"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_owned()).collect();
+    let expected: std::collections::BTreeSet<String> =
+        sent.iter().filter(|(_, text)| text.contains("blorple")).map(|(id, _)| id.clone()).collect();
+    assert!(!expected.is_empty() && expected.len() < sent.len());
+    assert_eq!(changed, expected);
+    assert_eq!(report["replayed"], 300);
+    assert_eq!(report["by_policy"]["prohibited-content"].as_u64(), Some(expected.len() as u64));
+
+    let mut fail = args.to_vec();
+    fail.push("--fail-on-change");
+    assert_eq!(groupgate(&fail, None).status.code(), Some(1));
+    let unchanged = ["replay", "--policies", "policies/default", "--fail-on-change", log.path().to_str().unwrap()];
+    let out = groupgate(&unchanged, None);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(stdout(&out).contains("0 would change"), "{}", stdout(&out));
+}
+
+#[test]
+fn audit_query_filters_the_records() {
+    let log = tempfile::tempdir().unwrap();
+    let sent = recorded_day(log.path());
+    let dir = log.path().to_str().unwrap();
+    let count = |extra: &[&str]| {
+        let mut args = vec!["audit", "query", dir, "--json"];
+        args.extend_from_slice(extra);
+        let out = groupgate(&args, None);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        stdout(&out).lines().count()
+    };
+    let listed = sent.iter().filter(|(_, t)| t.contains("zorblax") || t.contains("qwexium")).count();
+    assert_eq!(count(&[]), 300);
+    assert_eq!(count(&["--outcome", "deny"]), listed);
+    assert_eq!(count(&["--policy", "prohibited-content"]), listed);
+    assert_eq!(count(&["--hook", "membership"]), 0);
+    assert_eq!(count(&["--user", "usr-42"]), 300);
+    assert_eq!(count(&["--group", "grp-1"]), 300);
+    assert_eq!(count(&["--until", "2000-01-01T00:00:00Z"]), 0);
+    assert_eq!(count(&["--since", "2000-01-01T00:00:00Z"]), 300);
+}

@@ -408,6 +408,130 @@ impl Recorder {
     }
 }
 
+/// Every decision record in the log at `dir`, oldest first (torn lines and
+/// other kinds of line skipped).
+pub fn decisions(dir: &Path) -> std::io::Result<Vec<Map<String, Value>>> {
+    let mut out = Vec::new();
+    for path in segments(dir)? {
+        for line in BufReader::new(File::open(&path)?).lines() {
+            if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(&line?)
+                && map.get("kind") == Some(&Value::from("decision"))
+            {
+                out.push(map);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One recorded decision that a candidate set decides differently.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Change {
+    /// The recorded decision's id.
+    pub id: String,
+    /// The hook.
+    pub hook: String,
+    /// The recorded outcome.
+    pub old: String,
+    /// The candidate set's outcome.
+    pub new: String,
+    /// Reasons the candidate gives that the record lacks, as `policy: code (evidence)`.
+    pub added: Vec<String>,
+    /// Reasons the record has that the candidate does not give.
+    pub removed: Vec<String>,
+}
+
+/// What replaying a log against a candidate set found.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Replay {
+    /// Decisions re-evaluated.
+    pub replayed: usize,
+    /// Decisions skipped: recorded as a digest, without the request.
+    pub skipped: usize,
+    /// Decisions whose outcome or reasons would change.
+    pub changes: Vec<Change>,
+}
+
+impl Replay {
+    /// Changes counted by `old → new` outcome.
+    pub fn by_outcome(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut counts = std::collections::BTreeMap::new();
+        for c in &self.changes {
+            *counts.entry(format!("{} → {}", c.old, c.new)).or_default() += 1;
+        }
+        counts
+    }
+
+    /// Changes counted by each policy whose reasons changed.
+    pub fn by_policy(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut counts = std::collections::BTreeMap::new();
+        for c in &self.changes {
+            let policies: std::collections::BTreeSet<&str> =
+                c.added.iter().chain(&c.removed).filter_map(|r| r.split(':').next()).collect();
+            for p in policies {
+                *counts.entry(p.to_owned()).or_default() += 1;
+            }
+        }
+        counts
+    }
+}
+
+/// The reasons of a decision (recorded or new) as comparable strings.
+fn reason_keys(reasons: Option<&Value>) -> Vec<String> {
+    let mut keys: Vec<String> = reasons
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            let field = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+            let evidence = field("evidence");
+            if evidence.is_empty() {
+                format!("{}: {}", field("policy"), field("code"))
+            } else {
+                format!("{}: {} ({evidence})", field("policy"), field("code"))
+            }
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// Re-evaluates every recorded request (those kept in full) with `set`, and
+/// reports the decisions whose outcome or reasons would change: the
+/// regression test of a policy change against real traffic.
+pub fn replay(set: &PolicySet, dir: &Path) -> std::io::Result<Replay> {
+    let mut report = Replay::default();
+    for record in decisions(dir)? {
+        let hook = record.get("hook").and_then(Value::as_str).and_then(|h| h.parse::<crate::Hook>().ok());
+        let (Some(hook), Some(request)) = (hook, record.get("request")) else {
+            report.skipped += 1;
+            continue;
+        };
+        let Ok(request) = Request::from_value(hook, request.clone()) else {
+            report.skipped += 1;
+            continue;
+        };
+        report.replayed += 1;
+        let decision = set.evaluate(&request);
+        let new = serde_json::to_value(&decision).expect("a decision serialises");
+        let old_outcome = record.get("outcome").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let new_outcome = new.get("outcome").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let old_reasons = reason_keys(record.get("reasons"));
+        let new_reasons = reason_keys(new.get("reasons"));
+        if old_outcome != new_outcome || old_reasons != new_reasons {
+            report.changes.push(Change {
+                id: record.get("id").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                hook: hook.as_str().to_owned(),
+                old: old_outcome,
+                new: new_outcome,
+                added: new_reasons.iter().filter(|r| !old_reasons.contains(r)).cloned().collect(),
+                removed: old_reasons.iter().filter(|r| !new_reasons.contains(r)).cloned().collect(),
+            });
+        }
+    }
+    Ok(report)
+}
+
 /// What [`verify`] found in a sound log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
