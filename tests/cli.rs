@@ -623,3 +623,48 @@ fn audit_query_filters_the_records() {
     assert_eq!(count(&["--until", "2000-01-01T00:00:00Z"]), 0);
     assert_eq!(count(&["--since", "2000-01-01T00:00:00Z"]), 300);
 }
+
+#[test]
+fn after_sigkill_every_answered_decision_is_in_a_log_that_verifies() {
+    let log = tempfile::tempdir().unwrap();
+    let set = TempSet::new(&format!("[audit]\ndir = {:?}\ndurability = \"sync\"\n", log.path().display().to_string()))
+        .prohibited_content("words", "zorblax\n", "");
+    let (mut child, addr) = serve(set.path());
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..8)
+        .map(|i| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut answered = Vec::new();
+                let Ok(mut client) = groupgate_tests::http::Client::connect(addr) else { return answered };
+                let body = serde_json::to_string(&groupgate_tests::message(&format!("client {i}"))).unwrap();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    match client.post("/v1/evaluate/message", &body) {
+                        Ok((200, answer)) => {
+                            let v: serde_json::Value = serde_json::from_str(&answer).unwrap();
+                            answered.push(v["decision_id"].as_str().unwrap().to_owned());
+                        }
+                        _ => break,
+                    }
+                }
+                answered
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    signal(&child, "KILL");
+    child.wait().unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let answered: Vec<String> = clients.into_iter().flat_map(|c| c.join().unwrap()).collect();
+    assert!(answered.len() > 50, "only {} answers before the kill", answered.len());
+
+    let out = groupgate(&["audit", "verify", log.path().to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let logged: std::collections::HashSet<String> = groupgate::audit::decisions(log.path())
+        .unwrap()
+        .into_iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    let missing: Vec<&String> = answered.iter().filter(|id| !logged.contains(*id)).collect();
+    assert!(missing.is_empty(), "{} answered decisions are not in the log, e.g. {:?}", missing.len(), missing.first());
+}

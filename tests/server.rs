@@ -472,3 +472,31 @@ fn a_digest_log_keeps_no_message_text() {
     assert!(!text.contains("private sentence"), "{text}");
     assert_eq!(logged_ids(log.path()).len(), 1);
 }
+
+#[test]
+fn a_log_that_cannot_be_written_refuses_decisions_with_503() {
+    let log = tempfile::tempdir().unwrap();
+    let set = TempSet::new(&format!("[audit]\ndir = {:?}\nsegment_mb = 1\n", log.path().display().to_string()))
+        .prohibited_content("words", "zorblax\n", "");
+    let server = start(set.path(), Options::DEFAULT_MAX_BODY, false);
+    // The next segment's name is taken, so the log fails when it rotates.
+    std::fs::create_dir(log.path().join("segment-00000002.jsonl")).unwrap();
+    let mut client = Client::connect(server.addr).unwrap();
+    let body = message(&"a long enough message to fill a segment soon. ".repeat(20));
+    let mut answered = Vec::new();
+    let refusal = loop {
+        let (status, answer) = client.post("/v1/evaluate/message", &body).unwrap();
+        match status {
+            200 => answered.push(json(&answer)["decision_id"].as_str().unwrap().to_owned()),
+            503 => break json(&answer)["error"].as_str().unwrap().to_owned(),
+            other => panic!("{other}: {answer}"),
+        }
+        assert!(answered.len() < 10_000, "the log never failed");
+    };
+    assert!(refusal.contains("could not be recorded"), "{refusal}");
+    let (status, _) = client.post("/v1/evaluate/message", &message("hi")).unwrap();
+    assert_eq!(status, 503, "decisions stay refused");
+    std::fs::remove_dir(log.path().join("segment-00000002.jsonl")).unwrap();
+    let logged = logged_ids(log.path());
+    assert!(answered.iter().all(|id| logged.contains(id)), "an answered decision is missing from the log");
+}
