@@ -9,8 +9,10 @@
 //! the line's own JSON without `hash`. A segment opens with a `segment`
 //! line naming its number, so a segment cut out of the middle is found.
 //!
-//! This module stores and checks records; which records the server writes,
-//! and when they reach the disk, is decided by its caller.
+//! [`decision_record`] builds a decision's record, [`Recorder`] writes
+//! records from a thread of its own with the durability `[audit]` asks for,
+//! [`decisions`] reads them back, and [`replay`] re-decides them with a
+//! candidate policy set.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
