@@ -546,7 +546,7 @@ fn audit_verify_names_the_first_broken_record() {
 fn recorded_day(dir: &std::path::Path) -> Vec<(String, String)> {
     let set = groupgate::PolicySet::load(default_set()).unwrap();
     let mut log = groupgate::audit::AuditLog::open(dir, 1 << 20).unwrap();
-    let words = ["hello", "ride", "zorblax", "blorple", "water", "qwexium", "gate"];
+    let words = ["hello", "ride", "zorblax", "blorple", "water", "qwexium", "gate", "vorpex"];
     let mut state = 7u64;
     let mut sent = Vec::new();
     for i in 0..300 {
@@ -595,6 +595,24 @@ fn replay_reports_exactly_the_decisions_a_new_word_changes() {
     let mut fail = args.to_vec();
     fail.push("--fail-on-change");
     assert_eq!(groupgate(&fail, None).status.code(), Some(1));
+    // A change of measures alone (a shorter suspension) is a change too.
+    let shorter = tempfile::tempdir().unwrap();
+    groupgate_tests::copy_dir(&default_set(), shorter.path());
+    let manifest = shorter.path().join("prohibited-content/policy.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap().replace("suspend_secs = 86400", "suspend_secs = 60");
+    std::fs::write(&manifest, text).unwrap();
+    let out = groupgate(
+        &["replay", "--policies", shorter.path().to_str().unwrap(), "--json", log.path().to_str().unwrap()],
+        None,
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let changed: std::collections::BTreeSet<String> =
+        report["changes"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_owned()).collect();
+    let expected: std::collections::BTreeSet<String> =
+        sent.iter().filter(|(_, text)| text.contains("vorpex")).map(|(id, _)| id.clone()).collect();
+    assert!(!expected.is_empty());
+    assert_eq!(changed, expected);
+
     let unchanged = ["replay", "--policies", "policies/default", "--fail-on-change", log.path().to_str().unwrap()];
     let out = groupgate(&unchanged, None);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
@@ -613,7 +631,8 @@ fn audit_query_filters_the_records() {
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         stdout(&out).lines().count()
     };
-    let listed = sent.iter().filter(|(_, t)| t.contains("zorblax") || t.contains("qwexium")).count();
+    let listed =
+        sent.iter().filter(|(_, t)| t.contains("zorblax") || t.contains("qwexium") || t.contains("vorpex")).count();
     assert_eq!(count(&[]), 300);
     assert_eq!(count(&["--outcome", "deny"]), listed);
     assert_eq!(count(&["--policy", "prohibited-content"]), listed);
@@ -624,11 +643,16 @@ fn audit_query_filters_the_records() {
     assert_eq!(count(&["--since", "2000-01-01T00:00:00Z"]), 300);
 }
 
-#[test]
-fn after_sigkill_every_answered_decision_is_in_a_log_that_verifies() {
+/// Serves a set logging with `durability`, has 8 clients send requests for
+/// 1.5 s, stops the server with `signal_name`, and checks that every
+/// answered decision is in a log that verifies.
+fn every_answer_logged_after(durability: &str, signal_name: &str) {
     let log = tempfile::tempdir().unwrap();
-    let set = TempSet::new(&format!("[audit]\ndir = {:?}\ndurability = \"sync\"\n", log.path().display().to_string()))
-        .prohibited_content("words", "zorblax\n", "");
+    let set = TempSet::new(&format!(
+        "[audit]\ndir = {:?}\ndurability = \"{durability}\"\nflush_ms = 1000\n",
+        log.path().display().to_string()
+    ))
+    .prohibited_content("words", "zorblax\n", "");
     let (mut child, addr) = serve(set.path());
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let clients: Vec<_> = (0..8)
@@ -652,11 +676,11 @@ fn after_sigkill_every_answered_decision_is_in_a_log_that_verifies() {
         })
         .collect();
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    signal(&child, "KILL");
+    signal(&child, signal_name);
     child.wait().unwrap();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let answered: Vec<String> = clients.into_iter().flat_map(|c| c.join().unwrap()).collect();
-    assert!(answered.len() > 50, "only {} answers before the kill", answered.len());
+    assert!(answered.len() > 50, "only {} answers before the {signal_name}", answered.len());
 
     let out = groupgate(&["audit", "verify", log.path().to_str().unwrap()], None);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
@@ -667,4 +691,14 @@ fn after_sigkill_every_answered_decision_is_in_a_log_that_verifies() {
         .collect();
     let missing: Vec<&String> = answered.iter().filter(|id| !logged.contains(*id)).collect();
     assert!(missing.is_empty(), "{} answered decisions are not in the log, e.g. {:?}", missing.len(), missing.first());
+}
+
+#[test]
+fn after_sigkill_every_answered_decision_is_in_a_sync_log_that_verifies() {
+    every_answer_logged_after("sync", "KILL");
+}
+
+#[test]
+fn after_sigterm_every_answered_decision_is_in_a_batched_log() {
+    every_answer_logged_after("batched", "TERM");
 }

@@ -451,6 +451,10 @@ fn every_answered_decision_is_in_the_log_first() {
     for id in &answered {
         assert!(logged.contains(id), "decision {id} was answered but is not in the log");
     }
+    // A reload that would stop recording is refused.
+    std::fs::write(set.path().join("groupgate.toml"), "").unwrap();
+    let report = server.state.reload("http");
+    assert!(!report.ok && report.error.as_deref().is_some_and(|e| e.contains("key `audit`")), "{report:?}");
 }
 
 #[test]

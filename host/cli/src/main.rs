@@ -137,8 +137,8 @@ enum AuditCommand {
         /// Only this hook.
         #[arg(long, value_parser = parse_hook, value_name = "HOOK")]
         hook: Option<Hook>,
-        /// Only this outcome: allow, review or deny.
-        #[arg(long, value_name = "OUTCOME")]
+        /// Only this outcome.
+        #[arg(long, value_name = "OUTCOME", value_parser = ["allow", "review", "deny"])]
         outcome: Option<String>,
         /// Only decisions in which this policy gave a reason or a measure.
         #[arg(long, value_name = "NAME")]

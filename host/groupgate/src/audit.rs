@@ -98,10 +98,16 @@ impl AuditLog {
         let dir = dir.into();
         std::fs::create_dir_all(&dir)?;
         let segments = segments(&dir)?;
-        let (number, last) = match segments.last() {
-            Some(path) => (segment_number(path).unwrap_or(0) + 1, last_hash(path)?.unwrap_or_else(|| GENESIS.into())),
-            None => (1, GENESIS.to_owned()),
-        };
+        let number = segments.last().and_then(|p| segment_number(p)).map_or(1, |n| n + 1);
+        // A crash may leave the newest segment empty or with a torn first
+        // line: the chain goes on from the last whole line before it.
+        let mut last = GENESIS.to_owned();
+        for path in segments.iter().rev() {
+            if let Some(hash) = last_hash(path)? {
+                last = hash;
+                break;
+            }
+        }
         let now = clock();
         let (file, written, last) = open_segment(&dir, number, &last, now)?;
         let mut log = AuditLog {
@@ -162,24 +168,33 @@ impl AuditLog {
         let Some(retention) = self.retention else { return Ok(()) };
         let cutoff = millis((self.clock)()).saturating_sub(u64::try_from(retention.as_millis()).unwrap_or(u64::MAX));
         let all = segments(&self.dir)?;
-        let mut deleted = Vec::new();
+        let mut expired = Vec::new();
+        let mut first_kept = None;
         for pair in all.windows(2) {
-            let next_opened = opened_ms(&pair[1])?;
-            if next_opened.is_some_and(|t| t <= cutoff) {
-                std::fs::remove_file(&pair[0])?;
-                deleted.push(Value::from(segment_number(&pair[0]).unwrap_or(0)));
+            if opened_ms(&pair[1])?.is_some_and(|t| t <= cutoff) {
+                expired.push(pair[0].clone());
+                first_kept = Some(pair[1].clone());
             } else {
                 break;
             }
         }
-        if !deleted.is_empty() {
-            let mut record = Map::new();
-            record.insert("kind".into(), Value::from("retention"));
-            record.insert("deleted_segments".into(), Value::Array(deleted));
-            record.insert("older_than_ms".into(), Value::from(cutoff));
-            record.insert("time_ms".into(), Value::from(millis((self.clock)())));
-            self.append(record)?;
-            self.sync()?;
+        let Some(first_kept) = first_kept else { return Ok(()) };
+        // The record comes first, durable, then the deletion: a crash between
+        // them leaves segments that were to go, never a gap nobody explains.
+        let mut record = Map::new();
+        record.insert("kind".into(), Value::from("retention"));
+        record.insert("first_kept".into(), Value::from(segment_number(&first_kept).unwrap_or(0)));
+        record.insert("first_kept_prev".into(), Value::from(first_line_prev(&first_kept)?.unwrap_or_default()));
+        record.insert(
+            "deleted_segments".into(),
+            Value::Array(expired.iter().map(|p| Value::from(segment_number(p).unwrap_or(0))).collect()),
+        );
+        record.insert("older_than_ms".into(), Value::from(cutoff));
+        record.insert("time_ms".into(), Value::from(millis((self.clock)())));
+        self.append(record)?;
+        self.sync()?;
+        for path in expired {
+            std::fs::remove_file(path)?;
         }
         Ok(())
     }
@@ -192,6 +207,15 @@ impl AuditLog {
 
 fn day_of(t: SystemTime) -> u64 {
     millis(t) / 86_400_000
+}
+
+/// The `prev` of a segment's first line.
+fn first_line_prev(path: &Path) -> std::io::Result<Option<String>> {
+    let mut first = String::new();
+    BufReader::new(File::open(path)?).read_line(&mut first)?;
+    Ok(serde_json::from_str::<Value>(&first)
+        .ok()
+        .and_then(|v| v.get("prev").and_then(Value::as_str).map(str::to_owned)))
 }
 
 /// When a segment was opened, from its first line.
@@ -303,8 +327,12 @@ pub fn decision_record(
     m
 }
 
-/// A request for the writer thread, with where to say it is durable.
-type Job = (Map<String, Value>, Option<mpsc::SyncSender<Result<(), String>>>);
+/// A request for the writer thread: a record (with where to say it is
+/// durable, in sync mode), or a flush of everything queued.
+enum Job {
+    Record(Map<String, Value>, Option<mpsc::SyncSender<Result<(), String>>>),
+    Flush(mpsc::SyncSender<Result<(), String>>),
+}
 
 /// Writes records to an [`AuditLog`] on a thread of its own. With
 /// `durability = "sync"`, [`record`](Recorder::record) returns once the record
@@ -313,6 +341,7 @@ type Job = (Map<String, Value>, Option<mpsc::SyncSender<Result<(), String>>>);
 /// most every `flush_ms`. After a disk error every record is refused, so a
 /// caller never decides without a record.
 pub struct Recorder {
+    settings: AuditSettings,
     tx: Mutex<mpsc::Sender<Job>>,
     durability: Durability,
     content: RecordContent,
@@ -350,20 +379,23 @@ impl Recorder {
                 };
                 let mut batch: Vec<Job> = first.into_iter().collect();
                 batch.extend(rx.try_iter());
+                let flush_asked = batch.iter().any(|j| matches!(j, Job::Flush(_)));
                 let mut result: Result<(), String> = match &*flag.lock().unwrap_or_else(|e| e.into_inner()) {
                     Some(e) => Err(e.clone()),
                     None => Ok(()),
                 };
                 if result.is_ok() {
-                    for (record, _) in &batch {
-                        if let Err(e) = log.append(record.clone()) {
-                            result = Err(format!("cannot write the decision log: {e}"));
-                            break;
+                    for job in &batch {
+                        if let Job::Record(record, _) = job {
+                            if let Err(e) = log.append(record.clone()) {
+                                result = Err(format!("cannot write the decision log: {e}"));
+                                break;
+                            }
+                            dirty = true;
                         }
-                        dirty = true;
                     }
                 }
-                let due = durability == Durability::Sync || synced.elapsed() >= flush;
+                let due = durability == Durability::Sync || flush_asked || synced.elapsed() >= flush;
                 if result.is_ok() && dirty && due {
                     match log.sync() {
                         Ok(()) => {
@@ -377,14 +409,37 @@ impl Recorder {
                     tracing::error!("{e}; decisions are refused until the log is fixed and the server restarted");
                     *flag.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.clone());
                 }
-                for (_, reply) in batch {
-                    if let Some(reply) = reply {
-                        let _ = reply.send(result.clone());
+                for job in batch {
+                    match job {
+                        Job::Record(_, Some(reply)) | Job::Flush(reply) => {
+                            let _ = reply.send(result.clone());
+                        }
+                        Job::Record(_, None) => {}
                     }
                 }
             }
         })?;
-        Ok(Recorder { tx: Mutex::new(tx), durability, content: settings.record_content, failed })
+        Ok(Recorder {
+            settings: settings.clone(),
+            tx: Mutex::new(tx),
+            durability,
+            content: settings.record_content,
+            failed,
+        })
+    }
+
+    /// The settings the log was opened with.
+    pub fn settings(&self) -> &AuditSettings {
+        &self.settings
+    }
+
+    /// Writes and fsyncs every record queued so far (for `batched`, before a
+    /// shutdown); returns once they are on disk.
+    pub fn flush(&self) -> Result<(), String> {
+        let sender = self.tx.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let (reply, done) = mpsc::sync_channel(1);
+        sender.send(Job::Flush(reply)).map_err(|_| "the decision log has stopped".to_owned())?;
+        done.recv().map_err(|_| "the decision log has stopped".to_owned())?
     }
 
     /// What a record keeps of its request.
@@ -402,10 +457,12 @@ impl Recorder {
         match self.durability {
             Durability::Sync => {
                 let (reply, done) = mpsc::sync_channel(1);
-                sender.send((entry, Some(reply))).map_err(|_| "the decision log has stopped".to_owned())?;
+                sender.send(Job::Record(entry, Some(reply))).map_err(|_| "the decision log has stopped".to_owned())?;
                 done.recv().map_err(|_| "the decision log has stopped".to_owned())?
             }
-            Durability::Batched => sender.send((entry, None)).map_err(|_| "the decision log has stopped".to_owned()),
+            Durability::Batched => {
+                sender.send(Job::Record(entry, None)).map_err(|_| "the decision log has stopped".to_owned())
+            }
         }
     }
 }
@@ -498,6 +555,26 @@ fn reason_keys(reasons: Option<&Value>) -> Vec<String> {
     keys
 }
 
+/// A decision's measures and each policy's own outcome (audit-mode policies
+/// included), as comparable strings led by the policy's name.
+fn other_keys(decision: &Map<String, Value>) -> Vec<String> {
+    let list = |k: &str| decision.get(k).and_then(Value::as_array).cloned().unwrap_or_default();
+    let name = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let mut keys: Vec<String> = list("measures")
+        .iter()
+        .map(|m| {
+            let mut rest = m.clone();
+            if let Some(o) = rest.as_object_mut() {
+                o.remove("policy");
+            }
+            format!("{}: measure {rest}", name(m, "policy"))
+        })
+        .collect();
+    keys.extend(list("policies").iter().map(|p| format!("{}: decided {}", name(p, "name"), name(p, "outcome"))));
+    keys.sort();
+    keys
+}
+
 /// Re-evaluates every recorded request (those kept in full) with `set`, and
 /// reports the decisions whose outcome or reasons would change: the
 /// regression test of a policy change against real traffic.
@@ -518,8 +595,10 @@ pub fn replay(set: &PolicySet, dir: &Path) -> std::io::Result<Replay> {
         let new = serde_json::to_value(&decision).expect("a decision serialises");
         let old_outcome = record.get("outcome").and_then(Value::as_str).unwrap_or_default().to_owned();
         let new_outcome = new.get("outcome").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let old_reasons = reason_keys(record.get("reasons"));
-        let new_reasons = reason_keys(new.get("reasons"));
+        let mut old_reasons = reason_keys(record.get("reasons"));
+        let mut new_reasons = reason_keys(new.get("reasons"));
+        old_reasons.extend(other_keys(&record));
+        new_reasons.extend(other_keys(new.as_object().expect("a decision is an object")));
         if old_outcome != new_outcome || old_reasons != new_reasons {
             report.changes.push(Change {
                 id: record.get("id").and_then(Value::as_str).unwrap_or_default().to_owned(),
@@ -568,10 +647,12 @@ pub fn verify(dir: &Path) -> Result<Verified, Break> {
     let paths = segments(dir).map_err(|e| at(&dir.display().to_string(), 0, format!("cannot read the folder: {e}")))?;
     let mut prev = GENESIS.to_owned();
     let mut expected_number = None;
-    // Segments deleted by retention, as the log records; the first segment
-    // left then links to one of them, which cannot be checked.
-    let mut deleted: Vec<u64> = Vec::new();
+    // The latest retention record: segments below `first_kept` were deleted,
+    // and the first one kept links to `first_kept_prev`. The first segment
+    // left then links to a deleted one, which is taken as given.
+    let mut retained: Option<(u64, String)> = None;
     let first_number = paths.first().and_then(|p| segment_number(p)).unwrap_or(1);
+    let mut first_prev: Option<String> = None;
     let mut lines = 0;
     let mut torn_tails = Vec::new();
     for path in &paths {
@@ -607,9 +688,12 @@ pub fn verify(dir: &Path) -> Result<Verified, Break> {
                 return Err(at(&name, n, "no `hash`".into()));
             };
             if map.get("kind") == Some(&Value::from("retention"))
-                && let Some(Value::Array(numbers)) = map.get("deleted_segments")
+                && let Some(kept) = map.get("first_kept").and_then(Value::as_u64)
             {
-                deleted.extend(numbers.iter().filter_map(Value::as_u64));
+                let prev = map.get("first_kept_prev").and_then(Value::as_str).unwrap_or_default().to_owned();
+                if retained.as_ref().is_none_or(|(k, _)| kept > *k) {
+                    retained = Some((kept, prev));
+                }
             }
             if lines == 0 && number > 1 {
                 // The chain starts at a segment whose predecessors were deleted:
@@ -617,6 +701,7 @@ pub fn verify(dir: &Path) -> Result<Verified, Break> {
                 // of the deletion below.
                 if let Some(Value::String(p)) = map.get("prev") {
                     prev = p.clone();
+                    first_prev = Some(p.clone());
                 }
             }
             match map.get("prev") {
@@ -636,13 +721,32 @@ pub fn verify(dir: &Path) -> Result<Verified, Break> {
             lines += 1;
         }
     }
-    if let Some(missing) = (1..first_number).find(|n| !deleted.contains(n)) {
+    if first_number > 1 {
         let first = paths.first().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
-        return Err(at(
-            &first.unwrap_or_default(),
-            1,
-            format!("segment {missing} is missing before it, and no retention record says it was deleted"),
-        ));
+        let first = first.unwrap_or_default();
+        match &retained {
+            None => {
+                return Err(at(
+                    &first,
+                    1,
+                    format!(
+                        "segments 1 to {} are missing, and no retention record says they were deleted",
+                        first_number - 1
+                    ),
+                ));
+            }
+            Some((kept, _)) if first_number > *kept => {
+                return Err(at(
+                    &first,
+                    1,
+                    format!("segment {kept} is missing, though the last retention record kept it"),
+                ));
+            }
+            Some((kept, kept_prev)) if first_number == *kept && first_prev.as_deref() != Some(kept_prev.as_str()) => {
+                return Err(at(&first, 1, "the segment does not link where the retention record says it does".into()));
+            }
+            _ => {}
+        }
     }
     Ok(Verified { segments: paths.len(), lines, torn_tails })
 }
@@ -750,10 +854,30 @@ mod tests {
         assert_eq!(v.segments, left.len());
         let text: String = left.iter().map(|p| std::fs::read_to_string(p).unwrap()).collect();
         assert!(text.contains("\"kind\":\"retention\""), "the deletion is recorded");
+        // Another 200 days: the segments holding the first retention records
+        // go too, and the latest record still accounts for every gap.
+        for i in 0..200 {
+            log.append(record(300 + i)).unwrap();
+            *now.lock().unwrap() += day;
+        }
+        log.append(record(600)).unwrap();
+        let left = segments(dir.path()).unwrap();
+        assert_eq!(segment_number(&left[0]).unwrap(), 221);
+        verify(dir.path()).unwrap();
         // A segment deleted by hand is not excused by retention.
         std::fs::remove_file(&left[0]).unwrap();
         let e = verify(dir.path()).unwrap_err();
-        assert!(e.what.contains("segment 21 is missing"), "{e}");
+        assert!(e.what.contains("segment 221 is missing, though the last retention record kept it"), "{e}");
+    }
+
+    #[test]
+    fn a_crash_right_after_a_segment_was_created_does_not_break_the_chain() {
+        let dir = log();
+        let last = segments(dir.path()).unwrap().pop().unwrap();
+        let next = dir.path().join(segment_name(segment_number(&last).unwrap() + 1));
+        std::fs::write(&next, b"").unwrap();
+        AuditLog::open(dir.path(), 600).unwrap().append(record(7)).unwrap();
+        verify(dir.path()).unwrap();
     }
 
     #[test]

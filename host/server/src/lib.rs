@@ -91,7 +91,7 @@ pub async fn serve(state: Arc<ServerState>, listener: tokio::net::TcpListener, w
         tracing::info!("shutting down: draining requests in flight");
         let _ = stopping.send(true);
     };
-    let server = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown);
+    let server = axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown);
     tokio::select! {
         result = server => {
             result?;
@@ -104,6 +104,8 @@ pub async fn serve(state: Arc<ServerState>, listener: tokio::net::TcpListener, w
             tracing::warn!("stopped after {} s with requests still in flight", DRAIN_TIMEOUT.as_secs());
         }
     }
+    // Records queued by a batched log reach the disk before the process ends.
+    let _ = tokio::task::spawn_blocking(move || state.flush_log()).await;
     Ok(())
 }
 

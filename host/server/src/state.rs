@@ -8,6 +8,7 @@ use std::time::{Instant, SystemTime};
 
 use arc_swap::ArcSwapOption;
 use groupgate::audit::Recorder;
+use groupgate::manifest::AuditSettings;
 use groupgate::testing::{self, RunOptions, Suite};
 use groupgate::{PolicySet, Runtime};
 use serde::Serialize;
@@ -72,7 +73,7 @@ pub struct ServerState {
     id_prefix: String,
     next_id: AtomicU64,
     /// The decision log, started with the first set that asks for one.
-    recorder: std::sync::OnceLock<Result<Recorder, String>>,
+    recorder: std::sync::OnceLock<(AuditSettings, Result<Recorder, String>)>,
 }
 
 impl ServerState {
@@ -104,7 +105,16 @@ impl ServerState {
     /// The decision log, if the active set's `[audit]` asked for one; `Err`
     /// when it could not be opened (decisions are then refused).
     pub fn recorder(&self) -> Option<&Result<Recorder, String>> {
-        self.recorder.get()
+        self.recorder.get().map(|(_, r)| r)
+    }
+
+    /// Writes and fsyncs every queued record: for a shutdown.
+    pub fn flush_log(&self) {
+        if let Some(Ok(recorder)) = self.recorder()
+            && let Err(e) = recorder.flush()
+        {
+            tracing::error!("the decision log could not be flushed: {e}");
+        }
     }
 
     /// The last reload attempt.
@@ -142,11 +152,12 @@ impl ServerState {
                 if let Some(settings) = set.audit_settings() {
                     // Opened once: a later change of `[audit]` needs a restart.
                     self.recorder.get_or_init(|| {
-                        Recorder::start(settings).map_err(|e| {
+                        let recorder = Recorder::start(settings).map_err(|e| {
                             let e = format!("cannot open the decision log in `{}`: {e}", settings.dir.display());
                             tracing::error!("{e}; decisions are refused");
                             e
-                        })
+                        });
+                        (settings.clone(), recorder)
                     });
                 }
                 let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
@@ -204,6 +215,17 @@ impl ServerState {
     fn build(&self) -> Result<(PolicySet, usize), String> {
         let dir = &self.options.policies;
         let set = PolicySet::load_with(&self.runtime, dir).map_err(|e| e.to_string())?;
+        // The log, once open, stays as it is: a set that would stop or move
+        // the records is refused rather than silently stop recording.
+        if let Some((running, _)) = self.recorder.get()
+            && set.audit_settings() != Some(running)
+        {
+            return Err(format!(
+                "`{}`: key `audit`: differs from the decision log this server writes (`{}`); restart the server to change it",
+                dir.join(groupgate::manifest::SET_FILE).display(),
+                running.dir.display()
+            ));
+        }
         let selection = testing::select(std::slice::from_ref(dir))
             .map_err(|e| e.to_string())?
             .into_iter()
