@@ -209,20 +209,21 @@ fn day_of(t: SystemTime) -> u64 {
     millis(t) / 86_400_000
 }
 
-/// The `prev` of a segment's first line.
-fn first_line_prev(path: &Path) -> std::io::Result<Option<String>> {
+/// A segment's first line (its opening), parsed.
+fn first_line(path: &Path) -> std::io::Result<Option<Value>> {
     let mut first = String::new();
     BufReader::new(File::open(path)?).read_line(&mut first)?;
-    Ok(serde_json::from_str::<Value>(&first)
-        .ok()
-        .and_then(|v| v.get("prev").and_then(Value::as_str).map(str::to_owned)))
+    Ok(serde_json::from_str::<Value>(&first).ok())
+}
+
+/// The `prev` of a segment's first line.
+fn first_line_prev(path: &Path) -> std::io::Result<Option<String>> {
+    Ok(first_line(path)?.and_then(|v| v.get("prev").and_then(Value::as_str).map(str::to_owned)))
 }
 
 /// When a segment was opened, from its first line.
 fn opened_ms(path: &Path) -> std::io::Result<Option<u64>> {
-    let mut first = String::new();
-    BufReader::new(File::open(path)?).read_line(&mut first)?;
-    Ok(serde_json::from_str::<Value>(&first).ok().and_then(|v| v.get("opened_ms").and_then(Value::as_u64)))
+    Ok(first_line(path)?.and_then(|v| v.get("opened_ms").and_then(Value::as_u64)))
 }
 
 /// Creates segment `number`, writes its opening line, and returns the file,

@@ -17,7 +17,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, StoreContextMut};
 
 use state::LogLevel;
-pub(crate) use state::{Breach, HostState, LOG_LINES_MAX};
+pub(crate) use state::{Breach, HostState, LOG_LINES_MAX, printable};
 
 /// How often the epoch advances: the resolution of every call deadline.
 pub(crate) const TICK: Duration = Duration::from_millis(1);

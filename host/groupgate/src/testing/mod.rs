@@ -95,27 +95,35 @@ pub struct Selection {
 /// then named relative to the working folder, and every file below it by
 /// joining onto that, so reports show short paths.
 pub fn select(paths: &[PathBuf]) -> Result<Vec<Selection>, TestError> {
-    let mut selections: Vec<(PathBuf, Selection)> = Vec::new();
+    let mut selections = Vec::new();
     for path in paths {
         for (key, target) in resolve(path)? {
-            let shown = relative_to_cwd(&key);
-            // Targets are resolved paths below the set; name them from `shown`.
-            let target = match target {
-                Selected::Set => Selected::Set,
-                Selected::Policy(dir) => Selected::Policy(relative_to_cwd(&dir)),
-                Selected::Files(files) => Selected::Files(files.iter().map(|f| relative_to_cwd(f)).collect()),
-            };
-            match selections.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, s)) => {
-                    if !s.targets.contains(&target) {
-                        s.targets.push(target);
-                    }
-                }
-                None => selections.push((key, Selection { root: shown, targets: vec![target] })),
-            }
+            add(&mut selections, key, target);
         }
     }
     Ok(selections.into_iter().map(|(_, s)| s).collect())
+}
+
+/// Adds `target` to the selection of the set whose resolved folder is `key`,
+/// so each set is loaded once however many paths fall in it.
+fn add(selections: &mut Vec<(PathBuf, Selection)>, key: PathBuf, target: Selected) {
+    // Targets are resolved paths; name them as the working folder sees them.
+    let target = match target {
+        Selected::Set => Selected::Set,
+        Selected::Policy(dir) => Selected::Policy(relative_to_cwd(&dir)),
+        Selected::Files(files) => Selected::Files(files.iter().map(|f| relative_to_cwd(f)).collect()),
+    };
+    match selections.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, s)) => {
+            if !s.targets.contains(&target) {
+                s.targets.push(target);
+            }
+        }
+        None => {
+            let root = relative_to_cwd(&key);
+            selections.push((key, Selection { root, targets: vec![target] }));
+        }
+    }
 }
 
 /// `base` joined with `rest`, without a leading `./` when `base` is `.`.
@@ -751,27 +759,12 @@ pub fn run(paths: &[PathBuf], options: &RunOptions) -> TestRun {
     let mut sets = Vec::new();
     let mut selections = Vec::new();
     for path in paths {
-        match select(std::slice::from_ref(path)) {
-            Ok(found) => selections.extend(found),
+        match resolve(path) {
+            Ok(found) => found.into_iter().for_each(|(key, target)| add(&mut selections, key, target)),
             Err(error) => sets.push(SetRun { root: path.clone(), result: Err(error) }),
         }
     }
-    // Merge what several paths selected in one set, so it loads once.
-    let mut merged: Vec<Selection> = Vec::new();
-    for selection in selections {
-        let key = selection.root.canonicalize().ok();
-        match merged.iter_mut().find(|m| m.root.canonicalize().ok() == key) {
-            Some(m) => {
-                for target in selection.targets {
-                    if !m.targets.contains(&target) {
-                        m.targets.push(target);
-                    }
-                }
-            }
-            None => merged.push(selection),
-        }
-    }
-    for selection in merged {
+    for (_, selection) in selections {
         let result = PolicySet::load(&selection.root)
             .map_err(TestError::from)
             .and_then(|set| Suite::collect(&set, &selection).map(|suite| suite.run(&set, options)));

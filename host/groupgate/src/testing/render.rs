@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{CaseResult, Report, TestRun, micros};
+use crate::sandbox::printable;
 
 impl TestRun {
     /// One line per failed case, per policy that hit a limit, and per slow
@@ -196,15 +197,6 @@ fn by_file(report: &Report) -> Vec<Vec<&CaseResult>> {
         }
     }
     groups
-}
-
-/// Text for a terminal: control characters (from a case name, or a policy's
-/// reason) escaped, so a line stays one line and cannot steer the terminal.
-fn printable(s: &str) -> String {
-    if !s.chars().any(char::is_control) {
-        return s.to_owned();
-    }
-    s.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
 
 fn secs(us: u64) -> String {
