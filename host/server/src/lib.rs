@@ -296,7 +296,7 @@ struct ScopeView<'a> {
 }
 
 async fn policies(State(state): State<Arc<ServerState>>) -> Response {
-    let active = state.active();
+    let (active, last_reload) = state.snapshot();
     let set = active.as_ref().map(|a| {
         let policies: Vec<PolicyView> = a
             .set
@@ -325,7 +325,7 @@ async fn policies(State(state): State<Arc<ServerState>>) -> Response {
     });
     let body = serde_json::json!({
         "active": set,
-        "last_reload": state.last_reload(),
+        "last_reload": last_reload,
     });
     json(StatusCode::OK, &body)
 }

@@ -122,6 +122,13 @@ impl ServerState {
         self.last_reload.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// The active set and the last reload attempt, read together: when the
+    /// last attempt succeeded, it is the one that activated this set.
+    pub fn snapshot(&self) -> (Option<Arc<Active>>, Option<ReloadReport>) {
+        let last = self.last_reload.lock().unwrap_or_else(|e| e.into_inner());
+        (self.active(), last.clone())
+    }
+
     /// A new decision id, unique across restarts of this server.
     pub fn decision_id(&self) -> String {
         format!("{}-{:x}", self.id_prefix, self.next_id.fetch_add(1, Ordering::Relaxed))
@@ -169,19 +176,27 @@ impl ServerState {
                     .chain(old.iter().flat_map(|a| a.set.module_hashes()))
                     .map(str::to_owned)
                     .collect();
-                self.active.store(Some(Arc::new(Active { set, generation, loaded_at: SystemTime::now(), cases })));
-                drop(old);
-                self.runtime.retain_modules(keep.iter().map(String::as_str));
-                tracing::info!(generation, cases, trigger, "policy set activated");
-                self.metrics.reload(true, generation);
-                ReloadReport {
+                let report = ReloadReport {
                     at: now(),
                     trigger,
                     ok: true,
                     generation: Some(generation),
                     error: None,
                     duration_ms: elapsed_ms(start),
+                };
+                // The set and the report of the reload that activated it
+                // change together under this lock, so `snapshot` never pairs
+                // a new generation with the previous report.
+                {
+                    let mut last = self.last_reload.lock().unwrap_or_else(|e| e.into_inner());
+                    self.active.store(Some(Arc::new(Active { set, generation, loaded_at: SystemTime::now(), cases })));
+                    *last = Some(report.clone());
                 }
+                drop(old);
+                self.runtime.retain_modules(keep.iter().map(String::as_str));
+                tracing::info!(generation, cases, trigger, "policy set activated");
+                self.metrics.reload(true, generation);
+                return report;
             }
             Err(error) => {
                 let active = self.active();
