@@ -16,6 +16,8 @@ const GUESTS: &[&str] = &[
     "sleeper",
     "unknown-import",
     "reject-init",
+    "hostile",
+    "other-contract",
 ];
 
 fn main() {

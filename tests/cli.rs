@@ -558,7 +558,7 @@ fn recorded_day(dir: &std::path::Path) -> Vec<(String, String)> {
             .collect();
         let text = text.join(" ");
         let request = groupgate::Request::Message(groupgate_tests::message(&text));
-        let decision = set.evaluate(&request);
+        let decision = set.evaluate(&request).unwrap();
         let id = format!("d{i}");
         let record = groupgate::audit::decision_record(&id, 1, &request, &decision, &set, Default::default());
         log.append(record).unwrap();

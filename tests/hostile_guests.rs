@@ -40,11 +40,11 @@ fn assert_contained(decision: &Decision, policy: &str, on_error: Outcome, what: 
 #[test]
 fn a_trapping_guest_gets_its_on_error_verdict() {
     let set = load(&set_with("trap", guests::TRAP, "on_error = \"review\""));
-    let clean = set.evaluate_message(&message("hello"));
+    let clean = set.evaluate_message(&message("hello")).unwrap();
     assert_contained(&clean, "trap", Outcome::Review, "trapped");
     assert_eq!(clean.outcome, Outcome::Review);
 
-    let listed = set.evaluate_message(&message("buy zorblax"));
+    let listed = set.evaluate_message(&message("buy zorblax")).unwrap();
     assert_contained(&listed, "trap", Outcome::Review, "trapped");
     assert_eq!(listed.outcome, Outcome::Deny, "the neighbour's deny still counts");
     assert!(listed.reasons.iter().any(|r| r.policy == "words" && r.code == "prohibited-content"));
@@ -55,7 +55,7 @@ fn a_looping_guest_is_stopped_at_its_deadline() {
     let set = load(&set_with("spin", guests::SPIN, "[limits]\ntimeout_ms = 50"));
     for _ in 0..5 {
         let start = Instant::now();
-        let decision = set.evaluate_message(&message("hello"));
+        let decision = set.evaluate_message(&message("hello")).unwrap();
         let elapsed = start.elapsed();
         assert_contained(&decision, "spin", Outcome::Deny, "timed out");
         assert!(elapsed < Duration::from_millis(50 + 50), "took {elapsed:?}, deadline 50 ms");
@@ -65,7 +65,7 @@ fn a_looping_guest_is_stopped_at_its_deadline() {
 #[test]
 fn a_memory_bomb_hits_its_cap() {
     let set = load(&set_with("memory-bomb", guests::MEMORY_BOMB, "[limits]\nmemory_mb = 16"));
-    let decision = set.evaluate_message(&message("hello"));
+    let decision = set.evaluate_message(&message("hello")).unwrap();
     assert_contained(&decision, "memory-bomb", Outcome::Deny, "memory limit");
     assert!(report(&decision, "memory-bomb").error.as_deref().unwrap().contains("16 MiB"));
 }
@@ -74,7 +74,7 @@ fn a_memory_bomb_hits_its_cap() {
 fn a_verdict_with_a_million_reasons_is_refused() {
     // Enough memory and time to build the verdict, so the host must refuse it.
     let set = load(&set_with("huge-verdict", guests::HUGE_VERDICT, "[limits]\nmemory_mb = 512\ntimeout_ms = 10000"));
-    let decision = set.evaluate_message(&message("hello"));
+    let decision = set.evaluate_message(&message("hello")).unwrap();
     // Refused before the host copies it: a million reasons is far over the copy budget.
     assert_contained(&decision, "huge-verdict", Outcome::Deny, "oversized verdict: more than 1024 KiB");
     assert!(decision.reasons.len() < 10, "none of the million reasons may reach the decision");
@@ -83,14 +83,14 @@ fn a_verdict_with_a_million_reasons_is_refused() {
 #[test]
 fn a_log_flood_is_cut_off() {
     let set = load(&set_with("log-flood", guests::LOG_FLOOD, "[limits]\ntimeout_ms = 5000"));
-    let decision = set.evaluate_message(&message("hello"));
+    let decision = set.evaluate_message(&message("hello")).unwrap();
     assert_contained(&decision, "log-flood", Outcome::Deny, "log flood");
 }
 
 #[test]
 fn the_sandbox_grants_no_files_env_network_or_clock() {
     let set = load(&set_with("sandbox-probe", guests::SANDBOX_PROBE, ""));
-    let decision = set.evaluate_message(&message("hello"));
+    let decision = set.evaluate_message(&message("hello")).unwrap();
     assert_eq!(report(&decision, "sandbox-probe").error, None);
     let reason = decision.reasons.iter().find(|r| r.policy == "sandbox-probe").expect("the probe reports");
     let evidence = reason.evidence.as_deref().unwrap();
@@ -110,7 +110,7 @@ fn a_sleeping_guest_cannot_block_the_host() {
     let (tx, rx) = std::sync::mpsc::channel();
     let start = Instant::now();
     // On its own thread, so a regression fails here instead of hanging.
-    std::thread::spawn(move || tx.send(set.evaluate_message(&message("hello"))));
+    std::thread::spawn(move || tx.send(set.evaluate_message(&message("hello")).unwrap()));
     let decision = rx.recv_timeout(Duration::from_secs(5)).expect("the sleep blocked the host");
     assert!(start.elapsed() < Duration::from_millis(100), "took {:?}", start.elapsed());
     assert_eq!(report(&decision, "sleeper").error, None);
@@ -149,7 +149,7 @@ fn a_thousand_hostile_calls_leave_the_host_serving_correct_verdicts() {
     for i in 0..1_000 {
         let listed = i % 2 == 0;
         let text = if listed { format!("call {i}: zorblax") } else { format!("call {i}: hello") };
-        let decision = set.evaluate_message(&message(&text));
+        let decision = set.evaluate_message(&message(&text)).unwrap();
         assert_contained(&decision, "trap", Outcome::Review, "trapped");
         assert_contained(&decision, "memory-bomb", Outcome::Allow, "memory limit");
         let expected = if listed { Outcome::Deny } else { Outcome::Review };
@@ -162,7 +162,133 @@ fn a_thousand_hostile_calls_leave_the_host_serving_correct_verdicts() {
 fn hooks_a_guest_does_not_break_still_answer() {
     // The trap guest only traps on messages; its other hooks allow.
     let set = load(&set_with("trap", guests::TRAP, ""));
-    let decision = set.evaluate_membership(&groupgate_tests::membership());
+    let decision = set.evaluate_membership(&groupgate_tests::membership()).unwrap();
     assert_eq!(decision.outcome, Outcome::Allow);
     assert_eq!(report(&decision, "trap").error, None);
+}
+
+/// The `hostile` guest doing `act`, with `extra` manifest lines after its
+/// `[config]` (so `extra` may only add keys to `[config]` or open tables).
+fn hostile(act: &str, extra: &str) -> TempSet {
+    set_with("hostile", guests::HOSTILE, &format!("on_error = \"review\"\n[config]\nact = \"{act}\"\n{extra}"))
+}
+
+/// Evaluates a message, asserting that the answer came within the hostile
+/// policy's deadline plus 50 ms (after one call to warm up the pool).
+fn within_deadline(set: &PolicySet, deadline_ms: u64) -> Decision {
+    set.evaluate_message(&message("warm up")).unwrap();
+    let start = Instant::now();
+    let decision = set.evaluate_message(&message("hello")).unwrap();
+    let elapsed = start.elapsed();
+    assert!(elapsed < Duration::from_millis(deadline_ms + 50), "took {elapsed:?}, deadline {deadline_ms} ms");
+    decision
+}
+
+#[test]
+fn a_guest_that_overflows_its_stack_gets_its_on_error_verdict() {
+    let set = load(&hostile("recurse", ""));
+    let decision = within_deadline(&set, 100);
+    assert_contained(&decision, "hostile", Outcome::Review, "call stack exhausted");
+    assert_eq!(report(&decision, "hostile").error_kind, Some(groupgate::ErrorKind::Trap));
+    // The next call gets a new instance and overflows again, no worse.
+    assert_contained(&within_deadline(&set, 100), "hostile", Outcome::Review, "call stack exhausted");
+
+    // A Rust guest keeps large frames in its own memory, below its data: run
+    // out of that and it traps on the first access below address zero.
+    let set = load(&hostile("deep-frames", ""));
+    let decision = within_deadline(&set, 100);
+    assert_contained(&decision, "hostile", Outcome::Review, "out of bounds memory access");
+    assert_eq!(report(&decision, "hostile").error_kind, Some(groupgate::ErrorKind::Trap));
+}
+
+#[test]
+fn an_init_that_never_returns_is_stopped_at_the_init_deadline() {
+    // Compiled once by an instance that behaves, so the timing below is init's.
+    load(&hostile("none", ""));
+    let set = hostile("init-spin", "[limits]\ninit_timeout_ms = 300\ntimeout_ms = 50");
+    let start = Instant::now();
+    let text = load_error(&set).to_string();
+    let elapsed = start.elapsed();
+    assert!(text.contains("policy `hostile`") && text.contains("init failed: timed out"), "{text}");
+    assert!(text.contains("300 ms"), "the init deadline, not the call's 50 ms: {text}");
+    assert!(elapsed >= Duration::from_millis(300), "stopped before its init deadline: {elapsed:?}");
+    assert!(elapsed < Duration::from_millis(300 + 250), "took {elapsed:?}");
+}
+
+#[test]
+fn an_init_may_allocate_up_to_the_memory_cap_and_no_further() {
+    let fits = load(&hostile("init-alloc", "mb = 40\n[limits]\nmemory_mb = 64"));
+    let decision = within_deadline(&fits, 100);
+    assert_eq!(report(&decision, "hostile").error, None);
+    assert_eq!(decision.outcome, Outcome::Allow);
+
+    let text = load_error(&hostile("init-alloc", "mb = 80\n[limits]\nmemory_mb = 64")).to_string();
+    assert!(text.contains("policy `hostile`") && text.contains("init failed: memory limit"), "{text}");
+    assert!(text.contains("64 MiB"), "{text}");
+}
+
+#[test]
+fn a_data_file_over_max_data_bytes_is_refused_at_load_by_name() {
+    let words = "zorblax\n".repeat(200);
+    let set = TempSet::new("[limits]\nmax_data_bytes = 1024\n").prohibited_content("words", &words, "");
+    let text = load_error(&set).to_string();
+    assert!(text.contains("words.txt") && text.contains("key `data.words`"), "{text}");
+    assert!(text.contains("larger than the set's `max_data_bytes` of 1024 bytes"), "{text}");
+    // At the limit, it loads.
+    let set = TempSet::new("[limits]\nmax_data_bytes = 1600\n").prohibited_content("words", &words, "");
+    load(&set);
+}
+
+#[test]
+fn a_verdict_with_huge_strings_gets_the_on_error_verdict() {
+    let set = load(&hostile("huge-strings", "[limits]\nmemory_mb = 64"));
+    let decision = within_deadline(&set, 100);
+    assert_contained(&decision, "hostile", Outcome::Review, "oversized verdict");
+    assert!(report(&decision, "hostile").error.as_deref().unwrap().contains("bytes of text"), "{decision:?}");
+    assert!(decision.reasons.iter().all(|r| r.message.len() < 1024), "no huge string reaches the decision");
+}
+
+#[test]
+fn a_guest_built_for_another_contract_version_is_refused_naming_both() {
+    let text = load_error(&set_with("newer", guests::OTHER_CONTRACT, "")).to_string();
+    assert!(text.contains("policy `newer`"), "{text}");
+    assert!(text.contains("groupgate:policy@0.2.0") && text.contains(groupgate::CONTRACT), "{text}");
+}
+
+#[test]
+fn a_reused_instance_keeps_state_across_calls_and_a_fresh_one_does_not() {
+    // The default: one warm instance answers call after call, so a policy can
+    // carry one request's text into the next (documented in the WIT and README).
+    let reused = load(&hostile("remember", ""));
+    reused.evaluate_message(&message("first secret")).unwrap();
+    let second = reused.evaluate_message(&message("second")).unwrap();
+    let leaked = second.reasons.iter().find(|r| r.code == "remembered").expect("the reused instance remembers");
+    assert_eq!(leaked.evidence.as_deref(), Some("first secret"));
+
+    // `isolation = "fresh"`: a new instance per call, so nothing carries over.
+    let fresh = load(&hostile("remember", "[limits]\nisolation = \"fresh\""));
+    for text in ["first secret", "second", "third"] {
+        let decision = fresh.evaluate_message(&message(text)).unwrap();
+        assert_eq!(report(&decision, "hostile").error, None);
+        assert!(decision.reasons.iter().all(|r| r.code != "remembered"), "{text}: {decision:?}");
+        assert_eq!(decision.outcome, Outcome::Allow);
+    }
+}
+
+#[test]
+fn a_message_text_over_max_text_bytes_is_refused_before_any_policy_runs() {
+    let set = load(&TempSet::new("[limits]\nmax_text_bytes = 1000\n").guest("spin", guests::SPIN, ""));
+    let start = Instant::now();
+    let err = set.evaluate_message(&message(&"x".repeat(1001))).unwrap_err();
+    // The spinning policy would have taken its 100 ms deadline.
+    assert!(start.elapsed() < Duration::from_millis(50), "a policy ran: {:?}", start.elapsed());
+    assert!(err.is_too_large());
+    assert!(
+        err.to_string().contains("field `text`: 1001 bytes, more than the set's `max_text_bytes` of 1000"),
+        "{err}"
+    );
+    // The default limit is 64 KiB.
+    let default = load(&set_with("allow", guests::ALLOW_ALL, ""));
+    assert!(default.evaluate_message(&message(&"x".repeat(64 * 1024))).is_ok());
+    assert!(default.evaluate_message(&message(&"x".repeat(10 << 20))).unwrap_err().is_too_large());
 }

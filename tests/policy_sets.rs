@@ -22,11 +22,11 @@ fn untimed(mut d: Decision) -> Decision {
 #[test]
 fn the_default_set_denies_listed_words_however_disguised() {
     let set = PolicySet::load(default_set()).unwrap();
-    assert_eq!(set.evaluate_message(&message("See you at the north gate")).outcome, Outcome::Allow);
+    assert_eq!(set.evaluate_message(&message("See you at the north gate")).unwrap().outcome, Outcome::Allow);
     for disguised in
         ["buy zorblax now", "buy ＺＯＲＢＬＡＸ now", "buy zor\u{200b}blax now", "z.o.r.b.l.a.x", "紫 星 草"]
     {
-        let d = set.evaluate_message(&message(disguised));
+        let d = set.evaluate_message(&message(disguised)).unwrap();
         assert_eq!(d.outcome, Outcome::Deny, "`{disguised}`: {d:?}");
         let reason = &d.reasons[0];
         assert_eq!((reason.code.as_str(), reason.article.as_deref()), ("prohibited-content", Some("Art. 10")));
@@ -46,20 +46,20 @@ fn attachment_names_and_group_names_are_checked_too() {
         size: 1024,
         sha256: "00".repeat(32),
     });
-    let d = set.evaluate_message(&m);
+    let d = set.evaluate_message(&m).unwrap();
     assert_eq!(d.outcome, Outcome::Deny);
     assert!(d.reasons[0].evidence.as_deref().unwrap().starts_with("attachment name:"), "{d:?}");
 
-    assert_eq!(set.evaluate_group_creation(&creation("Weekend hikers")).outcome, Outcome::Allow);
+    assert_eq!(set.evaluate_group_creation(&creation("Weekend hikers")).unwrap().outcome, Outcome::Allow);
     let mut c = creation("Weekend hikers");
     c.description = "we trade 黑云券 here".into();
-    assert_eq!(set.evaluate_group_creation(&c).outcome, Outcome::Deny);
+    assert_eq!(set.evaluate_group_creation(&c).unwrap().outcome, Outcome::Deny);
 }
 
 #[test]
 fn evidence_names_the_entry_never_the_message() {
     let set = PolicySet::load(default_set()).unwrap();
-    let d = set.evaluate_message(&message("a long private message that mentions zorblax once"));
+    let d = set.evaluate_message(&message("a long private message that mentions zorblax once")).unwrap();
     let evidence = d.reasons[0].evidence.as_deref().unwrap();
     assert!(!evidence.contains("private"), "{evidence}");
 }
@@ -71,8 +71,8 @@ fn a_copy_of_the_default_set_elsewhere_loads_and_decides_the_same() {
     let original = PolicySet::load(default_set()).unwrap();
     let relocated = PolicySet::load(copy.path()).unwrap();
     for text in ["hello", "zorblax", "ｑｗｅｘｉｕｍ"] {
-        let a = untimed(original.evaluate_message(&message(text)));
-        let b = untimed(relocated.evaluate_message(&message(text)));
+        let a = untimed(original.evaluate_message(&message(text)).unwrap());
+        let b = untimed(relocated.evaluate_message(&message(text)).unwrap());
         assert_eq!(a, b, "`{text}`");
     }
 }
@@ -195,34 +195,34 @@ fn a_region_scoped_policy_applies_only_in_its_region() {
     );
     let set = PolicySet::load(set.path()).unwrap();
     let mut m = message("meet at riverbend");
-    assert_eq!(set.evaluate_message(&m).outcome, Outcome::Allow, "outside CN-44");
+    assert_eq!(set.evaluate_message(&m).unwrap().outcome, Outcome::Allow, "outside CN-44");
     m.group = group("CN-44");
-    let d = set.evaluate_message(&m);
+    let d = set.evaluate_message(&m).unwrap();
     assert_eq!(d.outcome, Outcome::Deny, "inside CN-44");
     assert_eq!(d.reasons[0].policy, "local");
     // The creation's requested region is what counts.
     let mut c = creation("riverbend riders");
-    assert_eq!(set.evaluate_group_creation(&c).outcome, Outcome::Allow);
+    assert_eq!(set.evaluate_group_creation(&c).unwrap().outcome, Outcome::Allow);
     c.region = "CN-44".into();
-    assert_eq!(set.evaluate_group_creation(&c).outcome, Outcome::Deny);
+    assert_eq!(set.evaluate_group_creation(&c).unwrap().outcome, Outcome::Deny);
 }
 
 #[test]
 fn a_category_scope_and_hooks_limit_what_a_policy_sees() {
     let set = TempSet::new("").prohibited_content("business-only", "zorblax\n", "[scope]\ncategories = [\"business\"]");
     let set = PolicySet::load(set.path()).unwrap();
-    let d = set.evaluate_message(&message("zorblax"));
+    let d = set.evaluate_message(&message("zorblax")).unwrap();
     assert_eq!(d.outcome, Outcome::Allow);
     assert!(d.policies.is_empty(), "out of scope policies are not evaluated");
     // prohibited-content does not answer memberships.
-    assert!(set.evaluate_membership(&membership()).policies.is_empty());
+    assert!(set.evaluate_membership(&membership()).unwrap().policies.is_empty());
 }
 
 #[test]
 fn audit_mode_policies_are_reported_but_do_not_decide() {
     let set = TempSet::new("").prohibited_content("trial", "zorblax\n", "mode = \"audit\"");
     let set = PolicySet::load(set.path()).unwrap();
-    let d = set.evaluate_message(&message("zorblax"));
+    let d = set.evaluate_message(&message("zorblax")).unwrap();
     assert_eq!(d.outcome, Outcome::Allow);
     assert!(d.reasons.is_empty());
     assert_eq!(d.policies[0].mode, Mode::Audit);
@@ -232,11 +232,11 @@ fn audit_mode_policies_are_reported_but_do_not_decide() {
 #[test]
 fn on_error_defaults_to_deny_and_the_set_default_applies() {
     let set = TempSet::new("").guest("trap", guests::TRAP, "");
-    let d = PolicySet::load(set.path()).unwrap().evaluate_message(&message("x"));
+    let d = PolicySet::load(set.path()).unwrap().evaluate_message(&message("x")).unwrap();
     assert_eq!(d.outcome, Outcome::Deny);
 
     let set = TempSet::new("[defaults]\non_error = \"allow\"\n").guest("trap", guests::TRAP, "");
-    let d = PolicySet::load(set.path()).unwrap().evaluate_message(&message("x"));
+    let d = PolicySet::load(set.path()).unwrap().evaluate_message(&message("x")).unwrap();
     assert_eq!(d.outcome, Outcome::Allow);
     assert!(d.policies[0].error.is_some());
 }
@@ -249,7 +249,7 @@ fn the_set_order_lists_policies_and_reasons_follow_it() {
     let set = PolicySet::load(set.path()).unwrap();
     let names: Vec<_> = set.policies().map(|p| p.name.clone()).collect();
     assert_eq!(names, ["second", "first"]);
-    let d = set.evaluate_message(&message("zorblax"));
+    let d = set.evaluate_message(&message("zorblax")).unwrap();
     let order: Vec<_> = d.reasons.iter().map(|r| r.policy.as_str()).collect();
     assert_eq!(order, ["second", "first"]);
 }
@@ -268,7 +268,10 @@ fn a_reload_compiles_only_modules_whose_bytes_changed() {
     std::fs::write(set.path().join("words/words.txt"), "zorblax\nqwexium\n").unwrap();
     let reloaded = PolicySet::load_with(&runtime, set.path()).unwrap();
     assert_eq!(runtime.modules_compiled(), 1);
-    assert_eq!(reloaded.evaluate_message(&groupgate_tests::message("qwexium")).outcome, groupgate::Outcome::Deny);
+    assert_eq!(
+        reloaded.evaluate_message(&groupgate_tests::message("qwexium")).unwrap().outcome,
+        groupgate::Outcome::Deny
+    );
     // The module's bytes change: compiled once, then found again.
     std::fs::copy(groupgate_tests::guests::TRAP, set.path().join("gate/policy.wasm")).unwrap();
     PolicySet::load_with(&runtime, set.path()).unwrap();

@@ -46,14 +46,14 @@ fn bench(c: &mut Criterion) {
 
     let allow_all = TempSet::new("").guest("allow-all", guests::ALLOW_ALL, "");
     let allow_all = PolicySet::load(allow_all.path()).expect("allow-all set");
-    assert_eq!(allow_all.evaluate_message(&msg).outcome, Outcome::Allow);
+    assert_eq!(allow_all.evaluate_message(&msg).unwrap().outcome, Outcome::Allow);
 
     let listed = TempSet::new("").prohibited_content("words", &words.join("\n"), "");
     let listed = PolicySet::load(listed.path()).expect("prohibited-content set");
-    assert_eq!(listed.evaluate_message(&msg).outcome, Outcome::Allow, "the text must match no word");
+    assert_eq!(listed.evaluate_message(&msg).unwrap().outcome, Outcome::Allow, "the text must match no word");
     let mut hit = msg.clone();
     hit.text.push_str(&words[WORDS / 2]);
-    assert_eq!(listed.evaluate_message(&hit).outcome, Outcome::Deny, "the list must be live");
+    assert_eq!(listed.evaluate_message(&hit).unwrap().outcome, Outcome::Deny, "the list must be live");
 
     // The plugin's steps, natively: skeleton each word, build a DFA over
     // them, skeleton the text, scan it.
@@ -62,12 +62,14 @@ fn bench(c: &mut Criterion) {
     let mut scratch = Vec::new();
 
     let default = PolicySet::load(default_set()).expect("the default set");
-    assert_eq!(default.evaluate_message(&msg).outcome, Outcome::Allow, "the text must pass the default set");
+    assert_eq!(default.evaluate_message(&msg).unwrap().outcome, Outcome::Allow, "the text must pass the default set");
 
     let mut group = c.benchmark_group("message_1kb");
-    group.bench_function("a_allow_all_policy", |b| b.iter(|| black_box(allow_all.evaluate_message(black_box(&msg)))));
+    group.bench_function("a_allow_all_policy", |b| {
+        b.iter(|| black_box(allow_all.evaluate_message(black_box(&msg)).unwrap()))
+    });
     group.bench_function("b_prohibited_content_10k_words", |b| {
-        b.iter(|| black_box(listed.evaluate_message(black_box(&msg))))
+        b.iter(|| black_box(listed.evaluate_message(black_box(&msg)).unwrap()))
     });
     group.bench_function("c_native_aho_corasick_10k_words", |b| {
         b.iter(|| {
@@ -75,7 +77,7 @@ fn bench(c: &mut Criterion) {
             black_box(matcher.find_iter(scratch.as_slice()).count())
         })
     });
-    group.bench_function("d_default_set", |b| b.iter(|| black_box(default.evaluate_message(black_box(&msg)))));
+    group.bench_function("d_default_set", |b| b.iter(|| black_box(default.evaluate_message(black_box(&msg)).unwrap())));
     group.finish();
 }
 

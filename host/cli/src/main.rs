@@ -430,7 +430,7 @@ fn eval(dir: &Path, hook: Hook, input: Option<&Path>, compact: bool) -> Result<(
     };
     let request = Request::from_json(hook, &json)?;
     let set = PolicySet::load(dir)?;
-    let decision = set.evaluate(&request);
+    let decision = set.evaluate(&request)?;
     let out = if compact { serde_json::to_string(&decision)? } else { serde_json::to_string_pretty(&decision)? };
     println!("{out}");
     Ok(())

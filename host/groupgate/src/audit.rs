@@ -592,9 +592,23 @@ pub fn replay(set: &PolicySet, dir: &Path) -> std::io::Result<Replay> {
             continue;
         };
         report.replayed += 1;
-        let decision = set.evaluate(&request);
-        let new = serde_json::to_value(&decision).expect("a decision serialises");
         let old_outcome = record.get("outcome").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let decision = match set.evaluate(&request) {
+            Ok(decision) => decision,
+            // The new set's limits refuse what the old one decided.
+            Err(e) => {
+                report.changes.push(Change {
+                    id: record.get("id").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                    hook: hook.as_str().to_owned(),
+                    old: old_outcome,
+                    new: "refused".into(),
+                    added: vec![e.to_string()],
+                    removed: Vec::new(),
+                });
+                continue;
+            }
+        };
+        let new = serde_json::to_value(&decision).expect("a decision serialises");
         let new_outcome = new.get("outcome").and_then(Value::as_str).unwrap_or_default().to_owned();
         let mut old_reasons = reason_keys(record.get("reasons"));
         let mut new_reasons = reason_keys(new.get("reasons"));

@@ -7,7 +7,7 @@
 //!
 //! let set = PolicySet::load("policies/default")?;
 //! let request = Request::from_json(Hook::Message, br#"{ "id": "m1", ... }"#)?;
-//! let decision = set.evaluate(&request);
+//! let decision = set.evaluate(&request)?;
 //! println!("{}", decision.to_json());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

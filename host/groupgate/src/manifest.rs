@@ -31,7 +31,42 @@ pub struct SetManifest {
     pub defaults: Defaults,
     /// The decision log (`[audit]`), when the set asks for one.
     pub audit: Option<AuditSettings>,
+    /// Set-wide bounds on what the set reads and is asked (`[limits]`).
+    #[serde(default)]
+    pub limits: SetLimits,
 }
+
+/// `[limits]` in `groupgate.toml`: bounds that hold for the whole set, checked
+/// by the host before any policy sees the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetLimits {
+    /// Longest message text, in bytes, the set is asked to judge; a longer
+    /// one is refused before any policy runs.
+    #[serde(default = "default_max_text_bytes")]
+    pub max_text_bytes: u64,
+    /// Largest `[data]` file, in bytes, a policy may be given; a set with a
+    /// larger one is refused at load, naming the file.
+    #[serde(default = "default_max_data_bytes")]
+    pub max_data_bytes: u64,
+}
+
+impl Default for SetLimits {
+    fn default() -> Self {
+        SetLimits { max_text_bytes: default_max_text_bytes(), max_data_bytes: default_max_data_bytes() }
+    }
+}
+
+fn default_max_text_bytes() -> u64 {
+    64 * 1024
+}
+
+fn default_max_data_bytes() -> u64 {
+    16 * 1024 * 1024
+}
+
+/// The most either set-wide limit may be raised to.
+const MAX_SET_LIMIT_BYTES: u64 = 1 << 30;
 
 /// The shortest retention the regulation allows: Art. 13 asks for network
 /// logs to be kept at least six months.
@@ -110,6 +145,31 @@ pub struct Defaults {
     pub init_timeout_ms: Option<u64>,
     /// Linear-memory cap, in MiB.
     pub memory_mb: Option<u64>,
+    /// Whether instances are reused across calls.
+    pub isolation: Option<Isolation>,
+}
+
+/// Whether a policy's instance, and so its memory, outlives one call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Isolation {
+    /// Warm instances are reused, one call at a time: a policy may keep
+    /// state between calls, including what earlier requests contained.
+    #[default]
+    Reuse,
+    /// Every call gets a new instance that has just run `init`: nothing of
+    /// one request can reach the next, at the cost of an `init` per call.
+    Fresh,
+}
+
+impl Isolation {
+    /// The setting as written in a manifest.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Isolation::Reuse => "reuse",
+            Isolation::Fresh => "fresh",
+        }
+    }
 }
 
 /// Whether a policy's verdict counts.
@@ -215,6 +275,7 @@ struct RawLimits {
     timeout_ms: Option<u64>,
     init_timeout_ms: Option<u64>,
     memory_mb: Option<u64>,
+    isolation: Option<Isolation>,
 }
 
 /// The resources one policy call may use.
@@ -226,11 +287,14 @@ pub struct Limits {
     pub init_timeout_ms: u64,
     /// Linear-memory cap, in MiB.
     pub memory_mb: u64,
+    /// Whether an instance serves more than one call.
+    pub isolation: Isolation,
 }
 
 impl Limits {
     /// Used where neither the policy nor the set says otherwise.
-    pub const DEFAULT: Limits = Limits { timeout_ms: 100, init_timeout_ms: 5_000, memory_mb: 64 };
+    pub const DEFAULT: Limits =
+        Limits { timeout_ms: 100, init_timeout_ms: 5_000, memory_mb: 64, isolation: Isolation::Reuse };
 }
 
 /// Where a policy's component comes from.
@@ -282,6 +346,9 @@ pub fn read_set(dir: &Path) -> Result<SetManifest, LoadError> {
             check_range(&path, "defaults.timeout_ms", d.timeout_ms, MAX_TIMEOUT_MS)?;
             check_range(&path, "defaults.init_timeout_ms", d.init_timeout_ms, MAX_TIMEOUT_MS)?;
             check_range(&path, "defaults.memory_mb", d.memory_mb, MAX_MEMORY_MB)?;
+            let l = &set.limits;
+            check_range(&path, "limits.max_text_bytes", Some(l.max_text_bytes), MAX_SET_LIMIT_BYTES)?;
+            check_range(&path, "limits.max_data_bytes", Some(l.max_data_bytes), MAX_SET_LIMIT_BYTES)?;
             let mut set = set;
             if let Some(audit) = &mut set.audit {
                 check_audit(&path, dir, audit)?;
@@ -359,6 +426,7 @@ pub fn read_policy(set_root: &Path, policy_dir: &Path, defaults: &Defaults) -> R
             .or(defaults.init_timeout_ms)
             .unwrap_or(Limits::DEFAULT.init_timeout_ms),
         memory_mb: raw.limits.memory_mb.or(defaults.memory_mb).unwrap_or(Limits::DEFAULT.memory_mb),
+        isolation: raw.limits.isolation.or(defaults.isolation).unwrap_or_default(),
     };
 
     Ok(PolicyManifest {

@@ -4,6 +4,7 @@
 //! costs the policy its instance and yields a [`Failure`] instead of a verdict.
 
 use std::fmt;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,7 @@ use wasmtime::component::{ComponentType, Instance, InstancePre, Lower, TypedFunc
 use wasmtime::{Store, Trap};
 
 use crate::decision::ErrorKind;
-use crate::manifest::PolicyManifest;
+use crate::manifest::{Isolation, PolicyManifest};
 use crate::request::Hook;
 use crate::sandbox::{Breach, HostState, Runtime, ticks};
 use crate::wire::{DataFile, GroupCreation, Membership, Message, Verdict};
@@ -129,6 +130,8 @@ pub(crate) struct LoadedPolicy {
     data: Vec<DataFile>,
     pool: Mutex<Vec<Warm>>,
     max_idle: usize,
+    /// Log lines over the per-call cap, counted across reloads by name.
+    log_dropped: Arc<AtomicU64>,
 }
 
 impl LoadedPolicy {
@@ -141,6 +144,7 @@ impl LoadedPolicy {
         data: Vec<DataFile>,
     ) -> Result<Self, String> {
         let max_idle = std::thread::available_parallelism().map_or(4, |n| n.get() * 2);
+        let manifest_name = manifest.name.clone();
         let policy = LoadedPolicy {
             name: manifest.name.as_str().into(),
             manifest,
@@ -149,6 +153,7 @@ impl LoadedPolicy {
             data,
             pool: Mutex::new(Vec::new()),
             max_idle,
+            log_dropped: runtime.log_dropped_counter(&manifest_name),
         };
         let warm = policy.instantiate().map_err(|e| match e {
             Failure::InitRejected(_) | Failure::Contract(_) => e.to_string(),
@@ -200,6 +205,10 @@ impl LoadedPolicy {
     }
 
     fn release(&self, warm: Warm) {
+        if self.manifest.limits.isolation == Isolation::Fresh {
+            // Dropped with everything the call left in its memory.
+            return;
+        }
         let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
         if pool.len() < self.max_idle {
             pool.push(warm);
@@ -209,7 +218,8 @@ impl LoadedPolicy {
     /// A fresh instance that has run `init`.
     fn instantiate(&self) -> Result<Warm, Failure> {
         let limits = self.manifest.limits;
-        let mut store = Store::new(self.runtime.engine(), HostState::new(self.name.clone(), limits.memory_mb));
+        let state = HostState::new(self.name.clone(), limits.memory_mb, self.log_dropped.clone());
+        let mut store = Store::new(self.runtime.engine(), state);
         store.limiter(|state| state);
         store.set_hostcall_fuel(MAX_COPY_BYTES);
         store.epoch_deadline_trap();

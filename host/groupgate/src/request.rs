@@ -77,6 +77,24 @@ pub enum Request {
 pub struct RequestError {
     hook: Hook,
     message: String,
+    too_large: bool,
+}
+
+impl RequestError {
+    /// A request over one of the set's size limits.
+    pub(crate) fn too_large(hook: Hook, message: String) -> Self {
+        RequestError { hook, message, too_large: true }
+    }
+
+    fn invalid(hook: Hook, message: String) -> Self {
+        RequestError { hook, message, too_large: false }
+    }
+
+    /// Whether the request was refused for its size (HTTP 413) rather than
+    /// for its form (HTTP 400).
+    pub fn is_too_large(&self) -> bool {
+        self.too_large
+    }
 }
 
 impl Request {
@@ -157,11 +175,14 @@ fn decode_value<T: serde::de::DeserializeOwned>(hook: Hook, value: serde_json::V
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let message = if path == "." { e.inner().to_string() } else { format!("field `{path}`: {}", e.inner()) };
-        RequestError { hook, message }
+        RequestError::invalid(hook, message)
     })
 }
 
 fn decode<T: serde::de::DeserializeOwned>(hook: Hook, json: &[u8]) -> Result<T, RequestError> {
+    if json.iter().all(u8::is_ascii_whitespace) {
+        return Err(RequestError::invalid(hook, "the request is empty: expected a JSON object".into()));
+    }
     let de = &mut serde_json::Deserializer::from_slice(json);
     let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
@@ -173,9 +194,9 @@ fn decode<T: serde::de::DeserializeOwned>(hook: Hook, json: &[u8]) -> Result<T, 
         } else {
             format!("field `{path}`: {inner}")
         };
-        RequestError { hook, message }
+        RequestError::invalid(hook, message)
     })?;
-    de.end().map_err(|e| RequestError { hook, message: format!("not valid JSON: {e}") })?;
+    de.end().map_err(|e| RequestError::invalid(hook, format!("not valid JSON: {e}")))?;
     Ok(value)
 }
 

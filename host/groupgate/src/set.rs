@@ -11,7 +11,7 @@ use crate::decision::{Decision, PolicyReport};
 use crate::error::LoadError;
 use crate::manifest::{self, Mode, ModuleSource, PolicyManifest};
 use crate::policy::LoadedPolicy;
-use crate::request::{Request, RequestRef};
+use crate::request::{Hook, Request, RequestError, RequestRef};
 use crate::sandbox::Runtime;
 use crate::wire::{DataFile, GroupCreation, Membership, Message, Reason, Verdict};
 
@@ -24,6 +24,8 @@ pub struct PolicySet {
     root: PathBuf,
     /// `[audit]` from `groupgate.toml`, its `dir` resolved.
     audit: Option<manifest::AuditSettings>,
+    /// `[limits]` from `groupgate.toml`.
+    limits: manifest::SetLimits,
     policies: Vec<LoadedPolicy>,
     /// Each policy's module SHA-256, in hex, in policy order.
     hashes: Vec<String>,
@@ -78,19 +80,45 @@ impl PolicySet {
                     c
                 }
             };
+            check_contract(runtime, &component).map_err(&policy_err)?;
             let pre =
                 runtime.linker().instantiate_pre(&component).map_err(|e| policy_err(format!("cannot link: {e:#}")))?;
-            let data = read_data(&m)?;
+            let data = read_data(&m, set.limits.max_data_bytes)?;
             let loaded = LoadedPolicy::new(runtime, m.clone(), pre, data).map_err(policy_err)?;
             policies.push(loaded);
             hashes.push(sha256);
         }
-        Ok(PolicySet { root, audit: set.audit, policies, hashes })
+        Ok(PolicySet { root, audit: set.audit, limits: set.limits, policies, hashes })
     }
 
     /// The decision log settings (`[audit]` in `groupgate.toml`), if any.
     pub fn audit_settings(&self) -> Option<&manifest::AuditSettings> {
         self.audit.as_ref()
+    }
+
+    /// The set-wide limits (`[limits]` in `groupgate.toml`).
+    pub fn limits(&self) -> &manifest::SetLimits {
+        &self.limits
+    }
+
+    /// Checks a request against the set-wide limits, which every `evaluate`
+    /// does before any policy runs: a message text over `max_text_bytes` is
+    /// refused, so an oversized input costs no policy its deadline.
+    pub fn check(&self, request: &Request) -> Result<(), RequestError> {
+        self.check_ref(request.as_ref())
+    }
+
+    fn check_ref(&self, request: RequestRef<'_>) -> Result<(), RequestError> {
+        if let RequestRef::Message(m) = request {
+            let max = self.limits.max_text_bytes;
+            if m.text.len() as u64 > max {
+                return Err(RequestError::too_large(
+                    Hook::Message,
+                    format!("field `text`: {} bytes, more than the set's `max_text_bytes` of {max}", m.text.len()),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The folder the set was loaded from.
@@ -117,7 +145,10 @@ impl PolicySet {
 
     /// Decides a request: runs every policy whose hooks and scope match, in
     /// order, and merges their verdicts.
-    pub fn evaluate(&self, request: &Request) -> Decision {
+    ///
+    /// `Err` when the request breaks the set's `[limits]` (see
+    /// [`PolicySet::check`]); no policy has run then.
+    pub fn evaluate(&self, request: &Request) -> Result<Decision, RequestError> {
         self.evaluate_ref(request.as_ref())
     }
 
@@ -125,9 +156,9 @@ impl PolicySet {
     /// policy runs only if its hooks and scope match, and its verdict is the
     /// decision even in audit mode, so an audit policy can be tested before
     /// it enforces. `None` when the set has no policy of that name.
-    pub fn evaluate_policy(&self, name: &str, request: &Request) -> Option<Decision> {
+    pub fn evaluate_policy(&self, name: &str, request: &Request) -> Option<Result<Decision, RequestError>> {
         let index = self.policies.iter().position(|p| p.manifest.name == name)?;
-        Some(self.decide(request.as_ref(), Some(index)))
+        Some(self.check(request).map(|()| self.decide(request.as_ref(), Some(index))))
     }
 
     /// A set holding only policy `name`, with `overrides` (a JSON object)
@@ -150,13 +181,15 @@ impl PolicySet {
         Ok(PolicySet {
             root: self.root.clone(),
             audit: self.audit.clone(),
+            limits: self.limits,
             policies: vec![variant],
             hashes: vec![self.hashes[index].clone()],
         })
     }
 
-    fn evaluate_ref(&self, request: RequestRef<'_>) -> Decision {
-        self.decide(request, None)
+    fn evaluate_ref(&self, request: RequestRef<'_>) -> Result<Decision, RequestError> {
+        self.check_ref(request)?;
+        Ok(self.decide(request, None))
     }
 
     /// Runs every matching policy, or only the one at index `only`.
@@ -201,17 +234,17 @@ impl PolicySet {
     }
 
     /// May this message be published?
-    pub fn evaluate_message(&self, message: &Message) -> Decision {
+    pub fn evaluate_message(&self, message: &Message) -> Result<Decision, RequestError> {
         self.evaluate_ref(RequestRef::Message(message))
     }
 
     /// May this group be created?
-    pub fn evaluate_group_creation(&self, creation: &GroupCreation) -> Decision {
+    pub fn evaluate_group_creation(&self, creation: &GroupCreation) -> Result<Decision, RequestError> {
         self.evaluate_ref(RequestRef::GroupCreation(creation))
     }
 
     /// May this user join, or be invited into, this group?
-    pub fn evaluate_membership(&self, membership: &Membership) -> Decision {
+    pub fn evaluate_membership(&self, membership: &Membership) -> Result<Decision, RequestError> {
         self.evaluate_ref(RequestRef::Membership(membership))
     }
 }
@@ -299,14 +332,50 @@ fn compile(runtime: &Runtime, module: &ModuleSource) -> Result<(Component, Strin
 }
 
 /// Reads the policy's `[data]` files, to hand to every new instance's `init`.
-fn read_data(m: &PolicyManifest) -> Result<Vec<DataFile>, LoadError> {
+/// A file over `max_bytes` is refused without being read whole: every
+/// instance gets its own copy, so one oversized file would cost memory per
+/// instance, and the policy's memory cap would only catch it at `init`.
+fn read_data(m: &PolicyManifest, max_bytes: u64) -> Result<Vec<DataFile>, LoadError> {
+    use std::io::Read as _;
     m.data
         .iter()
         .map(|(name, path)| {
-            let contents = std::fs::read(path).map_err(|e| {
-                LoadError::manifest(&m.path, format!("key `data.{name}`: cannot read `{}`: {e}", path.display()))
-            })?;
+            let bad = |message: String| {
+                LoadError::manifest(&m.path, format!("key `data.{name}`: `{}` {message}", path.display()))
+            };
+            let file = std::fs::File::open(path).map_err(|e| bad(format!("cannot be read: {e}")))?;
+            let mut contents = Vec::new();
+            // Read one byte past the limit: the size on disk may change meanwhile.
+            file.take(max_bytes + 1).read_to_end(&mut contents).map_err(|e| bad(format!("cannot be read: {e}")))?;
+            if contents.len() as u64 > max_bytes {
+                return Err(bad(format!(
+                    "is larger than the set's `max_data_bytes` of {max_bytes} bytes (`[limits]` in `groupgate.toml`)"
+                )));
+            }
             Ok(DataFile { name: name.clone(), contents })
         })
         .collect()
+}
+
+/// Refuses a component built for another version of the contract, naming
+/// both, before linking would fail with a less helpful message. Every
+/// policy imports the contract's `types` interface, which carries the version.
+fn check_contract(runtime: &Runtime, component: &Component) -> Result<(), String> {
+    let (ours, our_version) = crate::sandbox::CONTRACT.split_once('@').expect("the contract has a version");
+    let prefix = format!("{ours}/");
+    let ty = component.component_type();
+    for (name, _) in ty.imports(runtime.engine()) {
+        let Some(rest) = name.strip_prefix(&prefix) else { continue };
+        let version = rest.split_once('@').map_or("", |(_, v)| v);
+        if version != our_version {
+            let theirs =
+                if version.is_empty() { "an unversioned contract".to_owned() } else { format!("{ours}@{version}") };
+            return Err(format!(
+                "the component was built for {theirs} (it imports `{name}`), but this host implements {}: \
+                 rebuild the policy against this host's `wit/policy.wit`",
+                crate::sandbox::CONTRACT
+            ));
+        }
+    }
+    Ok(())
 }

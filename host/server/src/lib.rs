@@ -207,13 +207,21 @@ async fn evaluate(State(state): State<Arc<ServerState>>, hook: Hook, body: Resul
     let Some(active) = state.active() else {
         return error(StatusCode::SERVICE_UNAVAILABLE, not_ready(&state));
     };
+    // The set's own limits (`max_text_bytes`) refuse a request before any
+    // policy runs, and it is not recorded: nothing was decided.
+    if let Err(e) = active.set.check(&request) {
+        state.metrics.rejected();
+        let status = if e.is_too_large() { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::BAD_REQUEST };
+        return error(status, e.to_string());
+    }
     // Policies run on the request's own thread: a call is microseconds. It is
     // marked blocking, though, so that a policy running to its deadline (or a
     // decision waiting for its record's fsync) hands this worker's other
     // requests, and health checks, to another thread.
     let id = state.decision_id();
     let decide = || {
-        let decision = active.set.evaluate(&request);
+        // Checked above; the set is the same one.
+        let decision = active.set.evaluate(&request).unwrap_or_else(|_| unreachable!("the request was checked"));
         let recorded = match state.recorder() {
             // A set that asks for records is not answered without one.
             _ if active.set.audit_settings().is_none() => Ok(()),
@@ -258,7 +266,7 @@ async fn readyz(State(state): State<Arc<ServerState>>) -> Response {
 }
 
 async fn metrics(State(state): State<Arc<ServerState>>) -> Response {
-    let mut response = state.metrics.render().into_response();
+    let mut response = state.metrics.render(&state.runtime().log_lines_dropped()).into_response();
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));

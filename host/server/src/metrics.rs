@@ -120,8 +120,9 @@ impl Metrics {
         map.entry(name.to_owned()).or_default().clone()
     }
 
-    /// Every counter, in the Prometheus text exposition format.
-    pub fn render(&self) -> String {
+    /// Every counter, in the Prometheus text exposition format, with the
+    /// guest log lines the runtime dropped over the per-call cap, by policy.
+    pub fn render(&self, log_lines_dropped: &[(String, u64)]) -> String {
         let mut out = String::new();
         let hooks = Hook::ALL;
         out.push_str("# HELP groupgate_evaluations_total Requests decided, by hook and outcome.\n");
@@ -180,6 +181,13 @@ impl Metrics {
             }
         }
         drop(policies);
+        out.push_str(
+            "# HELP groupgate_policy_log_lines_dropped_total Guest log lines over the per-call cap, dropped, by policy.\n",
+        );
+        out.push_str("# TYPE groupgate_policy_log_lines_dropped_total counter\n");
+        for (name, n) in log_lines_dropped {
+            let _ = writeln!(out, "groupgate_policy_log_lines_dropped_total{{policy=\"{}\"}} {n}", label(name));
+        }
         let simple = [
             ("groupgate_requests_rejected_total", "Requests refused before any policy ran.", "counter", &self.rejected),
             ("groupgate_reloads_ok_total", "Policy sets activated.", "counter", &self.reloads_ok),

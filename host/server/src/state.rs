@@ -117,6 +117,11 @@ impl ServerState {
         }
     }
 
+    /// The engine every set of this server runs on.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
     /// The last reload attempt.
     pub fn last_reload(&self) -> Option<ReloadReport> {
         self.last_reload.lock().unwrap_or_else(|e| e.into_inner()).clone()

@@ -5,7 +5,7 @@
 mod output;
 mod state;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::Duration;
@@ -43,6 +43,9 @@ struct Inner {
     modules: Mutex<HashMap<[u8; 32], Component>>,
     /// How many module files have been compiled, for tests and operators.
     compiled: std::sync::atomic::AtomicU64,
+    /// Guest log lines dropped over the per-call cap, by policy name; kept
+    /// across reloads so the count only grows.
+    log_dropped: Mutex<HashMap<String, Arc<AtomicU64>>>,
 }
 
 impl Drop for Inner {
@@ -88,6 +91,7 @@ impl Runtime {
                 builtins: Mutex::default(),
                 modules: Mutex::default(),
                 compiled: std::sync::atomic::AtomicU64::new(0),
+                log_dropped: Mutex::default(),
             }),
         })
     }
@@ -132,6 +136,23 @@ impl Runtime {
     /// How many times a module file was compiled (not found by its hash).
     pub fn modules_compiled(&self) -> u64 {
         self.inner.compiled.load(Ordering::Relaxed)
+    }
+
+    /// The counter of log lines dropped for policy `name`.
+    pub(crate) fn log_dropped_counter(&self, name: &str) -> Arc<AtomicU64> {
+        let mut counters = self.inner.log_dropped.lock().unwrap_or_else(|e| e.into_inner());
+        counters.entry(name.to_owned()).or_default().clone()
+    }
+
+    /// Log lines each policy (by name) wrote past the per-call cap of kept
+    /// lines, which were dropped: what `/metrics` reports, so a policy that
+    /// logs too much shows up before it floods.
+    pub fn log_lines_dropped(&self) -> Vec<(String, u64)> {
+        let counters = self.inner.log_dropped.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<(String, u64)> =
+            counters.iter().map(|(name, n)| (name.clone(), n.load(Ordering::Relaxed))).collect();
+        out.sort();
+        out
     }
 
     /// How many compiled module files are remembered.

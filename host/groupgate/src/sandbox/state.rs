@@ -2,6 +2,7 @@
 //! cap, and the per-call budget for log lines.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use rand::SeedableRng;
@@ -60,10 +61,12 @@ pub(crate) struct HostState {
     pub(crate) breach: Option<Breach>,
     log_lines: u32,
     log_dropped: u32,
+    /// Lines dropped over the cap, for every instance of this policy.
+    dropped_total: Arc<AtomicU64>,
 }
 
 impl HostState {
-    pub(crate) fn new(policy: Arc<str>, memory_mb: u64) -> Self {
+    pub(crate) fn new(policy: Arc<str>, memory_mb: u64, dropped_total: Arc<AtomicU64>) -> Self {
         let output = GuestOutput::new();
         // No preopens, environment or arguments (the builder grants none),
         // no network, clocks frozen at zero and randomness from a fixed seed:
@@ -92,6 +95,7 @@ impl HostState {
             breach: None,
             log_lines: 0,
             log_dropped: 0,
+            dropped_total,
         }
     }
 
@@ -112,6 +116,7 @@ impl HostState {
     pub(crate) fn end_call(&mut self) {
         self.output.flush_to_log(&self.policy);
         if self.log_dropped > 0 {
+            self.dropped_total.fetch_add(u64::from(self.log_dropped), std::sync::atomic::Ordering::Relaxed);
             tracing::warn!(target: "groupgate::guest", policy = &*self.policy, dropped_lines = self.log_dropped,
                 "log lines over the per-call cap of {LOG_LINES_KEPT} were dropped");
         }

@@ -431,15 +431,22 @@ fn refused(case: &Case, error: &str) -> CaseResult {
 }
 
 fn run_case(set: &PolicySet, case: &Case) -> CaseResult {
-    let (decision, mut failures) = match &case.policy {
-        None => (set.evaluate(&case.request), Vec::new()),
-        Some(name) => match set.evaluate_policy(name, &case.request) {
-            Some(decision) => (decision, Vec::new()),
-            // A suite collected from another set than the one it runs on.
-            None => (Decision::default(), vec![format!("the set has no policy named `{name}`")]),
-        },
+    let decided = match &case.policy {
+        None => Some(set.evaluate(&case.request)),
+        Some(name) => set.evaluate_policy(name, &case.request),
     };
-    failures.extend(check(&case.expect, &decision));
+    let (decision, mut failures) = match (decided, &case.policy) {
+        (Some(Ok(decision)), _) => (decision, Vec::new()),
+        (Some(Err(refused)), _) => (Decision::default(), vec![format!("the request was refused: {refused}")]),
+        // A suite collected from another set than the one it runs on.
+        (None, name) => (
+            Decision::default(),
+            vec![format!("the set has no policy named `{}`", name.as_deref().unwrap_or_default())],
+        ),
+    };
+    if failures.is_empty() {
+        failures.extend(check(&case.expect, &decision));
+    }
     let mut limits = Vec::new();
     let mut slow = Vec::new();
     for report in &decision.policies {

@@ -1,0 +1,83 @@
+//! One guest, several hostile behaviours, chosen by `[config] act`:
+//! - `recurse`: every message recurses until the engine's call stack is
+//!   exhausted;
+//! - `deep-frames`: every message recurses with large frames until the
+//!   stack in the guest's own memory runs out (below address zero);
+//! - `init-spin`: `init` never returns;
+//! - `init-alloc`: `init` allocates and keeps `mb` MiB, then answers allow;
+//! - `huge-strings`: every message gets one reason with a 512 KiB message;
+//! - `remember`: every message is answered with the previous message's text
+//!   as evidence, leaking one request into the next if the instance is reused.
+use std::cell::RefCell;
+
+use groupgate_sdk::{DataFile, Message, Policy, Verdict, allow, review};
+
+#[derive(serde::Deserialize)]
+struct Config {
+    act: String,
+    #[serde(default)]
+    mb: usize,
+}
+
+struct Hostile {
+    act: String,
+    _hoard: Vec<u8>,
+    last_text: RefCell<Option<String>>,
+}
+
+impl Policy for Hostile {
+    fn init(config: &str, _data: Vec<DataFile>) -> Result<Self, String> {
+        let config: Config = groupgate_sdk::parse_config(config)?;
+        let mut hoard = Vec::new();
+        match config.act.as_str() {
+            "init-spin" => loop {
+                std::hint::black_box(&hoard);
+            },
+            "init-alloc" => {
+                // Touch every page so the memory is really committed.
+                hoard = vec![0x5A; config.mb << 20];
+                std::hint::black_box(&hoard);
+            }
+            _ => {}
+        }
+        Ok(Hostile { act: config.act, _hoard: hoard, last_text: RefCell::new(None) })
+    }
+
+    fn message(&self, message: &Message) -> Verdict {
+        match self.act.as_str() {
+            "recurse" => {
+                std::hint::black_box(calls(message.text.len() as u64 + 1));
+                allow()
+            }
+            "deep-frames" => {
+                std::hint::black_box(frames(message.text.len() as u64 + 1));
+                allow()
+            }
+            "huge-strings" => review("huge").message("x".repeat(512 << 10)),
+            "remember" => match self.last_text.replace(Some(message.text.clone())) {
+                Some(previous) => review("remembered").evidence(previous),
+                None => allow(),
+            },
+            _ => allow(),
+        }
+    }
+}
+
+/// Recursion the optimiser cannot turn into a loop, with nothing in linear
+/// memory: only the engine's stack grows.
+#[inline(never)]
+fn calls(n: u64) -> u64 {
+    if n == 0 {
+        return 1;
+    }
+    calls(n.wrapping_add(1)).rotate_left((n % 63) as u32) ^ n
+}
+
+/// Recursion whose frames each keep a buffer in linear memory.
+#[inline(never)]
+fn frames(n: u64) -> u64 {
+    let frame = std::hint::black_box([n; 64]);
+    frames(n.wrapping_add(1)).wrapping_add(frame[(n % 64) as usize])
+}
+
+groupgate_sdk::policy!(Hostile);
