@@ -440,9 +440,15 @@ fn check_names_the_policy_and_key_of_a_config_error_in_any_shipped_policy() {
 /// `groupgate serve` as a process: the address it listens on (from its log),
 /// and the process.
 fn serve(set: &std::path::Path) -> (std::process::Child, std::net::SocketAddr) {
+    serve_with(set, &[])
+}
+
+/// [`serve`] with more flags.
+fn serve_with(set: &std::path::Path, flags: &[&str]) -> (std::process::Child, std::net::SocketAddr) {
     use std::io::BufRead;
     let mut child = Command::new(env!("CARGO_BIN_EXE_groupgate"))
         .args(["serve", "--policies", set.to_str().unwrap(), "--listen", "127.0.0.1:0", "--no-watch"])
+        .args(flags)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -701,4 +707,102 @@ fn after_sigkill_every_answered_decision_is_in_a_sync_log_that_verifies() {
 #[test]
 fn after_sigterm_every_answered_decision_is_in_a_batched_log() {
     every_answer_logged_after("batched", "TERM");
+}
+
+#[test]
+fn a_client_sending_a_byte_a_second_is_cut_off_at_the_read_timeout() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let set = TempSet::new("").prohibited_content("words", "zorblax\n", "");
+    let (mut child, addr) = serve_with(set.path(), &["--read-timeout", "1s"]);
+    let message = serde_json::to_string(&groupgate_tests::message("hello")).unwrap();
+    let trickle = move |head: &[u8], body: &[u8]| {
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let start = Instant::now();
+        stream.write_all(head).unwrap();
+        let mut answer = Vec::new();
+        for byte in body {
+            // One byte a second, until the server stops listening.
+            if stream.write_all(std::slice::from_ref(byte)).is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_secs(1));
+            if start.elapsed() > Duration::from_secs(4) {
+                break;
+            }
+        }
+        let _ = stream.read_to_end(&mut answer);
+        (String::from_utf8_lossy(&answer).into_owned(), start.elapsed())
+    };
+
+    // The body trickles: 408, naming the timeout.
+    let head = format!(
+        "POST /v1/evaluate/message HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        message.len()
+    );
+    let slow_body = std::thread::spawn(move || trickle(head.as_bytes(), message.as_bytes()));
+    // The headers trickle: the connection is closed without an answer.
+    let slow_head = std::thread::spawn(move || trickle(b"", b"POST /v1/evaluate/message HTTP/1.1\r\nHost: x\r\n"));
+
+    // Meanwhile everyone else is served at once.
+    let mut client = groupgate_tests::http::Client::connect(addr).unwrap();
+    let quick = serde_json::to_string(&groupgate_tests::message("zorblax")).unwrap();
+    for _ in 0..10 {
+        let start = Instant::now();
+        let (status, body) = client.post("/v1/evaluate/message", &quick).unwrap();
+        assert_eq!(status, 200, "{body}");
+        assert!(start.elapsed() < Duration::from_millis(500), "took {:?}", start.elapsed());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let (answer, took) = slow_body.join().unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("did not arrive within the read timeout of 1000 ms"), "{answer}");
+    assert!(took < Duration::from_secs(4), "cut off after {took:?}");
+    let (answer, took) = slow_head.join().unwrap();
+    assert!(!answer.contains("200 OK"), "{answer}");
+    assert!(took < Duration::from_secs(4), "cut off after {took:?}");
+    child.kill().unwrap();
+    let _ = child.wait();
+}
+
+#[test]
+fn eval_refuses_hostile_input_with_exit_2_naming_the_problem() {
+    let ok = example_message();
+    let mut invalid_utf8 = ok.clone().into_bytes();
+    let at = invalid_utf8.windows(6).position(|w| w == b"\"text\"").unwrap() + 9;
+    invalid_utf8.splice(at..at, [0xff, 0xfe]);
+    let text = serde_json::from_str::<serde_json::Value>(&ok).unwrap()["text"].as_str().unwrap().to_owned();
+    let quoted = serde_json::to_string(&text).unwrap();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "a 10 MB text",
+            ok.replace(&quoted, &format!("\"{}\"", "x".repeat(10 << 20))).into_bytes(),
+            "more than the set's `max_text_bytes`",
+        ),
+        ("deeply nested JSON", format!("{{\"id\":{}", "[".repeat(100_000)).into_bytes(), "invalid message request"),
+        (
+            "a number out of range",
+            ok.replacen("\"credit_level\": 3", "\"credit_level\": 300", 1).into_bytes(),
+            "field `sender.credit_level`: invalid value: integer `300`",
+        ),
+        ("invalid UTF-8", invalid_utf8, "invalid unicode"),
+        (
+            "a duplicate key",
+            ok.replacen("\"text\":", "\"text\": \"a\", \"text\":", 1).into_bytes(),
+            "duplicate field `text`",
+        ),
+        ("an empty input", Vec::new(), "the request is empty"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (what, bytes, expected) in cases {
+        let file = dir.path().join("input.json");
+        std::fs::write(&file, &bytes).unwrap();
+        let out =
+            groupgate(&["eval", "--policies", "policies/default", "--hook", "message", file.to_str().unwrap()], None);
+        assert_eq!(out.status.code(), Some(2), "{what}: {}", stderr(&out));
+        assert!(stderr(&out).contains(expected), "{what}: expected `{expected}` in {}", stderr(&out));
+        assert!(stdout(&out).is_empty(), "{what}: no decision is printed");
+    }
 }

@@ -21,7 +21,7 @@ struct Running {
 }
 
 fn start(dir: &Path, max_body: usize, watching: bool) -> Running {
-    let state = ServerState::new(Options { policies: dir.to_path_buf(), max_body }).unwrap();
+    let state = ServerState::new(Options { max_body, ..Options::new(dir) }).unwrap();
     state.reload("start");
     let watcher = watching.then(|| watch(state.clone()).expect("watch the folder"));
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -192,7 +192,7 @@ fn every_error_status_is_json_and_leaves_the_server_serving() {
     let ok = message("hello");
     let cases: Vec<(&str, &str, Vec<u8>, u16, &str)> = vec![
         ("POST", "/v1/evaluate/message", b"{not json".to_vec(), 400, "not valid JSON"),
-        ("POST", "/v1/evaluate/message", b"".to_vec(), 400, "not valid JSON"),
+        ("POST", "/v1/evaluate/message", b"".to_vec(), 400, "the request is empty"),
         (
             "POST",
             "/v1/evaluate/message",
@@ -229,6 +229,74 @@ fn every_error_status_is_json_and_leaves_the_server_serving() {
     assert_eq!((status, json(&body)["generation"].as_u64()), (200, Some(1)));
     let (_, metrics) = client.get("/metrics").unwrap();
     assert!(metrics.contains("groupgate_requests_rejected_total 6"), "{metrics}");
+}
+
+#[test]
+fn hostile_input_gets_a_clear_4xx_before_any_policy_runs() {
+    // A policy that would spin to its deadline: had any request reached it,
+    // the metrics below would count an evaluation.
+    let set = TempSet::new("").guest("spin", guests::SPIN, "");
+    let server = start(set.path(), 16 << 20, false);
+    let ok = message("hello");
+    let mut invalid_utf8 = ok.replace("hello", "hel").into_bytes();
+    let at = invalid_utf8.windows(3).position(|w| w == b"hel").unwrap() + 3;
+    invalid_utf8.splice(at..at, [0xff, 0xfe]);
+    let nested = format!("{{\"id\":{}", "[".repeat(100_000));
+    let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+        ("a 10 MB text", message(&"x".repeat(10 << 20)).into_bytes(), 413, "more than the set's `max_text_bytes`"),
+        ("deeply nested JSON", nested.into_bytes(), 400, "invalid message request"),
+        (
+            "a number out of range",
+            ok.replace("\"credit_level\":3", "\"credit_level\":300").into_bytes(),
+            400,
+            "field `sender.credit_level`: invalid value: integer `300`",
+        ),
+        ("invalid UTF-8", invalid_utf8, 400, "not valid JSON: invalid unicode"),
+        (
+            "a duplicate key",
+            ok.replace("\"text\":\"hello\"", "\"text\":\"hello\",\"text\":\"bye\"").into_bytes(),
+            400,
+            "duplicate field `text`",
+        ),
+        ("an empty body", Vec::new(), 400, "the request is empty"),
+        ("whitespace only", b" \r\n\t ".to_vec(), 400, "the request is empty"),
+    ];
+    for (what, body, status, expected) in cases {
+        let mut client = Client::connect(server.addr).unwrap();
+        let (got, answer) = client.request("POST", "/v1/evaluate/message", &body).unwrap();
+        assert_eq!(got, status, "{what}: {answer}");
+        let error =
+            json(&answer)["error"].as_str().unwrap_or_else(|| panic!("{what}: no `error` in {answer}")).to_owned();
+        assert!(error.contains(expected), "{what}: expected `{expected}` in `{error}`");
+        assert!(error.len() < 1000, "{what}: the error does not echo the input: {} bytes", error.len());
+    }
+    let (_, metrics) = Client::connect(server.addr).unwrap().get("/metrics").unwrap();
+    assert!(metrics.contains("groupgate_requests_rejected_total 7"), "{metrics}");
+    assert!(
+        metrics.lines().filter(|l| l.starts_with("groupgate_evaluations_total")).all(|l| l.ends_with(" 0")),
+        "no request reached a policy: {metrics}"
+    );
+}
+
+#[test]
+fn a_log_flood_is_counted_in_the_metrics() {
+    let set = TempSet::new("")
+        .guest("flood", guests::LOG_FLOOD, "on_error = \"allow\"\n[limits]\ntimeout_ms = 5000")
+        .prohibited_content("words", "zorblax\n", "");
+    let server = start(set.path(), 4096, false);
+    let mut client = Client::connect(server.addr).unwrap();
+    let (status, body) = client.post("/v1/evaluate/message", &message("zorblax")).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let answer = json(&body);
+    assert_eq!(answer["outcome"], "deny", "the neighbour still decides: {answer}");
+    let (_, metrics) = client.get("/metrics").unwrap();
+    assert!(metrics.contains("groupgate_policy_errors_total{policy=\"flood\",kind=\"log-flood\"} 1"), "{metrics}");
+    // The lines past the 100 kept per call, up to the flood cut-off, were dropped and counted.
+    let dropped = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("groupgate_policy_log_lines_dropped_total{policy=\"flood\"} "))
+        .unwrap_or_else(|| panic!("no dropped-lines counter: {metrics}"));
+    assert_eq!(dropped, "9900", "{metrics}");
 }
 
 #[test]

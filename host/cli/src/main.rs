@@ -59,6 +59,11 @@ enum Command {
         /// Largest request body accepted, in bytes; larger ones get 413.
         #[arg(long, value_name = "BYTES", default_value_t = groupgate_server::Options::DEFAULT_MAX_BODY)]
         max_body: usize,
+        /// Longest a client may take to send a request's headers, and again
+        /// its body (e.g. `10s`, `500ms`): a slower body gets 408, slower
+        /// headers (or a connection idle that long) are closed.
+        #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+        read_timeout: std::time::Duration,
         /// Log lines as human-readable text or as JSON objects.
         #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
         log_format: String,
@@ -305,8 +310,9 @@ fn run(cli: Cli) -> Result<u8> {
                 }
             }
         }
-        Command::Serve { policies, listen, max_body, log_format: _, no_watch } => {
-            serve(policies, listen, max_body, !no_watch).map(|()| 0)
+        Command::Serve { policies, listen, max_body, read_timeout, log_format: _, no_watch } => {
+            let options = groupgate_server::Options { policies, max_body, read_timeout };
+            serve(options, listen, !no_watch).map(|()| 0)
         }
         Command::Eval { policies, hook, input, compact } => {
             eval(&policies, hook, input.as_deref(), compact).map(|()| 0)
@@ -339,8 +345,7 @@ fn run(cli: Cli) -> Result<u8> {
     }
 }
 
-fn serve(policies: PathBuf, listen: std::net::SocketAddr, max_body: usize, watch: bool) -> Result<()> {
-    let options = groupgate_server::Options { policies, max_body };
+fn serve(options: groupgate_server::Options, listen: std::net::SocketAddr, watch: bool) -> Result<()> {
     let state = groupgate_server::ServerState::new(options).map_err(anyhow::Error::msg)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {

@@ -20,8 +20,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -85,28 +84,60 @@ pub async fn serve(state: Arc<ServerState>, listener: tokio::net::TcpListener, w
     });
     let Signals { hangup, terminate } = signals;
     spawn_reload_on(hangup, state.clone());
-    let (stopping, mut stopped) = tokio::sync::watch::channel(false);
     let shutdown = async move {
         terminate.await;
         tracing::info!("shutting down: draining requests in flight");
-        let _ = stopping.send(true);
     };
-    let server = axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown);
+    let connections = accept(listener, app(state.clone()), state.options.read_timeout, shutdown).await;
     tokio::select! {
-        result = server => {
-            result?;
-            tracing::info!("stopped: every request in flight was answered");
-        }
-        () = async {
-            let _ = stopped.wait_for(|s| *s).await;
-            tokio::time::sleep(DRAIN_TIMEOUT).await;
-        } => {
+        () = connections.shutdown() => tracing::info!("stopped: every request in flight was answered"),
+        () = tokio::time::sleep(DRAIN_TIMEOUT) => {
             tracing::warn!("stopped after {} s with requests still in flight", DRAIN_TIMEOUT.as_secs());
         }
     }
     // Records queued by a batched log reach the disk before the process ends.
     let _ = tokio::task::spawn_blocking(move || state.flush_log()).await;
     Ok(())
+}
+
+/// Accepts connections until `shutdown` completes, serving each with HTTP/1.1
+/// and a deadline of `read_timeout` for every request's headers (hyper closes
+/// a connection whose client sends them too slowly, or idles that long
+/// between requests). Returns the open connections, to be drained.
+async fn accept(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    read_timeout: std::time::Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> hyper_util::server::graceful::GracefulShutdown {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(read_timeout);
+    let connections = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors, say: wait rather than spin.
+                    tracing::warn!("cannot accept a connection: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Answers are small and latency matters more than packet count.
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let connection = connections.watch(http.serve_connection(hyper_util::rt::TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("connection closed: {e}");
+            }
+        });
+    }
+    connections
 }
 
 /// The signals a server answers, listened for from the moment it starts.
@@ -139,6 +170,29 @@ fn spawn_reload_on(hangup: Option<tokio::signal::unix::Signal>, state: Arc<Serve
             let _ = tokio::task::spawn_blocking(move || state.reload("signal")).await;
         }
     });
+}
+
+/// Reads a request body of at most `max_body` bytes within `read_timeout`:
+/// a client that trickles its body gets 408 instead of holding the request.
+async fn read_body(state: &ServerState, body: Body) -> Result<Bytes, Response> {
+    let max_body = state.options.max_body;
+    let timeout = state.options.read_timeout;
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, max_body)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) => {
+            let over_limit = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
+                .any(|e| e.is::<http_body_util::LengthLimitError>());
+            Err(if over_limit {
+                error(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than {max_body} bytes"))
+            } else {
+                error(StatusCode::BAD_REQUEST, format!("the request body could not be read: {e}"))
+            })
+        }
+        Err(_) => Err(error(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("the request body did not arrive within the read timeout of {} ms", timeout.as_millis()),
+        )),
+    }
 }
 
 /// A body whose declared length is over the limit is refused before any of
@@ -182,19 +236,13 @@ struct Answer<'a> {
     decision: &'a Decision,
 }
 
-async fn evaluate(State(state): State<Arc<ServerState>>, hook: Hook, body: Result<Bytes, BytesRejection>) -> Response {
+async fn evaluate(State(state): State<Arc<ServerState>>, hook: Hook, body: Body) -> Response {
     let start = Instant::now();
-    let body = match body {
+    let body = match read_body(&state, body).await {
         Ok(body) => body,
-        Err(rejection) => {
+        Err(response) => {
             state.metrics.rejected();
-            let status = rejection.status();
-            let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                format!("the request body is larger than {} bytes", state.options.max_body)
-            } else {
-                rejection.body_text()
-            };
-            return error(status, message);
+            return response;
         }
     };
     let request = match Request::from_json(hook, &body) {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwapOption;
 use groupgate::audit::Recorder;
@@ -51,11 +51,26 @@ pub struct Options {
     pub policies: PathBuf,
     /// The largest request body accepted, in bytes.
     pub max_body: usize,
+    /// The longest a client may take to send a request's headers, and
+    /// again its body: a client trickling bytes holds a connection (and a
+    /// request's memory) no longer than this.
+    pub read_timeout: Duration,
 }
 
 impl Options {
     /// The default body limit: 256 KiB.
     pub const DEFAULT_MAX_BODY: usize = 256 * 1024;
+    /// The default read timeout: 10 s.
+    pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// Defaults for serving the set in `policies`.
+    pub fn new(policies: impl Into<PathBuf>) -> Options {
+        Options {
+            policies: policies.into(),
+            max_body: Options::DEFAULT_MAX_BODY,
+            read_timeout: Options::DEFAULT_READ_TIMEOUT,
+        }
+    }
 }
 
 /// Everything the handlers share.

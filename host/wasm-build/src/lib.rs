@@ -16,6 +16,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const TARGET: &str = "wasm32-wasip2";
+/// Names a rustup toolchain (`stable`, `1.95.0`) to build the guests with,
+/// instead of the one building the host.
+pub const GUEST_TOOLCHAIN: &str = "GROUPGATE_GUEST_TOOLCHAIN";
 
 /// A set of guest packages in one cargo workspace, to be built as components.
 pub struct Guests {
@@ -59,10 +62,23 @@ impl Guests {
     /// with the path of its `.wasm` component. Panics with the build's own
     /// diagnostics on failure, which is what a build script should do.
     pub fn build(&self) -> Vec<(String, PathBuf)> {
-        ensure_target_installed();
+        // A host built by a toolchain without the target (a nightly for
+        // `cargo fuzz`, say) can have the guests built by one that has it.
+        println!("cargo:rerun-if-env-changed={GUEST_TOOLCHAIN}");
+        let toolchain = env::var(GUEST_TOOLCHAIN).ok().filter(|t| !t.is_empty());
+        ensure_target_installed(toolchain.as_deref());
         let target_dir = guest_target_dir(&self.workspace, self.target_name.as_deref());
-        let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
+        let mut cmd = match &toolchain {
+            Some(toolchain) => {
+                let mut cmd = Command::new("rustup");
+                cmd.args(["run", toolchain, "cargo"]);
+                for var in ["CARGO", "RUSTC", "RUSTDOC", "RUSTUP_TOOLCHAIN", "RUSTC_WRAPPER"] {
+                    cmd.env_remove(var);
+                }
+                cmd
+            }
+            None => Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into())),
+        };
         cmd.current_dir(&self.workspace)
             .args(["build", "--release", if self.locked { "--locked" } else { "--offline" }, "--target", TARGET])
             .env("CARGO_TARGET_DIR", &target_dir);
@@ -116,11 +132,19 @@ fn guest_target_dir(workspace: &Path, name: Option<&str>) -> PathBuf {
     target_root.join("wasm-guests").join(name)
 }
 
-/// Adds the `wasm32-wasip2` target with rustup when the toolchain lacks it,
+/// Adds the `wasm32-wasip2` target with rustup when the toolchain lacks it
+/// (the one building the host, or [`GUEST_TOOLCHAIN`] when set),
 /// since rustup does not install targets on its own here.
-fn ensure_target_installed() {
-    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let sysroot = Command::new(&rustc)
+fn ensure_target_installed(toolchain: Option<&str>) {
+    let mut rustc = match toolchain {
+        Some(toolchain) => {
+            let mut cmd = Command::new("rustup");
+            cmd.args(["run", toolchain, "rustc"]).env_remove("RUSTC").env_remove("RUSTUP_TOOLCHAIN");
+            cmd
+        }
+        None => Command::new(env::var("RUSTC").unwrap_or_else(|_| "rustc".into())),
+    };
+    let sysroot = rustc
         .args(["--print", "sysroot"])
         .output()
         .ok()
@@ -132,7 +156,12 @@ fn ensure_target_installed() {
         return;
     }
     println!("cargo:warning=installing the {TARGET} target with rustup");
-    let status = Command::new("rustup").args(["target", "add", TARGET]).status();
+    let mut add = Command::new("rustup");
+    add.args(["target", "add", TARGET]);
+    if let Some(toolchain) = toolchain {
+        add.args(["--toolchain", toolchain]).env_remove("RUSTUP_TOOLCHAIN");
+    }
+    let status = add.status();
     match status {
         Ok(s) if s.success() => {}
         _ => {
