@@ -534,6 +534,10 @@ fn audit_verify_names_the_first_broken_record() {
     let out = groupgate(&["audit", "verify", dir.path().to_str().unwrap()], None);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("1 segments, 6 lines: the chain holds"), "{}", stdout(&out));
+    // The last hash is printed, to be kept elsewhere as the chain's anchor.
+    let segment_text = std::fs::read_to_string(dir.path().join("segment-00000001.jsonl")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(segment_text.lines().last().unwrap()).unwrap();
+    assert!(stdout(&out).contains(&format!("last hash: {}", last["hash"].as_str().unwrap())), "{}", stdout(&out));
 
     let segment = dir.path().join("segment-00000001.jsonl");
     let text = std::fs::read_to_string(&segment).unwrap().replace("\"d3\"", "\"d9\"");

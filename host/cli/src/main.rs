@@ -302,6 +302,9 @@ fn run(cli: Cli) -> Result<u8> {
                     for (segment, line) in &v.torn_tails {
                         println!("  torn tail (a write cut short by a crash): {segment}, line {line}");
                     }
+                    if let Some(hash) = &v.last_hash {
+                        println!("  last hash: {hash}");
+                    }
                     Ok(0)
                 }
                 Err(broken) => {

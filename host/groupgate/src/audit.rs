@@ -639,6 +639,10 @@ pub struct Verified {
     /// file and line number: a segment's tail, not tampering. After a
     /// restart the chain goes on from the last whole line.
     pub torn_tails: Vec<(String, u64)>,
+    /// The hash of the last line: kept elsewhere (another system, a
+    /// ticket, a signed note), it anchors the chain, since whoever can
+    /// rewrite the whole log could otherwise rewrite the whole chain.
+    pub last_hash: Option<String>,
 }
 
 /// Where and how the chain breaks.
@@ -763,7 +767,8 @@ pub fn verify(dir: &Path) -> Result<Verified, Break> {
             _ => {}
         }
     }
-    Ok(Verified { segments: paths.len(), lines, torn_tails })
+    let last_hash = (lines > 0).then_some(prev);
+    Ok(Verified { segments: paths.len(), lines, torn_tails, last_hash })
 }
 
 #[cfg(test)]
