@@ -292,3 +292,33 @@ fn a_message_text_over_max_text_bytes_is_refused_before_any_policy_runs() {
     assert!(default.evaluate_message(&message(&"x".repeat(64 * 1024))).is_ok());
     assert!(default.evaluate_message(&message(&"x".repeat(10 << 20))).unwrap_err().is_too_large());
 }
+
+#[test]
+fn every_hostile_guest_is_answered_within_its_deadline_plus_50_ms() {
+    // Default limits (100 ms, 64 MiB): each hostile policy fails in its own
+    // way, and the decision, with its neighbour's verdict, still arrives in time.
+    let guests: &[(&str, &str, &str)] = &[
+        ("trap", guests::TRAP, ""),
+        ("spin", guests::SPIN, ""),
+        ("memory-bomb", guests::MEMORY_BOMB, ""),
+        ("huge-verdict", guests::HUGE_VERDICT, ""),
+        ("log-flood", guests::LOG_FLOOD, ""),
+        ("sleeper", guests::SLEEPER, ""),
+        ("recurse", guests::HOSTILE, "[config]\nact = \"recurse\""),
+        ("deep-frames", guests::HOSTILE, "[config]\nact = \"deep-frames\""),
+        ("huge-strings", guests::HOSTILE, "[config]\nact = \"huge-strings\""),
+    ];
+    for (name, wasm, extra) in guests {
+        let set = load(&set_with(name, wasm, extra));
+        for text in ["hello", "buy zorblax"] {
+            let start = Instant::now();
+            let decision = set.evaluate_message(&message(text)).unwrap();
+            let elapsed = start.elapsed();
+            assert!(elapsed < Duration::from_millis(150), "`{name}` took {elapsed:?}");
+            let words = report(&decision, "words");
+            assert_eq!(words.error, None, "{name}");
+            let expected = if text == "hello" { Outcome::Allow } else { Outcome::Deny };
+            assert_eq!(words.outcome, expected, "`{name}`: the neighbour decides as usual");
+        }
+    }
+}
