@@ -72,6 +72,13 @@ def metric(base, name):
     return 0
 
 
+def replace(path, text):
+    """Writes `path` whole, by renaming a finished file over it."""
+    with open(path + ".new", "w") as f:
+        f.write(text)
+    os.replace(path + ".new", path)
+
+
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as status:
         for line in status:
@@ -111,6 +118,12 @@ class Chaos(threading.Thread):
     def run(self):
         words = os.path.join(self.folder, "prohibited-content", "words.txt")
         broken = os.path.join(self.folder, "broken")
+        set_file = os.path.join(self.folder, "groupgate.toml")
+        with open(set_file) as f:
+            set_toml = f.read()
+        if 'policies = [' not in set_toml:
+            self.problems.append("groupgate.toml has no `policies` list to add the broken policy to")
+            return
         try:
             while not self.stop.wait(self.every):
                 self.changes += 1
@@ -127,6 +140,8 @@ class Chaos(threading.Thread):
                     f.write(b"\x00asm this is not a component")
                 with open(os.path.join(broken, "policy.toml"), "w") as f:
                     f.write(BROKEN_MANIFEST)
+                # The default set lists its policies: list the new one too.
+                replace(set_file, set_toml.replace('policies = [', 'policies = ["broken", ', 1))
                 self.broken_dropped += 1
                 report = self.wait_for_reload(before)
                 if report is not None:
@@ -140,6 +155,7 @@ class Chaos(threading.Thread):
                         self.problems.append(f"broken module {self.broken_dropped}: unexpected report {last}")
                 time.sleep(self.every)
                 before = self.last_at()
+                replace(set_file, set_toml)
                 shutil.rmtree(broken)
                 report = self.wait_for_reload(before)
                 if report is None or not report["last_reload"]["ok"]:
