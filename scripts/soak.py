@@ -103,8 +103,9 @@ class Chaos(threading.Thread):
 
     def wait_for_reload(self, after_at):
         """The first reload report newer than `after_at`, or None."""
+        # Not cut short by `stop`: a change in progress is seen through.
         deadline = time.time() + 15
-        while time.time() < deadline and not self.stop.is_set():
+        while time.time() < deadline:
             report = get_json(self.base, "/v1/policies")
             last = report.get("last_reload") or {}
             if last.get("at", "") > after_at:
@@ -130,7 +131,7 @@ class Chaos(threading.Thread):
                 before = self.last_at()
                 with open(words, "a") as f:
                     f.write(f"soakword{self.changes}\n")
-                if self.wait_for_reload(before) is None and not self.stop.is_set():
+                if self.wait_for_reload(before) is None:
                     self.problems.append(f"change {self.changes}: no reload followed")
                 if self.changes % 4 != 0 or self.stop.is_set():
                     continue
@@ -153,7 +154,7 @@ class Chaos(threading.Thread):
                         self.broken_refused += 1
                     else:
                         self.problems.append(f"broken module {self.broken_dropped}: unexpected report {last}")
-                time.sleep(self.every)
+                time.sleep(min(self.every, 1.0) if self.stop.is_set() else self.every)
                 before = self.last_at()
                 replace(set_file, set_toml)
                 shutil.rmtree(broken)

@@ -810,3 +810,13 @@ fn eval_refuses_hostile_input_with_exit_2_naming_the_problem() {
         assert!(stdout(&out).is_empty(), "{what}: no decision is printed");
     }
 }
+
+#[test]
+fn serve_refuses_a_read_timeout_of_zero() {
+    let out = groupgate(&["serve", "--policies", "policies/default", "--read-timeout", "0s"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("must be more than zero"), "{}", stderr(&out));
+    let out = groupgate(&["serve", "--policies", "policies/default", "--read-timeout", "soon"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("write it like `10s`"), "{}", stderr(&out));
+}

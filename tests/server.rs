@@ -348,6 +348,10 @@ fn policies_reports_each_policy_and_decision_ids_are_unique() {
     assert_eq!(gate["module_sha256"], expected.as_str());
     assert_eq!(gate["hooks"], serde_json::json!(["message"]));
     assert_eq!(gate["scope"], serde_json::json!({"regions": [], "categories": []}));
+    assert_eq!(
+        gate["limits"],
+        serde_json::json!({"timeout_ms": 100, "init_timeout_ms": 5000, "memory_mb": 64, "isolation": "reuse"})
+    );
     assert_eq!(v["last_reload"]["ok"], true);
     assert_eq!(v["active"]["cases_passed"], 1);
 

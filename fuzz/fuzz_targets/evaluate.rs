@@ -16,7 +16,7 @@ fn set() -> &'static PolicySet {
     })
 }
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: { set(); }, |data: &[u8]| {
     let Some((&first, body)) = data.split_first() else { return };
     let hook = Hook::ALL[usize::from(first) % Hook::ALL.len()];
     match Request::from_json(hook, body) {

@@ -62,7 +62,7 @@ enum Command {
         /// Longest a client may take to send a request's headers, and again
         /// its body (e.g. `10s`, `500ms`): a slower body gets 408, slower
         /// headers (or a connection idle that long) are closed.
-        #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+        #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = positive_duration)]
         read_timeout: std::time::Duration,
         /// Log lines as human-readable text or as JSON objects.
         #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
@@ -408,17 +408,29 @@ fn check(dir: &Path) -> Result<()> {
         let hooks: Vec<&str> = p.hooks.iter().map(|h| h.as_str()).collect();
         let scope = describe_scope(&p.scope);
         println!(
-            "  {} {}  module {module}  hooks {}  mode {}  on_error {}  timeout {} ms  memory {} MiB  scope {scope}",
+            "  {} {}  module {module}  hooks {}  mode {}  on_error {}  timeout {} ms  init {} ms  memory {} MiB  \
+             isolation {}  scope {scope}",
             p.name,
             p.version,
             hooks.join(","),
             p.mode.as_str(),
             p.on_error.as_str(),
             p.limits.timeout_ms,
+            p.limits.init_timeout_ms,
             p.limits.memory_mb,
+            p.limits.isolation.as_str(),
         );
     }
     Ok(())
+}
+
+/// A duration such as `10s` or `500ms`, more than zero.
+fn positive_duration(text: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if d.is_zero() => Err("must be more than zero".into()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(format!("{e} (write it like `10s` or `500ms`)")),
+    }
 }
 
 fn describe_scope(scope: &groupgate::Scope) -> String {

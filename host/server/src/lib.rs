@@ -343,6 +343,15 @@ struct PolicyView<'a> {
     mode: &'static str,
     on_error: &'static str,
     scope: ScopeView<'a>,
+    limits: LimitsView,
+}
+
+#[derive(Serialize)]
+struct LimitsView {
+    timeout_ms: u64,
+    init_timeout_ms: u64,
+    memory_mb: u64,
+    isolation: &'static str,
 }
 
 #[derive(Serialize)]
@@ -369,6 +378,12 @@ async fn policies(State(state): State<Arc<ServerState>>) -> Response {
                 mode: p.mode.as_str(),
                 on_error: p.on_error.as_str(),
                 scope: ScopeView { regions: &p.scope.regions, categories: &p.scope.categories },
+                limits: LimitsView {
+                    timeout_ms: p.limits.timeout_ms,
+                    init_timeout_ms: p.limits.init_timeout_ms,
+                    memory_mb: p.limits.memory_mb,
+                    isolation: p.limits.isolation.as_str(),
+                },
             })
             .collect();
         serde_json::json!({
