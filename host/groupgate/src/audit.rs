@@ -211,9 +211,23 @@ fn day_of(t: SystemTime) -> u64 {
 
 /// A segment's first line (its opening), parsed.
 fn first_line(path: &Path) -> std::io::Result<Option<Value>> {
-    let mut first = String::new();
-    BufReader::new(File::open(path)?).read_line(&mut first)?;
-    Ok(serde_json::from_str::<Value>(&first).ok())
+    let mut first = Vec::new();
+    BufReader::new(File::open(path)?).read_until(b'\n', &mut first)?;
+    Ok(serde_json::from_slice::<Value>(&first).ok())
+}
+
+/// Each line of a segment as a JSON object, or `None` for a line that is not
+/// one. Lines are split as bytes, not text: a crash can tear the last line
+/// inside a multi-byte character (message text is often Chinese), and such
+/// a line must read as torn, not make the whole segment unreadable.
+fn objects(path: &Path) -> std::io::Result<impl Iterator<Item = std::io::Result<Option<Map<String, Value>>>>> {
+    let lines = BufReader::new(File::open(path)?).split(b'\n');
+    Ok(lines.map(|line| {
+        Ok(match serde_json::from_slice::<Value>(&line?) {
+            Ok(Value::Object(map)) => Some(map),
+            _ => None,
+        })
+    }))
 }
 
 /// The `prev` of a segment's first line.
@@ -263,12 +277,9 @@ fn segments(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 /// The hash of the last whole line of a segment, if any.
 fn last_hash(path: &Path) -> std::io::Result<Option<String>> {
     let mut last = None;
-    for line in BufReader::new(File::open(path)?).lines() {
-        let line = line?;
-        if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(&line)
-            && let Some(Value::String(hash)) = map.get("hash")
-        {
-            last = Some(hash.clone());
+    for map in objects(path)? {
+        if let Some(Value::String(hash)) = map?.as_mut().and_then(|m| m.remove("hash")) {
+            last = Some(hash);
         }
     }
     Ok(last)
@@ -473,8 +484,8 @@ impl Recorder {
 pub fn decisions(dir: &Path) -> std::io::Result<Vec<Map<String, Value>>> {
     let mut out = Vec::new();
     for path in segments(dir)? {
-        for line in BufReader::new(File::open(&path)?).lines() {
-            if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(&line?)
+        for map in objects(&path)? {
+            if let Some(map) = map?
                 && map.get("kind") == Some(&Value::from("decision"))
             {
                 out.push(map);
@@ -800,6 +811,40 @@ mod tests {
 
     fn rewrite(path: &Path, lines: &[String]) {
         std::fs::write(path, lines.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+    }
+
+    /// Found by the `audit_verify` fuzz target: a last line torn inside a
+    /// multi-byte character verified as a torn tail, but the record reader
+    /// (`audit query`, `replay`) and reopening the log after the crash read
+    /// segments as UTF-8 text and failed on the whole segment, so a server
+    /// restarted after such a crash refused every decision.
+    #[test]
+    fn fuzz_audit_verify_tail_torn_inside_a_multibyte_character() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = AuditLog::open(dir.path(), 1 << 20).unwrap();
+        for i in 0..3 {
+            let mut r = record(i);
+            r.insert("text".into(), Value::from("群聊消息"));
+            log.append(r).unwrap();
+        }
+        log.sync().unwrap();
+        drop(log);
+        // The crash: the next line cut after the first byte of `群`.
+        let torn = "{\"kind\":\"decision\",\"text\":\"群".as_bytes();
+        let mut file = OpenOptions::new().append(true).open(dir.path().join(segment_name(1))).unwrap();
+        file.write_all(&torn[..torn.len() - 2]).unwrap();
+        drop(file);
+
+        let verified = verify(dir.path()).unwrap();
+        assert_eq!(verified.torn_tails, vec![(segment_name(1), 5)]);
+        assert_eq!(decisions(dir.path()).unwrap().len(), 3);
+        // Restarted, the log goes on from the last whole line.
+        let mut log = AuditLog::open(dir.path(), 1 << 20).unwrap();
+        log.append(record(3)).unwrap();
+        log.sync().unwrap();
+        let verified = verify(dir.path()).unwrap();
+        assert_eq!(verified.segments, 2);
+        assert_eq!(decisions(dir.path()).unwrap().len(), 4);
     }
 
     #[test]
