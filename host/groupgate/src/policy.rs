@@ -155,7 +155,7 @@ impl LoadedPolicy {
             max_idle,
             log_dropped: runtime.log_dropped_counter(&manifest_name),
         };
-        let warm = policy.instantiate().map_err(|e| match e {
+        let warm = policy.instantiate(policy.manifest.limits.init_timeout_ms).map_err(|e| match e {
             Failure::InitRejected(_) | Failure::Contract(_) => e.to_string(),
             other => format!("init failed: {other}"),
         })?;
@@ -173,16 +173,23 @@ impl LoadedPolicy {
 
     /// Runs the hook for `input`, returning the verdict or why there is
     /// none, and the time spent.
+    ///
+    /// The whole call, including the `init` of an instance made for it (with
+    /// `isolation = "fresh"`, or after a failure emptied the pool), runs within
+    /// the policy's `timeout_ms`: `init_timeout_ms` bounds only the `init` at
+    /// load, so a slow `init` cannot hold up requests.
     pub(crate) fn evaluate<P: HookInput>(&self, input: &P) -> (Result<Verdict, Failure>, Duration) {
         let start = Instant::now();
-        let result = self.take().and_then(|warm| self.call(warm, input));
+        let result = self.take().and_then(|warm| self.call(warm, input, start));
         (result, start.elapsed())
     }
 
-    fn call<P: HookInput>(&self, mut warm: Warm, input: &P) -> Result<Verdict, Failure> {
+    fn call<P: HookInput>(&self, mut warm: Warm, input: &P, start: Instant) -> Result<Verdict, Failure> {
         let func = P::func(&warm.hooks);
         warm.store.data_mut().begin_call();
-        warm.store.set_epoch_deadline(ticks(self.manifest.limits.timeout_ms));
+        let timeout_ms = self.manifest.limits.timeout_ms;
+        let spent_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        warm.store.set_epoch_deadline(ticks(timeout_ms.saturating_sub(spent_ms)));
         let result = func.call(&mut warm.store, (input,));
         warm.store.data_mut().end_call();
         match result {
@@ -200,7 +207,8 @@ impl LoadedPolicy {
         let pooled = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
         match pooled {
             Some(warm) => Ok(warm),
-            None => self.instantiate(),
+            // Made on the request path: its `init` gets the call's deadline.
+            None => self.instantiate(self.manifest.limits.timeout_ms),
         }
     }
 
@@ -215,18 +223,18 @@ impl LoadedPolicy {
         }
     }
 
-    /// A fresh instance that has run `init`.
-    fn instantiate(&self) -> Result<Warm, Failure> {
+    /// A fresh instance that has run `init` within `deadline_ms`.
+    fn instantiate(&self, deadline_ms: u64) -> Result<Warm, Failure> {
         let limits = self.manifest.limits;
         let state = HostState::new(self.name.clone(), limits.memory_mb, self.log_dropped.clone());
         let mut store = Store::new(self.runtime.engine(), state);
         store.limiter(|state| state);
         store.set_hostcall_fuel(MAX_COPY_BYTES);
         store.epoch_deadline_trap();
-        store.set_epoch_deadline(ticks(limits.init_timeout_ms));
+        store.set_epoch_deadline(ticks(deadline_ms));
         store.data_mut().begin_call();
 
-        let timeout = limits.init_timeout_ms;
+        let timeout = deadline_ms;
         let instance = self.pre.instantiate(&mut store).map_err(|e| self.classify(e, store.data().breach, timeout))?;
         let init = instance
             .get_typed_func::<(&str, &[DataFile]), (Result<(), String>,)>(&mut store, "init")

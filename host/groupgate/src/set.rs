@@ -11,7 +11,7 @@ use crate::decision::{Decision, PolicyReport};
 use crate::error::LoadError;
 use crate::manifest::{self, Mode, ModuleSource, PolicyManifest};
 use crate::policy::LoadedPolicy;
-use crate::request::{Hook, Request, RequestError, RequestRef};
+use crate::request::{Request, RequestError, RequestRef};
 use crate::sandbox::Runtime;
 use crate::wire::{DataFile, GroupCreation, Membership, Message, Reason, Verdict};
 
@@ -109,16 +109,20 @@ impl PolicySet {
     }
 
     fn check_ref(&self, request: RequestRef<'_>) -> Result<(), RequestError> {
-        if let RequestRef::Message(m) = request {
-            let max = self.limits.max_text_bytes;
-            if m.text.len() as u64 > max {
-                return Err(RequestError::too_large(
-                    Hook::Message,
-                    format!("field `text`: {} bytes, more than the set's `max_text_bytes` of {max}", m.text.len()),
-                ));
+        let max = self.limits.max_text_bytes;
+        let mut over = None;
+        crate::wire::each_string(request, &mut |field, text| {
+            if over.is_none() && text.len() as u64 > max {
+                over = Some((field(), text.len()));
             }
+        });
+        match over {
+            None => Ok(()),
+            Some((field, len)) => Err(RequestError::too_large(
+                request.hook(),
+                format!("field `{field}`: {len} bytes, more than the set's `max_text_bytes` of {max}"),
+            )),
         }
-        Ok(())
     }
 
     /// The folder the set was loaded from.

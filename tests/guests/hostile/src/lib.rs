@@ -5,6 +5,8 @@
 //!   stack in the guest's own memory runs out (below address zero);
 //! - `init-spin`: `init` never returns;
 //! - `init-alloc`: `init` allocates and keeps `mb` MiB, then answers allow;
+//! - `slow-init-trap`: `init` computes for `rounds` rounds (slow, but it
+//!   returns), and every message traps, so every call needs a new instance;
 //! - `huge-strings`: every message gets one reason with a 512 KiB message;
 //! - `remember`: every message is answered with the previous message's text
 //!   as evidence, leaking one request into the next if the instance is reused.
@@ -17,6 +19,8 @@ struct Config {
     act: String,
     #[serde(default)]
     mb: usize,
+    #[serde(default)]
+    rounds: u64,
 }
 
 struct Hostile {
@@ -33,6 +37,13 @@ impl Policy for Hostile {
             "init-spin" => loop {
                 std::hint::black_box(&hoard);
             },
+            "slow-init-trap" => {
+                let mut x = 0u64;
+                for i in 0..config.rounds {
+                    x = std::hint::black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(i));
+                }
+                std::hint::black_box(x);
+            }
             "init-alloc" => {
                 // Touch every page so the memory is really committed.
                 hoard = vec![0x5A; config.mb << 20];
@@ -53,6 +64,7 @@ impl Policy for Hostile {
                 std::hint::black_box(frames(message.text.len() as u64 + 1));
                 allow()
             }
+            "slow-init-trap" => panic!("trap, so the next call needs a new instance"),
             "huge-strings" => review("huge").message("x".repeat(512 << 10)),
             "remember" => match self.last_text.replace(Some(message.text.clone())) {
                 Some(previous) => review("remembered").evidence(previous),
