@@ -9,7 +9,9 @@ removed again: the set it makes must be refused while the previous one keeps
 serving. Reports requests, failures (non-2xx answers and socket errors),
 reloads, RSS at the start, after the first minute and at the end, and the
 p99 latency of each minute. Exits 1 if any request failed, a broken module
-was ever activated, or the end RSS is more than 10% over the first minute's.
+was activated or not refused, a change did not reload, the end RSS is more
+than 10% over the first minute's, or the server died or did not exit 0 on
+SIGTERM.
 
     cargo build --release
     python3 scripts/soak.py --duration 600
@@ -145,7 +147,9 @@ class Chaos(threading.Thread):
                 replace(set_file, set_toml.replace('policies = [', 'policies = ["broken", ', 1))
                 self.broken_dropped += 1
                 report = self.wait_for_reload(before)
-                if report is not None:
+                if report is None:
+                    self.problems.append(f"broken module {self.broken_dropped}: no reload followed")
+                else:
                     last = report["last_reload"]
                     names = [p["name"] for p in (report.get("active") or {}).get("policies", [])]
                     if "broken" in names:
@@ -167,13 +171,16 @@ class Chaos(threading.Thread):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=600, help="seconds of load (default 600)")
+    parser.add_argument("--duration", type=int, default=600,
+                        help="seconds of load, at least 120 so the first minute can be compared (default 600)")
     parser.add_argument("--binary", default=os.path.join(ROOT, "target", "release", "groupgate"))
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--change-every", type=float, default=3.0, help="seconds between policy changes")
     parser.add_argument("--port", type=int, default=18750)
     args = parser.parse_args()
+    if args.duration < 120:
+        sys.exit("soak: --duration must be at least 120 s: RSS is compared with the end of the first minute")
 
     if shutil.which("wrk") is None:
         sys.exit("soak: `wrk` is not installed (Debian: apt install wrk)")
@@ -211,6 +218,9 @@ def main():
         remaining = args.duration
         while remaining > 0:
             span = min(60, remaining)
+            if server.poll() is not None:
+                chaos.problems.append(f"the server died with status {server.returncode}")
+                break
             out = subprocess.run(
                 ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{span}s", "-s", lua, base],
                 capture_output=True, text=True, check=False)
@@ -229,11 +239,15 @@ def main():
                   f"p99 {m[3]:.2f} ms, max {m[4]:.1f} ms, RSS {m[6] / 1024:.1f} MiB", flush=True)
             remaining -= span
         chaos.stop.set()
-        chaos.join(timeout=30)
-        rss_end = rss_kib(server.pid)
-        reloads_ok = metric(base, "groupgate_reloads_ok_total")
-        reloads_failed = metric(base, "groupgate_reloads_failed_total")
+        # A change in progress takes at most about 35 s to see through.
+        chaos.join(timeout=60)
         alive = server.poll() is None
+        if alive:
+            rss_end = rss_kib(server.pid)
+            reloads_ok = metric(base, "groupgate_reloads_ok_total")
+            reloads_failed = metric(base, "groupgate_reloads_failed_total")
+        else:
+            rss_end, reloads_ok, reloads_failed = 0, 0, 0
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -244,7 +258,7 @@ def main():
 
     total = sum(m[1] for m in minutes)
     failed = sum(m[2] for m in minutes)
-    growth = (rss_end - rss_first_minute) / rss_first_minute * 100
+    growth = (rss_end - rss_first_minute) / rss_first_minute * 100 if rss_first_minute else float("inf")
     print()
     print(f"duration           {args.duration} s, wrk -t{args.threads} -c{args.connections}")
     print(f"requests           {total} ({total / args.duration:.0f}/s)")

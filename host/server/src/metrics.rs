@@ -182,7 +182,7 @@ impl Metrics {
         }
         drop(policies);
         out.push_str(
-            "# HELP groupgate_policy_log_lines_dropped_total Guest log lines over the per-call cap, dropped, by policy.\n",
+            "# HELP groupgate_policy_log_lines_dropped_total Guest log lines over the per-call cap, dropped, by policy (test cases run at reload included).\n",
         );
         out.push_str("# TYPE groupgate_policy_log_lines_dropped_total counter\n");
         for (name, n) in log_lines_dropped {
