@@ -26,6 +26,13 @@ pub(crate) const MAX_VERDICT_BYTES: usize = 64 * 1024;
 /// same guest bytes, so the copy could otherwise dwarf the memory cap.
 pub(crate) const MAX_COPY_BYTES: usize = 1024 * 1024;
 
+/// Warm instances kept per policy between calls. Calls run on the caller's
+/// thread, and a server may run one per connection at once (each blocking
+/// call hands its worker's other requests to another thread), so the pool
+/// keeps enough for a busy sidecar: an instance made and dropped per call
+/// costs an `init` each time and fragments the allocator's memory.
+const MAX_IDLE: usize = 32;
+
 /// Why a policy gave no verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Failure {
@@ -143,7 +150,7 @@ impl LoadedPolicy {
         pre: InstancePre<HostState>,
         data: Vec<DataFile>,
     ) -> Result<Self, String> {
-        let max_idle = std::thread::available_parallelism().map_or(4, |n| n.get() * 2);
+        let max_idle = MAX_IDLE;
         let manifest_name = manifest.name.clone();
         let policy = LoadedPolicy {
             name: manifest.name.as_str().into(),
