@@ -95,7 +95,7 @@ fn the_decision_json_has_exactly_the_documented_fields() {
 fn bad_requests_exit_2_naming_the_problem() {
     let cases = [
         ("not json", "not valid JSON".to_string()),
-        ("", "not valid JSON: EOF".to_string()),
+        ("", "the request is empty".to_string()),
         (r#"{"id": "m"}"#, "missing field".to_string()),
         (
             &*example_message().replace(r#""credit_level": 3"#, r#""credit_level": 300"#),

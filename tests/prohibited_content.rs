@@ -113,7 +113,8 @@ fn set_with(config: &str, files: &[(&str, &str)]) -> Result<PolicySet, String> {
     }
     let owned: Vec<(String, &[u8])> = files.iter().map(|(n, c)| (format!("{n}.txt"), c.as_bytes())).collect();
     let borrowed: Vec<(&str, &[u8])> = owned.iter().map(|(n, c)| (n.as_str(), *c)).collect();
-    let set = TempSet::new("").policy("pc", &toml, &borrowed);
+    // Some cases scan texts longer than the default `max_text_bytes`.
+    let set = TempSet::new("[limits]\nmax_text_bytes = 1048576\n").policy("pc", &toml, &borrowed);
     PolicySet::load(set.path()).map_err(|e| e.to_string())
 }
 
