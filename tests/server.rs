@@ -386,24 +386,21 @@ fn a_folder_replaced_wholesale_is_watched_anew() {
     std::fs::write(staged.join("words/words.txt"), "zorblax\nblorple\n").unwrap();
     std::fs::remove_dir_all(&path).unwrap();
     std::fs::rename(&staged, &path).unwrap();
-    let start = Instant::now();
-    loop {
-        let (_, body) = client.post("/v1/evaluate/message", &message("blorple")).unwrap();
-        if json(&body)["outcome"] == "deny" {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(10), "the replaced folder was not picked up");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_deny(&mut client, "blorple", "the replaced folder was not picked up");
     // And it is watched: a later edit is picked up too.
     std::fs::write(path.join("words/words.txt"), "zorblax\nblorple\nquibble\n").unwrap();
+    wait_for_deny(&mut client, "quibble", "an edit after the swap was not picked up");
+}
+
+/// Posts a message with `text` until it is denied; fails with `what` after 10 s.
+fn wait_for_deny(client: &mut Client, text: &str, what: &str) {
     let start = Instant::now();
     loop {
-        let (_, body) = client.post("/v1/evaluate/message", &message("quibble")).unwrap();
+        let (_, body) = client.post("/v1/evaluate/message", &message(text)).unwrap();
         if json(&body)["outcome"] == "deny" {
-            break;
+            return;
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "an edit after the swap was not picked up");
+        assert!(start.elapsed() < Duration::from_secs(10), "{what}");
         std::thread::sleep(Duration::from_millis(20));
     }
 }

@@ -41,4 +41,5 @@ fuzz_target!(init: warm_up(), |data: &[u8]| {
     }
 });
 
-const MESSAGE: &str = r#"{"id":"m1","group":{"id":"g1","name":"g","category":"community","region":"CN-11","member_count":3,"member_limit":500,"founder_id":"u0"},"sender":{"id":"u1","identity_verified":true,"credit_level":3,"region":"CN-11","groups_created":0,"groups_joined":1},"sender_role":"member","text":"hello zorblax","sent_at":1}"#;
+/// The repository's example message.
+const MESSAGE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/message.json"));

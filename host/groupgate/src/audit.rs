@@ -603,13 +603,14 @@ pub fn replay(set: &PolicySet, dir: &Path) -> std::io::Result<Replay> {
             continue;
         };
         report.replayed += 1;
+        let id = record.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
         let old_outcome = record.get("outcome").and_then(Value::as_str).unwrap_or_default().to_owned();
         let decision = match set.evaluate(&request) {
             Ok(decision) => decision,
             // The new set's limits refuse what the old one decided.
             Err(e) => {
                 report.changes.push(Change {
-                    id: record.get("id").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                    id,
                     hook: hook.as_str().to_owned(),
                     old: old_outcome,
                     new: "refused".into(),
@@ -627,7 +628,7 @@ pub fn replay(set: &PolicySet, dir: &Path) -> std::io::Result<Replay> {
         new_reasons.extend(other_keys(new.as_object().expect("a decision is an object")));
         if old_outcome != new_outcome || old_reasons != new_reasons {
             report.changes.push(Change {
-                id: record.get("id").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                id,
                 hook: hook.as_str().to_owned(),
                 old: old_outcome,
                 new: new_outcome,

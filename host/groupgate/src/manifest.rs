@@ -41,8 +41,9 @@ pub struct SetManifest {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SetLimits {
-    /// Longest message text, in bytes, the set is asked to judge; a longer
-    /// one is refused before any policy runs.
+    /// Longest text field (message text, group name or description, id,
+    /// label, ...), in bytes, the set is asked to judge; a request with a
+    /// longer one is refused before any policy runs, naming the field.
     #[serde(default = "default_max_text_bytes")]
     pub max_text_bytes: u64,
     /// Largest `[data]` file, in bytes, a policy may be given; a set with a

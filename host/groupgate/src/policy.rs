@@ -136,7 +136,6 @@ pub(crate) struct LoadedPolicy {
     pre: InstancePre<HostState>,
     data: Vec<DataFile>,
     pool: Mutex<Vec<Warm>>,
-    max_idle: usize,
     /// Log lines over the per-call cap, counted across reloads by name.
     log_dropped: Arc<AtomicU64>,
 }
@@ -150,17 +149,14 @@ impl LoadedPolicy {
         pre: InstancePre<HostState>,
         data: Vec<DataFile>,
     ) -> Result<Self, String> {
-        let max_idle = MAX_IDLE;
-        let manifest_name = manifest.name.clone();
         let policy = LoadedPolicy {
+            log_dropped: runtime.log_dropped_counter(&manifest.name),
             name: manifest.name.as_str().into(),
             manifest,
             runtime: runtime.clone(),
             pre,
             data,
             pool: Mutex::new(Vec::new()),
-            max_idle,
-            log_dropped: runtime.log_dropped_counter(&manifest_name),
         };
         let warm = policy.instantiate(policy.manifest.limits.init_timeout_ms).map_err(|e| match e {
             Failure::InitRejected(_) | Failure::Contract(_) => e.to_string(),
@@ -225,7 +221,7 @@ impl LoadedPolicy {
             return;
         }
         let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
-        if pool.len() < self.max_idle {
+        if pool.len() < MAX_IDLE {
             pool.push(warm);
         }
     }

@@ -255,21 +255,15 @@ async fn evaluate(State(state): State<Arc<ServerState>>, hook: Hook, body: Body)
     let Some(active) = state.active() else {
         return error(StatusCode::SERVICE_UNAVAILABLE, not_ready(&state));
     };
-    // The set's own limits (`max_text_bytes`) refuse a request before any
-    // policy runs, and it is not recorded: nothing was decided.
-    if let Err(e) = active.set.check(&request) {
-        state.metrics.rejected();
-        let status = if e.is_too_large() { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::BAD_REQUEST };
-        return error(status, e.to_string());
-    }
     // Policies run on the request's own thread: a call is microseconds. It is
     // marked blocking, though, so that a policy running to its deadline (or a
     // decision waiting for its record's fsync) hands this worker's other
     // requests, and health checks, to another thread.
-    let id = state.decision_id();
-    let decide = || {
-        // Checked above; the set is the same one.
-        let decision = active.set.evaluate(&request).unwrap_or_else(|_| unreachable!("the request was checked"));
+    let decide = || -> Result<_, groupgate::RequestError> {
+        // The set's own limits (`max_text_bytes`) refuse a request before any
+        // policy runs, and it is not recorded: nothing was decided.
+        let decision = active.set.evaluate(&request)?;
+        let id = state.decision_id();
         let recorded = match state.recorder() {
             // A set that asks for records is not answered without one.
             _ if active.set.audit_settings().is_none() => Ok(()),
@@ -284,11 +278,19 @@ async fn evaluate(State(state): State<Arc<ServerState>>, hook: Hook, body: Body)
             Some(Err(e)) => Err(e.clone()),
             None => Err("the decision log is not open".to_owned()),
         };
-        (decision, recorded)
+        Ok((id, decision, recorded))
     };
-    let (decision, recorded) = match tokio::runtime::Handle::current().runtime_flavor() {
+    let decided = match tokio::runtime::Handle::current().runtime_flavor() {
         tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(decide),
         _ => decide(),
+    };
+    let (id, decision, recorded) = match decided {
+        Ok(decided) => decided,
+        Err(e) => {
+            state.metrics.rejected();
+            let status = if e.is_too_large() { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::BAD_REQUEST };
+            return error(status, e.to_string());
+        }
     };
     if let Err(e) = recorded {
         return error(StatusCode::SERVICE_UNAVAILABLE, format!("the decision could not be recorded: {e}"));
