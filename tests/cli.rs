@@ -824,3 +824,61 @@ fn serve_refuses_a_read_timeout_of_zero() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("write it like `10s`"), "{}", stderr(&out));
 }
+
+fn bench_json(hook: &str, file: &str, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["bench", "--policies", "policies/default", "--hook", hook, file];
+    args.extend_from_slice(&["--duration", "300ms", "--warmup", "50ms", "--json"]);
+    args.extend_from_slice(extra);
+    let out = groupgate(&args, None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_slice(&out.stdout).expect("bench --json prints JSON")
+}
+
+#[test]
+fn bench_measures_every_hook_and_splits_the_time_by_policy() {
+    for (hook, policies) in [
+        ("message", &["blacklist", "real-name", "credit-levels", "prohibited-content"][..]),
+        ("group-creation", &["blacklist", "real-name", "credit-levels", "group-limits", "prohibited-content"][..]),
+        ("membership", &["blacklist", "real-name", "credit-levels", "group-limits"][..]),
+    ] {
+        let r = bench_json(hook, &format!("examples/{hook}.json"), &[]);
+        for key in ["evals_per_sec", "mean_us", "p50_us", "p90_us", "p99_us", "max_us", "host_us"] {
+            assert!(r[key].as_f64().is_some_and(|v| v > 0.0), "{hook}: `{key}` in {r}");
+        }
+        assert!(r["evaluations"].as_u64().unwrap() > 100, "{hook}: {r}");
+        assert_eq!(r["threads"], 1);
+        assert_eq!(r["outcome"], "allow");
+        let p = |key| r[key].as_f64().unwrap();
+        assert!(p("p50_us") <= p("p90_us") && p("p90_us") <= p("p99_us") && p("p99_us") <= p("max_us"), "{r}");
+        let names: Vec<&str> = r["policies"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+        assert_eq!(names, policies, "{hook}: the policies that answer it, in order");
+        let in_policies: f64 = r["policies"].as_array().unwrap().iter().map(|p| p["mean_us"].as_f64().unwrap()).sum();
+        assert!(in_policies > 0.0 && in_policies <= p("mean_us"), "{hook}: policies take part of a decision: {r}");
+    }
+}
+
+#[test]
+fn bench_runs_on_several_threads_and_reports_a_deny() {
+    let message = example_message().replace("Bring water!", "Bring zorblax!");
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), message).unwrap();
+    let r = bench_json("message", file.path().to_str().unwrap(), &["--threads", "2"]);
+    assert_eq!(r["threads"], 2);
+    assert_eq!(r["outcome"], "deny", "{r}");
+}
+
+#[test]
+fn bench_text_names_the_numbers_and_refuses_bad_input_with_exit_2() {
+    let args = ["bench", "--policies", "policies/default", "--hook", "membership", "examples/membership.json"];
+    let out = groupgate(&[&args[..], &["--duration", "200ms", "--warmup", "0s"]].concat(), None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for word in ["per second", "p50", "p99", "group-limits", "host (limits, merge)"] {
+        assert!(text.contains(word), "`{word}` in {text}");
+    }
+    let out = groupgate(&["bench", "--policies", "policies/default", "--hook", "membership", "-"], Some("{"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("membership"), "{}", stderr(&out));
+    let out = groupgate(&[&args[..], &["--threads", "0"]].concat(), None);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}

@@ -14,7 +14,7 @@ fn load_error(set: &TempSet) -> String {
 /// A decision without its timings, which differ from run to run.
 fn untimed(mut d: Decision) -> Decision {
     for p in &mut d.policies {
-        p.duration_us = 0;
+        p.duration = std::time::Duration::ZERO;
     }
     d
 }

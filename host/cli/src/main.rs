@@ -47,6 +47,32 @@ enum Command {
         #[arg(long)]
         compact: bool,
     },
+    /// Measure how fast a policy set decides one request: decisions per
+    /// second, latency percentiles, and the time spent in each policy.
+    #[command(after_help = BENCH_HELP)]
+    Bench {
+        /// The policy set folder (the one holding `groupgate.toml`).
+        #[arg(long, value_name = "DIR")]
+        policies: PathBuf,
+        /// Which question the request asks.
+        #[arg(long, value_parser = parse_hook, value_name = "message|group-creation|membership")]
+        hook: Hook,
+        /// The request as JSON; `-` or nothing reads standard input.
+        #[arg(value_name = "FILE|-")]
+        input: Option<PathBuf>,
+        /// How long to measure, after the warm-up (e.g. `10s`, `500ms`).
+        #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = positive_duration)]
+        duration: std::time::Duration,
+        /// How long every thread evaluates before measuring starts.
+        #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = humantime::parse_duration)]
+        warmup: std::time::Duration,
+        /// Threads evaluating at once, each in a loop.
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
+        threads: u16,
+        /// Print the report as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Serve decisions over HTTP, reloading the policy folder when it changes.
     #[command(after_help = SERVE_HELP)]
     Serve {
@@ -125,6 +151,10 @@ const SERVE_HELP: &str = "Routes: POST /v1/evaluate/{message,group-creation,memb
 Reload: a change in the folder (debounced), SIGHUP, or POST /v1/reload loads the folder, initialises every policy and runs every test case; the new set is activated only if all of that succeeds, otherwise the previous one keeps serving and the error shows in /v1/policies. A set that cannot load at start (or a folder that does not exist yet) leaves the server unready (503) until a good one appears. A folder replaced wholesale is watched anew within a second.
 
 SIGTERM or Ctrl-C: stop accepting, answer the requests in flight (for at most 30 s), exit 0.";
+
+const BENCH_HELP: &str = "Every thread calls the same evaluation as the server (limits check, every matching policy, merge) in a loop; a policy's time covers taking a warm instance, copying the request in, its hook, and copying the verdict out. Times are per decision, in microseconds.
+
+--json prints one object: evaluations, seconds, evals_per_sec, threads, mean_us, p50_us, p90_us, p99_us, max_us, outcome, host_us (time outside every policy: limits check and merge), and policies: [{name, mean_us, share}] in evaluation order.";
 
 const TEST_HELP: &str = "Cases in a policy folder's `tests/` run against that policy alone; cases in the set's own `tests/` (next to groupgate.toml) run against the whole set. The case file format is described in the README.
 
@@ -320,6 +350,18 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Eval { policies, hook, input, compact } => {
             eval(&policies, hook, input.as_deref(), compact).map(|()| 0)
         }
+        Command::Bench { policies, hook, input, duration, warmup, threads, json } => {
+            let request = Request::from_json(hook, &read_input(input.as_deref())?)?;
+            let set = PolicySet::load(&policies)?;
+            let options = groupgate::bench::BenchOptions { duration, warmup, threads: usize::from(threads) };
+            let report = groupgate::bench::run(&set, &request, &options)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print_bench(&policies, hook, &options, &report);
+            }
+            Ok(0)
+        }
         Command::Test { paths, filter, junit, json, fail_on_empty, coverage, verbose } => {
             let options = RunOptions { filter };
             let run = testing::run(&paths, &options);
@@ -443,17 +485,44 @@ fn describe_scope(scope: &groupgate::Scope) -> String {
 }
 
 fn eval(dir: &Path, hook: Hook, input: Option<&Path>, compact: bool) -> Result<()> {
-    let json = match input {
-        None => read_stdin()?,
-        Some(p) if p == Path::new("-") => read_stdin()?,
-        Some(p) => std::fs::read(p).with_context(|| format!("cannot read `{}`", p.display()))?,
-    };
-    let request = Request::from_json(hook, &json)?;
+    let request = Request::from_json(hook, &read_input(input)?)?;
     let set = PolicySet::load(dir)?;
     let decision = set.evaluate(&request)?;
     let out = if compact { serde_json::to_string(&decision)? } else { serde_json::to_string_pretty(&decision)? };
     println!("{out}");
     Ok(())
+}
+
+/// The request file, or standard input for `-` or no file.
+fn read_input(input: Option<&Path>) -> Result<Vec<u8>> {
+    match input {
+        None => read_stdin(),
+        Some(p) if p == Path::new("-") => read_stdin(),
+        Some(p) => std::fs::read(p).with_context(|| format!("cannot read `{}`", p.display())),
+    }
+}
+
+fn print_bench(dir: &Path, hook: Hook, options: &groupgate::bench::BenchOptions, r: &groupgate::bench::BenchReport) {
+    let threads = if r.threads == 1 { "1 thread".to_owned() } else { format!("{} threads", r.threads) };
+    println!(
+        "{} · {hook} · {threads} · {} after {} of warm-up",
+        dir.display(),
+        humantime::format_duration(options.duration),
+        humantime::format_duration(options.warmup)
+    );
+    println!("decision     {}", r.outcome);
+    println!("evaluations  {} ({:.0} per second)", r.evaluations, r.evals_per_sec);
+    println!(
+        "latency      mean {:.2} µs · p50 {:.2} · p90 {:.2} · p99 {:.2} · max {:.1}",
+        r.mean_us, r.p50_us, r.p90_us, r.p99_us, r.max_us
+    );
+    let width = r.policies.iter().map(|p| p.name.len()).chain([22]).max().unwrap_or(22);
+    println!("{:width$}  {:>8}  {:>5}", "policy", "mean µs", "share");
+    for p in &r.policies {
+        println!("{:width$}  {:>8.2}  {:>4.0}%", p.name, p.mean_us, p.share * 100.0);
+    }
+    let host_share = if r.mean_us > 0.0 { r.host_us / r.mean_us * 100.0 } else { 0.0 };
+    println!("{:width$}  {:>8.2}  {:>4.0}%", "host (limits, merge)", r.host_us, host_share);
 }
 
 fn read_stdin() -> Result<Vec<u8>> {

@@ -3,6 +3,8 @@
 //! is kept and tagged with the policy that gave it; audit-mode policies are
 //! reported under `policies` but do not count.
 
+use std::time::Duration;
+
 use serde::Serialize;
 
 use crate::manifest::Mode;
@@ -68,8 +70,14 @@ pub struct PolicyReport {
     pub error: Option<String>,
     /// What kind of failure that was, or null.
     pub error_kind: Option<ErrorKind>,
-    /// Time spent in the policy, in microseconds.
-    pub duration_us: u64,
+    /// Time spent in the policy; serialised as whole microseconds in
+    /// `duration_us`. Kept exact here because a warm call takes about one.
+    #[serde(rename = "duration_us", serialize_with = "whole_micros")]
+    pub duration: Duration,
+}
+
+fn whole_micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
 /// Why a policy gave no verdict, as a stable name for reports and metrics.
@@ -168,7 +176,7 @@ mod tests {
             outcome,
             error: None,
             error_kind: None,
-            duration_us: 1,
+            duration: Duration::from_micros(1),
         }
     }
 

@@ -13,6 +13,7 @@
 //! ```
 
 pub mod audit;
+pub mod bench;
 mod builtin;
 mod decision;
 mod error;

@@ -229,7 +229,7 @@ impl PolicySet {
                 outcome: verdict.outcome,
                 error,
                 error_kind,
-                duration_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+                duration: elapsed,
             };
             let counts = only.is_some() || m.mode == Mode::Enforce;
             decision.add(report, verdict, counts);

@@ -194,6 +194,23 @@ pub enum Outcome {
     Deny,
 }
 
+impl Outcome {
+    /// The outcome's name, as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Allow => "allow",
+            Outcome::Review => "review",
+            Outcome::Deny => "deny",
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Why a policy decided as it did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lower, Lift)]
 #[serde(deny_unknown_fields)]

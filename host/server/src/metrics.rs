@@ -33,10 +33,6 @@ fn outcome_index(o: Outcome) -> usize {
     }
 }
 
-fn outcome_name(o: Outcome) -> &'static str {
-    ["allow", "review", "deny"][outcome_index(o)]
-}
-
 fn hook_index(h: Hook) -> usize {
     match h {
         Hook::Message => 0,
@@ -133,7 +129,7 @@ impl Metrics {
                 let _ = writeln!(
                     out,
                     "groupgate_evaluations_total{{hook=\"{hook}\",outcome=\"{}\"}} {n}",
-                    outcome_name(outcome)
+                    outcome.as_str()
                 );
             }
         }
@@ -163,7 +159,7 @@ impl Metrics {
                     out,
                     "groupgate_policy_verdicts_total{{policy=\"{}\",outcome=\"{}\"}} {n}",
                     label(name),
-                    outcome_name(outcome)
+                    outcome.as_str()
                 );
             }
         }

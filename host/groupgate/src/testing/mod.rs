@@ -39,7 +39,7 @@ use crate::error::LoadError;
 use crate::manifest::{POLICY_FILE, SET_FILE};
 use crate::request::Hook;
 use crate::set::{POLICY_ERROR, PolicySet};
-use crate::wire::{Outcome, Target};
+use crate::wire::Target;
 
 /// The folder, inside a policy or set folder, that holds its case files.
 pub const TESTS_DIR: &str = "tests";
@@ -465,13 +465,13 @@ fn run_case(set: &PolicySet, case: &Case) -> CaseResult {
             _ if expected => failures.push(format!(
                 "expected policy `{}` to fail, but it decided {}",
                 report.name,
-                outcome_name(report.outcome)
+                report.outcome.as_str()
             )),
             _ => {}
         }
         let deadline_us = set.policies().find(|m| m.name == report.name).map_or(0, |m| m.limits.timeout_ms * 1000);
         if report.error_kind != Some(ErrorKind::Timeout)
-            && let Some(note) = slow_note(&report.name, report.duration_us, deadline_us)
+            && let Some(note) = slow_note(&report.name, micros_of(report.duration), deadline_us)
         {
             slow.push(note);
         }
@@ -496,7 +496,7 @@ fn run_case(set: &PolicySet, case: &Case) -> CaseResult {
         passed: failures.is_empty(),
         expected: case.expect.clone(),
         failures,
-        duration_us: decision.policies.iter().map(|p| p.duration_us).sum(),
+        duration_us: micros_of(decision.policies.iter().map(|p| p.duration).sum()),
         limits,
         slow,
         decision,
@@ -504,6 +504,10 @@ fn run_case(set: &PolicySet, case: &Case) -> CaseResult {
 }
 
 /// A note when a call took more than [`SLOW_SHARE_OF_DEADLINE`] of its deadline.
+fn micros_of(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
 fn slow_note(policy: &str, duration_us: u64, deadline_us: u64) -> Option<String> {
     let slow = deadline_us > 0 && duration_us as f64 > deadline_us as f64 * SLOW_SHARE_OF_DEADLINE;
     slow.then(|| format!("policy `{policy}` took {} of its {} deadline", micros(duration_us), micros(deadline_us)))
@@ -518,14 +522,6 @@ fn display_path<S: serde::Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Err
 /// A duration for people: `850 µs`, `12.3 ms`.
 pub(crate) fn micros(us: u64) -> String {
     if us < 1000 { format!("{us} µs") } else { format!("{:.1} ms", us as f64 / 1000.0) }
-}
-
-fn outcome_name(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Allow => "allow",
-        Outcome::Review => "review",
-        Outcome::Deny => "deny",
-    }
 }
 
 fn target_text(t: &Target) -> String {
@@ -552,8 +548,8 @@ fn check(expect: &Expect, decision: &Decision) -> Vec<String> {
     if decision.outcome != expect.outcome {
         failures.push(format!(
             "expected outcome {}, decided {} (reasons: {})",
-            outcome_name(expect.outcome),
-            outcome_name(decision.outcome),
+            expect.outcome.as_str(),
+            decision.outcome.as_str(),
             reasons()
         ));
     }
@@ -601,22 +597,20 @@ fn check(expect: &Expect, decision: &Decision) -> Vec<String> {
         match decision.policies.iter().find(|p| &p.name == name) {
             Some(p) if p.outcome != *want => failures.push(format!(
                 "expected policy `{name}` to decide {}, it decided {}",
-                outcome_name(*want),
-                outcome_name(p.outcome)
+                want.as_str(),
+                p.outcome.as_str()
             )),
             Some(_) => {}
             None => failures.push(format!(
                 "expected policy `{name}` to decide {}, but it did not run (its hooks or scope do not match)",
-                outcome_name(*want)
+                want.as_str()
             )),
         }
     }
     for name in &expect.skipped {
         if let Some(p) = decision.policies.iter().find(|p| &p.name == name) {
-            failures.push(format!(
-                "expected policy `{name}` to be skipped, but it ran and decided {}",
-                outcome_name(p.outcome)
-            ));
+            failures
+                .push(format!("expected policy `{name}` to be skipped, but it ran and decided {}", p.outcome.as_str()));
         }
     }
     failures

@@ -1,0 +1,183 @@
+//! Measuring what a decision costs: [`run`] drives one request through
+//! [`PolicySet::evaluate`], the call the server makes per request, from one
+//! or more threads, and reports throughput, latency percentiles and the time
+//! spent in each policy. `groupgate bench` prints its [`BenchReport`].
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use groupgate::bench::{self, BenchOptions};
+//! use groupgate::{Hook, PolicySet, Request};
+//!
+//! let set = PolicySet::load("policies/default")?;
+//! let request = Request::from_json(Hook::Message, &std::fs::read("examples/message.json")?)?;
+//! let options = BenchOptions { duration: Duration::from_secs(5), ..BenchOptions::default() };
+//! let report = bench::run(&set, &request, &options)?;
+//! println!("{:.0} decisions per second, p99 {:.1} µs", report.evals_per_sec, report.p99_us);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::request::{Request, RequestError};
+use crate::set::PolicySet;
+use crate::wire::Outcome;
+
+/// How long and on how many threads to measure.
+#[derive(Debug, Clone, Copy)]
+pub struct BenchOptions {
+    /// How long to measure, after the warm-up.
+    pub duration: Duration,
+    /// How long every thread evaluates before measuring starts, so that each
+    /// policy has a warm instance per thread and the caches are hot.
+    pub warmup: Duration,
+    /// Threads evaluating at once, each in a loop.
+    pub threads: usize,
+}
+
+impl Default for BenchOptions {
+    /// Ten seconds on one thread, after one second of warm-up.
+    fn default() -> Self {
+        BenchOptions { duration: Duration::from_secs(10), warmup: Duration::from_secs(1), threads: 1 }
+    }
+}
+
+/// What a run measured. Times are in microseconds, from the moment
+/// `evaluate` is called to the moment its decision is dropped.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    /// Decisions made while measuring, across all threads.
+    pub evaluations: u64,
+    /// How long the measurement ran, in seconds.
+    pub seconds: f64,
+    /// Decisions per second, across all threads.
+    pub evals_per_sec: f64,
+    /// Threads that evaluated at once.
+    pub threads: usize,
+    /// Mean latency of one decision.
+    pub mean_us: f64,
+    /// Median latency.
+    pub p50_us: f64,
+    /// 90th percentile latency.
+    pub p90_us: f64,
+    /// 99th percentile latency.
+    pub p99_us: f64,
+    /// The slowest decision.
+    pub max_us: f64,
+    /// The decision's outcome (the same request is decided every time).
+    pub outcome: Outcome,
+    /// The policies that ran, in evaluation order, with their share.
+    pub policies: Vec<PolicyTime>,
+    /// The time per decision outside every policy: checking the set's
+    /// limits and merging the verdicts.
+    pub host_us: f64,
+}
+
+/// One policy's part of a decision's time.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyTime {
+    /// The policy's name.
+    pub name: String,
+    /// Mean time per call: taking a warm instance, copying the request into
+    /// it, running the hook, and copying the verdict out.
+    pub mean_us: f64,
+    /// Its part of the mean latency, from 0 to 1.
+    pub share: f64,
+}
+
+/// Evaluates `request` on `options.threads` threads for the warm-up and then
+/// for `options.duration`, recording every decision's latency.
+///
+/// `Err` when the set refuses the request (its `[limits]`), checked once
+/// before any thread starts.
+pub fn run(set: &PolicySet, request: &Request, options: &BenchOptions) -> Result<BenchReport, RequestError> {
+    let first = set.evaluate(request)?;
+    let names: Vec<String> = first.policies.iter().map(|p| p.name.clone()).collect();
+    let threads = options.threads.max(1);
+
+    let go = Instant::now() + options.warmup;
+    let stop = go + options.duration;
+    let tallies: Vec<Tally> = std::thread::scope(|scope| {
+        let workers: Vec<_> =
+            (0..threads).map(|_| scope.spawn(|| measure(set, request, names.len(), go, stop))).collect();
+        workers.into_iter().map(|w| w.join().expect("a bench thread panicked")).collect()
+    });
+
+    let mut latency = new_histogram();
+    let mut policy_ns = vec![0u128; names.len()];
+    let mut busy = Duration::ZERO;
+    for tally in &tallies {
+        latency.add(&tally.latency).expect("histograms of one shape add up");
+        for (total, ns) in policy_ns.iter_mut().zip(&tally.policy_ns) {
+            *total += ns;
+        }
+        busy = busy.max(tally.elapsed);
+    }
+    let evaluations = latency.len();
+    let per_call_us = |ns: u128| if evaluations == 0 { 0.0 } else { ns as f64 / evaluations as f64 / 1000.0 };
+    let mean_us = latency.mean() / 1000.0;
+    let policies: Vec<PolicyTime> = names
+        .into_iter()
+        .zip(&policy_ns)
+        .map(|(name, &ns)| {
+            let mean = per_call_us(ns);
+            PolicyTime { name, mean_us: mean, share: if mean_us > 0.0 { mean / mean_us } else { 0.0 } }
+        })
+        .collect();
+    let in_policies: f64 = policies.iter().map(|p| p.mean_us).sum();
+    let quantile_us = |q: f64| latency.value_at_quantile(q) as f64 / 1000.0;
+    let seconds = busy.as_secs_f64();
+    Ok(BenchReport {
+        evaluations,
+        seconds,
+        evals_per_sec: if seconds > 0.0 { evaluations as f64 / seconds } else { 0.0 },
+        threads,
+        mean_us,
+        p50_us: quantile_us(0.50),
+        p90_us: quantile_us(0.90),
+        p99_us: quantile_us(0.99),
+        max_us: latency.max() as f64 / 1000.0,
+        outcome: first.outcome,
+        policies,
+        host_us: (mean_us - in_policies).max(0.0),
+    })
+}
+
+/// One thread's measurements.
+struct Tally {
+    latency: Histogram<u64>,
+    /// Nanoseconds spent in each policy, summed, in evaluation order.
+    policy_ns: Vec<u128>,
+    /// From the end of the warm-up to the thread's last decision.
+    elapsed: Duration,
+}
+
+fn measure(set: &PolicySet, request: &Request, policies: usize, go: Instant, stop: Instant) -> Tally {
+    // The warm-up: every thread evaluates, so the pools hold an instance per
+    // thread before timing starts.
+    while Instant::now() < go {
+        drop(set.evaluate(request));
+    }
+    let mut latency = new_histogram();
+    let mut policy_ns = vec![0u128; policies];
+    let start = Instant::now();
+    let mut now = start;
+    while now < stop {
+        let decision = set.evaluate(request).expect("the request was accepted once");
+        for (total, p) in policy_ns.iter_mut().zip(&decision.policies) {
+            *total += p.duration.as_nanos();
+        }
+        drop(decision);
+        let end = Instant::now();
+        latency.saturating_record(u64::try_from((end - now).as_nanos()).unwrap_or(u64::MAX));
+        now = end;
+    }
+    Tally { latency, policy_ns, elapsed: now - start }
+}
+
+/// Nanoseconds from 1 to an hour, to three significant digits.
+fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid histogram bounds")
+}
