@@ -4,7 +4,7 @@
 //! costs the policy its instance and yields a [`Failure`] instead of a verdict.
 
 use std::fmt;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,59 @@ pub(crate) const MAX_COPY_BYTES: usize = 1024 * 1024;
 /// keeps enough for a busy sidecar: an instance made and dropped per call
 /// costs an `init` each time and fragments the allocator's memory.
 const MAX_IDLE: usize = 32;
+
+/// A policy's idle instances, split into shards that threads are spread over
+/// (round robin, at a thread's first call). A thread takes and returns
+/// instances through its own shard, so that an instance, its store and its
+/// linear memory stay in one core's cache, and two threads do not fight
+/// over one lock: with a single shared pool, two threads deciding
+/// memberships through the default set made 1.1 to 1.3 times the decisions
+/// of one, each instance's memory moving between cores on every call.
+struct Pool {
+    shards: Box<[Shard]>,
+    /// Idle instances one shard keeps.
+    per_shard: usize,
+}
+
+/// One shard, on a cache line of its own so that two threads' locks do not
+/// share one.
+#[repr(align(128))]
+struct Shard(Mutex<Vec<Warm>>);
+
+impl Pool {
+    fn new() -> Pool {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let count = cores.next_power_of_two().clamp(1, MAX_IDLE);
+        let shards = (0..count).map(|_| Shard(Mutex::new(Vec::new()))).collect();
+        Pool { shards, per_shard: (MAX_IDLE / count).max(1) }
+    }
+
+    /// The calling thread's shard.
+    fn home(&self) -> usize {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        thread_local!(static HOME: usize = NEXT.fetch_add(1, Ordering::Relaxed));
+        HOME.with(|home| home & (self.shards.len() - 1))
+    }
+
+    fn lock(&self, shard: usize) -> std::sync::MutexGuard<'_, Vec<Warm>> {
+        self.shards[shard].0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// An idle instance: the thread's own shard first, then any other, so
+    /// that a thread new to the policy reuses an instance before making one.
+    fn take(&self) -> Option<Warm> {
+        let home = self.home();
+        (0..self.shards.len()).find_map(|i| self.lock((home + i) % self.shards.len()).pop())
+    }
+
+    /// Keeps `warm` in the thread's shard, or drops it if that shard is full.
+    fn put(&self, warm: Warm) {
+        let mut shard = self.lock(self.home());
+        if shard.len() < self.per_shard {
+            shard.push(warm);
+        }
+    }
+}
 
 /// Why a policy gave no verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,7 +188,7 @@ pub(crate) struct LoadedPolicy {
     runtime: Runtime,
     pre: InstancePre<HostState>,
     data: Vec<DataFile>,
-    pool: Mutex<Vec<Warm>>,
+    pool: Pool,
     /// Log lines over the per-call cap, counted across reloads by name.
     log_dropped: Arc<AtomicU64>,
 }
@@ -156,7 +209,7 @@ impl LoadedPolicy {
             runtime: runtime.clone(),
             pre,
             data,
-            pool: Mutex::new(Vec::new()),
+            pool: Pool::new(),
         };
         let warm = policy.instantiate(policy.manifest.limits.init_timeout_ms).map_err(|e| match e {
             Failure::InitRejected(_) | Failure::Contract(_) => e.to_string(),
@@ -207,8 +260,7 @@ impl LoadedPolicy {
     }
 
     fn take(&self) -> Result<Warm, Failure> {
-        let pooled = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        match pooled {
+        match self.pool.take() {
             Some(warm) => Ok(warm),
             // Made on the request path: its `init` gets the call's deadline.
             None => self.instantiate(self.manifest.limits.timeout_ms),
@@ -220,10 +272,7 @@ impl LoadedPolicy {
             // Dropped with everything the call left in its memory.
             return;
         }
-        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
-        if pool.len() < MAX_IDLE {
-            pool.push(warm);
-        }
+        self.pool.put(warm);
     }
 
     /// A fresh instance that has run `init` within `deadline_ms`.
