@@ -236,15 +236,15 @@ impl LoadedPolicy {
     /// load, so a slow `init` cannot hold up requests.
     pub(crate) fn evaluate<P: HookInput>(&self, input: &P) -> (Result<Verdict, Failure>, Duration) {
         let start = Instant::now();
-        let result = self.take().and_then(|warm| self.call(warm, input, start));
+        let result = self.take(start).and_then(|(warm, spent_ms)| self.call(warm, input, spent_ms));
         (result, start.elapsed())
     }
 
-    fn call<P: HookInput>(&self, mut warm: Warm, input: &P, start: Instant) -> Result<Verdict, Failure> {
+    /// Calls the hook with what is left of the deadline after `spent_ms`.
+    fn call<P: HookInput>(&self, mut warm: Warm, input: &P, spent_ms: u64) -> Result<Verdict, Failure> {
         let func = P::func(&warm.hooks);
         warm.store.data_mut().begin_call();
         let timeout_ms = self.manifest.limits.timeout_ms;
-        let spent_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
         warm.store.set_epoch_deadline(ticks(timeout_ms.saturating_sub(spent_ms)));
         let result = func.call(&mut warm.store, (input,));
         warm.store.data_mut().end_call();
@@ -259,11 +259,16 @@ impl LoadedPolicy {
         }
     }
 
-    fn take(&self) -> Result<Warm, Failure> {
+    /// A warm instance, and the milliseconds of the call's deadline spent
+    /// getting it: none for a pooled one (the clock is not read again).
+    fn take(&self, start: Instant) -> Result<(Warm, u64), Failure> {
         match self.pool.take() {
-            Some(warm) => Ok(warm),
+            Some(warm) => Ok((warm, 0)),
             // Made on the request path: its `init` gets the call's deadline.
-            None => self.instantiate(self.manifest.limits.timeout_ms),
+            None => {
+                let warm = self.instantiate(self.manifest.limits.timeout_ms)?;
+                Ok((warm, u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)))
+            }
         }
     }
 

@@ -38,6 +38,9 @@ struct Args {
     /// timed ones.
     #[arg(long, default_value_t = 300)]
     variants: usize,
+    /// Only the workloads whose name contains this text (e.g. `membership`).
+    #[arg(long, value_name = "TEXT")]
+    only: Option<String>,
     /// Where to write the results as JSON.
     #[arg(long, default_value = "docs/benchmarks/peers.json")]
     json: PathBuf,
@@ -114,7 +117,11 @@ fn main() -> Result<()> {
     let mut folders = Vec::new();
 
     let mut workloads = Vec::new();
+    let wanted = |name: &str| args.only.as_ref().is_none_or(|only| name.contains(only.as_str()));
     for n in WORD_COUNTS {
+        if !wanted(&format!("message 1 KB, {n} words")) {
+            continue;
+        }
         let words = &all_words[..n];
         let with_words = default_with_words(&default_dir, words, false)?;
         let fresh = default_with_words(&default_dir, words, true)?;
@@ -177,6 +184,11 @@ fn main() -> Result<()> {
         timed_only: &[],
     });
 
+    // The message workloads not wanted were never built; the others are chosen here.
+    workloads.retain(|w| wanted(&w.name));
+    if workloads.is_empty() {
+        bail!("no workload's name contains `{}`", args.only.as_deref().unwrap_or_default());
+    }
     cross_check(&mut workloads)?;
 
     let mut rows = Vec::new();
@@ -340,6 +352,10 @@ fn targets(rows: &[Row], threads: &[BenchReport]) -> Vec<Target> {
             met: scaling >= 1.8,
         },
     ]
+    .into_iter()
+    // A run of some workloads (`--only`) measures some targets.
+    .filter(|t| !t.measured.contains("NaN"))
+    .collect()
 }
 
 fn print_tables(results: &Results) {
