@@ -882,3 +882,21 @@ fn bench_text_names_the_numbers_and_refuses_bad_input_with_exit_2() {
     let out = groupgate(&[&args[..], &["--threads", "0"]].concat(), None);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+#[test]
+fn with_groupgate_perf_map_a_profiler_can_name_the_policies_functions() {
+    let child = Command::new(env!("CARGO_BIN_EXE_groupgate"))
+        .args(["eval", "--policies", "policies/default", "--hook", "membership", "examples/membership.json"])
+        .current_dir(repo_root())
+        .env("GROUPGATE_PERF_MAP", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run groupgate");
+    let map = std::path::PathBuf::from(format!("/tmp/perf-{}.map", child.id()));
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let names = std::fs::read_to_string(&map).unwrap_or_default();
+    let _ = std::fs::remove_file(&map);
+    assert!(names.contains("evaluate-membership"), "`{}` names the policies' exports", map.display());
+}

@@ -22,6 +22,9 @@ pub(crate) use state::{Breach, HostState, LOG_LINES_MAX, printable};
 /// How often the epoch advances: the resolution of every call deadline.
 pub(crate) const TICK: Duration = Duration::from_millis(1);
 
+/// Set to `1`, names compiled policy code for `perf` (see the README).
+pub const PERF_MAP_VAR: &str = "GROUPGATE_PERF_MAP";
+
 /// The WIT package version this host implements.
 pub const CONTRACT: &str = "groupgate:policy@0.1.0";
 
@@ -63,6 +66,11 @@ impl Runtime {
         config.concurrency_support(false);
         config.epoch_interruption(true);
         config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+        // With GROUPGATE_PERF_MAP=1, compiled policy code is named in
+        // /tmp/perf-PID.map, so `perf report` shows a policy's own functions.
+        if std::env::var_os(PERF_MAP_VAR).is_some_and(|v| v == "1") {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config).map_err(|e| format!("cannot configure the wasm engine: {e:#}"))?;
 
         let mut linker = Linker::new(&engine);
