@@ -853,8 +853,23 @@ fn bench_measures_every_hook_and_splits_the_time_by_policy() {
         let names: Vec<&str> = r["policies"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
         assert_eq!(names, policies, "{hook}: the policies that answer it, in order");
         let in_policies: f64 = r["policies"].as_array().unwrap().iter().map(|p| p["mean_us"].as_f64().unwrap()).sum();
+        assert!(r["policies"].as_array().unwrap().iter().all(|p| p["errors"] == 0), "{hook}: no policy failed: {r}");
         assert!(in_policies > 0.0 && in_policies <= p("mean_us"), "{hook}: policies take part of a decision: {r}");
     }
+}
+
+#[test]
+fn bench_counts_the_calls_in_which_a_policy_failed() {
+    let set = TempSet::new("").guest("trap", groupgate_tests::guests::TRAP, "");
+    let path = set.path().to_str().unwrap();
+    let args = ["bench", "--policies", path, "--hook", "message", "examples/message.json", "--duration", "200ms"];
+    let out = groupgate(&[&args[..], &["--warmup", "0s", "--json"]].concat(), None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["outcome"], "deny", "a trap fails closed: {r}");
+    assert_eq!(r["policies"][0]["errors"], r["evaluations"], "every timed call failed: {r}");
+    let out = groupgate(&[&args[..], &["--warmup", "0s"]].concat(), None);
+    assert!(stdout(&out).contains("failed in"), "{}", stdout(&out));
 }
 
 #[test]

@@ -154,7 +154,9 @@ SIGTERM or Ctrl-C: stop accepting, answer the requests in flight (for at most 30
 
 const BENCH_HELP: &str = "Every thread calls the same evaluation as the server (limits check, every matching policy, merge) in a loop; a policy's time covers taking a warm instance, copying the request in, its hook, and copying the verdict out. Times are per decision, in microseconds.
 
---json prints one object: evaluations, seconds, evals_per_sec, threads, mean_us, p50_us, p90_us, p99_us, max_us, outcome, host_us (time outside every policy: limits check and merge), and policies: [{name, mean_us, share}] in evaluation order.";
+--json prints one object: evaluations, seconds, evals_per_sec, threads, mean_us, p50_us, p90_us, p99_us, max_us, outcome, host_us (time outside every policy: limits check and merge), and policies: [{name, mean_us, share, errors}] in evaluation order, errors counting the calls in which the policy failed (trap, timeout, ...) and gave its on_error verdict.
+
+--warmup 0s also times the first calls, which make each thread's instances and run their init.";
 
 const TEST_HELP: &str = "Cases in a policy folder's `tests/` run against that policy alone; cases in the set's own `tests/` (next to groupgate.toml) run against the whole set. The case file format is described in the README.
 
@@ -519,7 +521,11 @@ fn print_bench(dir: &Path, hook: Hook, options: &groupgate::bench::BenchOptions,
     let width = r.policies.iter().map(|p| p.name.len()).chain([22]).max().unwrap_or(22);
     println!("{:width$}  {:>8}  {:>5}", "policy", "mean µs", "share");
     for p in &r.policies {
-        println!("{:width$}  {:>8.2}  {:>4.0}%", p.name, p.mean_us, p.share * 100.0);
+        let failed = match p.errors {
+            0 => String::new(),
+            n => format!("  failed in {n} calls: its time is its failure's"),
+        };
+        println!("{:width$}  {:>8.2}  {:>4.0}%{failed}", p.name, p.mean_us, p.share * 100.0);
     }
     let host_share = if r.mean_us > 0.0 { r.host_us / r.mean_us * 100.0 } else { 0.0 };
     println!("{:width$}  {:>8.2}  {:>4.0}%", "host (limits, merge)", r.host_us, host_share);

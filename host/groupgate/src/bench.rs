@@ -85,6 +85,10 @@ pub struct PolicyTime {
     pub mean_us: f64,
     /// Its part of the mean latency, from 0 to 1.
     pub share: f64,
+    /// Calls in which it failed (trapped, timed out, ...) and gave its
+    /// `on_error` verdict instead of its own: a run with failures measures
+    /// the failure, not the policy.
+    pub errors: u64,
 }
 
 /// Evaluates `request` on `options.threads` threads for the warm-up and then
@@ -107,11 +111,15 @@ pub fn run(set: &PolicySet, request: &Request, options: &BenchOptions) -> Result
 
     let mut latency = new_histogram();
     let mut policy_ns = vec![0u128; names.len()];
+    let mut errors = vec![0u64; names.len()];
     let mut busy = Duration::ZERO;
     for tally in &tallies {
         latency.add(&tally.latency).expect("histograms of one shape add up");
         for (total, ns) in policy_ns.iter_mut().zip(&tally.policy_ns) {
             *total += ns;
+        }
+        for (total, n) in errors.iter_mut().zip(&tally.errors) {
+            *total += n;
         }
         busy = busy.max(tally.elapsed);
     }
@@ -120,10 +128,10 @@ pub fn run(set: &PolicySet, request: &Request, options: &BenchOptions) -> Result
     let mean_us = latency.mean() / 1000.0;
     let policies: Vec<PolicyTime> = names
         .into_iter()
-        .zip(&policy_ns)
-        .map(|(name, &ns)| {
+        .zip(policy_ns.iter().zip(&errors))
+        .map(|(name, (&ns, &errors))| {
             let mean = per_call_us(ns);
-            PolicyTime { name, mean_us: mean, share: if mean_us > 0.0 { mean / mean_us } else { 0.0 } }
+            PolicyTime { name, mean_us: mean, share: if mean_us > 0.0 { mean / mean_us } else { 0.0 }, errors }
         })
         .collect();
     let in_policies: f64 = policies.iter().map(|p| p.mean_us).sum();
@@ -150,31 +158,42 @@ struct Tally {
     latency: Histogram<u64>,
     /// Nanoseconds spent in each policy, summed, in evaluation order.
     policy_ns: Vec<u128>,
+    /// Calls in which each policy failed.
+    errors: Vec<u64>,
     /// From the end of the warm-up to the thread's last decision.
     elapsed: Duration,
 }
 
 fn measure(set: &PolicySet, request: &Request, policies: usize, go: Instant, stop: Instant) -> Tally {
-    // The warm-up: every thread evaluates, so the pools hold an instance per
-    // thread before timing starts.
-    while Instant::now() < go {
+    // The warm-up: every thread evaluates (at least once, even with no
+    // warm-up time), so that the pools hold instances for the threads that
+    // overlap before timing starts.
+    loop {
         drop(set.evaluate(request));
+        if Instant::now() >= go {
+            break;
+        }
     }
     let mut latency = new_histogram();
     let mut policy_ns = vec![0u128; policies];
+    let mut errors = vec![0u64; policies];
     let start = Instant::now();
     let mut now = start;
     while now < stop {
+        // The set and the request are the same as in the first, accepted,
+        // call, and the limits check depends on nothing else.
         let decision = set.evaluate(request).expect("the request was accepted once");
-        for (total, p) in policy_ns.iter_mut().zip(&decision.policies) {
+        // The same request runs the same policies each time, in order.
+        for ((total, failed), p) in policy_ns.iter_mut().zip(errors.iter_mut()).zip(&decision.policies) {
             *total += p.duration.as_nanos();
+            *failed += u64::from(p.error_kind.is_some());
         }
         drop(decision);
         let end = Instant::now();
         latency.saturating_record(u64::try_from((end - now).as_nanos()).unwrap_or(u64::MAX));
         now = end;
     }
-    Tally { latency, policy_ns, elapsed: now - start }
+    Tally { latency, policy_ns, errors, elapsed: now - start }
 }
 
 /// Nanoseconds from 1 to an hour, to three significant digits.

@@ -71,7 +71,8 @@ pub struct PolicyReport {
     /// What kind of failure that was, or null.
     pub error_kind: Option<ErrorKind>,
     /// Time spent in the policy; serialised as whole microseconds in
-    /// `duration_us`. Kept exact here because a warm call takes about one.
+    /// `duration_us`. Kept exact here: a warm call takes about one
+    /// microsecond, so whole microseconds would lose most of it.
     #[serde(rename = "duration_us", serialize_with = "whole_micros")]
     pub duration: Duration,
 }

@@ -32,14 +32,17 @@ pub(crate) const MAX_COPY_BYTES: usize = 1024 * 1024;
 /// keeps enough for a busy sidecar: an instance made and dropped per call
 /// costs an `init` each time and fragments the allocator's memory.
 const MAX_IDLE: usize = 32;
+// Shard counts are powers of two up to MAX_IDLE, so a thread's shard is a mask.
+const _: () = assert!(MAX_IDLE.is_power_of_two());
 
 /// A policy's idle instances, split into shards that threads are spread over
 /// (round robin, at a thread's first call). A thread takes and returns
-/// instances through its own shard, so that an instance, its store and its
-/// linear memory stay in one core's cache, and two threads do not fight
-/// over one lock: with a single shared pool, two threads deciding
-/// memberships through the default set made 1.1 to 1.3 times the decisions
-/// of one, each instance's memory moving between cores on every call.
+/// instances through its own shard first, so that an instance, its store and
+/// its linear memory stay with one thread (and so, mostly, one core's cache),
+/// and two threads do not fight over one lock: with a single shared pool, two
+/// threads deciding memberships through the default set made 1.1 to 1.3
+/// times the decisions of one (`groupgate bench --threads 2`), each
+/// instance's memory moving between cores on every call.
 struct Pool {
     shards: Box<[Shard]>,
     /// Idle instances one shard keeps.
@@ -77,11 +80,17 @@ impl Pool {
         (0..self.shards.len()).find_map(|i| self.lock((home + i) % self.shards.len()).pop())
     }
 
-    /// Keeps `warm` in the thread's shard, or drops it if that shard is full.
+    /// Keeps `warm` in the thread's shard, or in the next one with room, so
+    /// threads sharing a shard lose no instance while the pool holds fewer
+    /// than `MAX_IDLE`; drops it when every shard is full.
     fn put(&self, warm: Warm) {
-        let mut shard = self.lock(self.home());
-        if shard.len() < self.per_shard {
-            shard.push(warm);
+        let home = self.home();
+        for i in 0..self.shards.len() {
+            let mut shard = self.lock((home + i) % self.shards.len());
+            if shard.len() < self.per_shard {
+                shard.push(warm);
+                return;
+            }
         }
     }
 }
@@ -262,7 +271,11 @@ impl LoadedPolicy {
     /// A warm instance, and the milliseconds of the call's deadline spent
     /// getting it: none for a pooled one (the clock is not read again).
     fn take(&self, start: Instant) -> Result<(Warm, u64), Failure> {
-        match self.pool.take() {
+        let pooled = match self.manifest.limits.isolation {
+            Isolation::Reuse => self.pool.take(),
+            Isolation::Fresh => None,
+        };
+        match pooled {
             Some(warm) => Ok((warm, 0)),
             // Made on the request path: its `init` gets the call's deadline.
             None => {

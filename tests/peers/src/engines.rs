@@ -19,6 +19,9 @@ use serde_json::json;
 use crate::inputs::Input;
 
 /// What an engine decided: the outcome, and the reason codes behind it.
+/// groupgate's decision does not say which of a policy's reasons denied and
+/// which asked for review, so the codes are one set: an engine that gave a
+/// review reason as a deny alongside another deny would pass unnoticed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
     pub outcome: Outcome,

@@ -183,7 +183,18 @@ pub fn creation_variants(count: usize) -> Vec<Input> {
             let id = rng.pick(USERS);
             let founder = random_user(&mut rng, id);
             let limit = [50, 100, 101, 200, 201, 500, 501][rng.below(7) as usize];
-            let name = rng.pick(&["Weekend hikers", "Book club", "Zorblax traders", "Frimblegate fans", "Chess"]);
+            // Plain names, and names holding an entry of each of the default
+            // set's lists: `words` (Latin and Han), `severe`, and `watch`.
+            let name = rng.pick(&[
+                "Weekend hikers",
+                "Book club",
+                "Chess",
+                "Zorblax traders",
+                "Frimblegate fans",
+                "紫星草 garden",
+                "Vorpex club",
+                "Glimmerdust fans",
+            ]);
             creation_of(founder, name, rng.pick(CATEGORIES), limit)
         })
         .collect()

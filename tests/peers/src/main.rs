@@ -41,9 +41,10 @@ struct Args {
     /// Only the workloads whose name contains this text (e.g. `membership`).
     #[arg(long, value_name = "TEXT")]
     only: Option<String>,
-    /// Where to write the results as JSON.
-    #[arg(long, default_value = "docs/benchmarks/peers.json")]
-    json: PathBuf,
+    /// Also write the results as JSON to FILE (relative to the repository);
+    /// `scripts/peers.py` writes `docs/benchmarks/peers.json`.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
 }
 
 const DEFAULT_SET: &str = "groupgate, default set";
@@ -136,8 +137,14 @@ fn main() -> Result<()> {
                 name: format!("message 1 KB, {n} words, {what}"),
                 words: Some(n),
                 timed: inputs::message(&text),
-                // Variants once per list size: their texts match whole lists.
-                variants: if matched { Vec::new() } else { inputs::message_variants(args.variants, words) },
+                // Variants once per list size, with entries of every list of
+                // the set (the benchmark's words, `severe`, `watch`) put in.
+                variants: if matched {
+                    Vec::new()
+                } else {
+                    let listed: Vec<String> = lists.deny.iter().chain(&lists.watch).cloned().collect();
+                    inputs::message_variants(args.variants, &listed)
+                },
                 engines: vec![
                     (DEFAULT_SET, Box::new(Groupgate(load(with_words.path())?))),
                     (POLICY_ALONE, Box::new(Groupgate(load(alone.path())?))),
@@ -237,13 +244,15 @@ fn main() -> Result<()> {
         targets,
     };
     print_tables(&results);
-    let json = root.join(&args.json);
-    if let Some(parent) = json.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create `{}`", parent.display()))?;
+    if let Some(json) = &args.json {
+        let json = root.join(json);
+        if let Some(parent) = json.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("cannot create `{}`", parent.display()))?;
+        }
+        std::fs::write(&json, serde_json::to_string_pretty(&results)? + "\n")
+            .with_context(|| format!("cannot write `{}`", json.display()))?;
+        eprintln!("wrote {}", json.display());
     }
-    std::fs::write(&json, serde_json::to_string_pretty(&results)? + "\n")
-        .with_context(|| format!("cannot write `{}`", json.display()))?;
-    eprintln!("wrote {}", json.display());
     drop(folders);
     Ok(())
 }
@@ -265,7 +274,7 @@ fn cross_check(workloads: &mut [Workload]) -> Result<()> {
                 }
             }
             let reference = &answers.iter().find(|a| a.0 == NATIVE).expect("native Rust decides every workload").1;
-            for (engine, answer) in &answers {
+            for (engine, answer) in answers.iter().filter(|a| a.0 != NATIVE) {
                 checked += 1;
                 if answer != reference {
                     disagreements.push(format!(
@@ -282,7 +291,7 @@ fn cross_check(workloads: &mut [Workload]) -> Result<()> {
         }
         bail!("the engines disagree on {} of {checked} decisions: nothing was timed", disagreements.len());
     }
-    eprintln!("cross-check: {checked} decisions, every engine agrees");
+    eprintln!("cross-check: {checked} decisions against native Rust's, every engine agrees");
     Ok(())
 }
 
@@ -314,7 +323,8 @@ fn targets(rows: &[Row], threads: &[BenchReport]) -> Vec<Target> {
     let words = "message 1 KB, 10000 words, no match";
     let alone = mean(words, POLICY_ALONE);
     let vs_native = alone / mean(words, NATIVE);
-    let vs_rego = mean(words, REGO) / alone;
+    // Rego runs the default set's message rules, so it is set against set.
+    let vs_rego = mean(words, REGO) / mean(words, DEFAULT_SET);
     let member = mean("membership", DEFAULT_SET);
     let vs_regorus = member / mean("membership", REGO);
     let vs_cedar = member / mean("membership", CEDAR_BUILT);
@@ -328,7 +338,7 @@ fn targets(rows: &[Row], threads: &[BenchReport]) -> Vec<Target> {
         },
         Target {
             target: "prohibited-content, 10,000 words, 1 KB: at least 100x faster than regorus",
-            measured: format!("{vs_rego:.0}x"),
+            measured: format!("{vs_rego:.0}x (the default set against the same rules in Rego)"),
             met: vs_rego >= 100.0,
         },
         Target {

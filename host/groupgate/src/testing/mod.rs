@@ -503,11 +503,12 @@ fn run_case(set: &PolicySet, case: &Case) -> CaseResult {
     }
 }
 
-/// A note when a call took more than [`SLOW_SHARE_OF_DEADLINE`] of its deadline.
+/// Whole microseconds, as reports count them.
 fn micros_of(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
+/// A note when a call took more than [`SLOW_SHARE_OF_DEADLINE`] of its deadline.
 fn slow_note(policy: &str, duration_us: u64, deadline_us: u64) -> Option<String> {
     let slow = deadline_us > 0 && duration_us as f64 > deadline_us as f64 * SLOW_SHARE_OF_DEADLINE;
     slow.then(|| format!("policy `{policy}` took {} of its {} deadline", micros(duration_us), micros(deadline_us)))
