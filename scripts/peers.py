@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs the peers benchmark and draws its chart.
 
-    python3 scripts/peers.py                 # about 2 minutes: JSON and chart
+    python3 scripts/peers.py                 # about 90 s after the build: JSON and chart
     python3 scripts/peers.py --duration 3s   # steadier numbers, longer
     python3 scripts/peers.py --chart-only    # redraw the chart from the JSON
 
