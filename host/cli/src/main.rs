@@ -24,6 +24,20 @@ struct Cli {
     command: Command,
 }
 
+/// A policy set and one request to it, as `eval` and `bench` take them.
+#[derive(clap::Args)]
+struct RequestArgs {
+    /// The policy set folder (the one holding `groupgate.toml`).
+    #[arg(long, value_name = "DIR")]
+    policies: PathBuf,
+    /// Which question the request asks.
+    #[arg(long, value_parser = parse_hook, value_name = "message|group-creation|membership")]
+    hook: Hook,
+    /// The request as JSON; `-` or nothing reads standard input.
+    #[arg(value_name = "FILE|-")]
+    input: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Load and validate a policy set, and list what it holds.
@@ -34,15 +48,8 @@ enum Command {
     },
     /// Decide one request and print the decision as JSON.
     Eval {
-        /// The policy set folder (the one holding `groupgate.toml`).
-        #[arg(long, value_name = "DIR")]
-        policies: PathBuf,
-        /// Which question the request asks.
-        #[arg(long, value_parser = parse_hook, value_name = "message|group-creation|membership")]
-        hook: Hook,
-        /// The request as JSON; `-` or nothing reads standard input.
-        #[arg(value_name = "FILE|-")]
-        input: Option<PathBuf>,
+        #[command(flatten)]
+        request: RequestArgs,
         /// Print the decision on one line instead of indented.
         #[arg(long)]
         compact: bool,
@@ -51,15 +58,8 @@ enum Command {
     /// second, latency percentiles, and the time spent in each policy.
     #[command(after_help = BENCH_HELP)]
     Bench {
-        /// The policy set folder (the one holding `groupgate.toml`).
-        #[arg(long, value_name = "DIR")]
-        policies: PathBuf,
-        /// Which question the request asks.
-        #[arg(long, value_parser = parse_hook, value_name = "message|group-creation|membership")]
-        hook: Hook,
-        /// The request as JSON; `-` or nothing reads standard input.
-        #[arg(value_name = "FILE|-")]
-        input: Option<PathBuf>,
+        #[command(flatten)]
+        request: RequestArgs,
         /// How long to measure, after the warm-up (e.g. `10s`, `500ms`).
         #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = positive_duration)]
         duration: std::time::Duration,
@@ -349,10 +349,10 @@ fn run(cli: Cli) -> Result<u8> {
             let options = groupgate_server::Options { policies, max_body, read_timeout };
             serve(options, listen, !no_watch).map(|()| 0)
         }
-        Command::Eval { policies, hook, input, compact } => {
+        Command::Eval { request: RequestArgs { policies, hook, input }, compact } => {
             eval(&policies, hook, input.as_deref(), compact).map(|()| 0)
         }
-        Command::Bench { policies, hook, input, duration, warmup, threads, json } => {
+        Command::Bench { request: RequestArgs { policies, hook, input }, duration, warmup, threads, json } => {
             let request = Request::from_json(hook, &read_input(input.as_deref())?)?;
             let set = PolicySet::load(&policies)?;
             let options = groupgate::bench::BenchOptions { duration, warmup, threads: usize::from(threads) };
