@@ -121,6 +121,13 @@ class Matrix:
         url = f"{self.base}/_matrix/client/v3/rooms/{room}/send/m.room.message/t{self.txn}"
         return call("PUT", url, {"msgtype": "m.text", "body": text}, token)
 
+    def send_file(self, token: str, room: str, name: str, mimetype: str, size: int) -> tuple[int, dict]:
+        self.txn += 1
+        url = f"{self.base}/_matrix/client/v3/rooms/{room}/send/m.room.message/t{self.txn}"
+        content = {"msgtype": "m.image", "body": name, "url": "mxc://localhost/none",
+                   "info": {"mimetype": mimetype, "size": size}}
+        return call("PUT", url, content, token)
+
     def join(self, token: str, room: str) -> tuple[int, dict]:
         return call("POST", f"{self.base}/_matrix/client/v3/join/{room}", {}, token)
 
@@ -239,6 +246,17 @@ def main() -> int:
         answer = m.send(bob, room, "hello all")
         case("but their message is refused, naming identity-unverified",
              forbidden(answer, "identity-unverified"), answer)
+        answer = m.send_file(alice, room, "zorblax-price-list.png", "image/png", 48213)
+        case("a file whose name holds a listed word is refused", forbidden(answer, "prohibited-content"), answer)
+        facts.write_text(json.dumps({**json.loads(facts.read_text()),
+                                     "@bob:localhost": {"identity_verified": True, "credit_level": 2}}))
+        answer = m.send(bob, room, "hello all, verified now")
+        case("the facts file is re-read: once verified, the same user may publish", answer[0] == 200, answer)
+        answer = m.create_room(alice, "A large club", {"category": "community", "region": "CN-11",
+                                                       "member_limit": 300})
+        case("a large room held for review is refused (on_review: deny)",
+             forbidden(answer, "large-group-review") and answer[1].get("org.groupgate.outcome") == "review",
+             answer)
         answer = m.create_room(carol, "Carol's club")
         case("a user below found_group credit cannot create a room", forbidden(answer, "credit-too-low"), answer)
         answer = m.join(mallory, room)
