@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from synapse.module_api import NOT_SPAM, ModuleApi
+from twisted.internet import defer, reactor
 from synapse.module_api.errors import Codes, ConfigError
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,28 @@ GROUP_EVENT = "org.groupgate.group"
 # Message types whose content is a file: the file is passed as an attachment.
 FILE_TYPES = ("m.image", "m.file", "m.video", "m.audio")
 USER_FACTS = ("identity_verified", "credit_level", "region", "groups_created", "groups_joined", "labels")
+U8, U32, U64 = 2**8 - 1, 2**32 - 1, 2**64 - 1
+# What a user is when nothing says otherwise.
+FALLBACK_USER = {"identity_verified": False, "credit_level": 0, "region": "", "groups_created": 0,
+                 "groups_joined": 0, "labels": []}
+
+
+def _whole(value: Any, most: int) -> bool:
+    """Whether `value` is a whole number from 0 to `most` (JSON has no other kind groupgate takes)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= most
+
+
+def _valid_fact(key: str, value: Any) -> bool:
+    """Whether `value` is what groupgate's `user.<key>` takes."""
+    if key == "identity_verified":
+        return isinstance(value, bool)
+    if key == "credit_level":
+        return _whole(value, U8)
+    if key in ("groups_created", "groups_joined"):
+        return _whole(value, U32)
+    if key == "region":
+        return isinstance(value, str)
+    return isinstance(value, list) and all(isinstance(label, str) for label in value)
 
 
 @dataclass
@@ -66,9 +89,15 @@ def parse_config(raw: dict[str, Any]) -> Config:
     unknown = set(config.default_user) - set(USER_FACTS)
     if unknown:
         raise ConfigError(f"`default_user` has unknown keys {sorted(unknown)}", ("config", "default_user"))
+    for key, value in config.default_user.items():
+        if not _valid_fact(key, value):
+            raise ConfigError(f"`default_user.{key}` cannot be {value!r}", ("config", "default_user", key))
     unknown = set(config.default_group) - {"category", "region", "member_limit"}
     if unknown:
         raise ConfigError(f"`default_group` has unknown keys {sorted(unknown)}", ("config", "default_group"))
+    if _group_facts(config.default_group) != config.default_group:
+        raise ConfigError("`default_group` takes `category` and `region` (strings) and `member_limit` "
+                          f"(a whole number up to {U32})", ("config", "default_group"))
     timeout = raw.get("timeout_ms", 500)
     if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0:
         raise ConfigError("`timeout_ms` must be a positive number of milliseconds", ("config", "timeout_ms"))
@@ -93,8 +122,11 @@ class UserFacts:
         self._defaults = defaults
         self._stamp: tuple[int, int] | None = None
         self._facts: dict[str, dict[str, Any]] = {}
+        self._error: str | None = None
 
     def _refresh(self) -> None:
+        # A stat per callback (on the reactor: cheap); the file is read only
+        # when it changed.
         if self._path is None:
             return
         try:
@@ -107,19 +139,23 @@ class UserFacts:
             if not isinstance(facts, dict) or not all(isinstance(v, dict) for v in facts.values()):
                 raise ValueError("expected an object of objects keyed by Matrix user id")
         except (OSError, ValueError) as e:
-            logger.error("groupgate: cannot read user facts `%s`, keeping the previous ones: %s", self._path, e)
+            if str(e) != self._error:  # once per problem, not once per request
+                logger.error("groupgate: cannot read user facts `%s`, keeping the previous ones: %s", self._path, e)
+                self._error = str(e)
             return
-        self._facts, self._stamp = facts, stamp
+        self._facts, self._stamp, self._error = facts, stamp, None
 
     def user(self, user_id: str) -> dict[str, Any]:
         """A groupgate `user` for `user_id`: the file's facts, else the defaults."""
         self._refresh()
         known = self._facts.get(user_id, {})
         user: dict[str, Any] = {"id": user_id}
-        fallback = {"identity_verified": False, "credit_level": 0, "region": "", "groups_created": 0,
-                    "groups_joined": 0, "labels": []}
         for key in USER_FACTS:
-            user[key] = known.get(key, self._defaults.get(key, fallback[key]))
+            value = known.get(key)
+            if key in known and not _valid_fact(key, value):
+                logger.warning("groupgate: user facts of `%s`: `%s` cannot be %r; using the default", user_id, key,
+                               value)
+            user[key] = value if _valid_fact(key, value) else self._defaults.get(key, FALLBACK_USER[key])
         return user
 
 
@@ -155,7 +191,7 @@ class GroupgateModule:
             attachments.append({
                 "name": str(content.get("filename") or body or ""),
                 "media_type": str(info.get("mimetype") or "application/octet-stream"),
-                "size": size if isinstance(size, int) and size >= 0 else 0,
+                "size": size if _whole(size, U64) else 0,
                 "sha256": "",
             })
         group, creator = await self._group(event.room_id)
@@ -166,21 +202,31 @@ class GroupgateModule:
             "sender_role": "founder" if event.sender == creator else "member",
             "text": body if isinstance(body, str) else "",
             "attachments": attachments,
-            "sent_at": int(event.origin_server_ts),
+            "sent_at": max(0, int(event.origin_server_ts)),
         }
         return await self._decide("message", request)
 
     async def user_may_create_room(self, user_id: str, room_config: dict[str, Any] | None = None) -> Any:
         room_config = room_config or {}
         facts = dict(self._config.default_group)
+        name, topic = room_config.get("name"), room_config.get("topic")
+        # A name or topic may also come as initial state; both are checked.
+        names, topics = [name] if isinstance(name, str) else [], [topic] if isinstance(topic, str) else []
         for entry in room_config.get("initial_state") or []:
-            if isinstance(entry, dict) and entry.get("type") == GROUP_EVENT and entry.get("state_key", "") == "":
-                facts.update(_group_facts(entry.get("content")))
+            if not isinstance(entry, Mapping) or entry.get("state_key", "") != "":
+                continue
+            content = entry.get("content") if isinstance(entry.get("content"), Mapping) else {}
+            if entry.get("type") == GROUP_EVENT:
+                facts.update(_group_facts(content))
+            elif entry.get("type") == "m.room.name" and isinstance(content.get("name"), str):
+                names.append(content["name"])
+            elif entry.get("type") == "m.room.topic" and isinstance(content.get("topic"), str):
+                topics.append(content["topic"])
         request = {
             "id": f"create-{uuid.uuid4()}",
             "founder": self._facts.user(user_id),
-            "name": str(room_config.get("name") or ""),
-            "description": str(room_config.get("topic") or ""),
+            "name": "\n".join(names),
+            "description": "\n".join(topics),
             "category": str(facts.get("category", "")),
             "region": str(facts.get("region", "")),
             "member_limit": int(facts.get("member_limit", 0)),
@@ -237,15 +283,19 @@ class GroupgateModule:
 
     async def _decide(self, hook: str, request: dict[str, Any]) -> Any:
         url = f"{self._config.endpoint}/v1/evaluate/{hook}"
-        logger.debug("groupgate: asking %s", url)
         try:
-            decision = await self._api.defer_to_thread(_post, url, request, self._config.timeout_ms / 1000)
-        except Exception as e:  # unreachable, slow, or an error answer: the configured stance
+            decision = await self._ask(url, request)
+        except Refused as e:
+            # groupgate answered that the request is malformed: a mapping
+            # fault, never a reason to let the request through.
+            logger.error("groupgate: %s %s refused as malformed, so denied: %s", hook, request["id"], e)
+            return Codes.FORBIDDEN, {"org.groupgate.error": "the content policy service refused the request"}
+        except Exception as e:  # unreachable, slow, or no decision: the configured stance
             if self._config.fail_open:
                 logger.warning("groupgate: %s %s not decided (%s): allowed (fail_open)", hook, request["id"], e)
                 return NOT_SPAM
             logger.error("groupgate: %s %s not decided (%s): refused (fail closed)", hook, request["id"], e)
-            return Codes.FORBIDDEN, {"org.groupgate.error": f"the content policy service did not decide: {e}"}
+            return Codes.FORBIDDEN, {"org.groupgate.error": "the content policy service did not decide"}
         outcome = decision.get("outcome")
         measures = decision.get("measures") or []
         if measures:
@@ -254,7 +304,7 @@ class GroupgateModule:
             if self._config.measures_webhook:
                 payload = {"decision_id": decision.get("decision_id"), "hook": hook, "request_id": request["id"],
                            "outcome": outcome, "measures": measures}
-                self._api.run_as_background_process("groupgate_measures", self._send_measures, payload)
+                _background(self._api, self._send_measures, payload)
         if outcome == "allow" or (outcome == "review" and self._config.on_review == "allow"):
             return NOT_SPAM
         reasons = [
@@ -267,6 +317,18 @@ class GroupgateModule:
             "org.groupgate.reasons": reasons,
         }
 
+    async def _ask(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POSTs `body` and returns groupgate's decision, within `timeout_ms` in
+        all: the wait for a worker thread counts, and a server trickling its
+        answer is cut off."""
+        seconds = self._config.timeout_ms / 1000
+        call = defer.ensureDeferred(self._api.defer_to_thread(_post, url, body, seconds))
+        call.addTimeout(seconds, reactor)
+        decision = await call
+        if not isinstance(decision, dict) or decision.get("outcome") not in ("allow", "review", "deny"):
+            raise ValueError(f"not a decision: {str(decision)[:200]}")
+        return decision
+
     async def _send_measures(self, payload: dict[str, Any]) -> None:
         try:
             await self._api.defer_to_thread(_post, self._config.measures_webhook, payload,
@@ -274,6 +336,18 @@ class GroupgateModule:
         except Exception as e:
             logger.error("groupgate: cannot deliver measures of decision %s to the webhook: %s",
                          payload.get("decision_id"), e)
+
+
+class Refused(Exception):
+    """groupgate answered 4xx: the request itself is at fault."""
+
+
+def _background(api: ModuleApi, f: Any, *args: Any) -> None:
+    """Runs `f(*args)` without waiting for it, as Synapse wants that done."""
+    run = getattr(api, "run_as_background_process", None)
+    if run is None:  # Synapse before the method: the module-level function
+        from synapse.module_api import run_as_background_process as run
+    run("groupgate_measures", f, *args)
 
 
 def _group_facts(content: Any) -> dict[str, Any]:
@@ -286,7 +360,7 @@ def _group_facts(content: Any) -> dict[str, Any]:
         if isinstance(content.get(key), str):
             facts[key] = content[key]
     limit = content.get("member_limit")
-    if isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0:
+    if _whole(limit, U32):
         facts["member_limit"] = limit
     return facts
 
@@ -296,8 +370,14 @@ def _post(url: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
     data = json.dumps(body).encode()
     req = urllib.request.Request(url, data=data, headers={"content-type": "application/json"}, method="POST")
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as answer:
+        with _OPENER.open(req, timeout=timeout) as answer:
             return json.loads(answer.read() or b"{}")
     except urllib.error.HTTPError as e:
         detail = e.read(2000).decode("utf-8", "replace")
+        if 400 <= e.code < 500:
+            raise Refused(f"HTTP {e.code}: {detail}") from None
         raise RuntimeError(f"HTTP {e.code} from {url}: {detail}") from None
+
+
+# groupgate is reached directly: a proxy from the environment would only add a hop.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))

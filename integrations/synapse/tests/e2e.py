@@ -3,13 +3,14 @@
 
     python3 integrations/synapse/tests/e2e.py --groupgate target/debug/groupgate
 
-Makes a virtual environment with `matrix-synapse` and this package (pip, from
-the package index), starts `groupgate serve` on a copy of policies/default
-(whose blacklist also lists `@mallory:localhost`) and a Synapse with SQLite,
-both on free loopback ports, registers users through the shared-secret admin
-API, and drives the Matrix client-server API through each case of the
-integration's README. Every process it starts is stopped, whatever happens.
-Prints `N passed, N failed` and exits 1 if a case failed.
+Makes a virtual environment with `matrix-synapse` (the version pinned below)
+and this package (pip, from the package index), starts `groupgate serve` on a
+copy of policies/default (whose blacklist also lists `@mallory:localhost`) and
+a Synapse with SQLite, both on free loopback ports, registers users through
+the shared-secret admin API, and drives the Matrix client-server API through
+the cases the integration's README lists under Tests. Every process it starts
+is stopped when it ends, fails or is terminated (and dies with it if it is
+killed). Prints `N passed, N failed` and exits 1 if a case failed.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import json
 import os
 import pathlib
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -34,8 +36,17 @@ import venv
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 PACKAGE = ROOT / "integrations" / "synapse"
+SYNAPSE = "matrix-synapse==1.163.2"
 SECRET = "groupgate-e2e-shared-secret"
 SERVER = "localhost"
+
+
+def die_with_parent() -> None:
+    """In a child: receive SIGTERM when this script dies, even by SIGKILL."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -138,14 +149,19 @@ def main() -> int:
     parser.add_argument("--venv", help="reuse this virtual environment (made if missing)")
     args = parser.parse_args()
 
+    # A terminated run still stops what it started (`finally` below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     work = pathlib.Path(tempfile.mkdtemp(prefix="groupgate-synapse-"))
     processes: list[subprocess.Popen] = []
+    logs: list = []
+    webhook = None
+    failed = True
     try:
         env_dir = pathlib.Path(args.venv) if args.venv else work / "venv"
         python = env_dir / "bin" / "python"
         if not python.exists():
             venv.EnvBuilder(with_pip=True).create(env_dir)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "matrix-synapse", str(PACKAGE)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", SYNAPSE, str(PACKAGE)], check=True)
         # The module's own checks (its configuration errors), in the same environment.
         subprocess.run([str(python), "-m", "unittest", "discover", "-q", "-s", str(PACKAGE / "tests"), "-p", "test_*.py"], check=True)
 
@@ -156,8 +172,10 @@ def main() -> int:
             f.write("\n@mallory:localhost\n")
         gg_port = free_port()
         gg_log = open(work / "groupgate.log", "w")
+        logs.append(gg_log)
         groupgate = subprocess.Popen([args.groupgate, "serve", "--policies", str(policies), "--listen",
-                                      f"127.0.0.1:{gg_port}", "--no-watch"], stdout=gg_log, stderr=gg_log)
+                                      f"127.0.0.1:{gg_port}", "--no-watch"], stdout=gg_log, stderr=gg_log,
+                                     preexec_fn=die_with_parent)
         processes.append(groupgate)
         wait_for(f"http://127.0.0.1:{gg_port}/readyz", "groupgate", groupgate)
 
@@ -208,8 +226,9 @@ def main() -> int:
         subprocess.run([str(python), "-m", "synapse.app.homeserver", "--config-path", str(config),
                         "--generate-keys"], check=True, cwd=work, stdout=subprocess.DEVNULL)
         syn_log = open(work / "synapse.log", "w")
+        logs.append(syn_log)
         synapse = subprocess.Popen([str(python), "-m", "synapse.app.homeserver", "--config-path", str(config)],
-                                   cwd=work, stdout=syn_log, stderr=syn_log)
+                                   cwd=work, stdout=syn_log, stderr=syn_log, preexec_fn=die_with_parent)
         processes.append(synapse)
         base = f"http://127.0.0.1:{syn_port}"
         wait_for(f"{base}/health", "Synapse", synapse, seconds=120)
@@ -283,14 +302,20 @@ def main() -> int:
         status, _ = call("GET", f"{base}/_matrix/client/versions")
         case("and Synapse keeps serving", status == 200, status)
 
-        failed = sum(1 for _, ok, _ in results if not ok)
-        print(f"{len(results) - failed} passed, {failed} failed")
-        if failed:
-            for log in ("synapse.log", "groupgate.log"):
-                print(f"--- last lines of {log}")
-                print("\n".join((work / log).read_text(errors="replace").splitlines()[-40:]))
+        failures = sum(1 for _, ok, _ in results if not ok)
+        print(f"{len(results) - failures} passed, {failures} failed")
+        failed = failures > 0
         return 1 if failed else 0
     finally:
+        if webhook is not None:
+            webhook.shutdown()
+        for log in logs:
+            log.close()
+        if failed:  # a failed case, or an error before the cases ran
+            for log in ("synapse.log", "groupgate.log"):
+                if (work / log).exists():
+                    print(f"--- last lines of {log}")
+                    print("\n".join((work / log).read_text(errors="replace").splitlines()[-40:]))
         for p in processes:
             if p.poll() is None:
                 p.terminate()

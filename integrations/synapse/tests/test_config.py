@@ -1,5 +1,6 @@
 """The module's configuration: what it accepts, and the error for each mistake."""
 
+import os
 import unittest
 
 from groupgate_synapse import parse_config
@@ -23,12 +24,31 @@ class ParseConfig(unittest.TestCase):
             ({**GOOD, "fail_open": "yes"}, "fail_open"),
             ({**GOOD, "on_review": "maybe"}, "on_review"),
             ({**GOOD, "default_user": {"credit": 3}}, "default_user"),
+            ({**GOOD, "default_user": {"credit_level": 300}}, "default_user.credit_level"),
+            ({**GOOD, "default_user": {"identity_verified": "yes"}}, "default_user.identity_verified"),
+            ({**GOOD, "default_group": {"member_limit": "200"}}, "default_group"),
+            ({**GOOD, "default_group": {"member_limit": 2**32}}, "default_group"),
             ({**GOOD, "default_group": []}, "default_group"),
             ({**GOOD, "endpont": "x"}, "endpont"),
         ]:
             with self.subTest(bad=bad), self.assertRaises(ConfigError) as raised:
                 parse_config(bad)
             self.assertIn(key, str(raised.exception))
+
+
+class UserFactsValues(unittest.TestCase):
+    def test_a_value_groupgate_cannot_take_falls_back_to_the_default(self):
+        import json
+        import tempfile
+
+        from groupgate_synapse import UserFacts
+
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump({"@a:x": {"credit_level": 300, "groups_joined": -1, "labels": "vip", "region": "CN-44"}}, f)
+        self.addCleanup(os.unlink, f.name)
+        user = UserFacts(f.name, {"credit_level": 1}).user("@a:x")
+        self.assertEqual((user["credit_level"], user["groups_joined"], user["labels"]), (1, 0, []))
+        self.assertEqual(user["region"], "CN-44")
 
 
 if __name__ == "__main__":
