@@ -139,6 +139,9 @@ class Matrix:
                    "info": {"mimetype": mimetype, "size": size}}
         return call("PUT", url, content, token)
 
+    def invite(self, token: str, room: str, user_id: str) -> tuple[int, dict]:
+        return call("POST", f"{self.base}/_matrix/client/v3/rooms/{room}/invite", {"user_id": user_id}, token)
+
     def join(self, token: str, room: str) -> tuple[int, dict]:
         return call("POST", f"{self.base}/_matrix/client/v3/join/{room}", {}, token)
 
@@ -280,6 +283,10 @@ def main() -> int:
         case("a user below found_group credit cannot create a room", forbidden(answer, "credit-too-low"), answer)
         answer = m.join(mallory, room)
         case("a blacklisted user cannot join", forbidden(answer, "blacklisted"), answer)
+        answer = m.invite(alice, room, "@mallory:localhost")
+        case("nor be invited", forbidden(answer, "blacklisted"), answer)
+        answer = m.invite(alice, room, "@carol:localhost")
+        case("while another user is invited", answer[0] == 200, answer)
         status, body = m.create_room(alice, "A full room", {"category": "community", "region": "CN-11",
                                                              "member_limit": 1})
         full = body.get("room_id", "")
