@@ -160,9 +160,10 @@ impl ServerState {
     /// compiles); never call it on a request path.
     ///
     /// Asked for while another reload runs, it waits for that one, then
-    /// reloads again only if that one started before it was asked: so a
-    /// flood of reload requests costs at most two reloads, and every caller
-    /// gets a report that reflects the folder as it was when it asked.
+    /// reloads again only if no reload started after it was asked: so
+    /// callers that ask while one reload runs share the next (a flood asked
+    /// at one instant costs at most two reloads), and every caller gets a
+    /// report that reflects the folder as it was when it asked.
     pub fn reload(&self, trigger: &'static str) -> ReloadReport {
         let asked = Instant::now();
         let mut last_started = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
