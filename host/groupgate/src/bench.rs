@@ -110,16 +110,13 @@ pub fn run(set: &PolicySet, request: &Request, options: &BenchOptions) -> Result
     });
 
     let mut latency = new_histogram();
-    let mut policy_ns = vec![0u128; names.len()];
-    let mut errors = vec![0u64; names.len()];
+    let mut per_policy = vec![PolicyTally::default(); names.len()];
     let mut busy = Duration::ZERO;
     for tally in &tallies {
         latency.add(&tally.latency).expect("histograms of one shape add up");
-        for (total, ns) in policy_ns.iter_mut().zip(&tally.policy_ns) {
-            *total += ns;
-        }
-        for (total, n) in errors.iter_mut().zip(&tally.errors) {
-            *total += n;
+        for (total, thread) in per_policy.iter_mut().zip(&tally.per_policy) {
+            total.ns += thread.ns;
+            total.errors += thread.errors;
         }
         busy = busy.max(tally.elapsed);
     }
@@ -128,10 +125,11 @@ pub fn run(set: &PolicySet, request: &Request, options: &BenchOptions) -> Result
     let mean_us = latency.mean() / 1000.0;
     let policies: Vec<PolicyTime> = names
         .into_iter()
-        .zip(policy_ns.iter().zip(&errors))
-        .map(|(name, (&ns, &errors))| {
-            let mean = per_call_us(ns);
-            PolicyTime { name, mean_us: mean, share: if mean_us > 0.0 { mean / mean_us } else { 0.0 }, errors }
+        .zip(&per_policy)
+        .map(|(name, tally)| {
+            let mean = per_call_us(tally.ns);
+            let share = if mean_us > 0.0 { mean / mean_us } else { 0.0 };
+            PolicyTime { name, mean_us: mean, share, errors: tally.errors }
         })
         .collect();
     let in_policies: f64 = policies.iter().map(|p| p.mean_us).sum();
@@ -156,12 +154,19 @@ pub fn run(set: &PolicySet, request: &Request, options: &BenchOptions) -> Result
 /// One thread's measurements.
 struct Tally {
     latency: Histogram<u64>,
-    /// Nanoseconds spent in each policy, summed, in evaluation order.
-    policy_ns: Vec<u128>,
-    /// Calls in which each policy failed.
-    errors: Vec<u64>,
+    /// Each policy's calls, in evaluation order.
+    per_policy: Vec<PolicyTally>,
     /// From the end of the warm-up to the thread's last decision.
     elapsed: Duration,
+}
+
+/// One policy's calls, summed.
+#[derive(Clone, Default)]
+struct PolicyTally {
+    /// Nanoseconds spent in it.
+    ns: u128,
+    /// Calls in which it failed.
+    errors: u64,
 }
 
 fn measure(set: &PolicySet, request: &Request, policies: usize, go: Instant, stop: Instant) -> Tally {
@@ -175,8 +180,7 @@ fn measure(set: &PolicySet, request: &Request, policies: usize, go: Instant, sto
         }
     }
     let mut latency = new_histogram();
-    let mut policy_ns = vec![0u128; policies];
-    let mut errors = vec![0u64; policies];
+    let mut per_policy = vec![PolicyTally::default(); policies];
     let start = Instant::now();
     let mut now = start;
     while now < stop {
@@ -184,16 +188,16 @@ fn measure(set: &PolicySet, request: &Request, policies: usize, go: Instant, sto
         // call, and the limits check depends on nothing else.
         let decision = set.evaluate(request).expect("the request was accepted once");
         // The same request runs the same policies each time, in order.
-        for ((total, failed), p) in policy_ns.iter_mut().zip(errors.iter_mut()).zip(&decision.policies) {
-            *total += p.duration.as_nanos();
-            *failed += u64::from(p.error_kind.is_some());
+        for (tally, p) in per_policy.iter_mut().zip(&decision.policies) {
+            tally.ns += p.duration.as_nanos();
+            tally.errors += u64::from(p.error_kind.is_some());
         }
         drop(decision);
         let end = Instant::now();
         latency.saturating_record(u64::try_from((end - now).as_nanos()).unwrap_or(u64::MAX));
         now = end;
     }
-    Tally { latency, policy_ns, errors, elapsed: now - start }
+    Tally { latency, per_policy, elapsed: now - start }
 }
 
 /// Nanoseconds from 1 to an hour, to three significant digits.

@@ -73,12 +73,17 @@ pub struct PolicyReport {
     /// Time spent in the policy; serialised as whole microseconds in
     /// `duration_us`. Kept exact here: a warm call takes about one
     /// microsecond, so whole microseconds would lose most of it.
-    #[serde(rename = "duration_us", serialize_with = "whole_micros")]
+    #[serde(rename = "duration_us", serialize_with = "serialize_micros")]
     pub duration: Duration,
 }
 
-fn whole_micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+/// Whole microseconds, as reports count them (saturating).
+pub(crate) fn whole_micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+fn serialize_micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(whole_micros(*d))
 }
 
 /// Why a policy gave no verdict, as a stable name for reports and metrics.

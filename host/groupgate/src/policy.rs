@@ -69,6 +69,12 @@ impl Pool {
         HOME.with(|home| home & (self.shards.len() - 1))
     }
 
+    /// Every shard, the calling thread's first.
+    fn home_first(&self) -> impl Iterator<Item = usize> + '_ {
+        let home = self.home();
+        (0..self.shards.len()).map(move |i| (home + i) % self.shards.len())
+    }
+
     fn lock(&self, shard: usize) -> std::sync::MutexGuard<'_, Vec<Warm>> {
         self.shards[shard].0.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -76,17 +82,15 @@ impl Pool {
     /// An idle instance: the thread's own shard first, then any other, so
     /// that a thread new to the policy reuses an instance before making one.
     fn take(&self) -> Option<Warm> {
-        let home = self.home();
-        (0..self.shards.len()).find_map(|i| self.lock((home + i) % self.shards.len()).pop())
+        self.home_first().find_map(|shard| self.lock(shard).pop())
     }
 
     /// Keeps `warm` in the thread's shard, or in the next one with room, so
     /// threads sharing a shard lose no instance while the pool holds fewer
     /// than `MAX_IDLE`; drops it when every shard is full.
     fn put(&self, warm: Warm) {
-        let home = self.home();
-        for i in 0..self.shards.len() {
-            let mut shard = self.lock((home + i) % self.shards.len());
+        for shard in self.home_first() {
+            let mut shard = self.lock(shard);
             if shard.len() < self.per_shard {
                 shard.push(warm);
                 return;

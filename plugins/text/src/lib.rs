@@ -66,37 +66,47 @@ pub fn skeleton_bytes_into(text: &str, out: &mut Vec<u8>) {
 /// disguising marks are not breaks, so they cannot fake one. A matcher uses
 /// this to require that a match (an allowed term, say) is a whole word.
 pub fn skeleton_with_breaks_into(text: &str, out: &mut Vec<u8>, breaks: &mut Vec<bool>) {
-    if text.is_ascii() {
-        // Plain ASCII is already NFKC, and the NFKC iterator costs tens of
-        // nanoseconds a character in a sandbox: a table lookup a byte instead.
-        out.clear();
-        breaks.clear();
-        breaks.push(true);
-        let mut pending = false;
-        for &b in text.as_bytes() {
-            match ASCII_SKELETON[b as usize] {
-                0 => pending |= is_break(char::from(b)),
-                kept => {
-                    breaks[out.len()] |= pending;
-                    pending = false;
-                    out.push(kept);
-                    breaks.push(false);
-                }
-            }
+    with_breaks_framed(out, breaks, |out, breaks| {
+        if text.is_ascii() {
+            // Plain ASCII is already NFKC, and the NFKC iterator costs tens of
+            // nanoseconds a character in a sandbox: a table lookup a byte instead.
+            ascii_breaks(text.as_bytes(), out, breaks);
+        } else {
+            with_breaks(text.nfkc(), out, breaks);
         }
-        if let Some(last) = breaks.last_mut() {
-            *last = true;
-        }
-        return;
-    }
-    with_breaks(text.nfkc(), out, breaks);
+    });
 }
 
-/// [`skeleton_with_breaks_into`] over NFKC characters: any text.
-fn with_breaks(chars: impl Iterator<Item = char>, out: &mut Vec<u8>, breaks: &mut Vec<bool>) {
+/// Clears `out` and `breaks`, lets `fill` add the skeleton, and makes the
+/// first and last break true.
+fn with_breaks_framed(out: &mut Vec<u8>, breaks: &mut Vec<bool>, fill: impl FnOnce(&mut Vec<u8>, &mut Vec<bool>)) {
     out.clear();
     breaks.clear();
     breaks.push(true);
+    fill(out, breaks);
+    if let Some(last) = breaks.last_mut() {
+        *last = true;
+    }
+}
+
+/// The skeleton and breaks of ASCII bytes.
+fn ascii_breaks(text: &[u8], out: &mut Vec<u8>, breaks: &mut Vec<bool>) {
+    let mut pending = false;
+    for &b in text {
+        match ASCII_SKELETON[b as usize] {
+            0 => pending |= is_break(char::from(b)),
+            kept => {
+                breaks[out.len()] |= pending;
+                pending = false;
+                out.push(kept);
+                breaks.push(false);
+            }
+        }
+    }
+}
+
+/// The skeleton and breaks of NFKC characters: any text.
+fn with_breaks(chars: impl Iterator<Item = char>, out: &mut Vec<u8>, breaks: &mut Vec<bool>) {
     let mut pending = false;
     let mut buf = [0u8; 4];
     for c in chars {
@@ -112,9 +122,6 @@ fn with_breaks(chars: impl Iterator<Item = char>, out: &mut Vec<u8>, breaks: &mu
             pending = false;
             breaks.resize(out.len() + 1, false);
         }
-    }
-    if let Some(last) = breaks.last_mut() {
-        *last = true;
     }
 }
 
@@ -209,7 +216,7 @@ mod tests {
             skeleton_with_breaks_into(text, &mut fast, &mut fast_breaks);
             let (mut general, mut general_breaks) = (Vec::new(), Vec::new());
             // NFKC leaves ASCII as it is: the general path, as non-ASCII text takes it.
-            with_breaks(text.nfkc(), &mut general, &mut general_breaks);
+            with_breaks_framed(&mut general, &mut general_breaks, |o, b| with_breaks(text.nfkc(), o, b));
             assert_eq!((&fast, &fast_breaks), (&general, &general_breaks), "{text:?}");
             let mut plain = Vec::new();
             skeleton_bytes_into(text, &mut plain);

@@ -471,7 +471,7 @@ fn run_case(set: &PolicySet, case: &Case) -> CaseResult {
         }
         let deadline_us = set.policies().find(|m| m.name == report.name).map_or(0, |m| m.limits.timeout_ms * 1000);
         if report.error_kind != Some(ErrorKind::Timeout)
-            && let Some(note) = slow_note(&report.name, micros_of(report.duration), deadline_us)
+            && let Some(note) = slow_note(&report.name, crate::decision::whole_micros(report.duration), deadline_us)
         {
             slow.push(note);
         }
@@ -496,16 +496,11 @@ fn run_case(set: &PolicySet, case: &Case) -> CaseResult {
         passed: failures.is_empty(),
         expected: case.expect.clone(),
         failures,
-        duration_us: micros_of(decision.policies.iter().map(|p| p.duration).sum()),
+        duration_us: crate::decision::whole_micros(decision.policies.iter().map(|p| p.duration).sum()),
         limits,
         slow,
         decision,
     }
-}
-
-/// Whole microseconds, as reports count them.
-fn micros_of(d: std::time::Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 /// A note when a call took more than [`SLOW_SHARE_OF_DEADLINE`] of its deadline.
