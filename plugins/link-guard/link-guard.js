@@ -1,0 +1,193 @@
+// link-guard: a groupgate policy written in JavaScript.
+//
+// Links in a message (Art. 7): a sender below `links_min_credit` may not post
+// any. Link domains (Art. 10): a domain on the `blocked` list is denied and
+// its sender warned, one on the `review` list is held for a moderator; a
+// listed domain covers its subdomains. Attachments (Art. 10): a file whose
+// name ends in an executable type is denied.
+//
+// Built into a component by `scripts/build-components` with componentize-js;
+// see plugins/README.md, "Policies in JavaScript".
+
+import { log } from "groupgate:policy/log@0.1.0";
+
+const DEFAULT_EXECUTABLE_TYPES = [
+  "apk", "app", "bat", "cmd", "com", "cpl", "dll", "exe", "hta", "jar", "js",
+  "jse", "lnk", "msi", "msp", "ps1", "scr", "sh", "vbe", "vbs", "wsf",
+];
+
+// What `init` accepted; every evaluation reads it.
+let settings = null;
+
+// A link is written with a scheme or starts with `www.`; what follows runs to
+// the next space, quote or angle bracket.
+const LINK = /\b(?:https?:\/\/|www\.)[^\s<>"'`]+/giu;
+
+/**
+ * Reads the `[config]` table (as JSON) and the `[data]` lists. Throwing a
+ * string refuses them, which is how a JavaScript export returns the `err` of
+ * a WIT `result`.
+ */
+export function init(configJson, data) {
+  const config = JSON.parse(configJson);
+  const known = ["links_min_credit", "blocked", "review", "executable_types"];
+  for (const key of Object.keys(config)) {
+    if (!known.includes(key)) {
+      throw `unknown config key \`${key}\` (known: ${known.join(", ")})`;
+    }
+  }
+  const minCredit = config.links_min_credit ?? 0;
+  if (!Number.isInteger(minCredit) || minCredit < 0 || minCredit > 255) {
+    throw `config \`links_min_credit\` must be a whole number from 0 to 255, not ${JSON.stringify(minCredit)}`;
+  }
+  const types = config.executable_types ?? DEFAULT_EXECUTABLE_TYPES;
+  if (!Array.isArray(types) || !types.every((t) => typeof t === "string" && /^[a-z0-9]+$/i.test(t))) {
+    throw "config `executable_types` must be a list of file extensions without the dot, e.g. [\"exe\", \"bat\"]";
+  }
+  const files = new Map(data.map((file) => [file.name, file.contents]));
+  settings = {
+    minCredit,
+    blocked: domainList(config.blocked, "blocked", files),
+    review: domainList(config.review, "review", files),
+    executable: new Set(types.map((t) => t.toLowerCase())),
+  };
+  log("info", "link-guard ready", [
+    ["links_min_credit", String(minCredit)],
+    ["blocked_domains", String(settings.blocked.size)],
+    ["review_domains", String(settings.review.size)],
+  ]);
+}
+
+/** The domains of the `[data]` file that config key `key` names, if any. */
+function domainList(name, key, files) {
+  const domains = new Set();
+  if (name === undefined) {
+    return domains;
+  }
+  if (typeof name !== "string") {
+    throw `config \`${key}\` must name a [data] file`;
+  }
+  const contents = files.get(name);
+  if (contents === undefined) {
+    throw `config \`${key}\` names \`${name}\`, which is not under [data]`;
+  }
+  const text = new TextDecoder("utf-8", { fatal: false }).decode(contents);
+  text.split("\n").forEach((raw, index) => {
+    const line = raw.replace(/#.*/, "").trim().toLowerCase().replace(/\.+$/, "");
+    if (line === "") {
+      return;
+    }
+    // No `\p{...}` classes: the engine is built without Unicode property data.
+    if (!/^[^\s./:@#?]+(\.[^\s./:@#?]+)+$/u.test(line)) {
+      throw `data \`${name}\` line ${index + 1}: \`${raw.trim()}\` is not a domain name`;
+    }
+    domains.add(line);
+  });
+  return domains;
+}
+
+/** The host of a link as written, lower-cased: no scheme, user, port or path. */
+function hostOf(link) {
+  let rest = link.replace(/^https?:\/\//i, "");
+  rest = rest.split(/[/?#\\]/, 1)[0];
+  rest = rest.slice(rest.lastIndexOf("@") + 1);
+  rest = rest.replace(/:\d*$/, "");
+  return rest.toLowerCase().replace(/\.+$/, "");
+}
+
+/** The entry of `list` that `host` is, or lies below; `undefined` if none. */
+function listed(list, host) {
+  for (let domain = host; ; ) {
+    if (list.has(domain)) {
+      return domain;
+    }
+    const dot = domain.indexOf(".");
+    if (dot < 0) {
+      return undefined;
+    }
+    domain = domain.slice(dot + 1);
+  }
+}
+
+const RANK = { allow: 0, review: 1, deny: 2 };
+
+export function evaluateMessage(message) {
+  const sender = message.sender;
+  let outcome = "allow";
+  const reasons = [];
+  const measures = [];
+  const decide = (verdict, reason) => {
+    if (RANK[verdict] > RANK[outcome]) {
+      outcome = verdict;
+    }
+    reasons.push(reason);
+  };
+
+  const hosts = [...new Set(Array.from(message.text.matchAll(LINK), (m) => hostOf(m[0])))];
+  if (hosts.length > 0 && sender.creditLevel < settings.minCredit) {
+    decide("deny", {
+      code: "links-need-credit",
+      message: `posting links needs credit level ${settings.minCredit}; the sender has ${sender.creditLevel}`,
+      article: "Art. 7",
+      evidence: hosts[0],
+    });
+  }
+  let warned = false;
+  for (const host of hosts) {
+    const blocked = listed(settings.blocked, host);
+    if (blocked !== undefined) {
+      decide("deny", {
+        code: "blocked-link",
+        message: "the message links to a blocked domain",
+        article: "Art. 10",
+        evidence: blocked,
+      });
+      if (!warned) {
+        measures.push({ kind: "warn", target: { tag: "user", val: sender.id } });
+        warned = true;
+      }
+      continue;
+    }
+    const doubtful = listed(settings.review, host);
+    if (doubtful !== undefined) {
+      decide("review", {
+        code: "review-link",
+        message: "the message links to a domain a moderator must check",
+        article: "Art. 10",
+        evidence: doubtful,
+      });
+    }
+  }
+  for (const attachment of message.attachments) {
+    // `photo.jpg.exe` and Windows' ignored trailing dots and spaces included.
+    const name = attachment.name.replace(/[. ]+$/, "");
+    const dot = name.lastIndexOf(".");
+    const type = dot < 0 ? "" : name.slice(dot + 1).toLowerCase();
+    if (settings.executable.has(type)) {
+      decide("deny", {
+        code: "executable-attachment",
+        message: `files of type .${type} may not be sent in groups`,
+        article: "Art. 10",
+        evidence: attachment.name,
+      });
+    }
+  }
+  if (outcome !== "allow") {
+    log("debug", "link-guard decided", [
+      ["message", message.id],
+      ["outcome", outcome],
+      ["reasons", reasons.map((r) => r.code).join(",")],
+    ]);
+  }
+  return { outcome, reasons, measures };
+}
+
+// The manifest attaches this policy to messages only; these answer anyway,
+// since the contract asks every policy for all three.
+export function evaluateGroupCreation(_creation) {
+  return { outcome: "allow", reasons: [], measures: [] };
+}
+
+export function evaluateMembership(_membership) {
+  return { outcome: "allow", reasons: [], measures: [] };
+}
