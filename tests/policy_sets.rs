@@ -307,3 +307,72 @@ fn audit_settings_default_sensibly_and_refuse_a_short_retention_or_a_log_inside_
     let err = PolicySet::load(set.path()).err().unwrap().to_string();
     assert!(err.contains("audit.durability"), "{err}");
 }
+
+/// The compile cache entries under `dir` (one folder per engine
+/// configuration, one `.cwasm` file per component).
+fn cache_entries(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flat_map(|engine| std::fs::read_dir(engine.unwrap().path()).unwrap())
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    entries
+}
+
+#[test]
+fn the_compile_cache_serves_a_restart_and_rebuilds_a_corrupt_or_misplaced_entry() {
+    let cache = tempfile::tempdir().unwrap();
+    let set = TempSet::new("").guest("gate", groupgate_tests::guests::ALLOW_ALL, "").guest(
+        "trap",
+        groupgate_tests::guests::TRAP,
+        "on_error = \"review\"\n",
+    );
+    let decide = |set: &PolicySet| set.evaluate_message(&message("hello")).unwrap().outcome;
+    // Each runtime is a restart: its memory holds nothing compiled.
+    let restart = || groupgate::Runtime::with_cache(cache.path()).unwrap();
+
+    // Cold: both modules compiled and stored.
+    let runtime = restart();
+    assert_eq!(runtime.cache_dir(), Some(cache.path()));
+    assert_eq!(decide(&PolicySet::load_with(&runtime, set.path()).unwrap()), Outcome::Review);
+    assert_eq!((runtime.modules_compiled(), runtime.cache_hits(), runtime.cache_rejected()), (2, 0, 0));
+    let entries = cache_entries(cache.path());
+    assert_eq!(entries.len(), 2, "{entries:?}");
+
+    // Warm: nothing compiled, and the set decides as before.
+    let runtime = restart();
+    assert_eq!(decide(&PolicySet::load_with(&runtime, set.path()).unwrap()), Outcome::Review);
+    assert_eq!((runtime.modules_compiled(), runtime.cache_hits(), runtime.cache_rejected()), (0, 2, 0));
+
+    // One flipped byte deep in the compiled code: refused, compiled again,
+    // and the rewritten entry serves the next start.
+    let mut bytes = std::fs::read(&entries[0]).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x20;
+    std::fs::write(&entries[0], &bytes).unwrap();
+    let runtime = restart();
+    assert_eq!(decide(&PolicySet::load_with(&runtime, set.path()).unwrap()), Outcome::Review);
+    assert_eq!((runtime.modules_compiled(), runtime.cache_hits(), runtime.cache_rejected()), (1, 1, 1));
+    let runtime = restart();
+    PolicySet::load_with(&runtime, set.path()).unwrap();
+    assert_eq!((runtime.modules_compiled(), runtime.cache_hits(), runtime.cache_rejected()), (0, 2, 0));
+
+    // A truncated entry, and a whole valid entry filed under the other
+    // module's hash: both refused, neither module runs the wrong code.
+    let whole = std::fs::read(&entries[1]).unwrap();
+    std::fs::write(&entries[1], &whole[..whole.len() / 3]).unwrap();
+    std::fs::write(&entries[0], &whole).unwrap();
+    let runtime = restart();
+    let reloaded = PolicySet::load_with(&runtime, set.path()).unwrap();
+    assert_eq!((runtime.modules_compiled(), runtime.cache_hits(), runtime.cache_rejected()), (2, 0, 2));
+    let d = reloaded.evaluate_message(&message("hello")).unwrap();
+    let outcomes: Vec<_> = d.policies.iter().map(|p| (p.name.as_str(), p.outcome, p.error.is_some())).collect();
+    assert_eq!(outcomes, [("gate", Outcome::Allow, false), ("trap", Outcome::Review, true)]);
+
+    // A folder that cannot be made is an error that names it.
+    let file = cache.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let err = groupgate::Runtime::with_cache(file.join("cache")).err().unwrap();
+    assert!(err.contains("cannot create the compile cache") && err.contains("a-file"), "{err}");
+}

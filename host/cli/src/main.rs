@@ -22,6 +22,30 @@ use groupgate::{Hook, PolicySet, Request};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Keep compiled components in DIR, so the next run (or a reload) that
+    /// loads the same component skips compiling it [default:
+    /// `.groupgate-cache` next to the policy set folder, not inside it].
+    #[arg(long, global = true, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Compile every component afresh and keep nothing on disk.
+    #[arg(long, global = true, conflicts_with = "cache_dir")]
+    no_cache: bool,
+}
+
+impl Command {
+    /// The policy set, or set of sets, the command loads; `None` for the
+    /// commands that load none.
+    fn policies(&self) -> Option<&Path> {
+        match self {
+            Command::Check { policies }
+            | Command::Eval { request: RequestArgs { policies, .. }, .. }
+            | Command::Bench { request: RequestArgs { policies, .. }, .. }
+            | Command::Serve { policies, .. }
+            | Command::Replay { policies, .. } => Some(policies),
+            Command::Test { paths, .. } => paths.first().map(PathBuf::as_path),
+            Command::Audit { .. } => None,
+        }
+    }
 }
 
 /// A policy set and one request to it, as `eval` and `bench` take them.
@@ -248,6 +272,11 @@ fn main() -> ExitCode {
 
 /// Runs the command and returns its exit code; errors exit with 2.
 fn run(cli: Cli) -> Result<u8> {
+    if let Some(policies) = cli.command.policies()
+        && !cli.no_cache
+    {
+        use_compile_cache(policies, cli.cache_dir)?;
+    }
     match cli.command {
         Command::Check { policies } => check(&policies).map(|()| 0),
         Command::Replay { policies, audit, fail_on_change, json } => {
@@ -389,6 +418,42 @@ fn run(cli: Cli) -> Result<u8> {
             }
             Ok(run.exit_code(fail_on_empty))
         }
+    }
+}
+
+/// Makes the process-wide runtime keep compiled components on disk: in
+/// `explicit`, or else next to the policy set `policies` lies in. A folder
+/// named on the command line that cannot be created is an error; the
+/// default one only costs a warning, and the run compiles as without cache.
+fn use_compile_cache(policies: &Path, explicit: Option<PathBuf>) -> Result<()> {
+    let dir = match &explicit {
+        Some(dir) => dir.clone(),
+        None => default_cache_dir(policies),
+    };
+    let runtime = match groupgate::Runtime::with_cache(&dir) {
+        Ok(runtime) => runtime,
+        Err(e) if explicit.is_some() => anyhow::bail!("--cache-dir: {e}"),
+        Err(e) => {
+            tracing::warn!("{e}; compiling without a cache (--cache-dir names another folder)");
+            return Ok(());
+        }
+    };
+    tracing::info!(dir = %dir.display(), "compile cache");
+    // Nothing has loaded a set yet, so the shared runtime is not made.
+    let _ = groupgate::Runtime::set_shared(runtime);
+    Ok(())
+}
+
+/// `.groupgate-cache` beside the policy set that `path` is or lies in (so a
+/// server watching the set never sees the cache change); beside nothing,
+/// i.e. inside `path`, when `path` is a folder holding several sets.
+fn default_cache_dir(path: &Path) -> PathBuf {
+    const NAME: &str = ".groupgate-cache";
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let folder = if path.is_file() { path.parent().unwrap_or(&path) } else { &path };
+    match folder.ancestors().find(|a| a.join(groupgate::manifest::SET_FILE).is_file()) {
+        Some(set) => set.parent().unwrap_or(set).join(NAME),
+        None => folder.join(NAME),
     }
 }
 

@@ -316,7 +316,7 @@ async fn readyz(State(state): State<Arc<ServerState>>) -> Response {
 }
 
 async fn metrics(State(state): State<Arc<ServerState>>) -> Response {
-    let mut response = state.metrics.render(&state.runtime().log_lines_dropped()).into_response();
+    let mut response = state.metrics.render(state.runtime()).into_response();
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));

@@ -117,8 +117,10 @@ impl Metrics {
     }
 
     /// Every counter, in the Prometheus text exposition format, with the
-    /// guest log lines the runtime dropped over the per-call cap, by policy.
-    pub fn render(&self, log_lines_dropped: &[(String, u64)]) -> String {
+    /// runtime's own: guest log lines dropped over the per-call cap, by
+    /// policy, and what compiling components cost.
+    pub fn render(&self, runtime: &groupgate::Runtime) -> String {
+        let log_lines_dropped = runtime.log_lines_dropped();
         let mut out = String::new();
         let hooks = Hook::ALL;
         out.push_str("# HELP groupgate_evaluations_total Requests decided, by hook and outcome.\n");
@@ -181,7 +183,7 @@ impl Metrics {
             "# HELP groupgate_policy_log_lines_dropped_total Guest log lines over the per-call cap, dropped, by policy (test cases run at reload included).\n",
         );
         out.push_str("# TYPE groupgate_policy_log_lines_dropped_total counter\n");
-        for (name, n) in log_lines_dropped {
+        for (name, n) in &log_lines_dropped {
             let _ = writeln!(out, "groupgate_policy_log_lines_dropped_total{{policy=\"{}\"}} {n}", label(name));
         }
         let simple = [
@@ -200,8 +202,27 @@ impl Metrics {
                 &self.generation,
             ),
         ];
-        for (name, help, kind, value) in simple {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}", value.load(Relaxed));
+        let compiling = [
+            (
+                "groupgate_modules_compiled_total",
+                "Module files compiled, found neither in memory nor in the compile cache.",
+                runtime.modules_compiled(),
+            ),
+            (
+                "groupgate_compile_cache_hits_total",
+                "Components loaded from the compile cache instead of compiled.",
+                runtime.cache_hits(),
+            ),
+            (
+                "groupgate_compile_cache_rejected_total",
+                "Compile cache entries that failed a check (corrupt, or from another engine) and were compiled again.",
+                runtime.cache_rejected(),
+            ),
+        ];
+        let simple = simple.into_iter().map(|(name, help, kind, value)| (name, help, kind, value.load(Relaxed)));
+        let compiling = compiling.into_iter().map(|(name, help, value)| (name, help, "counter", value));
+        for (name, help, kind, value) in simple.chain(compiling) {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
         }
         out
     }

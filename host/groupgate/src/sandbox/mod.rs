@@ -2,9 +2,11 @@
 //! limiter, and a linker that grants a policy its log import and an empty
 //! WASI context, nothing more.
 
+mod cache;
 mod output;
 mod state;
 
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread;
@@ -45,7 +47,12 @@ struct Inner {
     /// reload that changes only data or manifests compiles nothing.
     modules: Mutex<HashMap<[u8; 32], Component>>,
     /// How many module files have been compiled, for tests and operators.
-    compiled: std::sync::atomic::AtomicU64,
+    compiled: AtomicU64,
+    /// Compiled components kept on disk across runs, if asked for.
+    disk: Option<cache::DiskCache>,
+    /// Components the disk cache answered, and entries it refused.
+    disk_hits: AtomicU64,
+    disk_rejected: AtomicU64,
     /// Guest log lines dropped over the per-call cap, by policy name; kept
     /// across reloads so the count only grows.
     log_dropped: Mutex<HashMap<String, Arc<AtomicU64>>>,
@@ -57,9 +64,27 @@ impl Drop for Inner {
     }
 }
 
+/// Where the process-wide runtime comes from: made on first use, or set once.
+static SHARED: OnceLock<Result<Runtime, String>> = OnceLock::new();
+
 impl Runtime {
-    /// A new engine with its own epoch thread.
+    /// A new engine with its own epoch thread, which compiles every
+    /// component it loads (once per runtime) and keeps nothing on disk.
     pub fn new() -> Result<Runtime, String> {
+        Runtime::build(None)
+    }
+
+    /// A new engine that keeps compiled components in the folder `dir`
+    /// (created if missing, private to its owner), so a later run, or a
+    /// reload, that loads the same component bytes deserialises them in
+    /// milliseconds instead of compiling them. Entries are checked before
+    /// use; a corrupt or foreign one is removed and compiled again. `Err`
+    /// when the folder cannot be created.
+    pub fn with_cache(dir: impl AsRef<Path>) -> Result<Runtime, String> {
+        Runtime::build(Some(dir.as_ref()))
+    }
+
+    fn build(cache_dir: Option<&Path>) -> Result<Runtime, String> {
         let mut config = Config::new();
         config.wasm_component_model(true);
         // Calls are synchronous; concurrency support makes each call dearer.
@@ -72,6 +97,7 @@ impl Runtime {
             config.profiler(wasmtime::ProfilingStrategy::PerfMap);
         }
         let engine = Engine::new(&config).map_err(|e| format!("cannot configure the wasm engine: {e:#}"))?;
+        let disk = cache_dir.map(|dir| cache::DiskCache::open(dir, &engine)).transpose()?;
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| format!("cannot link WASI: {e:#}"))?;
@@ -98,16 +124,65 @@ impl Runtime {
                 stop,
                 builtins: Mutex::default(),
                 modules: Mutex::default(),
-                compiled: std::sync::atomic::AtomicU64::new(0),
+                compiled: AtomicU64::new(0),
+                disk,
+                disk_hits: AtomicU64::new(0),
+                disk_rejected: AtomicU64::new(0),
                 log_dropped: Mutex::default(),
             }),
         })
     }
 
-    /// The process-wide runtime that [`crate::PolicySet::load`] uses.
+    /// The process-wide runtime that [`crate::PolicySet::load`] uses: the
+    /// one given to [`Runtime::set_shared`], or else one made by
+    /// [`Runtime::new`] on first use.
     pub fn shared() -> Result<Runtime, String> {
-        static SHARED: OnceLock<Result<Runtime, String>> = OnceLock::new();
         SHARED.get_or_init(Runtime::new).clone()
+    }
+
+    /// Makes `runtime` the process-wide one (e.g. one with a compile
+    /// cache). Only before the first use: `Err` gives it back otherwise.
+    pub fn set_shared(runtime: Runtime) -> Result<(), Runtime> {
+        SHARED.set(Ok(runtime)).map_err(|r| r.expect("set_shared is given a runtime"))
+    }
+
+    /// The compile cache folder, if this runtime keeps one.
+    pub fn cache_dir(&self) -> Option<&Path> {
+        self.inner.disk.as_ref().map(|d| d.root())
+    }
+
+    /// How many components the compile cache answered without compiling.
+    pub fn cache_hits(&self) -> u64 {
+        self.inner.disk_hits.load(Ordering::Relaxed)
+    }
+
+    /// How many compile cache entries failed a check (corrupt, truncated,
+    /// from another engine) and were removed and compiled again.
+    pub fn cache_rejected(&self) -> u64 {
+        self.inner.disk_rejected.load(Ordering::Relaxed)
+    }
+
+    /// The component for `bytes` (SHA-256 `hash`): from the disk cache if it
+    /// holds a valid entry, else compiled now and stored there. The flag
+    /// says whether it was compiled.
+    fn compile_or_fetch(&self, hash: &[u8; 32], bytes: &[u8]) -> Result<(Component, bool), String> {
+        let Some(disk) = &self.inner.disk else {
+            return Ok((compile(self, bytes)?, true));
+        };
+        match disk.load(self.engine(), hash) {
+            cache::Lookup::Hit(component) => {
+                self.inner.disk_hits.fetch_add(1, Ordering::Relaxed);
+                return Ok((component, false));
+            }
+            cache::Lookup::Miss => {}
+            cache::Lookup::Rejected(why) => {
+                self.inner.disk_rejected.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!("compile cache entry ignored and compiled again: {why}");
+            }
+        }
+        let component = compile(self, bytes)?;
+        disk.store(hash, &component);
+        Ok((component, true))
     }
 
     pub(crate) fn engine(&self) -> &Engine {
@@ -118,16 +193,17 @@ impl Runtime {
         &self.inner.linker
     }
 
-    /// The standard plugin `name`, compiled once per runtime.
     /// The component for module bytes with SHA-256 `hash`: compiled before,
-    /// or compiled now and remembered.
+    /// found in the disk cache, or compiled now and remembered.
     pub(crate) fn module_component(&self, hash: [u8; 32], bytes: &[u8]) -> Result<Component, String> {
         if let Some(component) = self.inner.modules.lock().unwrap_or_else(|e| e.into_inner()).get(&hash) {
             return Ok(component.clone());
         }
         // Compiled outside the lock: it takes long, and other loads may hit.
-        let component = compile(self, bytes)?;
-        self.inner.compiled.fetch_add(1, Ordering::Relaxed);
+        let (component, compiled) = self.compile_or_fetch(&hash, bytes)?;
+        if compiled {
+            self.inner.compiled.fetch_add(1, Ordering::Relaxed);
+        }
         self.inner.modules.lock().unwrap_or_else(|e| e.into_inner()).insert(hash, component.clone());
         Ok(component)
     }
@@ -141,7 +217,8 @@ impl Runtime {
         cache.retain(|hash, _| keep.contains(&hex(hash).as_str()));
     }
 
-    /// How many times a module file was compiled (not found by its hash).
+    /// How many times a module file was compiled: found neither in memory
+    /// nor in the disk cache by its hash.
     pub fn modules_compiled(&self) -> u64 {
         self.inner.compiled.load(Ordering::Relaxed)
     }
@@ -168,13 +245,17 @@ impl Runtime {
         self.inner.modules.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
+    /// The standard plugin `name`, compiled (or found in the disk cache)
+    /// once per runtime.
     pub(crate) fn builtin_component(&self, name: &str) -> Result<Component, String> {
         let mut cache = self.inner.builtins.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(component) = cache.get(name) {
             return Ok(component.clone());
         }
         let bytes = crate::builtin::component(name).ok_or_else(|| format!("no standard plugin named `{name}`"))?;
-        let component = compile(self, bytes).map_err(|e| format!("standard plugin `{name}` {e}"))?;
+        let hash: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(bytes).into();
+        let (component, _) =
+            self.compile_or_fetch(&hash, bytes).map_err(|e| format!("standard plugin `{name}` {e}"))?;
         cache.insert(name.to_owned(), component.clone());
         Ok(component)
     }
