@@ -445,31 +445,8 @@ fn serve(set: &std::path::Path) -> (std::process::Child, std::net::SocketAddr) {
 
 /// [`serve`] with more flags.
 fn serve_with(set: &std::path::Path, flags: &[&str]) -> (std::process::Child, std::net::SocketAddr) {
-    use std::io::BufRead;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_groupgate"))
-        .args(["serve", "--policies", set.to_str().unwrap(), "--listen", "127.0.0.1:0", "--no-watch"])
-        .args(flags)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("the server logs where it listens").unwrap();
-        if let Some(at) = line.split_whitespace().find_map(|w| w.strip_prefix("addr=")) {
-            break at.parse().unwrap();
-        }
-    };
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    // It answers at once, and is ready when its first load is done.
-    let mut client = groupgate_tests::http::Client::connect(addr).unwrap();
-    let start = std::time::Instant::now();
-    while client.get("/readyz").unwrap().0 != 200 {
-        assert!(start.elapsed() < std::time::Duration::from_secs(30), "the server never became ready");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    (child, addr)
+    let flags: Vec<&str> = ["--no-watch"].iter().chain(flags).copied().collect();
+    groupgate_tests::serve(env!("CARGO_BIN_EXE_groupgate"), set, &flags)
 }
 
 fn signal(child: &std::process::Child, name: &str) {

@@ -169,6 +169,45 @@ pub fn membership() -> Membership {
     }
 }
 
+/// `groupgate serve` as a process, from the binary `bin`, on a free loopback
+/// port, with `flags` added: the process, once it answers `/readyz` with
+/// 200, and the address it listens on (read from its log).
+pub fn serve(bin: &str, set: &Path, flags: &[&str]) -> (std::process::Child, std::net::SocketAddr) {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(bin)
+        .args(["serve", "--policies", set.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .args(flags)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("the server logs where it listens").unwrap();
+        if let Some(at) = line.split_whitespace().find_map(|w| w.strip_prefix("addr=")) {
+            break at.parse().unwrap();
+        }
+    };
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    // It answers at once, and is ready when its first load is done.
+    let mut client = http::Client::connect(addr).unwrap();
+    let start = std::time::Instant::now();
+    while client.get("/readyz").unwrap().0 != 200 {
+        assert!(start.elapsed() < std::time::Duration::from_secs(60), "the server never became ready");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    (child, addr)
+}
+
+/// Stops a server started by [`serve`] with SIGTERM, and waits for it to exit.
+pub fn stop(mut child: std::process::Child) {
+    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success(), "kill -TERM {}", child.id());
+    child.wait().unwrap();
+}
+
 /// A minimal HTTP/1.1 client over one kept-alive connection, enough to
 /// drive groupgate's server in tests without a client library.
 pub mod http {

@@ -1,0 +1,205 @@
+//! Policies written in JavaScript and Python beside a Rust one, in the set
+//! `policies/polyglot`. `scripts/build-components` builds `link-guard`
+//! (componentize-js) and `group-naming` (componentize-py) from source, its
+//! toolchains installed from npm and PyPI as their lock files pin them; then
+//! `groupgate test` runs the set's cases, and a server serving all three
+//! languages reloads an edited JavaScript policy under load without failing
+//! a request, and restarts from its compile cache without compiling.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use groupgate_tests::http::Client;
+use groupgate_tests::{copy_dir, repo_root};
+
+const GROUPGATE: &str = env!("CARGO_BIN_EXE_groupgate");
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// Builds the JavaScript and Python components, once per test run.
+fn built() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let out = Command::new("bash")
+            .arg(repo_root().join("scripts/build-components"))
+            .output()
+            .expect("bash runs scripts/build-components");
+        assert!(out.status.success(), "scripts/build-components failed:\n{}", text(&out));
+    });
+}
+
+#[test]
+fn groupgate_test_passes_on_the_set_of_three_languages() {
+    built();
+    let out = Command::new(GROUPGATE)
+        .args(["test", "--json", "policies/polyglot"])
+        .current_dir(repo_root())
+        .output()
+        .expect("run groupgate test");
+    assert!(out.status.success(), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cases = report["sets"][0]["cases"].as_array().expect("the set's cases");
+    let of = |policy: &str| {
+        let own: Vec<_> = cases.iter().filter(|c| c["policy"] == policy).collect();
+        assert!(own.iter().all(|c| c["passed"] == true), "{own:#?}");
+        own.len()
+    };
+    let (js, py) = (of("link-guard"), of("group-naming"));
+    assert!(js >= 8 && py >= 8, "link-guard has {js} cases, group-naming {py}: at least 8 each");
+    assert_eq!(report["failed"], 0, "{report:#}");
+    println!("link-guard (JavaScript): {js} cases; group-naming (Python): {py} cases; all passed");
+}
+
+/// Requests in all three languages' hooks, with what each must decide.
+fn requests() -> Vec<(&'static str, String, &'static str)> {
+    let group = r#"{ "id": "grp-7", "name": "Riverside cycling club", "category": "community", "region": "CN-11", "member_count": 42, "member_limit": 500, "founder_id": "usr-1" }"#;
+    let user = |id: &str, verified: bool| {
+        format!(
+            r#"{{ "id": "{id}", "identity_verified": {verified}, "credit_level": 3, "region": "CN-11", "groups_created": 1, "groups_joined": 2, "labels": [] }}"#
+        )
+    };
+    let message = |sender: String, text: &str| {
+        format!(
+            r#"{{ "id": "msg-1", "group": {group}, "sender": {sender}, "sender_role": "member", "text": "{text}", "attachments": [], "sent_at": 1764316800000 }}"#
+        )
+    };
+    let creation = format!(
+        r#"{{ "id": "req-1", "founder": {}, "name": "City police notices", "description": "", "category": "community", "region": "CN-11", "member_limit": 100, "requested_at": 1764316800000 }}"#,
+        user("usr-42", true)
+    );
+    vec![
+        // JavaScript: a doubtful link domain.
+        ("/v1/evaluate/message", message(user("usr-42", true), "see https://short.example/x"), "review"),
+        // Python: an official-sounding group name.
+        ("/v1/evaluate/group-creation", creation, "review"),
+        // Rust: an unverified sender.
+        ("/v1/evaluate/message", message(user("usr-43", false), "hello"), "deny"),
+    ]
+}
+
+fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+/// Polls `/v1/policies` until `done` holds of it, for at most `limit`; on a
+/// new connection each time, since the server closes idle ones.
+fn wait_for(addr: SocketAddr, limit: Duration, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let start = Instant::now();
+    loop {
+        let v = json(&Client::connect(addr).unwrap().get("/v1/policies").unwrap().1);
+        if done(&v) {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "timed out: {v:#}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The value of the metric `name` in a `/metrics` text.
+fn metric(metrics: &str, name: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no metric {name} in:\n{metrics}"))
+}
+
+/// Builds `link-guard.js` with `edit` applied into `out`, with the
+/// componentize-js that `scripts/build-components` installed.
+fn build_edited_link_guard(work: &Path, edit: (&str, &str), out: &Path) {
+    let source = std::fs::read_to_string(repo_root().join("plugins/link-guard/link-guard.js")).unwrap();
+    assert!(source.contains(edit.0), "link-guard.js no longer says `{}`", edit.0);
+    let edited = work.join("link-guard.js");
+    std::fs::write(&edited, source.replace(edit.0, edit.1)).unwrap();
+    let tool = repo_root().join("target/components/js/node_modules/.bin/componentize-js");
+    let built = work.join("link-guard.wasm");
+    let status = Command::new(tool)
+        .arg(&edited)
+        .args(["--wit", repo_root().join("wit").to_str().unwrap(), "--world-name", "policy"])
+        .args(["--disable", "stdio", "random", "clocks", "http", "fetch-event", "-o"])
+        .arg(&built)
+        .status()
+        .expect("run componentize-js");
+    assert!(status.success());
+    // Moved in whole, as a deployment would: the server never sees half a file.
+    std::fs::rename(&built, out).unwrap();
+}
+
+#[test]
+fn a_server_of_three_languages_reloads_an_edited_javascript_policy_under_load_and_restarts_from_its_cache() {
+    built();
+    let work = tempfile::tempdir().unwrap();
+    let set = work.path().join("set");
+    copy_dir(&repo_root().join("policies/polyglot"), &set);
+    let cache = work.path().join("cache");
+    let flags = ["--cache-dir", cache.to_str().unwrap()];
+
+    // Cold: every component is compiled.
+    let started = Instant::now();
+    let (child, addr) = groupgate_tests::serve(GROUPGATE, &set, &flags);
+    let cold = started.elapsed();
+    let mut control = Client::connect(addr).unwrap();
+    let metrics = control.get("/metrics").unwrap().1;
+    assert_eq!(metric(&metrics, "groupgate_modules_compiled_total"), 2, "link-guard and group-naming");
+    assert_eq!(metric(&metrics, "groupgate_compile_cache_hits_total"), 0);
+
+    // Load in all three languages while the JavaScript policy is edited.
+    let stop = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicU64::new(0));
+    let loader = {
+        let (stop, answered) = (stop.clone(), answered.clone());
+        std::thread::spawn(move || {
+            let mut client = Client::connect(addr).unwrap();
+            let mut failures = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                for (path, body, outcome) in requests() {
+                    let (status, reply) = client.post(path, &body).unwrap();
+                    if status != 200 || json(&reply)["outcome"] != outcome {
+                        failures.push(format!("{path}: {status} {reply}"));
+                    }
+                    answered.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            failures
+        })
+    };
+    let marker = "a moderator must check";
+    let edit = (marker, "a moderator must check (edited)");
+    build_edited_link_guard(work.path(), edit, &set.join("link-guard/link-guard.wasm"));
+    let reloaded = wait_for(addr, Duration::from_secs(120), |v| {
+        v["active"]["generation"].as_u64() >= Some(2) && v["last_reload"]["ok"] == true
+    });
+    let mut control = Client::connect(addr).unwrap();
+    let (path, body, _) = &requests()[0];
+    let decision = json(&control.post(path, body).unwrap().1);
+    assert!(decision["reasons"][0]["message"].as_str().unwrap().ends_with("(edited)"), "{decision:#}");
+    stop.store(true, Ordering::Relaxed);
+    let failures = loader.join().unwrap();
+    let answered = answered.load(Ordering::Relaxed);
+    assert!(failures.is_empty(), "{} of {answered} requests failed: {:#?}", failures.len(), &failures[..3.min(failures.len())]);
+    assert!(answered > 0);
+    let reload_ms = reloaded["last_reload"]["duration_ms"].as_u64().unwrap();
+    let metrics = control.get("/metrics").unwrap().1;
+    assert_eq!(metric(&metrics, "groupgate_modules_compiled_total"), 3, "only the edited policy compiled again");
+    groupgate_tests::stop(child);
+
+    // Warm: the restart compiles nothing.
+    let started = Instant::now();
+    let (child, addr) = groupgate_tests::serve(GROUPGATE, &set, &flags);
+    let warm = started.elapsed();
+    let metrics = Client::connect(addr).unwrap().get("/metrics").unwrap().1;
+    groupgate_tests::stop(child);
+    assert_eq!(metric(&metrics, "groupgate_modules_compiled_total"), 0, "{metrics}");
+    // real-name (builtin), link-guard, group-naming.
+    assert_eq!(metric(&metrics, "groupgate_compile_cache_hits_total"), 3, "{metrics}");
+    assert_eq!(metric(&metrics, "groupgate_compile_cache_rejected_total"), 0, "{metrics}");
+    println!(
+        "{answered} requests answered during the reload of the edited policy ({reload_ms} ms), none failed; \
+         ready after a cold start in {cold:.2?}, after a warm start in {warm:.2?}"
+    );
+}
