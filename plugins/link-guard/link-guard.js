@@ -19,9 +19,72 @@ const DEFAULT_EXECUTABLE_TYPES = [
 // What `init` accepted; every evaluation reads it.
 let settings = null;
 
-// A link is written with a scheme or starts with `www.`; what follows runs to
-// the next space, quote or angle bracket.
-const LINK = /\b(?:https?:\/\/|www\.)[^\s<>"'`]+/giu;
+// A link is written with a scheme (`http://`, `https://`) or starts with
+// `www.`; it runs to the next space, quote or angle bracket. Found with
+// indexOf and a character loop rather than regular expressions: inside a
+// component the engine has no JIT, and the same search written with five
+// regular expressions made the whole call about a quarter slower.
+const LINK_END = new Set([" ", "\t", "\n", "\r", "<", ">", '"', "'", "`"]);
+const HOST_END = new Set(["/", "?", "#", "\\"]);
+
+/** The hosts of the links in `text`, lower-cased, each once. */
+function linkHosts(text) {
+  const lower = text.toLowerCase();
+  const hosts = new Set();
+  for (let at = 0; at < lower.length; ) {
+    const scheme = lower.indexOf("://", at);
+    const www = lower.indexOf("www.", at);
+    let start;
+    if (scheme >= 0 && (www < 0 || scheme < www)) {
+      const name = lower.slice(Math.max(0, scheme - 5), scheme);
+      at = scheme + 3;
+      if (!(name.endsWith("http") || name.endsWith("https"))) {
+        continue;
+      }
+      start = scheme + 3;
+    } else if (www >= 0) {
+      // `www.` only at the start of a word, as in "see www.example.com".
+      at = www + 4;
+      if (www > 0 && isWordChar(lower[www - 1])) {
+        continue;
+      }
+      start = www;
+    } else {
+      break;
+    }
+    let end = start;
+    while (end < lower.length && !LINK_END.has(lower[end])) {
+      end++;
+    }
+    at = end;
+    const host = hostOf(lower.slice(start, end));
+    if (host !== "") {
+      hosts.add(host);
+    }
+  }
+  return [...hosts];
+}
+
+function isWordChar(c) {
+  return (c >= "a" && c <= "z") || (c >= "0" && c <= "9") || c === "_";
+}
+
+/** The host of a link without its scheme: no user, port or path. */
+function hostOf(rest) {
+  let end = 0;
+  while (end < rest.length && !HOST_END.has(rest[end])) {
+    end++;
+  }
+  let host = rest.slice(rest.lastIndexOf("@", end) + 1, end);
+  const colon = host.lastIndexOf(":");
+  if (colon >= 0) {
+    host = host.slice(0, colon);
+  }
+  while (host.endsWith(".")) {
+    host = host.slice(0, -1);
+  }
+  return host;
+}
 
 /**
  * Reads the `[config]` table (as JSON) and the `[data]` lists. Throwing a
@@ -86,15 +149,6 @@ function domainList(name, key, files) {
   return domains;
 }
 
-/** The host of a link as written, lower-cased: no scheme, user, port or path. */
-function hostOf(link) {
-  let rest = link.replace(/^https?:\/\//i, "");
-  rest = rest.split(/[/?#\\]/, 1)[0];
-  rest = rest.slice(rest.lastIndexOf("@") + 1);
-  rest = rest.replace(/:\d*$/, "");
-  return rest.toLowerCase().replace(/\.+$/, "");
-}
-
 /** The entry of `list` that `host` is, or lies below; `undefined` if none. */
 function listed(list, host) {
   for (let domain = host; ; ) {
@@ -123,7 +177,7 @@ export function evaluateMessage(message) {
     reasons.push(reason);
   };
 
-  const hosts = [...new Set(Array.from(message.text.matchAll(LINK), (m) => hostOf(m[0])))];
+  const hosts = linkHosts(message.text);
   if (hosts.length > 0 && sender.creditLevel < settings.minCredit) {
     decide("deny", {
       code: "links-need-credit",
