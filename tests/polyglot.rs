@@ -181,7 +181,12 @@ fn a_server_of_three_languages_reloads_an_edited_javascript_policy_under_load_an
     stop.store(true, Ordering::Relaxed);
     let failures = loader.join().unwrap();
     let answered = answered.load(Ordering::Relaxed);
-    assert!(failures.is_empty(), "{} of {answered} requests failed: {:#?}", failures.len(), &failures[..3.min(failures.len())]);
+    assert!(
+        failures.is_empty(),
+        "{} of {answered} requests failed: {:#?}",
+        failures.len(),
+        &failures[..3.min(failures.len())]
+    );
     assert!(answered > 0);
     let reload_ms = reloaded["last_reload"]["duration_ms"].as_u64().unwrap();
     let metrics = control.get("/metrics").unwrap().1;
