@@ -263,11 +263,11 @@ fn a_reload_compiles_only_modules_whose_bytes_changed() {
         "",
     );
     PolicySet::load_with(&runtime, set.path()).unwrap();
-    assert_eq!(runtime.modules_compiled(), 1);
+    assert_eq!(runtime.components_compiled(), 2);
     // Data and manifests change: nothing to compile.
     std::fs::write(set.path().join("words/words.txt"), "zorblax\nqwexium\n").unwrap();
     let reloaded = PolicySet::load_with(&runtime, set.path()).unwrap();
-    assert_eq!(runtime.modules_compiled(), 1);
+    assert_eq!(runtime.components_compiled(), 2);
     assert_eq!(
         reloaded.evaluate_message(&groupgate_tests::message("qwexium")).unwrap().outcome,
         groupgate::Outcome::Deny
@@ -276,7 +276,7 @@ fn a_reload_compiles_only_modules_whose_bytes_changed() {
     std::fs::copy(groupgate_tests::guests::TRAP, set.path().join("gate/policy.wasm")).unwrap();
     PolicySet::load_with(&runtime, set.path()).unwrap();
     PolicySet::load_with(&runtime, set.path()).unwrap();
-    assert_eq!(runtime.modules_compiled(), 2);
+    assert_eq!(runtime.components_compiled(), 3);
     // Forgetting all but the current module keeps one.
     let current = PolicySet::load_with(&runtime, set.path()).unwrap();
     assert_eq!(runtime.cached_modules(), 2);
@@ -336,14 +336,14 @@ fn the_compile_cache_serves_a_restart_and_rebuilds_a_corrupt_or_misplaced_entry(
     let runtime = restart();
     assert_eq!(runtime.cache_dir(), Some(cache.path()));
     assert_eq!(decide(&PolicySet::load_with(&runtime, set.path()).unwrap()), Outcome::Review);
-    assert_eq!((runtime.modules_compiled(), runtime.cache_hits(), runtime.cache_rejected()), (2, 0, 0));
+    assert_eq!((runtime.components_compiled(), runtime.cache_hits(), runtime.cache_rejected()), (2, 0, 0));
     let entries = cache_entries(cache.path());
     assert_eq!(entries.len(), 2, "{entries:?}");
 
     // Warm: nothing compiled, and the set decides as before.
     let runtime = restart();
     assert_eq!(decide(&PolicySet::load_with(&runtime, set.path()).unwrap()), Outcome::Review);
-    assert_eq!((runtime.modules_compiled(), runtime.cache_hits(), runtime.cache_rejected()), (0, 2, 0));
+    assert_eq!((runtime.components_compiled(), runtime.cache_hits(), runtime.cache_rejected()), (0, 2, 0));
 
     // One flipped byte deep in the compiled code: refused, compiled again,
     // and the rewritten entry serves the next start.
@@ -353,10 +353,10 @@ fn the_compile_cache_serves_a_restart_and_rebuilds_a_corrupt_or_misplaced_entry(
     std::fs::write(&entries[0], &bytes).unwrap();
     let runtime = restart();
     assert_eq!(decide(&PolicySet::load_with(&runtime, set.path()).unwrap()), Outcome::Review);
-    assert_eq!((runtime.modules_compiled(), runtime.cache_hits(), runtime.cache_rejected()), (1, 1, 1));
+    assert_eq!((runtime.components_compiled(), runtime.cache_hits(), runtime.cache_rejected()), (1, 1, 1));
     let runtime = restart();
     PolicySet::load_with(&runtime, set.path()).unwrap();
-    assert_eq!((runtime.modules_compiled(), runtime.cache_hits(), runtime.cache_rejected()), (0, 2, 0));
+    assert_eq!((runtime.components_compiled(), runtime.cache_hits(), runtime.cache_rejected()), (0, 2, 0));
 
     // A truncated entry, and a whole valid entry filed under the other
     // module's hash: both refused, neither module runs the wrong code.
@@ -365,7 +365,7 @@ fn the_compile_cache_serves_a_restart_and_rebuilds_a_corrupt_or_misplaced_entry(
     std::fs::write(&entries[0], &whole).unwrap();
     let runtime = restart();
     let reloaded = PolicySet::load_with(&runtime, set.path()).unwrap();
-    assert_eq!((runtime.modules_compiled(), runtime.cache_hits(), runtime.cache_rejected()), (2, 0, 2));
+    assert_eq!((runtime.components_compiled(), runtime.cache_hits(), runtime.cache_rejected()), (2, 0, 2));
     let d = reloaded.evaluate_message(&message("hello")).unwrap();
     let outcomes: Vec<_> = d.policies.iter().map(|p| (p.name.as_str(), p.outcome, p.error.is_some())).collect();
     assert_eq!(outcomes, [("gate", Outcome::Allow, false), ("trap", Outcome::Review, true)]);

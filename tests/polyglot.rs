@@ -37,8 +37,9 @@ fn built() {
 #[test]
 fn groupgate_test_passes_on_the_set_of_three_languages() {
     built();
+    let cache = tempfile::tempdir().unwrap();
     let out = Command::new(GROUPGATE)
-        .args(["test", "--json", "policies/polyglot"])
+        .args(["test", "--json", "policies/polyglot", "--cache-dir", cache.path().to_str().unwrap()])
         .current_dir(repo_root())
         .output()
         .expect("run groupgate test");
@@ -101,6 +102,12 @@ fn wait_for(addr: SocketAddr, limit: Duration, done: impl Fn(&serde_json::Value)
     }
 }
 
+/// The SHA-256 of a file, in hex, as `/v1/policies` shows a module's.
+fn sha256_hex(path: &Path) -> String {
+    let out = Command::new("sha256sum").arg(path).output().expect("run sha256sum");
+    String::from_utf8(out.stdout).unwrap().split_whitespace().next().unwrap().to_owned()
+}
+
 /// The value of the metric `name` in a `/metrics` text.
 fn metric(metrics: &str, name: &str) -> u64 {
     metrics
@@ -145,7 +152,7 @@ fn a_server_of_three_languages_reloads_an_edited_javascript_policy_under_load_an
     let cold = started.elapsed();
     let mut control = Client::connect(addr).unwrap();
     let metrics = control.get("/metrics").unwrap().1;
-    assert_eq!(metric(&metrics, "groupgate_modules_compiled_total"), 2, "link-guard and group-naming");
+    assert_eq!(metric(&metrics, "groupgate_components_compiled_total"), 3, "real-name, link-guard, group-naming");
     assert_eq!(metric(&metrics, "groupgate_compile_cache_hits_total"), 0);
 
     // Load in all three languages while the JavaScript policy is edited.
@@ -171,8 +178,11 @@ fn a_server_of_three_languages_reloads_an_edited_javascript_policy_under_load_an
     let marker = "a moderator must check";
     let edit = (marker, "a moderator must check (edited)");
     build_edited_link_guard(work.path(), edit, &set.join("link-guard/link-guard.wasm"));
-    let reloaded = wait_for(addr, Duration::from_secs(120), |v| {
-        v["active"]["generation"].as_u64() >= Some(2) && v["last_reload"]["ok"] == true
+    // Active once `/v1/policies` shows the edited module's hash.
+    let edited = sha256_hex(&set.join("link-guard/link-guard.wasm"));
+    let reloaded = wait_for(addr, Duration::from_secs(300), |v| {
+        let live = v["active"]["policies"].as_array().into_iter().flatten().find(|p| p["name"] == "link-guard");
+        live.is_some_and(|p| p["module_sha256"] == edited.as_str())
     });
     let mut control = Client::connect(addr).unwrap();
     let (path, body, _) = &requests()[0];
@@ -190,7 +200,7 @@ fn a_server_of_three_languages_reloads_an_edited_javascript_policy_under_load_an
     assert!(answered > 0);
     let reload_ms = reloaded["last_reload"]["duration_ms"].as_u64().unwrap();
     let metrics = control.get("/metrics").unwrap().1;
-    assert_eq!(metric(&metrics, "groupgate_modules_compiled_total"), 3, "only the edited policy compiled again");
+    assert_eq!(metric(&metrics, "groupgate_components_compiled_total"), 4, "only the edited policy compiled again");
     groupgate_tests::stop(child);
 
     // Warm: the restart compiles nothing.
@@ -199,7 +209,7 @@ fn a_server_of_three_languages_reloads_an_edited_javascript_policy_under_load_an
     let warm = started.elapsed();
     let metrics = Client::connect(addr).unwrap().get("/metrics").unwrap().1;
     groupgate_tests::stop(child);
-    assert_eq!(metric(&metrics, "groupgate_modules_compiled_total"), 0, "{metrics}");
+    assert_eq!(metric(&metrics, "groupgate_components_compiled_total"), 0, "{metrics}");
     // real-name (builtin), link-guard, group-naming.
     assert_eq!(metric(&metrics, "groupgate_compile_cache_hits_total"), 3, "{metrics}");
     assert_eq!(metric(&metrics, "groupgate_compile_cache_rejected_total"), 0, "{metrics}");

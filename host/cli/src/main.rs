@@ -24,7 +24,8 @@ struct Cli {
     command: Command,
     /// Keep compiled components in DIR, so the next run (or a reload) that
     /// loads the same component skips compiling it [default:
-    /// `.groupgate-cache` next to the policy set folder, not inside it].
+    /// `.groupgate-cache` next to the policy set folder, not inside it; none
+    /// for a folder holding several sets].
     #[arg(long, global = true, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
     /// Compile every component afresh and keep nothing on disk.
@@ -422,13 +423,13 @@ fn run(cli: Cli) -> Result<u8> {
 }
 
 /// Makes the process-wide runtime keep compiled components on disk: in
-/// `explicit`, or else next to the policy set `policies` lies in. A folder
-/// named on the command line that cannot be created is an error; the
-/// default one only costs a warning, and the run compiles as without cache.
+/// `explicit`, or else next to the policy set `policies` is or lies in (none
+/// when it is in no set: a folder of sets, or a path that does not exist). A
+/// folder named on the command line that cannot be used is an error; the
+/// default one only costs a warning, and the run compiles without a cache.
 fn use_compile_cache(policies: &Path, explicit: Option<PathBuf>) -> Result<()> {
-    let dir = match &explicit {
-        Some(dir) => dir.clone(),
-        None => default_cache_dir(policies),
+    let Some(dir) = explicit.clone().or_else(|| default_cache_dir(policies)) else {
+        return Ok(());
     };
     let runtime = match groupgate::Runtime::with_cache(&dir) {
         Ok(runtime) => runtime,
@@ -444,17 +445,12 @@ fn use_compile_cache(policies: &Path, explicit: Option<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// `.groupgate-cache` beside the policy set that `path` is or lies in (so a
-/// server watching the set never sees the cache change); beside nothing,
-/// i.e. inside `path`, when `path` is a folder holding several sets.
-fn default_cache_dir(path: &Path) -> PathBuf {
-    const NAME: &str = ".groupgate-cache";
-    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let folder = if path.is_file() { path.parent().unwrap_or(&path) } else { &path };
-    match folder.ancestors().find(|a| a.join(groupgate::manifest::SET_FILE).is_file()) {
-        Some(set) => set.parent().unwrap_or(set).join(NAME),
-        None => folder.join(NAME),
-    }
+/// `.groupgate-cache` beside the policy set that `path` is or lies in, so a
+/// server watching the set never sees the cache change.
+fn default_cache_dir(path: &Path) -> Option<PathBuf> {
+    let path = std::path::absolute(path).ok()?;
+    let set = path.ancestors().find(|a| a.join(groupgate::manifest::SET_FILE).is_file())?;
+    Some(set.parent()?.join(".groupgate-cache"))
 }
 
 fn serve(options: groupgate_server::Options, listen: std::net::SocketAddr, watch: bool) -> Result<()> {

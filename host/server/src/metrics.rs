@@ -204,9 +204,9 @@ impl Metrics {
         ];
         let compiling = [
             (
-                "groupgate_modules_compiled_total",
-                "Module files compiled, found neither in memory nor in the compile cache.",
-                runtime.modules_compiled(),
+                "groupgate_components_compiled_total",
+                "Components compiled (module files and standard plugins), found neither in memory nor in the compile cache.",
+                runtime.components_compiled(),
             ),
             (
                 "groupgate_compile_cache_hits_total",

@@ -50,10 +50,16 @@ pub(crate) enum Lookup {
 
 impl DiskCache {
     /// Opens (creating it if needed) the cache in `root` for `engine`.
+    /// Both folders must be this user's own and closed to everyone else:
+    /// the entries are native code, so a folder others can write is refused.
     pub(crate) fn open(root: &Path, engine: &Engine) -> Result<DiskCache, String> {
         let dir = root.join(engine_key(engine));
-        create_private_dir(root).map_err(|e| format!("cannot create the compile cache `{}`: {e}", root.display()))?;
-        fs::create_dir_all(&dir).map_err(|e| format!("cannot create the compile cache `{}`: {e}", dir.display()))?;
+        for folder in [root, &dir] {
+            create_private_dir(folder)
+                .map_err(|e| format!("cannot create the compile cache `{}`: {e}", folder.display()))?;
+        }
+        check_private(&dir).map_err(|e| format!("compile cache `{}`: {e}", dir.display()))?;
+        check_private(root).map_err(|e| format!("compile cache `{}`: {e}", root.display()))?;
         Ok(DiskCache { root: root.to_path_buf(), dir })
     }
 
@@ -184,6 +190,33 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     fs::create_dir_all(dir)
 }
 
+/// `Err` unless `dir` belongs to the user running this process (the owner
+/// of a file it creates there) and no one else may write to it. A folder
+/// made by someone else first (under `/tmp`, say) could hold entries they
+/// forged.
+#[cfg(unix)]
+fn check_private(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = fs::symlink_metadata(dir).map_err(|e| e.to_string())?;
+    if !meta.is_dir() {
+        return Err("is not a folder".into());
+    }
+    let probe = tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("cannot write to it: {e}"))?;
+    let me = probe.as_file().metadata().map_err(|e| e.to_string())?.uid();
+    if meta.uid() != me {
+        return Err(format!("belongs to user {}, not to this process's user {me}; refused", meta.uid()));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!("others may write to it (mode {:o}); refused: `chmod 700` it", meta.mode() & 0o777));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private(_dir: &Path) -> Result<(), String> {
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,6 +229,34 @@ mod tests {
         e.extend_from_slice(&(payload.len() as u64).to_le_bytes());
         e.extend_from_slice(payload);
         e
+    }
+
+    #[test]
+    fn an_entry_whose_checksum_holds_but_that_the_engine_refuses_is_removed() {
+        let engine = Engine::default();
+        let root = tempfile::tempdir().unwrap();
+        let cache = DiskCache::open(root.path(), &engine).unwrap();
+        let hash = [3u8; 32];
+        let path = cache.entry_path(&hash);
+        std::fs::write(&path, entry(b"not compiled code at all", &hash)).unwrap();
+        match cache.load(&engine, &hash) {
+            Lookup::Rejected(why) => assert!(why.contains("refused by the engine"), "{why}"),
+            _ => panic!("a foreign payload was not refused"),
+        }
+        assert!(!path.exists(), "the refused entry is removed");
+        assert!(matches!(cache.load(&engine, &hash), Lookup::Miss));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_cache_folder_others_may_write_to_is_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let engine = Engine::default();
+        let root = tempfile::tempdir().unwrap();
+        DiskCache::open(root.path(), &engine).unwrap();
+        std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = DiskCache::open(root.path(), &engine).err().unwrap();
+        assert!(err.contains("others may write to it") && err.contains("777"), "{err}");
     }
 
     #[test]

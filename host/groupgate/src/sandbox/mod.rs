@@ -46,7 +46,8 @@ struct Inner {
     /// Module files compiled before, by the SHA-256 of their bytes, so a
     /// reload that changes only data or manifests compiles nothing.
     modules: Mutex<HashMap<[u8; 32], Component>>,
-    /// How many module files have been compiled, for tests and operators.
+    /// How many components (module files and standard plugins) have been
+    /// compiled, for tests and operators.
     compiled: AtomicU64,
     /// Compiled components kept on disk across runs, if asked for.
     disk: Option<cache::DiskCache>,
@@ -163,16 +164,15 @@ impl Runtime {
     }
 
     /// The component for `bytes` (SHA-256 `hash`): from the disk cache if it
-    /// holds a valid entry, else compiled now and stored there. The flag
-    /// says whether it was compiled.
-    fn compile_or_fetch(&self, hash: &[u8; 32], bytes: &[u8]) -> Result<(Component, bool), String> {
+    /// holds a valid entry, else compiled now and stored there.
+    fn compile_or_fetch(&self, hash: &[u8; 32], bytes: &[u8]) -> Result<Component, String> {
         let Some(disk) = &self.inner.disk else {
-            return Ok((compile(self, bytes)?, true));
+            return self.compile_counted(bytes);
         };
         match disk.load(self.engine(), hash) {
             cache::Lookup::Hit(component) => {
                 self.inner.disk_hits.fetch_add(1, Ordering::Relaxed);
-                return Ok((component, false));
+                return Ok(component);
             }
             cache::Lookup::Miss => {}
             cache::Lookup::Rejected(why) => {
@@ -180,9 +180,15 @@ impl Runtime {
                 tracing::warn!("compile cache entry ignored and compiled again: {why}");
             }
         }
-        let component = compile(self, bytes)?;
+        let component = self.compile_counted(bytes)?;
         disk.store(hash, &component);
-        Ok((component, true))
+        Ok(component)
+    }
+
+    fn compile_counted(&self, bytes: &[u8]) -> Result<Component, String> {
+        let component = compile(self, bytes)?;
+        self.inner.compiled.fetch_add(1, Ordering::Relaxed);
+        Ok(component)
     }
 
     pub(crate) fn engine(&self) -> &Engine {
@@ -200,10 +206,7 @@ impl Runtime {
             return Ok(component.clone());
         }
         // Compiled outside the lock: it takes long, and other loads may hit.
-        let (component, compiled) = self.compile_or_fetch(&hash, bytes)?;
-        if compiled {
-            self.inner.compiled.fetch_add(1, Ordering::Relaxed);
-        }
+        let component = self.compile_or_fetch(&hash, bytes)?;
         self.inner.modules.lock().unwrap_or_else(|e| e.into_inner()).insert(hash, component.clone());
         Ok(component)
     }
@@ -217,9 +220,9 @@ impl Runtime {
         cache.retain(|hash, _| keep.contains(&hex(hash).as_str()));
     }
 
-    /// How many times a module file was compiled: found neither in memory
-    /// nor in the disk cache by its hash.
-    pub fn modules_compiled(&self) -> u64 {
+    /// How many components (module files and standard plugins) were
+    /// compiled: found neither in memory nor in the disk cache.
+    pub fn components_compiled(&self) -> u64 {
         self.inner.compiled.load(Ordering::Relaxed)
     }
 
@@ -254,8 +257,7 @@ impl Runtime {
         }
         let bytes = crate::builtin::component(name).ok_or_else(|| format!("no standard plugin named `{name}`"))?;
         let hash: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(bytes).into();
-        let (component, _) =
-            self.compile_or_fetch(&hash, bytes).map_err(|e| format!("standard plugin `{name}` {e}"))?;
+        let component = self.compile_or_fetch(&hash, bytes).map_err(|e| format!("standard plugin `{name}` {e}"))?;
         cache.insert(name.to_owned(), component.clone());
         Ok(component)
     }
