@@ -428,12 +428,13 @@ fn run(cli: Cli) -> Result<u8> {
 /// folder named on the command line that cannot be used is an error; the
 /// default one only costs a warning, and the run compiles without a cache.
 fn use_compile_cache(policies: &Path, explicit: Option<PathBuf>) -> Result<()> {
-    let Some(dir) = explicit.clone().or_else(|| default_cache_dir(policies)) else {
+    let named = explicit.is_some();
+    let Some(dir) = explicit.or_else(|| default_cache_dir(policies)) else {
         return Ok(());
     };
     let runtime = match groupgate::Runtime::with_cache(&dir) {
         Ok(runtime) => runtime,
-        Err(e) if explicit.is_some() => anyhow::bail!("--cache-dir: {e}"),
+        Err(e) if named => anyhow::bail!("--cache-dir: {e}"),
         Err(e) => {
             tracing::warn!("{e}; compiling without a cache (--cache-dir names another folder)");
             return Ok(());

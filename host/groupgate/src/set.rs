@@ -323,7 +323,8 @@ fn compile(runtime: &Runtime, module: &ModuleSource) -> Result<(Component, Strin
     match module {
         ModuleSource::Builtin(name) => {
             let bytes = crate::builtin::component(name).ok_or_else(|| format!("no standard plugin named `{name}`"))?;
-            Ok((runtime.builtin_component(name)?, crate::sandbox::hex(&Sha256::digest(bytes))))
+            let hash: [u8; 32] = Sha256::digest(bytes).into();
+            Ok((runtime.builtin_component(name, &hash, bytes)?, crate::sandbox::hex(&hash)))
         }
         ModuleSource::File(path) => {
             let bytes = std::fs::read(path).map_err(|e| format!("cannot read module `{}`: {e}", path.display()))?;

@@ -116,18 +116,24 @@ impl DiskCache {
 
     fn try_store(&self, hash: &[u8; 32], component: &Component) -> Result<(), String> {
         let payload = component.serialize().map_err(|e| format!("cannot serialise the component: {e}"))?;
-        let mut entry = Vec::with_capacity(HEADER_LEN + payload.len());
-        entry.extend_from_slice(MAGIC);
-        entry.extend_from_slice(&FORMAT.to_le_bytes());
-        entry.extend_from_slice(hash);
-        entry.extend_from_slice(&Sha256::digest(&payload));
-        entry.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        entry.extend_from_slice(&payload);
+        let entry = encode(hash, &payload);
         let mut temp = tempfile::NamedTempFile::new_in(&self.dir).map_err(|e| e.to_string())?;
         temp.write_all(&entry).map_err(|e| e.to_string())?;
         temp.persist(self.entry_path(hash)).map_err(|e| e.to_string())?;
         Ok(())
     }
+}
+
+/// An entry: the header that [`check`] reads, then `payload`.
+fn encode(hash: &[u8; 32], payload: &[u8]) -> Vec<u8> {
+    let mut entry = Vec::with_capacity(HEADER_LEN + payload.len());
+    entry.extend_from_slice(MAGIC);
+    entry.extend_from_slice(&FORMAT.to_le_bytes());
+    entry.extend_from_slice(hash);
+    entry.extend_from_slice(&Sha256::digest(payload));
+    entry.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    entry.extend_from_slice(payload);
+    entry
 }
 
 /// The payload of an entry for source `hash`, if its header holds.
@@ -221,16 +227,6 @@ fn check_private(_dir: &Path) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    fn entry(payload: &[u8], hash: &[u8; 32]) -> Vec<u8> {
-        let mut e = MAGIC.to_vec();
-        e.extend_from_slice(&FORMAT.to_le_bytes());
-        e.extend_from_slice(hash);
-        e.extend_from_slice(&Sha256::digest(payload));
-        e.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        e.extend_from_slice(payload);
-        e
-    }
-
     #[test]
     fn an_entry_whose_checksum_holds_but_that_the_engine_refuses_is_removed() {
         let engine = Engine::default();
@@ -238,7 +234,7 @@ mod tests {
         let cache = DiskCache::open(root.path(), &engine).unwrap();
         let hash = [3u8; 32];
         let path = cache.entry_path(&hash);
-        std::fs::write(&path, entry(b"not compiled code at all", &hash)).unwrap();
+        std::fs::write(&path, encode(&hash, b"not compiled code at all")).unwrap();
         match cache.load(&engine, &hash) {
             Lookup::Rejected(why) => assert!(why.contains("refused by the engine"), "{why}"),
             _ => panic!("a foreign payload was not refused"),
@@ -262,7 +258,7 @@ mod tests {
     #[test]
     fn a_whole_entry_passes_and_every_damage_is_named() {
         let hash = [7u8; 32];
-        let good = entry(b"compiled", &hash);
+        let good = encode(&hash, b"compiled");
         assert_eq!(check(&good, &hash).unwrap(), b"compiled");
 
         assert!(check(&good, &[8u8; 32]).unwrap_err().contains("other source"));

@@ -248,16 +248,14 @@ impl Runtime {
         self.inner.modules.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
-    /// The standard plugin `name`, compiled (or found in the disk cache)
-    /// once per runtime.
-    pub(crate) fn builtin_component(&self, name: &str) -> Result<Component, String> {
+    /// The standard plugin `name`, whose embedded `bytes` have SHA-256
+    /// `hash`, compiled (or found in the disk cache) once per runtime.
+    pub(crate) fn builtin_component(&self, name: &str, hash: &[u8; 32], bytes: &[u8]) -> Result<Component, String> {
         let mut cache = self.inner.builtins.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(component) = cache.get(name) {
             return Ok(component.clone());
         }
-        let bytes = crate::builtin::component(name).ok_or_else(|| format!("no standard plugin named `{name}`"))?;
-        let hash: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(bytes).into();
-        let component = self.compile_or_fetch(&hash, bytes).map_err(|e| format!("standard plugin `{name}` {e}"))?;
+        let component = self.compile_or_fetch(hash, bytes).map_err(|e| format!("standard plugin `{name}` {e}"))?;
         cache.insert(name.to_owned(), component.clone());
         Ok(component)
     }
