@@ -286,7 +286,7 @@ fn test_coverage_names_a_reason_code_no_case_exercises() {
 fn test_through_the_library_and_the_command_gives_the_same_results() {
     let set = set_with_a_wrong_case();
     let paths = [default_set(), set.path().to_path_buf()];
-    let library = groupgate::testing::run(&paths, &Default::default());
+    let library = groupgate_testing::run(groupgate_tests::runtime(), &paths, &Default::default());
     let args: Vec<&str> = paths.iter().map(|p| p.to_str().unwrap()).chain(["--json"]).collect();
     let out = test_cmd(&args);
     assert_eq!(out.status.code(), Some(i32::from(library.exit_code(false))));
@@ -500,7 +500,7 @@ fn serve_drains_requests_in_flight_on_sigterm_and_reloads_on_sighup() {
 #[test]
 fn audit_verify_names_the_first_broken_record() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = groupgate::audit::AuditLog::open(dir.path(), 1 << 20).unwrap();
+    let mut log = groupgate_audit::AuditLog::open(dir.path(), 1 << 20).unwrap();
     for i in 0..5 {
         let mut record = serde_json::Map::new();
         record.insert("kind".into(), "decision".into());
@@ -531,8 +531,8 @@ fn audit_verify_names_the_first_broken_record() {
 /// A day of recorded traffic against the default set: 300 messages, some
 /// with listed words, some with `blorple` (listed by nobody yet), some both.
 fn recorded_day(dir: &std::path::Path) -> Vec<(String, String)> {
-    let set = groupgate::PolicySet::load(default_set()).unwrap();
-    let mut log = groupgate::audit::AuditLog::open(dir, 1 << 20).unwrap();
+    let set = groupgate_tests::load(default_set()).unwrap();
+    let mut log = groupgate_audit::AuditLog::open(dir, 1 << 20).unwrap();
     let words = ["hello", "ride", "zorblax", "blorple", "water", "qwexium", "gate", "vorpex"];
     let mut state = 7u64;
     let mut sent = Vec::new();
@@ -547,7 +547,7 @@ fn recorded_day(dir: &std::path::Path) -> Vec<(String, String)> {
         let request = groupgate::Request::Message(groupgate_tests::message(&text));
         let decision = set.evaluate(&request).unwrap();
         let id = format!("d{i}");
-        let record = groupgate::audit::decision_record(&id, 1, &request, &decision, &set, Default::default());
+        let record = groupgate_audit::decision_record(&id, 1, &request, &decision, &set, Default::default());
         log.append(record).unwrap();
         sent.push((id, text));
     }
@@ -671,7 +671,7 @@ fn every_answer_logged_after(durability: &str, signal_name: &str) {
 
     let out = groupgate(&["audit", "verify", log.path().to_str().unwrap()], None);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
-    let logged: std::collections::HashSet<String> = groupgate::audit::decisions(log.path())
+    let logged: std::collections::HashSet<String> = groupgate_audit::decisions(log.path())
         .unwrap()
         .into_iter()
         .map(|r| r["id"].as_str().unwrap().to_owned())

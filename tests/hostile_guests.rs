@@ -16,7 +16,7 @@ fn set_with(name: &str, wasm: &str, extra: &str) -> TempSet {
 }
 
 fn load(set: &TempSet) -> PolicySet {
-    PolicySet::load(set.path()).unwrap_or_else(|e| panic!("set should load: {e}"))
+    groupgate_tests::load(set.path()).unwrap_or_else(|e| panic!("set should load: {e}"))
 }
 
 fn report<'a>(decision: &'a Decision, policy: &str) -> &'a groupgate::PolicyReport {
@@ -118,7 +118,7 @@ fn a_sleeping_guest_cannot_block_the_host() {
 }
 
 fn load_error(set: &TempSet) -> LoadError {
-    match PolicySet::load(set.path()) {
+    match groupgate_tests::load(set.path()) {
         Ok(_) => panic!("the set should not load"),
         Err(e) => e,
     }

@@ -5,7 +5,7 @@ use groupgate::{Decision, LoadError, Mode, Outcome, PolicySet};
 use groupgate_tests::{TempSet, creation, default_set, group, guests, membership, message};
 
 fn load_error(set: &TempSet) -> String {
-    match PolicySet::load(set.path()) {
+    match groupgate_tests::load(set.path()) {
         Ok(_) => panic!("the set should not load"),
         Err(e) => e.to_string(),
     }
@@ -21,7 +21,7 @@ fn untimed(mut d: Decision) -> Decision {
 
 #[test]
 fn the_default_set_denies_listed_words_however_disguised() {
-    let set = PolicySet::load(default_set()).unwrap();
+    let set = groupgate_tests::load(default_set()).unwrap();
     assert_eq!(set.evaluate_message(&message("See you at the north gate")).unwrap().outcome, Outcome::Allow);
     for disguised in
         ["buy zorblax now", "buy ＺＯＲＢＬＡＸ now", "buy zor\u{200b}blax now", "z.o.r.b.l.a.x", "紫 星 草"]
@@ -38,7 +38,7 @@ fn the_default_set_denies_listed_words_however_disguised() {
 
 #[test]
 fn attachment_names_and_group_names_are_checked_too() {
-    let set = PolicySet::load(default_set()).unwrap();
+    let set = groupgate_tests::load(default_set()).unwrap();
     let mut m = message("nothing to see");
     m.attachments.push(groupgate::Attachment {
         name: "QWEXIUM-price-list.pdf".into(),
@@ -58,7 +58,7 @@ fn attachment_names_and_group_names_are_checked_too() {
 
 #[test]
 fn evidence_names_the_entry_never_the_message() {
-    let set = PolicySet::load(default_set()).unwrap();
+    let set = groupgate_tests::load(default_set()).unwrap();
     let d = set.evaluate_message(&message("a long private message that mentions zorblax once")).unwrap();
     let evidence = d.reasons[0].evidence.as_deref().unwrap();
     assert!(!evidence.contains("private"), "{evidence}");
@@ -68,8 +68,8 @@ fn evidence_names_the_entry_never_the_message() {
 fn a_copy_of_the_default_set_elsewhere_loads_and_decides_the_same() {
     let copy = tempfile::tempdir().unwrap();
     groupgate_tests::copy_dir(&default_set(), copy.path());
-    let original = PolicySet::load(default_set()).unwrap();
-    let relocated = PolicySet::load(copy.path()).unwrap();
+    let original = groupgate_tests::load(default_set()).unwrap();
+    let relocated = groupgate_tests::load(copy.path()).unwrap();
     for text in ["hello", "zorblax", "ｑｗｅｘｉｕｍ"] {
         let a = untimed(original.evaluate_message(&message(text)).unwrap());
         let b = untimed(relocated.evaluate_message(&message(text)).unwrap());
@@ -168,7 +168,7 @@ fn discovery_does_not_follow_links() {
     let set = TempSet::new("").prohibited_content("words", "zorblax\n", "");
     // A link back to the set would make discovery loop forever.
     std::os::unix::fs::symlink(set.path(), set.path().join("loop")).unwrap();
-    let loaded = PolicySet::load(set.path()).unwrap();
+    let loaded = groupgate_tests::load(set.path()).unwrap();
     assert_eq!(loaded.policies().count(), 1);
 }
 
@@ -182,7 +182,7 @@ fn duplicate_names_and_empty_sets_are_errors() {
     assert!(load_error(&set).contains("`a` is already the name of"));
     assert!(load_error(&TempSet::new("")).contains("no policies"));
     let not_a_set = tempfile::tempdir().unwrap();
-    let err = PolicySet::load(not_a_set.path()).err().map(|e: LoadError| e.to_string()).unwrap();
+    let err = groupgate_tests::load(not_a_set.path()).err().map(|e: LoadError| e.to_string()).unwrap();
     assert!(err.contains("not a policy set"), "{err}");
 }
 
@@ -193,7 +193,7 @@ fn a_region_scoped_policy_applies_only_in_its_region() {
         "riverbend\n",
         "[scope]\nregions = [\"CN-44\"]",
     );
-    let set = PolicySet::load(set.path()).unwrap();
+    let set = groupgate_tests::load(set.path()).unwrap();
     let mut m = message("meet at riverbend");
     assert_eq!(set.evaluate_message(&m).unwrap().outcome, Outcome::Allow, "outside CN-44");
     m.group = group("CN-44");
@@ -210,7 +210,7 @@ fn a_region_scoped_policy_applies_only_in_its_region() {
 #[test]
 fn a_category_scope_and_hooks_limit_what_a_policy_sees() {
     let set = TempSet::new("").prohibited_content("business-only", "zorblax\n", "[scope]\ncategories = [\"business\"]");
-    let set = PolicySet::load(set.path()).unwrap();
+    let set = groupgate_tests::load(set.path()).unwrap();
     let d = set.evaluate_message(&message("zorblax")).unwrap();
     assert_eq!(d.outcome, Outcome::Allow);
     assert!(d.policies.is_empty(), "out of scope policies are not evaluated");
@@ -221,7 +221,7 @@ fn a_category_scope_and_hooks_limit_what_a_policy_sees() {
 #[test]
 fn audit_mode_policies_are_reported_but_do_not_decide() {
     let set = TempSet::new("").prohibited_content("trial", "zorblax\n", "mode = \"audit\"");
-    let set = PolicySet::load(set.path()).unwrap();
+    let set = groupgate_tests::load(set.path()).unwrap();
     let d = set.evaluate_message(&message("zorblax")).unwrap();
     assert_eq!(d.outcome, Outcome::Allow);
     assert!(d.reasons.is_empty());
@@ -232,11 +232,11 @@ fn audit_mode_policies_are_reported_but_do_not_decide() {
 #[test]
 fn on_error_defaults_to_deny_and_the_set_default_applies() {
     let set = TempSet::new("").guest("trap", guests::TRAP, "");
-    let d = PolicySet::load(set.path()).unwrap().evaluate_message(&message("x")).unwrap();
+    let d = groupgate_tests::load(set.path()).unwrap().evaluate_message(&message("x")).unwrap();
     assert_eq!(d.outcome, Outcome::Deny);
 
     let set = TempSet::new("[defaults]\non_error = \"allow\"\n").guest("trap", guests::TRAP, "");
-    let d = PolicySet::load(set.path()).unwrap().evaluate_message(&message("x")).unwrap();
+    let d = groupgate_tests::load(set.path()).unwrap().evaluate_message(&message("x")).unwrap();
     assert_eq!(d.outcome, Outcome::Allow);
     assert!(d.policies[0].error.is_some());
 }
@@ -246,7 +246,7 @@ fn the_set_order_lists_policies_and_reasons_follow_it() {
     let set = TempSet::new("policies = [\"second\", \"first\"]\n")
         .prohibited_content("first", "zorblax\n", "")
         .prohibited_content("second", "zorblax\n", "");
-    let set = PolicySet::load(set.path()).unwrap();
+    let set = groupgate_tests::load(set.path()).unwrap();
     let names: Vec<_> = set.policies().map(|p| p.name.clone()).collect();
     assert_eq!(names, ["second", "first"]);
     let d = set.evaluate_message(&message("zorblax")).unwrap();
@@ -256,17 +256,17 @@ fn the_set_order_lists_policies_and_reasons_follow_it() {
 
 #[test]
 fn a_reload_compiles_only_modules_whose_bytes_changed() {
-    let runtime = groupgate::Runtime::new().unwrap();
+    let runtime = groupgate_builtins::register(&mut groupgate::Runtime::builder()).build().unwrap();
     let set = TempSet::new("").guest("gate", groupgate_tests::guests::ALLOW_ALL, "").prohibited_content(
         "words",
         "zorblax\n",
         "",
     );
-    PolicySet::load_with(&runtime, set.path()).unwrap();
+    PolicySet::load_dir(&runtime, set.path()).unwrap();
     assert_eq!(runtime.components_compiled(), 2);
     // Data and manifests change: nothing to compile.
     std::fs::write(set.path().join("words/words.txt"), "zorblax\nqwexium\n").unwrap();
-    let reloaded = PolicySet::load_with(&runtime, set.path()).unwrap();
+    let reloaded = PolicySet::load_dir(&runtime, set.path()).unwrap();
     assert_eq!(runtime.components_compiled(), 2);
     assert_eq!(
         reloaded.evaluate_message(&groupgate_tests::message("qwexium")).unwrap().outcome,
@@ -274,11 +274,11 @@ fn a_reload_compiles_only_modules_whose_bytes_changed() {
     );
     // The module's bytes change: compiled once, then found again.
     std::fs::copy(groupgate_tests::guests::TRAP, set.path().join("gate/policy.wasm")).unwrap();
-    PolicySet::load_with(&runtime, set.path()).unwrap();
-    PolicySet::load_with(&runtime, set.path()).unwrap();
+    PolicySet::load_dir(&runtime, set.path()).unwrap();
+    PolicySet::load_dir(&runtime, set.path()).unwrap();
     assert_eq!(runtime.components_compiled(), 3);
     // Forgetting all but the current module keeps one.
-    let current = PolicySet::load_with(&runtime, set.path()).unwrap();
+    let current = PolicySet::load_dir(&runtime, set.path()).unwrap();
     assert_eq!(runtime.cached_modules(), 2);
     runtime.retain_modules(current.module_hashes());
     assert_eq!(runtime.cached_modules(), 1);
@@ -288,23 +288,23 @@ fn a_reload_compiles_only_modules_whose_bytes_changed() {
 fn audit_settings_default_sensibly_and_refuse_a_short_retention_or_a_log_inside_the_set() {
     let words = |set: TempSet| set.prohibited_content("words", "zorblax\n", "");
     let set = words(TempSet::new("[audit]\ndir = \"../decisions\"\n"));
-    let loaded = PolicySet::load(set.path()).unwrap();
+    let loaded = groupgate_tests::load(set.path()).unwrap();
     let audit = loaded.audit_settings().unwrap();
     assert_eq!(audit.retention_days, 180);
-    assert_eq!(audit.durability, groupgate::manifest::Durability::Sync);
-    assert_eq!(audit.record_content, groupgate::manifest::RecordContent::Full);
+    assert_eq!(audit.durability, groupgate::Durability::Sync);
+    assert_eq!(audit.record_content, groupgate::RecordContent::Full);
     assert!(audit.dir.is_absolute() && audit.dir.ends_with("decisions") && !audit.dir.starts_with(set.path()));
 
     let set = words(TempSet::new("[audit]\ndir = \"/var/log/groupgate\"\nretention_days = 30\n"));
-    let err = PolicySet::load(set.path()).err().unwrap().to_string();
+    let err = groupgate_tests::load(set.path()).err().unwrap().to_string();
     assert!(err.contains("key `audit.retention_days`") && err.contains("Art. 13"), "{err}");
 
     let set = words(TempSet::new("[audit]\ndir = \"log\"\n"));
-    let err = PolicySet::load(set.path()).err().unwrap().to_string();
+    let err = groupgate_tests::load(set.path()).err().unwrap().to_string();
     assert!(err.contains("key `audit.dir`") && err.contains("inside the policy set"), "{err}");
 
     let set = words(TempSet::new("[audit]\ndir = \"/tmp/x\"\ndurability = \"eventually\"\n"));
-    let err = PolicySet::load(set.path()).err().unwrap().to_string();
+    let err = groupgate_tests::load(set.path()).err().unwrap().to_string();
     assert!(err.contains("audit.durability"), "{err}");
 }
 
@@ -330,19 +330,20 @@ fn the_compile_cache_serves_a_restart_and_rebuilds_a_corrupt_or_misplaced_entry(
     );
     let decide = |set: &PolicySet| set.evaluate_message(&message("hello")).unwrap().outcome;
     // Each runtime is a restart: its memory holds nothing compiled.
-    let restart = || groupgate::Runtime::with_cache(cache.path()).unwrap();
+    let restart =
+        || groupgate_builtins::register(groupgate::Runtime::builder().cache_dir(cache.path())).build().unwrap();
 
     // Cold: both modules compiled and stored.
     let runtime = restart();
     assert_eq!(runtime.cache_dir(), Some(cache.path()));
-    assert_eq!(decide(&PolicySet::load_with(&runtime, set.path()).unwrap()), Outcome::Review);
+    assert_eq!(decide(&PolicySet::load_dir(&runtime, set.path()).unwrap()), Outcome::Review);
     assert_eq!((runtime.components_compiled(), runtime.cache_hits(), runtime.cache_rejected()), (2, 0, 0));
     let entries = cache_entries(cache.path());
     assert_eq!(entries.len(), 2, "{entries:?}");
 
     // Warm: nothing compiled, and the set decides as before.
     let runtime = restart();
-    assert_eq!(decide(&PolicySet::load_with(&runtime, set.path()).unwrap()), Outcome::Review);
+    assert_eq!(decide(&PolicySet::load_dir(&runtime, set.path()).unwrap()), Outcome::Review);
     assert_eq!((runtime.components_compiled(), runtime.cache_hits(), runtime.cache_rejected()), (0, 2, 0));
 
     // One flipped byte deep in the compiled code: refused, compiled again,
@@ -352,10 +353,10 @@ fn the_compile_cache_serves_a_restart_and_rebuilds_a_corrupt_or_misplaced_entry(
     bytes[middle] ^= 0x20;
     std::fs::write(&entries[0], &bytes).unwrap();
     let runtime = restart();
-    assert_eq!(decide(&PolicySet::load_with(&runtime, set.path()).unwrap()), Outcome::Review);
+    assert_eq!(decide(&PolicySet::load_dir(&runtime, set.path()).unwrap()), Outcome::Review);
     assert_eq!((runtime.components_compiled(), runtime.cache_hits(), runtime.cache_rejected()), (1, 1, 1));
     let runtime = restart();
-    PolicySet::load_with(&runtime, set.path()).unwrap();
+    PolicySet::load_dir(&runtime, set.path()).unwrap();
     assert_eq!((runtime.components_compiled(), runtime.cache_hits(), runtime.cache_rejected()), (0, 2, 0));
 
     // A truncated entry, and a whole valid entry filed under the other
@@ -364,7 +365,7 @@ fn the_compile_cache_serves_a_restart_and_rebuilds_a_corrupt_or_misplaced_entry(
     std::fs::write(&entries[1], &whole[..whole.len() / 3]).unwrap();
     std::fs::write(&entries[0], &whole).unwrap();
     let runtime = restart();
-    let reloaded = PolicySet::load_with(&runtime, set.path()).unwrap();
+    let reloaded = PolicySet::load_dir(&runtime, set.path()).unwrap();
     assert_eq!((runtime.components_compiled(), runtime.cache_hits(), runtime.cache_rejected()), (2, 0, 2));
     let d = reloaded.evaluate_message(&message("hello")).unwrap();
     let outcomes: Vec<_> = d.policies.iter().map(|p| (p.name.as_str(), p.outcome, p.error.is_some())).collect();
@@ -373,6 +374,6 @@ fn the_compile_cache_serves_a_restart_and_rebuilds_a_corrupt_or_misplaced_entry(
     // A folder that cannot be made is an error that names it.
     let file = cache.path().join("a-file");
     std::fs::write(&file, "").unwrap();
-    let err = groupgate::Runtime::with_cache(file.join("cache")).err().unwrap();
+    let err = groupgate::Runtime::builder().cache_dir(file.join("cache")).build().err().unwrap().to_string();
     assert!(err.contains("cannot create the compile cache") && err.contains("a-file"), "{err}");
 }

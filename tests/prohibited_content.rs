@@ -7,7 +7,7 @@ use groupgate_tests::{TempSet, message};
 
 fn set_with_words(words: &str) -> PolicySet {
     let set = TempSet::new("").prohibited_content("words", words, "[limits]\ninit_timeout_ms = 30000");
-    PolicySet::load(set.path()).unwrap_or_else(|e| panic!("{e}"))
+    groupgate_tests::load(set.path()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn assert_found_at_every_offset(set: &PolicySet, word: &str) {
@@ -79,7 +79,7 @@ fn overlapping_and_nested_entries_are_all_reported() {
 #[test]
 fn a_list_entry_without_letters_is_refused_at_load() {
     let set = TempSet::new("").prohibited_content("words", "zorblax\n!!!\n", "");
-    let err = PolicySet::load(set.path()).err().expect("refused").to_string();
+    let err = groupgate_tests::load(set.path()).err().expect("refused").to_string();
     assert!(err.contains("entry `!!!` has no letters or digits"), "{err}");
 }
 
@@ -115,7 +115,7 @@ fn set_with(config: &str, files: &[(&str, &str)]) -> Result<PolicySet, String> {
     let borrowed: Vec<(&str, &[u8])> = owned.iter().map(|(n, c)| (n.as_str(), *c)).collect();
     // Some cases scan texts longer than the default `max_text_bytes`.
     let set = TempSet::new("[limits]\nmax_text_bytes = 1048576\n").policy("pc", &toml, &borrowed);
-    PolicySet::load(set.path()).map_err(|e| e.to_string())
+    groupgate_tests::load(set.path()).map_err(|e| e.to_string())
 }
 
 #[test]

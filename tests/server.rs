@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use groupgate_server::{FolderWatcher, Options, ServerState, app, watch};
+use groupgate::source::Watch;
+use groupgate_server::{Options, ServerState, app, watch};
 use groupgate_tests::http::Client;
 use groupgate_tests::{TempSet, guests};
 
@@ -16,12 +17,14 @@ use groupgate_tests::{TempSet, guests};
 struct Running {
     addr: SocketAddr,
     state: Arc<ServerState>,
-    _watcher: Option<FolderWatcher>,
+    _watcher: Option<Watch>,
     _runtime: tokio::runtime::Runtime,
 }
 
 fn start(dir: &Path, max_body: usize, watching: bool) -> Running {
-    let state = ServerState::new(Options { max_body, ..Options::new(dir) }).unwrap();
+    let mut options = Options::new(dir);
+    options.max_body = max_body;
+    let state = ServerState::new(groupgate_tests::runtime().clone(), options);
     state.reload("start");
     let watcher = watching.then(|| watch(state.clone()).expect("watch the folder"));
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -480,7 +483,7 @@ fn a_flood_of_reload_requests_is_merged() {
 
 /// Decision ids in the log at `dir`, after checking its chain.
 fn logged_ids(dir: &Path) -> std::collections::HashSet<String> {
-    groupgate::audit::verify(dir).unwrap_or_else(|e| panic!("the log's chain is broken: {e}"));
+    groupgate_audit::verify(dir).unwrap_or_else(|e| panic!("the log's chain is broken: {e}"));
     let mut ids = std::collections::HashSet::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         for line in std::fs::read_to_string(entry.unwrap().path()).unwrap().lines() {

@@ -5,12 +5,12 @@
 
 use std::path::PathBuf;
 
-use groupgate::testing::{self, CaseResult, RunOptions, TestError, TestRun};
-use groupgate::{Outcome, PolicySet};
+use groupgate::Outcome;
+use groupgate_testing::{self as testing, CaseResult, RunOptions, TestError, TestRun};
 use groupgate_tests::{MESSAGE_CASES, TempSet, default_set, guests, repo_root};
 
 fn run(paths: &[PathBuf]) -> TestRun {
-    testing::run(paths, &RunOptions::default())
+    testing::run(groupgate_tests::runtime(), paths, &RunOptions::default())
 }
 
 fn run_set(set: &TempSet) -> TestRun {
@@ -36,7 +36,7 @@ fn the_default_set_passes_its_own_cases_with_enough_per_policy() {
     let run = run(&[default_set()]);
     assert_eq!(run.errors().count(), 0, "{:?}", run.errors().map(|(_, e)| e.to_string()).collect::<Vec<_>>());
     assert_eq!(run.failed(), 0, "{:#?}", run.failure_lines());
-    let set = PolicySet::load(default_set()).unwrap();
+    let set = groupgate_tests::load(default_set()).unwrap();
     for policy in set.policies() {
         let cases: Vec<&CaseResult> = run.cases().filter(|c| c.policy.as_deref() == Some(&policy.name)).collect();
         assert!(cases.len() >= 8, "`{}` has {} cases, fewer than 8", policy.name, cases.len());
@@ -325,8 +325,9 @@ fn a_policy_the_set_does_not_load_cannot_be_tested_as_part_of_it() {
 fn a_filter_that_matches_nothing_runs_nothing() {
     let cases = format!("{MESSAGE_CASES}\n[[case]]\nname = \"clean\"\noutcome = \"allow\"\n");
     let set = words_set().file("words/tests/cases.toml", &cases);
-    let options = RunOptions { filter: Some(regex::Regex::new("^dirty").unwrap()) };
-    let run = testing::run(&[set.path().to_path_buf()], &options);
+    let mut options = RunOptions::default();
+    options.filter = Some(regex::Regex::new("^dirty").unwrap());
+    let run = testing::run(groupgate_tests::runtime(), &[set.path().to_path_buf()], &options);
     assert_eq!(run.cases().count(), 0);
     assert_eq!(run.exit_code(false), 0);
     assert_eq!(run.exit_code(true), 1);
@@ -430,7 +431,7 @@ fn the_plugins_readme_walkthrough_builds_a_policy_that_passes_its_cases() {
     let set = TempSet::new(walkthrough::GROUPGATE_TOML)
         .policy("link-limit", walkthrough::POLICY_TOML, &[("link_limit.wasm", &wasm)])
         .file("link-limit/tests/cases.toml", walkthrough::CASES_TOML);
-    PolicySet::load(set.path()).unwrap_or_else(|e| panic!("the walkthrough's set should load: {e}"));
+    groupgate_tests::load(set.path()).unwrap_or_else(|e| panic!("the walkthrough's set should load: {e}"));
     let run = run_set(&set);
     assert_eq!(run.errors().count(), 0, "{:?}", run.errors().map(|(_, e)| e.to_string()).collect::<Vec<_>>());
     assert_eq!((run.passed(), run.failed()), (3, 0), "{:#?}", run.failure_lines());

@@ -14,7 +14,7 @@ use std::hint::black_box;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use criterion::{Criterion, criterion_group, criterion_main};
-use groupgate::{Outcome, PolicySet};
+use groupgate::Outcome;
 use groupgate_tests::{TempSet, default_set, guests, message};
 
 const WORDS: usize = 10_000;
@@ -47,11 +47,11 @@ fn bench(c: &mut Criterion) {
     let msg = message(&text_1kb());
 
     let allow_all = TempSet::new("").guest("allow-all", guests::ALLOW_ALL, "");
-    let allow_all = PolicySet::load(allow_all.path()).expect("allow-all set");
+    let allow_all = groupgate_tests::load(allow_all.path()).expect("allow-all set");
     assert_eq!(allow_all.evaluate_message(&msg).unwrap().outcome, Outcome::Allow);
 
     let listed = TempSet::new("").prohibited_content("words", &words.join("\n"), "");
-    let listed = PolicySet::load(listed.path()).expect("prohibited-content set");
+    let listed = groupgate_tests::load(listed.path()).expect("prohibited-content set");
     assert_eq!(listed.evaluate_message(&msg).unwrap().outcome, Outcome::Allow, "the text must match no word");
     let mut hit = msg.clone();
     hit.text.push_str(&words[WORDS / 2]);
@@ -63,14 +63,14 @@ fn bench(c: &mut Criterion) {
     let matcher = AhoCorasick::builder().kind(Some(AhoCorasickKind::DFA)).build(&patterns).unwrap();
     let mut scratch = Vec::new();
 
-    let default = PolicySet::load(default_set()).expect("the default set");
+    let default = groupgate_tests::load(default_set()).expect("the default set");
     assert_eq!(default.evaluate_message(&msg).unwrap().outcome, Outcome::Allow, "the text must pass the default set");
 
     let fresh = "[limits]\nisolation = \"fresh\"";
     let allow_all_fresh = TempSet::new("").guest("allow-all", guests::ALLOW_ALL, fresh);
-    let allow_all_fresh = PolicySet::load(allow_all_fresh.path()).expect("allow-all set, fresh");
+    let allow_all_fresh = groupgate_tests::load(allow_all_fresh.path()).expect("allow-all set, fresh");
     let listed_fresh = TempSet::new("").prohibited_content("words", &words.join("\n"), fresh);
-    let listed_fresh = PolicySet::load(listed_fresh.path()).expect("prohibited-content set, fresh");
+    let listed_fresh = groupgate_tests::load(listed_fresh.path()).expect("prohibited-content set, fresh");
     assert_eq!(listed_fresh.evaluate_message(&hit).unwrap().outcome, Outcome::Deny, "the list must be live");
 
     let mut group = c.benchmark_group("message_1kb");

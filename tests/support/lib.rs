@@ -3,11 +3,24 @@
 
 use std::path::{Path, PathBuf};
 
-use groupgate::{Group, GroupCreation, Membership, MembershipKind, Message, Role, User};
+use groupgate::{Group, GroupCreation, LoadError, Membership, MembershipKind, Message, PolicySet, Role, Runtime, User};
 
 /// Paths of the test guest components, built by this crate's build script.
 pub mod guests {
     include!(concat!(env!("OUT_DIR"), "/guests.rs"));
+}
+
+/// The runtime every test of a test binary shares, with the standard
+/// plugins registered: each component compiles once per binary, not once
+/// per test. (The library keeps no runtime of its own.)
+pub fn runtime() -> &'static Runtime {
+    static RUNTIME: std::sync::OnceLock<Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| groupgate_builtins::register(&mut Runtime::builder()).build().expect("a runtime"))
+}
+
+/// Loads the policy set in the folder `dir` on [`runtime`].
+pub fn load(dir: impl AsRef<Path>) -> Result<PolicySet, LoadError> {
+    PolicySet::load_dir(runtime(), dir)
 }
 
 /// The repository's root folder.

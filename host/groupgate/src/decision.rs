@@ -5,13 +5,13 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::manifest::Mode;
 use crate::wire::{MeasureKind, Outcome, Target, Verdict};
 
 /// The answer to one request, as the JSON that `groupgate eval` prints.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision {
     /// The merged outcome.
     pub outcome: Outcome,
@@ -24,7 +24,7 @@ pub struct Decision {
 }
 
 /// A reason, tagged with its policy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DecisionReason {
     /// The policy that gave it.
     pub policy: String,
@@ -39,7 +39,7 @@ pub struct DecisionReason {
 }
 
 /// A measure, tagged with its policy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DecisionMeasure {
     /// The policy that asked for it.
     pub policy: String,
@@ -48,15 +48,16 @@ pub struct DecisionMeasure {
     /// To whom: `{"user": id}` or `{"group": id}`.
     pub target: Target,
     /// How long, where it applies.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_secs: Option<u64>,
     /// How much, where it applies.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<u32>,
 }
 
 /// How one policy fared on this request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PolicyReport {
     /// The policy's name.
     pub name: String,
@@ -73,22 +74,31 @@ pub struct PolicyReport {
     /// Time spent in the policy; serialised as whole microseconds in
     /// `duration_us`. Kept exact here: a warm call takes about one
     /// microsecond, so whole microseconds would lose most of it.
-    #[serde(rename = "duration_us", serialize_with = "serialize_micros")]
+    #[serde(rename = "duration_us", with = "micros")]
     pub duration: Duration,
+    /// The policy's place in its set (0 for the first), for whoever keeps
+    /// something per policy of a set: not serialised.
+    #[serde(skip)]
+    pub position: usize,
 }
 
-/// Whole microseconds, as reports count them (saturating).
-pub(crate) fn whole_micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
-}
+/// A duration as whole microseconds in JSON.
+mod micros {
+    use std::time::Duration;
 
-fn serialize_micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(whole_micros(*d))
+    pub(super) fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(crate::time::whole_micros(*d))
+    }
+
+    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        <u64 as serde::Deserialize>::deserialize(d).map(Duration::from_micros)
+    }
 }
 
 /// Why a policy gave no verdict, as a stable name for reports and metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// The policy trapped (a panic, `unreachable`, a stack overflow, ...).
     Trap,
@@ -107,6 +117,17 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind.
+    pub const ALL: [ErrorKind; 7] = [
+        ErrorKind::Trap,
+        ErrorKind::Timeout,
+        ErrorKind::Memory,
+        ErrorKind::LogFlood,
+        ErrorKind::Oversized,
+        ErrorKind::Init,
+        ErrorKind::Contract,
+    ];
+
     /// The kind's name, as serialised.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -183,6 +204,7 @@ mod tests {
             error: None,
             error_kind: None,
             duration: Duration::from_micros(1),
+            position: 0,
         }
     }
 

@@ -2,42 +2,56 @@
 //! member admitted, by running sandboxed WebAssembly policy components typed
 //! by one WIT contract (`wit/policy.wit`) and merging their verdicts.
 //!
-//! ```no_run
-//! use groupgate::{Hook, PolicySet, Request};
+//! A [`Runtime`] (the engine, its compile cache and the host interfaces
+//! offered to policies) loads a [`PolicySet`] from a [`SetSource`], a folder
+//! on disk to begin with; the set decides [`Request`]s. The standard plugins
+//! (`builtin:` modules) are registered by the crate `groupgate-builtins`, the
+//! decision log is `groupgate-audit`, the test runner `groupgate-testing`.
 //!
-//! let set = PolicySet::load("policies/default")?;
+//! ```no_run
+//! use groupgate::{Hook, PolicySet, Request, Runtime};
+//!
+//! let runtime = Runtime::builder().cache_dir(".groupgate-cache").build()?;
+//! let set = PolicySet::load_dir(&runtime, "policies/default")?;
 //! let request = Request::from_json(Hook::Message, br#"{ "id": "m1", ... }"#)?;
 //! let decision = set.evaluate(&request)?;
 //! println!("{}", decision.to_json());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub mod audit;
-pub mod bench;
-mod builtin;
+#![deny(missing_docs)]
+
+mod bindings;
+mod contract;
 mod decision;
 mod error;
-pub mod manifest;
+mod hook;
+mod manifest;
 mod policy;
 mod request;
 mod sandbox;
 mod set;
-pub mod testing;
-mod wire;
+pub mod source;
+pub mod time;
+pub mod wire;
 
+pub use contract::{CONTRACT, VERSIONS as CONTRACT_VERSIONS};
 pub use decision::{Decision, DecisionMeasure, DecisionReason, ErrorKind, PolicyReport};
-pub use error::LoadError;
-pub use manifest::{Limits, Mode, OnError, PolicyManifest, Scope};
-pub use request::{Hook, Request, RequestError};
-pub use sandbox::{CONTRACT, Runtime};
+pub use error::{BoxError, ConfigError, LoadError, PolicyError, RuntimeError};
+pub use hook::{HOOKS, Hook, HookSpec, UnknownHook};
+pub use manifest::{
+    AuditSettings, Durability, Isolation, Limits, MIN_RETENTION_DAYS, Mode, ModuleSource, OnError, POLICY_FILE,
+    PolicyManifest, RecordContent, SET_FILE, Scope, SetLimits, TESTS_DIR, parse_toml,
+};
+pub use request::{Request, RequestError};
+pub use sandbox::{HostInterface, Log, PolicyState, Runtime, RuntimeBuilder, printable};
 pub use set::{POLICY_ERROR, PolicySet};
+pub use source::{Folder, SetSource};
 pub use wire::{
     Attachment, Group, GroupCreation, Measure, MeasureKind, Membership, MembershipKind, Message, Outcome, Reason, Role,
     Target, User, Verdict,
 };
 
-/// The names of the standard plugins embedded in this build, usable as
-/// `module = "builtin:NAME"`.
-pub fn builtin_plugins() -> impl Iterator<Item = &'static str> {
-    builtin::names()
-}
+/// The engine groupgate runs on, for host interfaces that define functions
+/// in its linker (see [`HostInterface`]).
+pub use wasmtime;

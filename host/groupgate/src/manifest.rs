@@ -1,6 +1,7 @@
 //! The policy folder's manifests: `groupgate.toml` for the set and one
 //! `policy.toml` per policy. Unknown keys and bad values are errors naming
-//! the file and the key.
+//! the file and the key. The parser is private to the crate; what it yields
+//! is public.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -8,13 +9,16 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::LoadError;
-use crate::request::Hook;
+use crate::hook::Hook;
 use crate::wire::Outcome;
 
 /// The file that marks a folder as a policy set.
 pub const SET_FILE: &str = "groupgate.toml";
 /// The file that marks a folder as a policy.
 pub const POLICY_FILE: &str = "policy.toml";
+/// The folder, inside a policy or set folder, that holds its test cases;
+/// never searched for policies.
+pub const TESTS_DIR: &str = "tests";
 
 const MAX_TIMEOUT_MS: u64 = 60_000;
 const MAX_MEMORY_MB: u64 = 4_096;
@@ -22,7 +26,7 @@ const MAX_MEMORY_MB: u64 = 4_096;
 /// `groupgate.toml`: settings for the whole set.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SetManifest {
+pub(crate) struct SetManifest {
     /// Policy folders (relative to the set) in evaluation order. When absent,
     /// every folder holding a `policy.toml` is loaded, in path order.
     pub policies: Option<Vec<String>>,
@@ -40,6 +44,7 @@ pub struct SetManifest {
 /// by the host before any policy sees the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct SetLimits {
     /// Longest text field (message text, group name or description, id,
     /// label, ...), in bytes, the set is asked to judge; a request with a
@@ -76,6 +81,7 @@ pub const MIN_RETENTION_DAYS: u32 = 180;
 /// `[audit]`: where and how decisions are recorded (Art. 11, 13).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct AuditSettings {
     /// The log's folder: absolute, or relative to the set's folder, and
     /// outside it (the set's folder is watched for changes).
@@ -112,6 +118,7 @@ fn default_segment_mb() -> u64 {
 /// What a record keeps of its request.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum RecordContent {
     /// The whole request, so it can be replayed.
     #[default]
@@ -124,6 +131,7 @@ pub enum RecordContent {
 /// When a decision's record is durable.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Durability {
     /// On disk (fsync) before the decision is answered; concurrent records
     /// share one fsync.
@@ -137,7 +145,7 @@ pub enum Durability {
 /// Set-wide defaults for `on_error` and `[limits]`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Defaults {
+pub(crate) struct Defaults {
     /// Verdict of a policy that fails; `deny` unless set.
     pub on_error: Option<OnError>,
     /// Deadline for one call, in milliseconds.
@@ -153,6 +161,7 @@ pub struct Defaults {
 /// Whether a policy's instance, and so its memory, outlives one call.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Isolation {
     /// Warm instances are reused, one call at a time: a policy may keep
     /// state between calls, including what earlier requests contained.
@@ -176,6 +185,7 @@ impl Isolation {
 /// Whether a policy's verdict counts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Mode {
     /// Its verdict is merged into the decision.
     #[default]
@@ -187,6 +197,7 @@ pub enum Mode {
 /// The verdict a policy gets when it traps, times out or exceeds a limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum OnError {
     /// Fail closed (the default).
     Deny,
@@ -253,6 +264,7 @@ struct RawPolicy {
 /// Which requests a policy sees; an empty list matches everything.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Scope {
     /// Regions (the group's, or the requested one for a creation).
     #[serde(default)]
@@ -281,6 +293,7 @@ struct RawLimits {
 
 /// The resources one policy call may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// Deadline for one hook call, in milliseconds.
     pub timeout_ms: u64,
@@ -300,6 +313,7 @@ impl Limits {
 
 /// Where a policy's component comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ModuleSource {
     /// A standard plugin embedded in the binary: `builtin:NAME`.
     Builtin(String),
@@ -309,6 +323,7 @@ pub enum ModuleSource {
 
 /// A validated `policy.toml`.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct PolicyManifest {
     /// The manifest's own path.
     pub path: PathBuf,
@@ -335,38 +350,67 @@ pub struct PolicyManifest {
     /// The reason codes the policy says it may give (`reasons = [...]`), so
     /// `groupgate test --coverage` can name one that no case exercises.
     pub reasons: Vec<String>,
+    /// The set paths of its module file (if not a standard plugin) and of
+    /// its data files, in `data` order: what loading reads from the source.
+    pub(crate) files: ManifestFiles,
 }
 
-/// Reads and validates `groupgate.toml` in `dir`; a missing file means defaults.
-pub fn read_set(dir: &Path) -> Result<SetManifest, LoadError> {
-    let path = dir.join(SET_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            let set: SetManifest = parse_toml(&path, &text)?;
-            let d = &set.defaults;
-            check_range(&path, "defaults.timeout_ms", d.timeout_ms, MAX_TIMEOUT_MS)?;
-            check_range(&path, "defaults.init_timeout_ms", d.init_timeout_ms, MAX_TIMEOUT_MS)?;
-            check_range(&path, "defaults.memory_mb", d.memory_mb, MAX_MEMORY_MB)?;
-            let l = &set.limits;
-            check_range(&path, "limits.max_text_bytes", Some(l.max_text_bytes), MAX_SET_LIMIT_BYTES)?;
-            check_range(&path, "limits.max_data_bytes", Some(l.max_data_bytes), MAX_SET_LIMIT_BYTES)?;
-            let mut set = set;
-            if let Some(audit) = &mut set.audit {
-                check_audit(&path, dir, audit)?;
-            }
-            Ok(set)
+/// The files a policy's manifest names, as paths in its set.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ManifestFiles {
+    pub(crate) module: Option<String>,
+    pub(crate) data: Vec<String>,
+}
+
+impl std::fmt::Display for ModuleSource {
+    /// As a manifest writes it: `builtin:NAME`, or the file's path.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ModuleSource::Builtin(name) => write!(f, "builtin:{name}"),
+            ModuleSource::File(path) => write!(f, "{}", path.display()),
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(SetManifest::default()),
-        Err(e) => Err(LoadError::io(&path, e)),
     }
 }
 
-/// Reads and validates the `policy.toml` in `policy_dir`, a folder of the set at `set_root`.
-pub fn read_policy(set_root: &Path, policy_dir: &Path, defaults: &Defaults) -> Result<PolicyManifest, LoadError> {
-    let path = policy_dir.join(POLICY_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| LoadError::io(&path, e))?;
-    let raw: RawPolicy = parse_toml(&path, &text)?;
+/// Validates `groupgate.toml` (at `path`, with contents `text`) of the set
+/// in `dir`.
+pub(crate) fn parse_set(path: &Path, dir: &Path, text: &str) -> Result<SetManifest, LoadError> {
+    let mut set: SetManifest = parse_toml(path, text)?;
+    let d = &set.defaults;
+    check_range(path, "defaults.timeout_ms", d.timeout_ms, MAX_TIMEOUT_MS)?;
+    check_range(path, "defaults.init_timeout_ms", d.init_timeout_ms, MAX_TIMEOUT_MS)?;
+    check_range(path, "defaults.memory_mb", d.memory_mb, MAX_MEMORY_MB)?;
+    let l = &set.limits;
+    check_range(path, "limits.max_text_bytes", Some(l.max_text_bytes), MAX_SET_LIMIT_BYTES)?;
+    check_range(path, "limits.max_data_bytes", Some(l.max_data_bytes), MAX_SET_LIMIT_BYTES)?;
+    if let Some(audit) = &mut set.audit {
+        check_audit(path, dir, audit)?;
+    }
+    Ok(set)
+}
+
+/// What a policy manifest is checked against: the set's files and defaults,
+/// and the standard plugins the runtime knows.
+pub(crate) struct PolicyContext<'a> {
+    /// The set's folder, for paths in messages.
+    pub(crate) root: &'a Path,
+    /// Every file of the set.
+    pub(crate) files: &'a [String],
+    /// `[defaults]` of `groupgate.toml`.
+    pub(crate) defaults: &'a Defaults,
+    /// Whether a standard plugin of that name exists.
+    pub(crate) builtin: &'a dyn Fn(&str) -> bool,
+    /// The names of the standard plugins, for a message.
+    pub(crate) builtins: &'a [&'a str],
+}
+
+/// Validates the `policy.toml` with contents `text` in the set folder
+/// `dir` (a set path).
+pub(crate) fn parse_policy(cx: &PolicyContext<'_>, dir: &str, text: &str) -> Result<PolicyManifest, LoadError> {
+    let path = cx.root.join(crate::source::join(dir, POLICY_FILE).unwrap_or_default());
+    let raw: RawPolicy = parse_toml(&path, text)?;
     let bad = |key: &str, message: String| LoadError::manifest(&path, format!("key `{key}`: {message}"));
+    let defaults = cx.defaults;
 
     if raw.name.is_empty() || !raw.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
         return Err(bad("name", format!("`{}` must be non-empty letters, digits, `-` or `_`", raw.name)));
@@ -375,7 +419,7 @@ pub fn read_policy(set_root: &Path, policy_dir: &Path, defaults: &Defaults) -> R
         return Err(bad("version", "must not be empty".into()));
     }
     if raw.hooks.is_empty() {
-        return Err(bad("hooks", "must list at least one of `message`, `group-creation`, `membership`".into()));
+        return Err(bad("hooks", format!("must list at least one of {}", Hook::expected())));
     }
     for (i, hook) in raw.hooks.iter().enumerate() {
         if raw.hooks[..i].contains(hook) {
@@ -394,11 +438,16 @@ pub fn read_policy(set_root: &Path, policy_dir: &Path, defaults: &Defaults) -> R
     check_range(&path, "limits.init_timeout_ms", raw.limits.init_timeout_ms, MAX_TIMEOUT_MS)?;
     check_range(&path, "limits.memory_mb", raw.limits.memory_mb, MAX_MEMORY_MB)?;
 
+    let mut files = ManifestFiles::default();
     let module = match raw.module.strip_prefix("builtin:") {
         Some(name) => {
-            if crate::builtin::component(name).is_none() {
-                let known = crate::builtin::names().collect::<Vec<_>>().join("`, `");
-                return Err(bad("module", format!("no standard plugin named `{name}` (there are `{known}`)")));
+            if !(cx.builtin)(name) {
+                let known = if cx.builtins.is_empty() {
+                    "this build has none".to_owned()
+                } else {
+                    format!("there are `{}`", cx.builtins.join("`, `"))
+                };
+                return Err(bad("module", format!("no standard plugin named `{name}` ({known})")));
             }
             ModuleSource::Builtin(name.to_owned())
         }
@@ -406,14 +455,18 @@ pub fn read_policy(set_root: &Path, policy_dir: &Path, defaults: &Defaults) -> R
             if Path::new(&raw.module).extension().is_none_or(|e| e != "wasm") {
                 return Err(bad("module", format!("`{}` is neither `builtin:NAME` nor a `.wasm` file", raw.module)));
             }
-            ModuleSource::File(inside_set(set_root, policy_dir, &raw.module).map_err(|m| bad("module", m))?)
+            let file = in_set(cx, dir, &raw.module).map_err(|m| bad("module", m))?;
+            let shown = cx.root.join(&file);
+            files.module = Some(file);
+            ModuleSource::File(shown)
         }
     };
 
     let mut data = Vec::with_capacity(raw.data.len());
     for (name, file) in &raw.data {
-        let resolved = inside_set(set_root, policy_dir, file).map_err(|m| bad(&format!("data.{name}"), m))?;
-        data.push((name.clone(), resolved));
+        let resolved = in_set(cx, dir, file).map_err(|m| bad(&format!("data.{name}"), m))?;
+        data.push((name.clone(), cx.root.join(&resolved)));
+        files.data.push(resolved);
     }
 
     let config_json = serde_json::to_string(&toml::Value::Table(raw.config))
@@ -443,11 +496,14 @@ pub fn read_policy(set_root: &Path, policy_dir: &Path, defaults: &Defaults) -> R
         config_json,
         data,
         reasons: raw.reasons,
+        files,
     })
 }
 
-/// Deserialises TOML, naming the key and line of any error.
-pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, LoadError> {
+/// Deserialises a TOML file of a policy set (`text`, read from `path`): a
+/// manifest, a test case file. An error names the file, the line and the
+/// key.
+pub fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, LoadError> {
     let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
     let de = toml::Deserializer::parse(text).map_err(|e| {
         let line = e.span().map(|s| format!("line {}: ", line_of(s.start))).unwrap_or_default();
@@ -519,20 +575,23 @@ fn check_range(path: &Path, key: &str, value: Option<u64>, max: u64) -> Result<(
     }
 }
 
-/// Resolves `relative` against `policy_dir` and requires the result to be an
-/// existing file inside the set, so a set stays self-contained and relocatable.
-pub(crate) fn inside_set(set_root: &Path, policy_dir: &Path, relative: &str) -> Result<PathBuf, String> {
+/// `relative`, a path the manifest in the set folder `dir` gives, as a
+/// path in the set, which must be one of its files: a set stays
+/// self-contained and relocatable. (Where a link leads is checked when the
+/// file is read.)
+fn in_set(cx: &PolicyContext<'_>, dir: &str, relative: &str) -> Result<String, String> {
     if Path::new(relative).is_absolute() {
         return Err(format!("`{relative}` must be a path relative to the policy folder"));
     }
-    let resolved = policy_dir.join(relative).canonicalize().map_err(|e| format!("`{relative}`: {e}"))?;
-    let root = set_root.canonicalize().map_err(|e| format!("`{}`: {e}", set_root.display()))?;
-    if !resolved.starts_with(&root) {
+    let Some(path) = crate::source::join(dir, relative) else {
         return Err(format!("`{relative}` is outside the policy set"));
+    };
+    if cx.files.binary_search(&path).is_ok() {
+        return Ok(path);
     }
-    if !resolved.is_file() {
+    let folder = format!("{path}/");
+    if path.is_empty() || cx.files.iter().any(|f| f.starts_with(&folder)) {
         return Err(format!("`{relative}` is not a file"));
     }
-    // The checked path, not the one with links in it, is the one read later.
-    Ok(resolved)
+    Err(format!("`{relative}` does not exist"))
 }

@@ -1,67 +1,12 @@
-//! The three questions a platform asks, and decoding them from JSON with
-//! errors that name the offending field.
+//! The requests a platform sends, one per hook, and decoding them from JSON
+//! with errors that name the offending field.
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Serialize};
-
+use crate::hook::Hook;
 use crate::wire::{GroupCreation, Membership, Message};
 
-/// The moment at which a platform asks groupgate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Hook {
-    /// May this message be published?
-    Message,
-    /// May this group be created?
-    GroupCreation,
-    /// May this person join, or be invited into, this group?
-    Membership,
-}
-
-impl Hook {
-    /// Every hook, in the order the contract lists them.
-    pub const ALL: [Hook; 3] = [Hook::Message, Hook::GroupCreation, Hook::Membership];
-
-    /// The hook's name in manifests and on the command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Hook::Message => "message",
-            Hook::GroupCreation => "group-creation",
-            Hook::Membership => "membership",
-        }
-    }
-
-    /// The component export that answers it.
-    pub(crate) fn export_name(self) -> &'static str {
-        match self {
-            Hook::Message => "evaluate-message",
-            Hook::GroupCreation => "evaluate-group-creation",
-            Hook::Membership => "evaluate-membership",
-        }
-    }
-}
-
-impl fmt::Display for Hook {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Hook {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Hook::ALL
-            .into_iter()
-            .find(|h| h.as_str() == s)
-            .ok_or_else(|| format!("unknown hook `{s}`, expected one of `message`, `group-creation`, `membership`"))
-    }
-}
-
-/// A request for one of the three hooks.
+/// A request for one of the hooks.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Request {
     /// A message to publish.
     Message(Message),
@@ -101,21 +46,34 @@ impl Request {
     /// Decodes a request for `hook` from its JSON wire format. Unknown fields,
     /// missing fields and wrong types are errors that name the field.
     pub fn from_json(hook: Hook, json: &[u8]) -> Result<Request, RequestError> {
-        match hook {
-            Hook::Message => decode(hook, json).map(Request::Message),
-            Hook::GroupCreation => decode(hook, json).map(Request::GroupCreation),
-            Hook::Membership => decode(hook, json).map(Request::Membership),
+        if json.iter().all(u8::is_ascii_whitespace) {
+            return Err(RequestError::invalid(hook, "the request is empty: expected a JSON object".into()));
         }
+        let de = &mut serde_json::Deserializer::from_slice(json);
+        let request = decode(hook, &mut *de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.inner();
+            let message = if inner.is_syntax() || inner.is_eof() {
+                format!("not valid JSON: {inner}")
+            } else if path == "." {
+                inner.to_string()
+            } else {
+                format!("field `{path}`: {inner}")
+            };
+            RequestError::invalid(hook, message)
+        })?;
+        de.end().map_err(|e| RequestError::invalid(hook, format!("not valid JSON: {e}")))?;
+        Ok(request)
     }
 
     /// Decodes a request for `hook` from an already-parsed JSON value, with
     /// the same checks as [`Request::from_json`].
     pub fn from_value(hook: Hook, value: serde_json::Value) -> Result<Request, RequestError> {
-        match hook {
-            Hook::Message => decode_value(hook, value).map(Request::Message),
-            Hook::GroupCreation => decode_value(hook, value).map(Request::GroupCreation),
-            Hook::Membership => decode_value(hook, value).map(Request::Membership),
-        }
+        decode(hook, value).map_err(|e| {
+            let path = e.path().to_string();
+            let message = if path == "." { e.inner().to_string() } else { format!("field `{path}`: {}", e.inner()) };
+            RequestError::invalid(hook, message)
+        })
     }
 
     /// The request as its JSON wire format.
@@ -171,33 +129,16 @@ impl<'a> RequestRef<'a> {
     }
 }
 
-fn decode_value<T: serde::de::DeserializeOwned>(hook: Hook, value: serde_json::Value) -> Result<T, RequestError> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let message = if path == "." { e.inner().to_string() } else { format!("field `{path}`: {}", e.inner()) };
-        RequestError::invalid(hook, message)
-    })
-}
-
-fn decode<T: serde::de::DeserializeOwned>(hook: Hook, json: &[u8]) -> Result<T, RequestError> {
-    if json.iter().all(u8::is_ascii_whitespace) {
-        return Err(RequestError::invalid(hook, "the request is empty: expected a JSON object".into()));
+/// The request for `hook` from `de`, with the path of any bad field.
+fn decode<'de, D: serde::Deserializer<'de>>(
+    hook: Hook,
+    de: D,
+) -> Result<Request, serde_path_to_error::Error<D::Error>> {
+    match hook {
+        Hook::Message => serde_path_to_error::deserialize(de).map(Request::Message),
+        Hook::GroupCreation => serde_path_to_error::deserialize(de).map(Request::GroupCreation),
+        Hook::Membership => serde_path_to_error::deserialize(de).map(Request::Membership),
     }
-    let de = &mut serde_json::Deserializer::from_slice(json);
-    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.inner();
-        let message = if inner.is_syntax() || inner.is_eof() {
-            format!("not valid JSON: {inner}")
-        } else if path == "." {
-            inner.to_string()
-        } else {
-            format!("field `{path}`: {inner}")
-        };
-        RequestError::invalid(hook, message)
-    })?;
-    de.end().map_err(|e| RequestError::invalid(hook, format!("not valid JSON: {e}")))?;
-    Ok(value)
 }
 
 #[cfg(test)]

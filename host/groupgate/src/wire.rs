@@ -3,7 +3,11 @@
 //! component-model values lowered into policies, so a request is never copied
 //! into a second representation on its way to a guest.
 //!
-//! Field order matters to the component model: it must match the WIT.
+//! Field order matters to the component model: it must match the WIT. The
+//! linker checks every field's name and type against each component's own
+//! types, so a record that drifted from `wit/policy.wit` fails at load, and
+//! the contract's `bindgen!` (in `bindings`) uses these types for the
+//! interface `groupgate:policy/types`.
 
 use serde::{Deserialize, Serialize};
 use wasmtime::component::{ComponentType, Lift, Lower};
@@ -63,6 +67,7 @@ pub struct Group {
 #[serde(rename_all = "snake_case")]
 #[component(enum)]
 #[repr(u8)]
+#[non_exhaustive]
 pub enum Role {
     /// Founded the group.
     #[component(name = "founder")]
@@ -145,6 +150,7 @@ pub struct GroupCreation {
 #[serde(rename_all = "snake_case")]
 #[component(enum)]
 #[repr(u8)]
+#[non_exhaustive]
 pub enum MembershipKind {
     /// The subject asks to join.
     #[component(name = "join")]
@@ -182,6 +188,7 @@ pub struct Membership {
 #[serde(rename_all = "snake_case")]
 #[component(enum)]
 #[repr(u8)]
+#[non_exhaustive]
 pub enum Outcome {
     /// Nothing against it.
     #[component(name = "allow")]
@@ -231,6 +238,7 @@ pub struct Reason {
 #[serde(rename_all = "snake_case")]
 #[component(enum)]
 #[repr(u8)]
+#[non_exhaustive]
 pub enum MeasureKind {
     /// Warn the target.
     #[component(name = "warn")]
@@ -259,6 +267,7 @@ pub enum MeasureKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lower, Lift)]
 #[serde(rename_all = "snake_case")]
 #[component(variant)]
+#[non_exhaustive]
 pub enum Target {
     /// A user id.
     #[component(name = "user")]
@@ -266,6 +275,25 @@ pub enum Target {
     /// A group id.
     #[component(name = "group")]
     Group(String),
+}
+
+impl std::fmt::Display for Target {
+    /// `user `ID`` or `group `ID``, as reports name a measure's target.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::User(id) => write!(f, "user `{id}`"),
+            Target::Group(id) => write!(f, "group `{id}`"),
+        }
+    }
+}
+
+impl Target {
+    /// The id of the user or group.
+    pub fn id(&self) -> &str {
+        match self {
+            Target::User(id) | Target::Group(id) => id,
+        }
+    }
 }
 
 /// A measure attached to a verdict.
@@ -300,11 +328,38 @@ pub struct Verdict {
 }
 
 /// A `[data]` file handed to a policy's `init`.
-#[derive(Debug, Clone, ComponentType, Lower)]
+#[derive(Debug, Clone, ComponentType, Lower, Lift)]
 #[component(record)]
 pub(crate) struct DataFile {
     pub name: String,
     pub contents: Vec<u8>,
+}
+
+/// The `types` interface defines no functions: what `bindgen!` asks of an
+/// interface it is told lives here is nothing.
+#[doc(hidden)]
+pub trait Host {}
+
+impl<T: ?Sized> Host for &mut T {}
+
+/// See [`Host`].
+#[doc(hidden)]
+pub trait HostWithStore<T>: wasmtime::component::HasData {}
+
+impl<H: ?Sized + wasmtime::component::HasData, T> HostWithStore<T> for H {}
+
+/// Defines the (empty) `types` interface, as `bindgen!` asks of it.
+#[doc(hidden)]
+pub fn add_to_linker<T, D>(
+    linker: &mut wasmtime::component::Linker<T>,
+    _host_getter: fn(&mut T) -> D::Data<'_>,
+) -> wasmtime::Result<()>
+where
+    D: wasmtime::component::HasData,
+    T: 'static,
+{
+    linker.instance(&format!("{}/types@{}", crate::contract::PACKAGE, crate::contract::VERSIONS[0]))?;
+    Ok(())
 }
 
 /// Calls `f` with the path and value of every string field of a request

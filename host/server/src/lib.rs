@@ -13,7 +13,6 @@
 
 mod metrics;
 mod state;
-mod watch;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,12 +24,13 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use groupgate::{Decision, Hook, Request};
+use groupgate::source::{SourceError, Watch};
+use groupgate::{Decision, HOOKS, Hook, Request};
 use serde::Serialize;
 
+pub use groupgate::source::{DEBOUNCE, MAX_WAIT, RECHECK};
 pub use metrics::Metrics;
 pub use state::{Active, Options, ReloadReport, ServerState};
-pub use watch::{DEBOUNCE, FolderWatcher, MAX_WAIT, RECHECK, watch};
 
 /// The longest a shutdown waits for requests in flight before it exits.
 pub const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -40,10 +40,12 @@ pub const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30
 pub fn app(state: Arc<ServerState>) -> Router {
     let max_body = state.options.max_body;
     let counted = state.clone();
-    Router::new()
-        .route("/v1/evaluate/message", post(|s, b| evaluate(s, Hook::Message, b)))
-        .route("/v1/evaluate/group-creation", post(|s, b| evaluate(s, Hook::GroupCreation, b)))
-        .route("/v1/evaluate/membership", post(|s, b| evaluate(s, Hook::Membership, b)))
+    let mut router = Router::new();
+    for spec in &HOOKS {
+        let hook = spec.hook;
+        router = router.route(&format!("/v1/evaluate/{}", spec.name), post(move |s, b| evaluate(s, hook, b)));
+    }
+    router
         .route("/v1/policies", get(policies))
         .route("/v1/reload", post(reload))
         .route("/healthz", get(|| async { json(StatusCode::OK, &serde_json::json!({ "status": "ok" })) }))
@@ -70,7 +72,7 @@ pub async fn serve(state: Arc<ServerState>, listener: tokio::net::TcpListener, w
     let signals = Signals::install()?;
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, policies = %state.policies_dir().display(), "serving");
-    let _watcher = if watching {
+    let _watch = if watching {
         Some(watch(state.clone()).map_err(|e| std::io::Error::other(format!("cannot watch the policy folder: {e}")))?)
     } else {
         None
@@ -98,6 +100,16 @@ pub async fn serve(state: Arc<ServerState>, listener: tokio::net::TcpListener, w
     // Records queued by a batched log reach the disk before the process ends.
     let _ = tokio::task::spawn_blocking(move || state.flush_log()).await;
     Ok(())
+}
+
+/// Reloads the state's policy set whenever its source says it changed (a
+/// burst of changes once), on the source's thread, for as long as the
+/// returned [`Watch`] is kept.
+pub fn watch(state: Arc<ServerState>) -> Result<Watch, SourceError> {
+    let source = state.options.source.clone();
+    source.watch(Box::new(move || {
+        state.reload("watch");
+    }))
 }
 
 /// Accepts connections until `shutdown` completes, serving each with HTTP/1.1
@@ -267,7 +279,7 @@ async fn evaluate(State(state): State<Arc<ServerState>>, hook: Hook, body: Body)
         let recorded = match state.recorder() {
             // A set that asks for records is not answered without one.
             _ if active.set.audit_settings().is_none() => Ok(()),
-            Some(Ok(recorder)) => recorder.record(groupgate::audit::decision_record(
+            Some(Ok(recorder)) => recorder.record(groupgate_audit::decision_record(
                 &id,
                 active.generation,
                 &request,
@@ -371,10 +383,7 @@ async fn policies(State(state): State<Arc<ServerState>>) -> Response {
             .map(|p| PolicyView {
                 name: &p.name,
                 version: &p.version,
-                module: match &p.module {
-                    groupgate::manifest::ModuleSource::Builtin(name) => format!("builtin:{name}"),
-                    groupgate::manifest::ModuleSource::File(path) => path.display().to_string(),
-                },
+                module: p.module.to_string(),
                 module_sha256: a.set.module_sha256(&p.name).unwrap_or_default(),
                 hooks: p.hooks.iter().map(|h| h.as_str()).collect(),
                 mode: p.mode.as_str(),

@@ -15,30 +15,15 @@ const BUCKETS: [f64; 14] =
     [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
 
 const OUTCOMES: [Outcome; 3] = [Outcome::Allow, Outcome::Review, Outcome::Deny];
-const ERROR_KINDS: [ErrorKind; 7] = [
-    ErrorKind::Trap,
-    ErrorKind::Timeout,
-    ErrorKind::Memory,
-    ErrorKind::LogFlood,
-    ErrorKind::Oversized,
-    ErrorKind::Init,
-    ErrorKind::Contract,
-];
+const ERROR_KINDS: [ErrorKind; 7] = ErrorKind::ALL;
+const HOOK_COUNT: usize = Hook::ALL.len();
 
 fn outcome_index(o: Outcome) -> usize {
-    match o {
-        Outcome::Allow => 0,
-        Outcome::Review => 1,
-        Outcome::Deny => 2,
-    }
+    OUTCOMES.iter().position(|x| *x == o).expect("every outcome is listed")
 }
 
 fn hook_index(h: Hook) -> usize {
-    match h {
-        Hook::Message => 0,
-        Hook::GroupCreation => 1,
-        Hook::Membership => 2,
-    }
+    h.index()
 }
 
 #[derive(Default)]
@@ -68,8 +53,8 @@ struct PolicyCounters {
 /// The server's counters.
 #[derive(Default)]
 pub struct Metrics {
-    evaluations: [[AtomicU64; 3]; 3],
-    latency: [Histogram; 3],
+    evaluations: [[AtomicU64; 3]; HOOK_COUNT],
+    latency: [Histogram; HOOK_COUNT],
     policies: RwLock<BTreeMap<String, Arc<PolicyCounters>>>,
     rejected: AtomicU64,
     reloads_ok: AtomicU64,

@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwapOption;
-use groupgate::audit::Recorder;
-use groupgate::manifest::AuditSettings;
-use groupgate::testing::{self, RunOptions, Suite};
-use groupgate::{PolicySet, Runtime};
+use groupgate::source::{Folder, SetSource};
+use groupgate::{AuditSettings, PolicySet, Runtime};
+use groupgate_audit::Recorder;
+use groupgate_testing::{self as testing, RunOptions, Suite};
 use serde::Serialize;
 
 use crate::metrics::Metrics;
@@ -45,10 +45,11 @@ pub struct ReloadReport {
 }
 
 /// Settings for a server.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
+#[non_exhaustive]
 pub struct Options {
-    /// The policy set folder.
-    pub policies: PathBuf,
+    /// Where the policy set comes from: a folder, to begin with.
+    pub source: Arc<dyn SetSource>,
     /// The largest request body accepted, in bytes.
     pub max_body: usize,
     /// The longest a client may take to send a request's headers, and
@@ -63,13 +64,14 @@ impl Options {
     /// The default read timeout: 10 s.
     pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-    /// Defaults for serving the set in `policies`.
+    /// Defaults for serving the set in the folder `policies`.
     pub fn new(policies: impl Into<PathBuf>) -> Options {
-        Options {
-            policies: policies.into(),
-            max_body: Options::DEFAULT_MAX_BODY,
-            read_timeout: Options::DEFAULT_READ_TIMEOUT,
-        }
+        Options::with_source(Arc::new(Folder::new(policies)))
+    }
+
+    /// Defaults for serving the set that `source` yields.
+    pub fn with_source(source: Arc<dyn SetSource>) -> Options {
+        Options { source, max_body: Options::DEFAULT_MAX_BODY, read_timeout: Options::DEFAULT_READ_TIMEOUT }
     }
 }
 
@@ -92,11 +94,11 @@ pub struct ServerState {
 }
 
 impl ServerState {
-    /// A server with no set active yet; call [`ServerState::reload`] to load one.
-    pub fn new(options: Options) -> Result<Arc<Self>, String> {
-        let runtime = Runtime::shared()?;
+    /// A server on `runtime` with no set active yet; call
+    /// [`ServerState::reload`] to load one.
+    pub fn new(runtime: Runtime, options: Options) -> Arc<Self> {
         let started = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-        Ok(Arc::new(ServerState {
+        Arc::new(ServerState {
             options,
             runtime,
             active: ArcSwapOption::empty(),
@@ -108,7 +110,7 @@ impl ServerState {
             id_prefix: format!("{:x}{:05x}", started.as_secs(), started.subsec_micros()),
             next_id: AtomicU64::new(0),
             recorder: std::sync::OnceLock::new(),
-        }))
+        })
     }
 
     /// The set serving requests now, if any. A request holds on to it until
@@ -249,8 +251,9 @@ impl ServerState {
 
     /// The new set, with the number of cases it passed.
     fn build(&self) -> Result<(PolicySet, usize), String> {
-        let dir = &self.options.policies;
-        let set = PolicySet::load_with(&self.runtime, dir).map_err(|e| e.to_string())?;
+        let source = &*self.options.source;
+        let dir = &source.root().to_path_buf();
+        let set = PolicySet::load(&self.runtime, source).map_err(|e| e.to_string())?;
         // The log, once open, stays as it is: a set that would stop or move
         // the records is refused rather than silently stop recording.
         if let Some((running, _)) = self.recorder.get()
@@ -258,7 +261,7 @@ impl ServerState {
         {
             return Err(format!(
                 "`{}`: key `audit`: differs from the decision log this server writes (`{}`); restart the server to change it",
-                dir.join(groupgate::manifest::SET_FILE).display(),
+                dir.join(groupgate::SET_FILE).display(),
                 running.dir.display()
             ));
         }
@@ -285,7 +288,7 @@ impl ServerState {
 
     /// The policy folder.
     pub fn policies_dir(&self) -> &Path {
-        &self.options.policies
+        self.options.source.root()
     }
 }
 
@@ -294,5 +297,5 @@ fn now() -> String {
 }
 
 fn elapsed_ms(start: Instant) -> u64 {
-    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    groupgate::time::whole_millis(start.elapsed())
 }

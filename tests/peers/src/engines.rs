@@ -163,6 +163,7 @@ impl Engine for Rego {
             Request::Message(_) => "data.groupgate.message",
             Request::GroupCreation(_) => "data.groupgate.creation",
             Request::Membership(_) => "data.groupgate.membership",
+            _ => unimplemented!("a hook the peers do not model"),
         };
         Box::new(move || {
             self.engine.set_input(value.clone());
@@ -408,6 +409,7 @@ impl Engine for Native {
             Request::Message(m) => Box::new(move || self.message(m)),
             Request::GroupCreation(c) => Box::new(move || self.group_creation(c)),
             Request::Membership(m) => Box::new(move || self.membership(m)),
+            _ => unimplemented!("a hook the peers do not model"),
         }
     }
 }

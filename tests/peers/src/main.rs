@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use groupgate::PolicySet;
-use groupgate::bench::{BenchOptions, BenchReport};
+use groupgate_cli::bench::{BenchOptions, BenchReport};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
@@ -230,7 +230,7 @@ fn main() -> Result<()> {
         .into_iter()
         .map(|threads| {
             let options = BenchOptions { duration: args.duration * 3, warmup: args.warmup, threads };
-            groupgate::bench::run(&set, &message.request, &options).context("bench the default set")
+            groupgate_cli::bench::run(&set, &message.request, &options).context("bench the default set")
         })
         .collect::<Result<_>>()?;
 
@@ -413,7 +413,10 @@ fn repo_root() -> PathBuf {
 }
 
 fn load(dir: &Path) -> Result<PolicySet> {
-    PolicySet::load(dir).with_context(|| format!("cannot load `{}`", dir.display()))
+    static RUNTIME: std::sync::OnceLock<groupgate::Runtime> = std::sync::OnceLock::new();
+    let runtime = RUNTIME
+        .get_or_init(|| groupgate_builtins::register(&mut groupgate::Runtime::builder()).build().expect("a runtime"));
+    PolicySet::load_dir(runtime, dir).with_context(|| format!("cannot load `{}`", dir.display()))
 }
 
 /// A copy of the default set whose `words` list holds `words` (when given),

@@ -1,37 +1,42 @@
 //! The one place the Wasm engine is configured: epoch deadlines, the memory
-//! limiter, and a linker that grants a policy its log import and an empty
-//! WASI context, nothing more.
+//! limiter, the compile cache, and a linker that grants a policy the host
+//! interfaces it was built with and an empty WASI context, nothing more.
+//!
+//! A [`Runtime`] is made by a [`RuntimeBuilder`]: what it keeps on disk,
+//! whether `perf` may name policy code, which standard plugins it knows and
+//! which host interfaces it offers are values given to the builder, never
+//! read from globals or the environment.
 
 mod cache;
+mod host;
 mod output;
 mod state;
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
+use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, StoreContextMut};
 
-use state::LogLevel;
-pub(crate) use state::{Breach, HostState, LOG_LINES_MAX, printable};
+pub use host::{HostInterface, Log};
+pub use state::PolicyState;
+pub use state::printable;
+pub(crate) use state::{Breach, LOG_LINES_MAX};
+
+use crate::contract;
+use crate::error::RuntimeError;
 
 /// How often the epoch advances: the resolution of every call deadline.
 pub(crate) const TICK: Duration = Duration::from_millis(1);
 
-/// Set to `1`, names compiled policy code for `perf` (see the README).
-pub const PERF_MAP_VAR: &str = "GROUPGATE_PERF_MAP";
-
-/// The WIT package version this host implements.
-pub const CONTRACT: &str = "groupgate:policy@0.1.0";
-
-/// A Wasm engine with its deadline clock and linker. One runtime serves any
-/// number of policy sets; clones share it.
+/// A Wasm engine with its deadline clock, its linker and the standard
+/// plugins it knows. One runtime serves any number of policy sets; clones
+/// share it.
 #[derive(Clone)]
 pub struct Runtime {
     inner: Arc<Inner>,
@@ -39,10 +44,13 @@ pub struct Runtime {
 
 struct Inner {
     engine: Engine,
-    linker: Linker<HostState>,
+    linker: Linker<PolicyState>,
     stop: Arc<AtomicBool>,
-    /// The standard plugins, compiled on first use and shared by every set.
-    builtins: Mutex<HashMap<String, Component>>,
+    /// The standard plugins this runtime knows, by name: their bytes and
+    /// SHA-256, compiled on first use and shared by every set.
+    builtins: HashMap<String, Builtin>,
+    /// The host interfaces offered, by name, in the order they were given.
+    interfaces: Vec<String>,
     /// Module files compiled before, by the SHA-256 of their bytes, so a
     /// reload that changes only data or manifests compiles nothing.
     modules: Mutex<HashMap<[u8; 32], Component>>,
@@ -59,51 +67,137 @@ struct Inner {
     log_dropped: Mutex<HashMap<String, Arc<AtomicU64>>>,
 }
 
+/// A standard plugin: embedded bytes, their hash, and once compiled, the
+/// component.
+struct Builtin {
+    bytes: &'static [u8],
+    hash: [u8; 32],
+    compiled: Mutex<Option<Component>>,
+}
+
 impl Drop for Inner {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
     }
 }
 
-/// Where the process-wide runtime comes from: made on first use, or set once.
-static SHARED: OnceLock<Result<Runtime, String>> = OnceLock::new();
+/// Makes a [`Runtime`]. Every setting has a default, so
+/// `Runtime::builder().build()` is a runtime that compiles every component
+/// it loads (once), keeps nothing on disk, knows no standard plugin and
+/// offers policies the `log` interface.
+///
+/// ```no_run
+/// use groupgate::{Log, Runtime};
+///
+/// // A component of the platform's own, loadable as `builtin:house-rules`.
+/// let house_rules: &'static [u8] = std::fs::read("house-rules.wasm")?.leak();
+/// let runtime = Runtime::builder()
+///     .cache_dir(".groupgate-cache")
+///     .builtin("house-rules", house_rules)
+///     .host_interface(Log::default())
+///     .build()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct RuntimeBuilder {
+    cache_dir: Option<PathBuf>,
+    perf_map: bool,
+    builtins: Vec<(String, &'static [u8])>,
+    interfaces: Vec<Arc<dyn HostInterface>>,
+}
 
-impl Runtime {
-    /// A new engine with its own epoch thread, which compiles every
-    /// component it loads (once per runtime) and keeps nothing on disk.
-    pub fn new() -> Result<Runtime, String> {
-        Runtime::build(None)
+impl Default for RuntimeBuilder {
+    fn default() -> Self {
+        RuntimeBuilder {
+            cache_dir: None,
+            perf_map: false,
+            builtins: Vec::new(),
+            interfaces: vec![Arc::new(Log::default())],
+        }
+    }
+}
+
+impl RuntimeBuilder {
+    /// Keeps compiled components in the folder `dir` (created if missing,
+    /// private to its owner), so a later run, or a reload, that loads the
+    /// same component bytes deserialises them in milliseconds instead of
+    /// compiling them. Entries are checked before use; a corrupt or foreign
+    /// one is removed and compiled again.
+    pub fn cache_dir(&mut self, dir: impl Into<PathBuf>) -> &mut Self {
+        self.cache_dir = Some(dir.into());
+        self
     }
 
-    /// A new engine that keeps compiled components in the folder `dir`
-    /// (created if missing, private to its owner), so a later run, or a
-    /// reload, that loads the same component bytes deserialises them in
-    /// milliseconds instead of compiling them. Entries are checked before
-    /// use; a corrupt or foreign one is removed and compiled again. `Err`
-    /// when the folder cannot be created.
-    pub fn with_cache(dir: impl AsRef<Path>) -> Result<Runtime, String> {
-        Runtime::build(Some(dir.as_ref()))
+    /// Names compiled policy code in `/tmp/perf-PID.map`, so `perf report`
+    /// shows a policy's own functions.
+    pub fn perf_map(&mut self, on: bool) -> &mut Self {
+        self.perf_map = on;
+        self
     }
 
-    fn build(cache_dir: Option<&Path>) -> Result<Runtime, String> {
+    /// Makes the component `bytes` loadable as `module = "builtin:NAME"`.
+    /// The crate `groupgate-builtins` registers the standard plugins.
+    pub fn builtin(&mut self, name: &str, bytes: &'static [u8]) -> &mut Self {
+        self.builtins.push((name.to_owned(), bytes));
+        self
+    }
+
+    /// Offers policies `interface`, replacing one of the same name (the
+    /// default `log`, say). Adding a host interface means adding it to the
+    /// contract (`wit/policy.wit`), implementing [`HostInterface`] in a module
+    /// of its own, and passing a value of it here.
+    pub fn host_interface(&mut self, interface: impl HostInterface) -> &mut Self {
+        self.interfaces.retain(|i| i.name() != interface.name());
+        self.interfaces.push(Arc::new(interface));
+        self
+    }
+
+    /// Offers policies no host interface at all: a policy that imports one
+    /// then fails to link.
+    pub fn no_host_interfaces(&mut self) -> &mut Self {
+        self.interfaces.clear();
+        self
+    }
+
+    /// The runtime: an engine with its own epoch thread and linker. Fails
+    /// when the engine cannot be configured, a host interface cannot be
+    /// linked, a standard plugin is named twice, or the cache folder cannot
+    /// be used.
+    pub fn build(&self) -> Result<Runtime, RuntimeError> {
+        let mut builtins = HashMap::new();
+        for (name, bytes) in &self.builtins {
+            let hash: [u8; 32] = Sha256::digest(bytes).into();
+            let builtin = Builtin { bytes, hash, compiled: Mutex::new(None) };
+            if name.is_empty() || builtins.insert(name.clone(), builtin).is_some() {
+                return Err(RuntimeError::Builtin { name: name.clone() });
+            }
+        }
+
         let mut config = Config::new();
         config.wasm_component_model(true);
         // Calls are synchronous; concurrency support makes each call dearer.
         config.concurrency_support(false);
         config.epoch_interruption(true);
         config.cranelift_opt_level(wasmtime::OptLevel::Speed);
-        // With GROUPGATE_PERF_MAP=1, compiled policy code is named in
-        // /tmp/perf-PID.map, so `perf report` shows a policy's own functions.
-        if std::env::var_os(PERF_MAP_VAR).is_some_and(|v| v == "1") {
+        if self.perf_map {
             config.profiler(wasmtime::ProfilingStrategy::PerfMap);
         }
-        let engine = Engine::new(&config).map_err(|e| format!("cannot configure the wasm engine: {e:#}"))?;
-        let disk = cache_dir.map(|dir| cache::DiskCache::open(dir, &engine)).transpose()?;
+        let engine = Engine::new(&config).map_err(|e| RuntimeError::Engine(e.into()))?;
+        let disk = self
+            .cache_dir
+            .as_deref()
+            .map(|dir| cache::DiskCache::open(dir, &engine))
+            .transpose()
+            .map_err(|message| RuntimeError::Cache { message })?;
 
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| format!("cannot link WASI: {e:#}"))?;
-        freeze_waiting(&mut linker).map_err(|e| format!("cannot link the frozen clock: {e:#}"))?;
-        link_contract(&mut linker).map_err(|e| format!("cannot link the policy contract: {e:#}"))?;
+        let link = |what: &str, e: wasmtime::Error| RuntimeError::Link { what: what.to_owned(), cause: e.into() };
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| link("WASI", e))?;
+        freeze_waiting(&mut linker).map_err(|e| link("the frozen clock", e))?;
+        contract::add_types_to_linker(&mut linker).map_err(|e| link("the policy contract", e))?;
+        for interface in &self.interfaces {
+            interface.add_to_linker(&mut linker).map_err(|e| link(&format!("`{}`", interface.name()), e))?;
+        }
 
         let stop = Arc::new(AtomicBool::new(false));
         let ticker_engine = engine.clone();
@@ -116,14 +210,15 @@ impl Runtime {
                     ticker_engine.increment_epoch();
                 }
             })
-            .map_err(|e| format!("cannot start the deadline clock: {e}"))?;
+            .map_err(RuntimeError::Clock)?;
 
         Ok(Runtime {
             inner: Arc::new(Inner {
                 engine,
                 linker,
                 stop,
-                builtins: Mutex::default(),
+                builtins,
+                interfaces: self.interfaces.iter().map(|i| i.name().to_owned()).collect(),
                 modules: Mutex::default(),
                 compiled: AtomicU64::new(0),
                 disk,
@@ -133,18 +228,29 @@ impl Runtime {
             }),
         })
     }
+}
 
-    /// The process-wide runtime that [`crate::PolicySet::load`] uses: the
-    /// one given to [`Runtime::set_shared`], or else one made by
-    /// [`Runtime::new`] on first use.
-    pub fn shared() -> Result<Runtime, String> {
-        SHARED.get_or_init(Runtime::new).clone()
+impl Runtime {
+    /// A builder with the defaults (see [`RuntimeBuilder`]).
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::default()
     }
 
-    /// Makes `runtime` the process-wide one (e.g. one with a compile
-    /// cache). Only before the first use: `Err` gives it back otherwise.
-    pub fn set_shared(runtime: Runtime) -> Result<(), Runtime> {
-        SHARED.set(Ok(runtime)).map_err(|r| r.expect("set_shared is given a runtime"))
+    /// The names of the standard plugins this runtime knows, sorted.
+    pub fn builtin_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.inner.builtins.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// Whether `name` is a standard plugin this runtime knows.
+    pub(crate) fn has_builtin(&self, name: &str) -> bool {
+        self.inner.builtins.contains_key(name)
+    }
+
+    /// The host interfaces offered to policies, by name.
+    pub fn host_interfaces(&self) -> impl Iterator<Item = &str> {
+        self.inner.interfaces.iter().map(String::as_str)
     }
 
     /// The compile cache folder, if this runtime keeps one.
@@ -195,7 +301,7 @@ impl Runtime {
         &self.inner.engine
     }
 
-    pub(crate) fn linker(&self) -> &Linker<HostState> {
+    pub(crate) fn linker(&self) -> &Linker<PolicyState> {
         &self.inner.linker
     }
 
@@ -248,20 +354,22 @@ impl Runtime {
         self.inner.modules.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
-    /// The standard plugin `name`, whose embedded `bytes` have SHA-256
-    /// `hash`, compiled (or found in the disk cache) once per runtime.
-    pub(crate) fn builtin_component(&self, name: &str, hash: &[u8; 32], bytes: &[u8]) -> Result<Component, String> {
-        let mut cache = self.inner.builtins.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(component) = cache.get(name) {
-            return Ok(component.clone());
+    /// The standard plugin `name` with its SHA-256, compiled (or found in the
+    /// disk cache) once per runtime.
+    pub(crate) fn builtin_component(&self, name: &str) -> Result<(Component, [u8; 32]), String> {
+        let builtin = self.inner.builtins.get(name).ok_or_else(|| format!("no standard plugin named `{name}`"))?;
+        let mut compiled = builtin.compiled.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(component) = &*compiled {
+            return Ok((component.clone(), builtin.hash));
         }
-        let component = self.compile_or_fetch(hash, bytes).map_err(|e| format!("standard plugin `{name}` {e}"))?;
-        cache.insert(name.to_owned(), component.clone());
-        Ok(component)
+        let component =
+            self.compile_or_fetch(&builtin.hash, builtin.bytes).map_err(|e| format!("standard plugin `{name}` {e}"))?;
+        *compiled = Some(component.clone());
+        Ok((component, builtin.hash))
     }
 }
 
-/// Lower-case hexadecimal.
+/// Lower-case hexadecimal, as hashes are shown.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
@@ -283,31 +391,16 @@ const WASI_CLOCKS: &str = "wasi:clocks/monotonic-clock@0.2.12";
 /// Time does not pass inside a policy (its clocks read zero), so waiting on
 /// the monotonic clock (a `sleep`) is ready at once. Otherwise a guest could
 /// block the host thread in a real sleep, where no epoch deadline reaches it.
-fn freeze_waiting(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+fn freeze_waiting(linker: &mut Linker<PolicyState>) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
     let mut clock = linker.instance(WASI_CLOCKS)?;
-    clock.func_wrap("subscribe-duration", |mut cx: StoreContextMut<'_, HostState>, (_,): (u64,)| {
+    clock.func_wrap("subscribe-duration", |mut cx: StoreContextMut<'_, PolicyState>, (_,): (u64,)| {
         Ok((cx.data_mut().ready_pollable()?,))
     })?;
-    clock.func_wrap("subscribe-instant", |mut cx: StoreContextMut<'_, HostState>, (_,): (u64,)| {
+    clock.func_wrap("subscribe-instant", |mut cx: StoreContextMut<'_, PolicyState>, (_,): (u64,)| {
         Ok((cx.data_mut().ready_pollable()?,))
     })?;
     linker.allow_shadowing(false);
-    Ok(())
-}
-
-fn link_contract(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    let version = CONTRACT.split('@').nth(1).unwrap_or_default();
-    // `types` holds only type definitions; its instance has nothing to provide.
-    linker.instance(&format!("groupgate:policy/types@{version}"))?;
-    let mut log = linker.instance(&format!("groupgate:policy/log@{version}"))?;
-    log.func_wrap(
-        "log",
-        |mut cx: StoreContextMut<'_, HostState>,
-         (level, message, fields): (LogLevel, String, Vec<(String, String)>)| {
-            cx.data_mut().log(level, &message, &fields)
-        },
-    )?;
     Ok(())
 }
 

@@ -9,11 +9,12 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use wasmtime::ResourceLimiter;
-use wasmtime::component::{ComponentType, Lift, Resource, ResourceTable};
+use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 use super::output::GuestOutput;
+use crate::bindings::log::Level as LogLevel;
 
 /// Log lines written to the host log per call; more are counted and dropped.
 pub(crate) const LOG_LINES_KEPT: u32 = 100;
@@ -21,24 +22,6 @@ pub(crate) const LOG_LINES_KEPT: u32 = 100;
 pub(crate) const LOG_LINES_MAX: u32 = 10_000;
 /// Bytes of one log line (message plus fields) kept; the rest is cut.
 const LOG_LINE_BYTES: usize = 2_048;
-
-/// `groupgate:policy/log.level`.
-#[derive(Debug, Clone, Copy, ComponentType, Lift)]
-#[allow(dead_code, reason = "values are only ever lifted from the guest")]
-#[component(enum)]
-#[repr(u8)]
-pub(crate) enum LogLevel {
-    #[component(name = "trace")]
-    Trace,
-    #[component(name = "debug")]
-    Debug,
-    #[component(name = "info")]
-    Info,
-    #[component(name = "warn")]
-    Warn,
-    #[component(name = "error")]
-    Error,
-}
 
 /// Why a call was stopped by the host rather than by the guest itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,8 +32,10 @@ pub(crate) enum Breach {
     LogFlood,
 }
 
-/// The store data of one policy instance.
-pub(crate) struct HostState {
+/// What the host keeps for one policy instance (the data of its store):
+/// its WASI context, memory cap, output and per-call budgets. Host
+/// interfaces reach it on every call the policy makes to them.
+pub struct PolicyState {
     wasi: WasiCtx,
     table: ResourceTable,
     policy: Arc<str>,
@@ -63,9 +48,21 @@ pub(crate) struct HostState {
     log_dropped: u32,
     /// Lines dropped over the cap, for every instance of this policy.
     dropped_total: Arc<AtomicU64>,
+    /// Calls begun, `init` included.
+    calls: u64,
 }
 
-impl HostState {
+impl PolicyState {
+    /// The name of the policy this instance runs.
+    pub fn policy(&self) -> &str {
+        &self.policy
+    }
+
+    /// Calls this instance has begun, `init` included.
+    pub fn calls(&self) -> u64 {
+        self.calls
+    }
+
     pub(crate) fn new(policy: Arc<str>, memory_mb: u64, dropped_total: Arc<AtomicU64>) -> Self {
         let output = GuestOutput::new();
         // No preopens, environment or arguments (the builder grants none),
@@ -85,7 +82,8 @@ impl HostState {
             .build();
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_HOST_RESOURCES);
-        HostState {
+        PolicyState {
+            calls: 0,
             wasi,
             table,
             policy,
@@ -107,6 +105,7 @@ impl HostState {
 
     /// Resets the per-call budgets.
     pub(crate) fn begin_call(&mut self) {
+        self.calls += 1;
         self.breach = None;
         self.log_lines = 0;
         self.log_dropped = 0;
@@ -167,7 +166,7 @@ impl HostState {
     }
 }
 
-/// Always ready; see [`HostState::ready_pollable`].
+/// Always ready; see [`PolicyState::ready_pollable`].
 struct Ready;
 
 #[async_trait::async_trait]
@@ -198,7 +197,7 @@ impl HostMonotonicClock for FrozenClock {
 
 /// `s` with control characters (newlines, terminal escapes) escaped, so a
 /// policy cannot forge or garble host log lines.
-pub(crate) fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
     if !s.chars().any(char::is_control) {
         return std::borrow::Cow::Borrowed(s);
     }
@@ -224,7 +223,7 @@ fn truncate(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-impl WasiView for HostState {
+impl WasiView for PolicyState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
@@ -239,7 +238,7 @@ const MAX_TABLE_ELEMENTS: usize = 100_000;
 /// Host-side resources (streams, pollables) one instance may hold at once.
 pub(crate) const MAX_HOST_RESOURCES: usize = 1_024;
 
-impl ResourceLimiter for HostState {
+impl ResourceLimiter for PolicyState {
     fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         // The cap is on all of the instance's memories together.
         let total = self.memory_total - current + desired;

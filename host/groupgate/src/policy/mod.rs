@@ -3,19 +3,23 @@
 //! Every call runs under the policy's deadline and memory cap; a failed call
 //! costs the policy its instance and yields a [`Failure`] instead of a verdict.
 
+mod pool;
+
 use std::fmt;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
-use wasmtime::component::{ComponentType, Instance, InstancePre, Lower, TypedFunc};
 use wasmtime::{Store, Trap};
 
+use crate::bindings::{Policy, PolicyPre};
 use crate::decision::ErrorKind;
+use crate::error::PolicyError;
 use crate::manifest::{Isolation, PolicyManifest};
-use crate::request::Hook;
-use crate::sandbox::{Breach, HostState, Runtime, ticks};
-use crate::wire::{DataFile, GroupCreation, Membership, Message, Verdict};
+use crate::request::RequestRef;
+use crate::sandbox::{Breach, PolicyState, Runtime, ticks};
+use crate::wire::{DataFile, Verdict};
+use pool::Pool;
 
 /// Most reasons, and most measures, one verdict may carry.
 pub(crate) const MAX_VERDICT_ITEMS: usize = 256;
@@ -25,79 +29,6 @@ pub(crate) const MAX_VERDICT_BYTES: usize = 64 * 1024;
 /// log line), counted before copying: strings in a list may all point at the
 /// same guest bytes, so the copy could otherwise dwarf the memory cap.
 pub(crate) const MAX_COPY_BYTES: usize = 1024 * 1024;
-
-/// Warm instances kept per policy between calls. Calls run on the caller's
-/// thread, and a server may run one per connection at once (each blocking
-/// call hands its worker's other requests to another thread), so the pool
-/// keeps enough for a busy sidecar: an instance made and dropped per call
-/// costs an `init` each time and fragments the allocator's memory.
-const MAX_IDLE: usize = 32;
-// Shard counts are powers of two up to MAX_IDLE, so a thread's shard is a mask.
-const _: () = assert!(MAX_IDLE.is_power_of_two());
-
-/// A policy's idle instances, split into shards that threads are spread over
-/// (round robin, at a thread's first call). A thread takes and returns
-/// instances through its own shard first, so that an instance, its store and
-/// its linear memory stay with one thread (and so, mostly, one core's cache),
-/// and two threads do not fight over one lock: with a single shared pool, two
-/// threads deciding memberships through the default set made 1.1 to 1.3
-/// times the decisions of one (`groupgate bench --threads 2`), each
-/// instance's memory moving between cores on every call.
-struct Pool {
-    shards: Box<[Shard]>,
-    /// Idle instances one shard keeps.
-    per_shard: usize,
-}
-
-/// One shard, on a cache line of its own so that two threads' locks do not
-/// share one.
-#[repr(align(128))]
-struct Shard(Mutex<Vec<Warm>>);
-
-impl Pool {
-    fn new() -> Pool {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let count = cores.next_power_of_two().clamp(1, MAX_IDLE);
-        let shards = (0..count).map(|_| Shard(Mutex::new(Vec::new()))).collect();
-        Pool { shards, per_shard: (MAX_IDLE / count).max(1) }
-    }
-
-    /// The calling thread's shard.
-    fn home(&self) -> usize {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        thread_local!(static HOME: usize = NEXT.fetch_add(1, Ordering::Relaxed));
-        HOME.with(|home| home & (self.shards.len() - 1))
-    }
-
-    /// Every shard, the calling thread's first.
-    fn home_first(&self) -> impl Iterator<Item = usize> + '_ {
-        let home = self.home();
-        (0..self.shards.len()).map(move |i| (home + i) % self.shards.len())
-    }
-
-    fn lock(&self, shard: usize) -> std::sync::MutexGuard<'_, Vec<Warm>> {
-        self.shards[shard].0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// An idle instance: the thread's own shard first, then any other, so
-    /// that a thread new to the policy reuses an instance before making one.
-    fn take(&self) -> Option<Warm> {
-        self.home_first().find_map(|shard| self.lock(shard).pop())
-    }
-
-    /// Keeps `warm` in the thread's shard, or in the next one with room, so
-    /// threads sharing a shard lose no instance while the pool holds fewer
-    /// than `MAX_IDLE`; drops it when every shard is full.
-    fn put(&self, warm: Warm) {
-        for shard in self.home_first() {
-            let mut shard = self.lock(shard);
-            if shard.len() < self.per_shard {
-                shard.push(warm);
-                return;
-            }
-        }
-    }
-}
 
 /// Why a policy gave no verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,8 +45,6 @@ pub(crate) enum Failure {
     Oversized(String),
     /// `init` refused the policy's config or data.
     InitRejected(String),
-    /// The component's exports do not match the contract.
-    Contract(String),
 }
 
 impl Failure {
@@ -128,7 +57,6 @@ impl Failure {
             Failure::LogFlood => ErrorKind::LogFlood,
             Failure::Oversized(_) => ErrorKind::Oversized,
             Failure::InitRejected(_) => ErrorKind::Init,
-            Failure::Contract(_) => ErrorKind::Contract,
         }
     }
 }
@@ -144,62 +72,33 @@ impl fmt::Display for Failure {
             }
             Failure::Oversized(msg) => write!(f, "oversized verdict: {msg}"),
             Failure::InitRejected(msg) => write!(f, "init refused its config: {msg}"),
-            Failure::Contract(msg) => f.write_str(msg),
         }
     }
 }
 
-/// A warm instance: `init` has run, the hook exports are looked up and
-/// type-checked once.
-struct Warm {
-    store: Store<HostState>,
-    hooks: Hooks,
+/// A warm instance: `init` has run, and the contract's exports were looked
+/// up and type-checked when the policy was linked.
+pub(crate) struct Warm {
+    store: Store<PolicyState>,
+    exports: Policy,
 }
 
-/// A hook export, typed. `TypedFunc` is covariant in its parameters, so one
-/// typed for `&'static` inputs accepts any shorter-lived borrow at call time.
-pub(crate) type HookFunc<T> = TypedFunc<(&'static T,), (Verdict,)>;
+/// Warm instances kept per policy between calls. Calls run on the caller's
+/// thread, and a server may run one per connection at once (each blocking
+/// call hands its worker's other requests to another thread), so the pool
+/// keeps enough for a busy sidecar: an instance made and dropped per call
+/// costs an `init` each time and fragments the allocator's memory.
+const MAX_IDLE: usize = 32;
+// Shard counts are powers of two up to MAX_IDLE, so a thread's shard is a mask.
+const _: () = assert!(MAX_IDLE.is_power_of_two());
 
-pub(crate) struct Hooks {
-    message: HookFunc<Message>,
-    group_creation: HookFunc<GroupCreation>,
-    membership: HookFunc<Membership>,
-}
-
-/// A request type that a hook export takes.
-pub(crate) trait HookInput: ComponentType + Lower + Sync + 'static {
-    /// The hook it answers.
-    const HOOK: Hook;
-    /// That hook's export in a warm instance.
-    fn func(hooks: &Hooks) -> HookFunc<Self>;
-}
-
-impl HookInput for Message {
-    const HOOK: Hook = Hook::Message;
-    fn func(hooks: &Hooks) -> HookFunc<Self> {
-        hooks.message
-    }
-}
-
-impl HookInput for GroupCreation {
-    const HOOK: Hook = Hook::GroupCreation;
-    fn func(hooks: &Hooks) -> HookFunc<Self> {
-        hooks.group_creation
-    }
-}
-
-impl HookInput for Membership {
-    const HOOK: Hook = Hook::Membership;
-    fn func(hooks: &Hooks) -> HookFunc<Self> {
-        hooks.membership
-    }
-}
-
+/// A policy ready to evaluate: its manifest, linked component, data and
+/// pool of warm instances.
 pub(crate) struct LoadedPolicy {
     pub(crate) manifest: PolicyManifest,
     name: Arc<str>,
     runtime: Runtime,
-    pre: InstancePre<HostState>,
+    pre: PolicyPre<PolicyState>,
     data: Vec<DataFile>,
     pool: Pool,
     /// Log lines over the per-call cap, counted across reloads by name.
@@ -212,9 +111,9 @@ impl LoadedPolicy {
     pub(crate) fn new(
         runtime: &Runtime,
         manifest: PolicyManifest,
-        pre: InstancePre<HostState>,
+        pre: PolicyPre<PolicyState>,
         data: Vec<DataFile>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, PolicyError> {
         let policy = LoadedPolicy {
             log_dropped: runtime.log_dropped_counter(&manifest.name),
             name: manifest.name.as_str().into(),
@@ -222,11 +121,11 @@ impl LoadedPolicy {
             runtime: runtime.clone(),
             pre,
             data,
-            pool: Pool::new(),
+            pool: Pool::new(MAX_IDLE),
         };
         let warm = policy.instantiate(policy.manifest.limits.init_timeout_ms).map_err(|e| match e {
-            Failure::InitRejected(_) | Failure::Contract(_) => e.to_string(),
-            other => format!("init failed: {other}"),
+            Failure::InitRejected(message) => PolicyError::InitRejected(message),
+            other => PolicyError::Init(other.to_string()),
         })?;
         policy.release(warm);
         Ok(policy)
@@ -234,7 +133,7 @@ impl LoadedPolicy {
 
     /// The same policy with another `[config]` (as JSON): a new pool whose
     /// instances run `init` with it. Fails as loading does if `init` refuses.
-    pub(crate) fn with_config(&self, config_json: String) -> Result<Self, String> {
+    pub(crate) fn with_config(&self, config_json: String) -> Result<Self, PolicyError> {
         let mut manifest = self.manifest.clone();
         manifest.config_json = config_json;
         LoadedPolicy::new(&self.runtime, manifest, self.pre.clone(), self.data.clone())
@@ -247,22 +146,26 @@ impl LoadedPolicy {
     /// `isolation = "fresh"`, or after a failure emptied the pool), runs within
     /// the policy's `timeout_ms`: `init_timeout_ms` bounds only the `init` at
     /// load, so a slow `init` cannot hold up requests.
-    pub(crate) fn evaluate<P: HookInput>(&self, input: &P) -> (Result<Verdict, Failure>, Duration) {
+    pub(crate) fn evaluate(&self, request: RequestRef<'_>) -> (Result<Verdict, Failure>, Duration) {
         let start = Instant::now();
-        let result = self.take(start).and_then(|(warm, spent_ms)| self.call(warm, input, spent_ms));
+        let result = self.take(start).and_then(|(warm, spent_ms)| self.call(warm, request, spent_ms));
         (result, start.elapsed())
     }
 
     /// Calls the hook with what is left of the deadline after `spent_ms`.
-    fn call<P: HookInput>(&self, mut warm: Warm, input: &P, spent_ms: u64) -> Result<Verdict, Failure> {
-        let func = P::func(&warm.hooks);
+    fn call(&self, mut warm: Warm, request: RequestRef<'_>, spent_ms: u64) -> Result<Verdict, Failure> {
         warm.store.data_mut().begin_call();
         let timeout_ms = self.manifest.limits.timeout_ms;
         warm.store.set_epoch_deadline(ticks(timeout_ms.saturating_sub(spent_ms)));
-        let result = func.call(&mut warm.store, (input,));
+        let store = &mut warm.store;
+        let result = match request {
+            RequestRef::Message(m) => warm.exports.call_evaluate_message(store, m),
+            RequestRef::GroupCreation(c) => warm.exports.call_evaluate_group_creation(store, c),
+            RequestRef::Membership(m) => warm.exports.call_evaluate_membership(store, m),
+        };
         warm.store.data_mut().end_call();
         match result {
-            Ok((verdict,)) => {
+            Ok(verdict) => {
                 check_size(&verdict)?;
                 self.release(warm);
                 Ok(verdict)
@@ -300,7 +203,7 @@ impl LoadedPolicy {
     /// A fresh instance that has run `init` within `deadline_ms`.
     fn instantiate(&self, deadline_ms: u64) -> Result<Warm, Failure> {
         let limits = self.manifest.limits;
-        let state = HostState::new(self.name.clone(), limits.memory_mb, self.log_dropped.clone());
+        let state = PolicyState::new(self.name.clone(), limits.memory_mb, self.log_dropped.clone());
         let mut store = Store::new(self.runtime.engine(), state);
         store.limiter(|state| state);
         store.set_hostcall_fuel(MAX_COPY_BYTES);
@@ -309,20 +212,12 @@ impl LoadedPolicy {
         store.data_mut().begin_call();
 
         let timeout = deadline_ms;
-        let instance = self.pre.instantiate(&mut store).map_err(|e| self.classify(e, store.data().breach, timeout))?;
-        let init = instance
-            .get_typed_func::<(&str, &[DataFile]), (Result<(), String>,)>(&mut store, "init")
-            .map_err(|e| Failure::Contract(format!("export `init` does not match the contract: {e:#}")))?;
-        let result = init.call(&mut store, (&self.manifest.config_json, &self.data));
+        let exports = self.pre.instantiate(&mut store).map_err(|e| self.classify(e, store.data().breach, timeout))?;
+        let result = exports.call_init(&mut store, &self.manifest.config_json, &self.data);
         store.data_mut().end_call();
-        let (outcome,) = result.map_err(|e| self.classify(e, store.data().breach, timeout))?;
+        let outcome = result.map_err(|e| self.classify(e, store.data().breach, timeout))?;
         outcome.map_err(Failure::InitRejected)?;
-        let hooks = Hooks {
-            message: hook_func(&instance, &mut store)?,
-            group_creation: hook_func(&instance, &mut store)?,
-            membership: hook_func(&instance, &mut store)?,
-        };
-        Ok(Warm { store, hooks })
+        Ok(Warm { store, exports })
     }
 
     fn classify(&self, error: wasmtime::Error, breach: Option<Breach>, timeout_ms: u64) -> Failure {
@@ -345,15 +240,6 @@ impl LoadedPolicy {
             None => Failure::Trap(message.lines().next().unwrap_or_default().to_owned()),
         }
     }
-}
-
-/// Looks up a hook export and checks its type against the contract.
-fn hook_func<T: HookInput>(instance: &Instance, store: &mut Store<HostState>) -> Result<HookFunc<T>, Failure> {
-    let name = T::HOOK.export_name();
-    let func = instance.get_func(&mut *store, name).ok_or_else(|| {
-        Failure::Contract(format!("export `{name}` is missing: the component does not implement the contract"))
-    })?;
-    func.typed(&*store).map_err(|e| Failure::Contract(format!("export `{name}` does not match the contract: {e:#}")))
 }
 
 fn check_size(verdict: &Verdict) -> Result<(), Failure> {
@@ -379,13 +265,7 @@ fn check_size(verdict: &Verdict) -> Result<(), Failure> {
                 + r.evidence.as_ref().map_or(0, String::len)
         })
         .sum::<usize>()
-        + verdict
-            .measures
-            .iter()
-            .map(|m| match &m.target {
-                crate::wire::Target::User(id) | crate::wire::Target::Group(id) => id.len(),
-            })
-            .sum::<usize>();
+        + verdict.measures.iter().map(|m| m.target.id().len()).sum::<usize>();
     if text > MAX_VERDICT_BYTES {
         return Err(Failure::Oversized(format!("{text} bytes of text, more than the {MAX_VERDICT_BYTES} allowed")));
     }

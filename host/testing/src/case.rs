@@ -8,9 +8,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::manifest;
-use crate::request::{Hook, Request};
-use crate::wire::{MeasureKind, Outcome, Target};
+use groupgate::source::resolve_inside;
+use groupgate::{ConfigError, Hook, MeasureKind, Outcome, PolicySet, Request, Target};
 
 /// A case file as written.
 #[derive(Debug, Deserialize)]
@@ -163,7 +162,7 @@ pub struct ExpectedMeasure {
 /// the whole set). Returns every problem found, each naming file and case.
 pub(crate) fn read(set_root: &Path, file: &Path, policy: Option<&str>) -> Result<Vec<Case>, Vec<String>> {
     let text = std::fs::read_to_string(file).map_err(|e| vec![format!("cannot read `{}`: {e}", file.display())])?;
-    let raw: RawFile = manifest::parse_toml(file, &text).map_err(|e| vec![e.to_string()])?;
+    let raw: RawFile = groupgate::parse_toml(file, &text).map_err(|e| vec![e.to_string()])?;
     let at = |what: String| format!("`{}`: {what}", file.display());
     if raw.case.is_empty() {
         return Err(vec![at("no cases: add at least one `[[case]]`".into())]);
@@ -278,7 +277,7 @@ pub(crate) fn read(set_root: &Path, file: &Path, policy: Option<&str>) -> Result
 /// Reads a JSON request file named relative to the case file's folder; like
 /// every file a set uses, it must lie inside the set.
 fn read_input(set_root: &Path, dir: &Path, input: &str) -> Result<Value, String> {
-    let path = manifest::inside_set(set_root, dir, input)?;
+    let path = resolve_inside(set_root, dir, input).map_err(|e| e.to_string())?;
     let bytes = std::fs::read(&path).map_err(|e| format!("cannot read `{input}`: {e}"))?;
     serde_json::from_slice(&bytes).map_err(|e| format!("`{input}` is not valid JSON: {e}"))
 }
@@ -319,7 +318,17 @@ fn unset(request: &mut Value, path: &str) -> Result<(), String> {
 }
 
 /// Merges `over` into `base`: objects key by key, anything else replaced.
-pub(crate) fn merge(base: &mut Value, over: Value) {
+/// The config a case's policy runs with: its manifest's `[config]` with the
+/// case's `config` merged in, key by key.
+pub(crate) fn config_with(set: &PolicySet, policy: &str, overrides: &Value) -> Result<Value, ConfigError> {
+    let manifest = set.policies().find(|m| m.name == policy).ok_or_else(|| ConfigError::NoPolicy(policy.into()))?;
+    let mut config: Value = serde_json::from_str(&manifest.config_json).expect("a manifest's config is JSON");
+    merge(&mut config, overrides.clone());
+    Ok(config)
+}
+
+/// `over` merged into `base`: objects key by key, anything else replaced.
+fn merge(base: &mut Value, over: Value) {
     match (base, over) {
         (Value::Object(base), Value::Object(over)) => {
             for (key, value) in over {

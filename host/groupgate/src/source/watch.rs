@@ -1,9 +1,10 @@
-//! Hot reload: the policy folder is watched recursively, and a burst of
-//! changes (an editor's save, a `cp -r` of a whole folder) becomes one reload
-//! once the folder has been quiet for [`DEBOUNCE`]. The folder's identity is
+//! Watching a [`Folder`](super::Folder): the folder is watched recursively,
+//! and a burst of changes (an editor's save, a `cp -r` of a whole folder)
+//! becomes one call of the watcher's callback once the folder has been
+//! quiet for [`DEBOUNCE`]. The folder's identity is
 //! also checked every [`RECHECK`]: when the path comes to name another folder
 //! (it was replaced, renamed over, or a symlink was retargeted), or appears
-//! after being missing, it is watched anew and reloaded.
+//! after being missing, it is watched anew and the callback called.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,18 +14,18 @@ use std::time::{Duration, Instant};
 
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 
-use crate::state::ServerState;
+use super::SourceError;
 
-/// How long the folder must be quiet before a reload starts.
+/// How long the folder must be quiet before the callback is called.
 pub const DEBOUNCE: Duration = Duration::from_millis(150);
-/// A folder that never goes quiet is still reloaded this long after its
-/// first change.
+/// A folder that never goes quiet still gets its callback this long after
+/// its first change.
 pub const MAX_WAIT: Duration = Duration::from_secs(2);
 /// How often the folder's identity is checked.
 pub const RECHECK: Duration = Duration::from_secs(1);
 
 /// Keeps the folder watched while alive; dropping it stops the watching.
-pub struct FolderWatcher {
+pub(super) struct FolderWatcher {
     stop: Arc<AtomicBool>,
 }
 
@@ -34,10 +35,11 @@ impl Drop for FolderWatcher {
     }
 }
 
-/// Watches the state's policy folder and reloads on change, on a thread of
-/// its own (reloads compile; they never run on a request's thread). A folder
-/// that does not exist yet is picked up when it appears.
-pub fn watch(state: Arc<ServerState>) -> notify::Result<FolderWatcher> {
+/// Watches the folder `root` and calls `changed` after it changed, on a
+/// thread of its own (a reload compiles: it must never run on a request's
+/// thread). A folder that does not exist yet is picked up when it appears.
+pub(super) fn watch(root: &Path, changed: Box<dyn Fn() + Send>) -> Result<FolderWatcher, SourceError> {
+    let failed = |cause: String| SourceError::Watch { path: root.to_path_buf(), cause };
     let (tx, rx) = mpsc::channel::<()>();
     let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
         Ok(event) if !event.kind.is_access() => {
@@ -45,8 +47,9 @@ pub fn watch(state: Arc<ServerState>) -> notify::Result<FolderWatcher> {
         }
         Ok(_) => {}
         Err(e) => tracing::warn!("watching the policy folder: {e}"),
-    })?;
-    let path = state.policies_dir().to_path_buf();
+    })
+    .map_err(|e| failed(e.to_string()))?;
+    let path = root.to_path_buf();
     let mut folder = Folder { watcher, path, identity: None };
     folder.attach();
     let stop = Arc::new(AtomicBool::new(false));
@@ -58,21 +61,21 @@ pub fn watch(state: Arc<ServerState>) -> notify::Result<FolderWatcher> {
                 match rx.recv_timeout(RECHECK) {
                     Ok(()) => {
                         settle(&rx);
-                        state.reload("watch");
+                        changed();
                     }
                     Err(RecvTimeoutError::Timeout) => {
                         if folder.moved() {
                             tracing::info!(path = %folder.path.display(), "the policy folder was replaced; watching it anew");
                             folder.attach();
                             settle(&rx);
-                            state.reload("watch");
+                            changed();
                         }
                     }
                     Err(RecvTimeoutError::Disconnected) => return,
                 }
             }
         })
-        .map_err(|e| notify::Error::generic(&format!("cannot start the reload thread: {e}")))?;
+        .map_err(|e| failed(format!("cannot start the watching thread: {e}")))?;
     Ok(FolderWatcher { stop })
 }
 

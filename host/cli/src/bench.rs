@@ -2,28 +2,13 @@
 //! [`PolicySet::evaluate`], the call the server makes per request, from one
 //! or more threads, and reports throughput, latency percentiles and the time
 //! spent in each policy. `groupgate bench` prints its [`BenchReport`].
-//!
-//! ```no_run
-//! use std::time::Duration;
-//! use groupgate::bench::{self, BenchOptions};
-//! use groupgate::{Hook, PolicySet, Request};
-//!
-//! let set = PolicySet::load("policies/default")?;
-//! let request = Request::from_json(Hook::Message, &std::fs::read("examples/message.json")?)?;
-//! let options = BenchOptions { duration: Duration::from_secs(5), ..BenchOptions::default() };
-//! let report = bench::run(&set, &request, &options)?;
-//! println!("{:.0} decisions per second, p99 {:.1} µs", report.evals_per_sec, report.p99_us);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
 
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::request::{Request, RequestError};
-use crate::set::PolicySet;
-use crate::wire::Outcome;
+use groupgate::{Outcome, PolicySet, Request, RequestError};
 
 /// How long and on how many threads to measure.
 #[derive(Debug, Clone, Copy)]

@@ -24,10 +24,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::decision::Decision;
-use crate::manifest::{AuditSettings, Durability, RecordContent};
-use crate::request::Request;
-use crate::set::PolicySet;
+use groupgate::{AuditSettings, Decision, Durability, Hook, PolicySet, RecordContent, Request};
 
 /// The `prev` of the very first line of a log.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -49,7 +46,7 @@ pub fn line_hash(prev: &str, body: &Map<String, Value>) -> String {
     hasher.update(prev.as_bytes());
     hasher.update(b"\n");
     hasher.update(serde_json::to_string(body).expect("a JSON map serialises").as_bytes());
-    crate::sandbox::hex(&hasher.finalize())
+    format!("{:x}", hasher.finalize())
 }
 
 /// An append-only, hash-chained log in a folder of segments.
@@ -60,9 +57,7 @@ fn system_clock() -> Clock {
     Arc::new(SystemTime::now)
 }
 
-fn millis(t: SystemTime) -> u64 {
-    u64::try_from(t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis()).unwrap_or(u64::MAX)
-}
+use groupgate::time::unix_millis as millis;
 
 pub struct AuditLog {
     clock: Clock,
@@ -306,12 +301,12 @@ pub fn decision_record(
     m.insert("generation".into(), Value::from(generation));
     let json = request.to_value();
     match content {
-        RecordContent::Full => {
-            m.insert("request".into(), json);
-        }
         RecordContent::Digest => {
             let canonical = serde_json::to_vec(&json).expect("a request serialises");
-            m.insert("request_sha256".into(), Value::from(crate::sandbox::hex(&Sha256::digest(&canonical))));
+            m.insert("request_sha256".into(), Value::from(format!("{:x}", Sha256::digest(&canonical))));
+        }
+        _ => {
+            m.insert("request".into(), json);
         }
     }
     let decided = serde_json::to_value(decision).expect("a decision serialises");
@@ -376,10 +371,6 @@ impl Recorder {
             let mut dirty = false;
             loop {
                 let first = match durability {
-                    Durability::Sync => match rx.recv() {
-                        Ok(job) => Some(job),
-                        Err(_) => return,
-                    },
                     Durability::Batched => match rx.recv_timeout(flush) {
                         Ok(job) => Some(job),
                         Err(mpsc::RecvTimeoutError::Timeout) => None,
@@ -387,6 +378,10 @@ impl Recorder {
                             let _ = log.sync();
                             return;
                         }
+                    },
+                    _ => match rx.recv() {
+                        Ok(job) => Some(job),
+                        Err(_) => return,
                     },
                 };
                 let mut batch: Vec<Job> = first.into_iter().collect();
@@ -467,13 +462,13 @@ impl Recorder {
         }
         let sender = self.tx.lock().unwrap_or_else(|e| e.into_inner()).clone();
         match self.durability {
-            Durability::Sync => {
+            Durability::Batched => {
+                sender.send(Job::Record(entry, None)).map_err(|_| "the decision log has stopped".to_owned())
+            }
+            _ => {
                 let (reply, done) = mpsc::sync_channel(1);
                 sender.send(Job::Record(entry, Some(reply))).map_err(|_| "the decision log has stopped".to_owned())?;
                 done.recv().map_err(|_| "the decision log has stopped".to_owned())?
-            }
-            Durability::Batched => {
-                sender.send(Job::Record(entry, None)).map_err(|_| "the decision log has stopped".to_owned())
             }
         }
     }
@@ -593,7 +588,7 @@ fn other_keys(decision: &Map<String, Value>) -> Vec<String> {
 pub fn replay(set: &PolicySet, dir: &Path) -> std::io::Result<Replay> {
     let mut report = Replay::default();
     for record in decisions(dir)? {
-        let hook = record.get("hook").and_then(Value::as_str).and_then(|h| h.parse::<crate::Hook>().ok());
+        let hook = record.get("hook").and_then(Value::as_str).and_then(|h| h.parse::<Hook>().ok());
         let (Some(hook), Some(request)) = (hook, record.get("request")) else {
             report.skipped += 1;
             continue;

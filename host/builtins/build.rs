@@ -1,6 +1,7 @@
 //! Compiles the standard plugins in `plugins/` for wasm32-wasip2 and embeds
 //! them, so a plain `cargo build` yields a binary that loads
-//! `policies/default` with nothing else to build or copy.
+//! `policies/default` with nothing else to build or copy. The target is added
+//! with rustup when it is missing.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -14,7 +15,7 @@ fn main() {
         guests.package(name);
     }
     let mut table = String::from("/// The standard plugins, by name, as compiled components.\n");
-    table.push_str("pub(crate) static BUILTIN: &[(&str, &[u8])] = &[\n");
+    table.push_str("static BUILTIN: &[(&str, &[u8])] = &[\n");
     for (name, path) in guests.build() {
         writeln!(table, "    ({name:?}, include_bytes!({:?})),", path.display().to_string()).unwrap();
     }

@@ -9,9 +9,10 @@
 //! frozen clocks, so every case decides the same way on every run.
 //!
 //! ```no_run
-//! use groupgate::testing::{self, RunOptions};
+//! use groupgate_testing::{self as testing, RunOptions};
 //!
-//! let run = testing::run(&["policies/default".into()], &RunOptions::default());
+//! let runtime = groupgate::Runtime::builder().build()?;
+//! let run = testing::run(&runtime, &["policies/default".into()], &RunOptions::default());
 //! for (path, error) in run.errors() {
 //!     eprintln!("`{}`: {error}", path.display());
 //! }
@@ -20,11 +21,12 @@
 //! }
 //! println!("{}", run.summary());
 //! std::process::exit(run.exit_code(false).into());
+//! # Ok::<(), groupgate::RuntimeError>(())
 //! ```
 
-mod case;
+#![deny(missing_docs)]
 
-pub(crate) use case::merge;
+mod case;
 mod render;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -34,15 +36,13 @@ use serde::Serialize;
 
 pub use case::{Case, Expect, ExpectedMeasure, ExpectedReason};
 
-use crate::decision::{Decision, ErrorKind};
-use crate::error::LoadError;
-use crate::manifest::{POLICY_FILE, SET_FILE};
-use crate::request::Hook;
-use crate::set::{POLICY_ERROR, PolicySet};
-use crate::wire::Target;
+use groupgate::time::whole_micros;
+use groupgate::{
+    ConfigError, Decision, ErrorKind, Hook, LoadError, POLICY_ERROR, POLICY_FILE, PolicySet, Runtime, SET_FILE, Target,
+};
 
 /// The folder, inside a policy or set folder, that holds its case files.
-pub const TESTS_DIR: &str = "tests";
+pub use groupgate::TESTS_DIR;
 
 /// A policy call that takes more than this share of its deadline is reported
 /// as slow, so an author sees it before production hits the deadline.
@@ -50,6 +50,7 @@ pub const SLOW_SHARE_OF_DEADLINE: f64 = 0.5;
 
 /// Why tests could not run.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TestError {
     /// A path given to the runner is not a set, a policy or a case file.
     #[error("{0}")]
@@ -64,6 +65,7 @@ pub enum TestError {
 
 /// How to run.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct RunOptions {
     /// Run only the cases whose name matches.
     pub filter: Option<regex::Regex>,
@@ -358,7 +360,7 @@ impl Suite {
     pub fn run(&self, set: &PolicySet, options: &RunOptions) -> Report {
         let selected = self.cases.iter().filter(|c| options.filter.as_ref().is_none_or(|f| f.is_match(&c.name)));
         // Cases that set their policy's config share one variant per config.
-        let mut variants: Vec<(String, String, Result<PolicySet, String>)> = Vec::new();
+        let mut variants: Vec<(String, String, Result<PolicySet, ConfigError>)> = Vec::new();
         let cases: Vec<CaseResult> = selected
             .map(|case| match (&case.policy, &case.config) {
                 (Some(policy), Some(config)) => {
@@ -366,13 +368,15 @@ impl Suite {
                     let index = match variants.iter().position(|(p, k, _)| p == policy && *k == key) {
                         Some(i) => i,
                         None => {
-                            variants.push((policy.clone(), key, set.with_policy_config(policy, config)));
+                            let variant = case::config_with(set, policy, config)
+                                .and_then(|config| set.with_policy_config(policy, &config));
+                            variants.push((policy.clone(), key, variant));
                             variants.len() - 1
                         }
                     };
                     match &variants[index].2 {
                         Ok(variant) => run_case(variant, case),
-                        Err(e) => refused(case, e),
+                        Err(e) => refused(case, &e.to_string()),
                     }
                 }
                 _ => run_case(set, case),
@@ -471,7 +475,7 @@ fn run_case(set: &PolicySet, case: &Case) -> CaseResult {
         }
         let deadline_us = set.policies().find(|m| m.name == report.name).map_or(0, |m| m.limits.timeout_ms * 1000);
         if report.error_kind != Some(ErrorKind::Timeout)
-            && let Some(note) = slow_note(&report.name, crate::decision::whole_micros(report.duration), deadline_us)
+            && let Some(note) = slow_note(&report.name, whole_micros(report.duration), deadline_us)
         {
             slow.push(note);
         }
@@ -496,7 +500,7 @@ fn run_case(set: &PolicySet, case: &Case) -> CaseResult {
         passed: failures.is_empty(),
         expected: case.expect.clone(),
         failures,
-        duration_us: crate::decision::whole_micros(decision.policies.iter().map(|p| p.duration).sum()),
+        duration_us: whole_micros(decision.policies.iter().map(|p| p.duration).sum()),
         limits,
         slow,
         decision,
@@ -518,13 +522,6 @@ fn display_path<S: serde::Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Err
 /// A duration for people: `850 µs`, `12.3 ms`.
 pub(crate) fn micros(us: u64) -> String {
     if us < 1000 { format!("{us} µs") } else { format!("{:.1} ms", us as f64 / 1000.0) }
-}
-
-fn target_text(t: &Target) -> String {
-    match t {
-        Target::User(id) => format!("user `{id}`"),
-        Target::Group(id) => format!("group `{id}`"),
-    }
 }
 
 fn list_or_none(items: Vec<String>) -> String {
@@ -612,9 +609,9 @@ fn check(expect: &Expect, decision: &Decision) -> Vec<String> {
     failures
 }
 
-fn measure_text(kind: crate::wire::MeasureKind, target: &Target, duration: Option<u64>, amount: Option<u32>) -> String {
+fn measure_text(kind: groupgate::MeasureKind, target: &Target, duration: Option<u64>, amount: Option<u32>) -> String {
     let kind = serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-    let mut text = format!("{kind} on {}", target_text(target));
+    let mut text = format!("{kind} on {}", target);
     if let Some(d) = duration {
         text.push_str(&format!(" for {d} s"));
     }
@@ -748,11 +745,11 @@ pub struct TestRun {
     pub sets: Vec<SetRun>,
 }
 
-/// Runs the cases that `paths` select: each set is loaded once, on the
-/// process-wide runtime. A path that selects nothing, a set that fails to
+/// Runs the cases that `paths` select: each set is loaded once, on
+/// `runtime`. A path that selects nothing, a set that fails to
 /// load and invalid case files are reported as that set's error (exit code
 /// 2) without stopping the others, so a report is always complete.
-pub fn run(paths: &[PathBuf], options: &RunOptions) -> TestRun {
+pub fn run(runtime: &Runtime, paths: &[PathBuf], options: &RunOptions) -> TestRun {
     let mut sets = Vec::new();
     let mut selections = Vec::new();
     for path in paths {
@@ -762,7 +759,7 @@ pub fn run(paths: &[PathBuf], options: &RunOptions) -> TestRun {
         }
     }
     for (_, selection) in selections {
-        let result = PolicySet::load(&selection.root)
+        let result = PolicySet::load_dir(runtime, &selection.root)
             .map_err(TestError::from)
             .and_then(|set| Suite::collect(&set, &selection).map(|suite| suite.run(&set, options)));
         sets.push(SetRun { root: selection.root, result });

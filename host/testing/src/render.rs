@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{CaseResult, Report, TestRun, micros};
-use crate::sandbox::printable;
+use groupgate::printable;
 
 impl TestRun {
     /// One line per failed case, per policy that hit a limit, and per slow

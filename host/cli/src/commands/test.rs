@@ -1,0 +1,70 @@
+//! `groupgate test`: run policy test cases.
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result};
+use groupgate::Runtime;
+use groupgate_testing::{self as testing, RunOptions};
+
+/// Flags of `test`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Policy sets, policy folders, `tests` folders or case files; a
+    /// folder holding several sets tests each of them.
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// Run only the cases whose name matches this regular expression.
+    #[arg(long, value_name = "REGEX")]
+    pub filter: Option<regex::Regex>,
+    /// Also write the results as JUnit XML to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Print the results as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 1 when no case ran at all (a filter that matches nothing, a folder without cases).
+    #[arg(long)]
+    pub fail_on_empty: bool,
+    /// List, per policy, the hooks and reason codes that no case exercises.
+    #[arg(long)]
+    pub coverage: bool,
+    /// Print a line for every case, with the time spent in policy calls.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+pub const HELP: &str = "Cases in a policy folder's `tests/` run against that policy alone; cases in the set's own `tests/` (next to groupgate.toml) run against the whole set. The case file format is described in the README.
+
+Output: a line per failed case (FAIL), per policy that hit a limit or trapped (LIMIT), and per policy call that took more than half its deadline (SLOW), then `N passed, N failed`.
+
+Exit status: 0 when every case passed; 1 when a case failed (or none ran, with --fail-on-empty); 2 when a path, a case file or the policy set is invalid.";
+
+pub fn run(
+    runtime: &Runtime,
+    Args { paths, filter, junit, json, fail_on_empty, coverage, verbose }: Args,
+) -> Result<u8> {
+    let mut options = RunOptions::default();
+    options.filter = filter;
+    let run = testing::run(runtime, &paths, &options);
+    for (root, error) in run.errors() {
+        eprintln!("error: `{}`: {error}", root.display());
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&run.to_json())?);
+    } else {
+        for line in run.case_lines(verbose) {
+            println!("{line}");
+        }
+        if coverage {
+            for line in run.coverage_lines() {
+                println!("{line}");
+            }
+        }
+        println!("{}", run.summary());
+    }
+    // Written after the results are shown, so a bad path loses nothing.
+    if let Some(path) = &junit {
+        std::fs::write(path, run.to_junit()).with_context(|| format!("cannot write `{}`", path.display()))?;
+    }
+    Ok(run.exit_code(fail_on_empty))
+}

@@ -1,0 +1,75 @@
+//! The runtime every command loads policy sets on: the standard plugins
+//! registered, the compile cache the flags ask for, and `perf` names when
+//! `GROUPGATE_PERF_MAP=1`. The library reads no flag or variable itself:
+//! this is where the command decides them.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use groupgate::Runtime;
+
+/// Set to `1`, names compiled policy code for `perf` (see the README).
+pub const PERF_MAP_VAR: &str = "GROUPGATE_PERF_MAP";
+
+/// The compile cache flags, global to every command.
+#[derive(clap::Args)]
+pub struct CacheArgs {
+    /// Keep compiled components in DIR, so the next run (or a reload) that
+    /// loads the same component skips compiling it [default:
+    /// `.groupgate-cache` next to the policy set folder, not inside it; none
+    /// for a folder holding several sets].
+    #[arg(long, global = true, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Compile every component afresh and keep nothing on disk.
+    #[arg(long, global = true, conflicts_with = "cache_dir")]
+    no_cache: bool,
+}
+
+/// The runtime for a command that loads the policy set (or sets)
+/// `policies`; `None` for a command that loads none. Its compile cache is
+/// `--cache-dir`, or else `.groupgate-cache` next to the policy set
+/// `policies` is or lies in (none when it is in no set: a folder of sets,
+/// or a path that does not exist). A folder named on the command line that
+/// cannot be used is an error; the default one only costs a warning, and
+/// the run compiles without a cache.
+pub fn make(args: CacheArgs, policies: Option<&Path>) -> Result<Option<Runtime>> {
+    let Some(policies) = policies else { return Ok(None) };
+    let cache_dir = match (args.no_cache, args.cache_dir) {
+        (true, _) => None,
+        (false, Some(dir)) => {
+            let runtime = builder(Some(&dir)).build().map_err(|e| anyhow::anyhow!("--cache-dir: {e}"))?;
+            tracing::info!(dir = %dir.display(), "compile cache");
+            return Ok(Some(runtime));
+        }
+        (false, None) => default_cache_dir(policies),
+    };
+    if let Some(dir) = cache_dir {
+        match builder(Some(&dir)).build() {
+            Ok(runtime) => {
+                tracing::info!(dir = %dir.display(), "compile cache");
+                return Ok(Some(runtime));
+            }
+            Err(e) => tracing::warn!("{e}; compiling without a cache (--cache-dir names another folder)"),
+        }
+    }
+    Ok(Some(builder(None).build()?))
+}
+
+/// The runtime's settings: the standard plugins, the cache, `perf` names.
+fn builder(cache_dir: Option<&Path>) -> groupgate::RuntimeBuilder {
+    let mut builder = Runtime::builder();
+    groupgate_builtins::register(&mut builder);
+    if let Some(dir) = cache_dir {
+        builder.cache_dir(dir);
+    }
+    builder.perf_map(std::env::var_os(PERF_MAP_VAR).is_some_and(|v| v == "1"));
+    builder
+}
+
+/// `.groupgate-cache` beside the policy set that `path` is or lies in, so a
+/// server watching the set never sees the cache change.
+fn default_cache_dir(path: &Path) -> Option<PathBuf> {
+    let path = std::path::absolute(path).ok()?;
+    let set = path.ancestors().find(|a| a.join(groupgate::SET_FILE).is_file())?;
+    Some(set.parent()?.join(".groupgate-cache"))
+}

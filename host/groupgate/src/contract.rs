@@ -1,0 +1,94 @@
+//! Which versions of the contract (`groupgate:policy`) this host serves, and
+//! matching a component's imports against them as the component model's
+//! semver rules do: `0.1.0` and `0.1.4` are one track, `0.2.0` another, so a
+//! policy built against `0.1.0` keeps loading when the host moves to `0.1.x`
+//! or offers a newer track beside it.
+
+use wasmtime::component::Linker;
+
+use crate::sandbox::PolicyState;
+
+/// The contract's package, without version.
+pub const PACKAGE: &str = "groupgate:policy";
+
+/// The versions of the contract this host implements, newest first.
+pub const VERSIONS: &[&str] = &["0.1.0"];
+
+/// The newest contract this host implements, `package@version`.
+pub const CONTRACT: &str = "groupgate:policy@0.1.0";
+
+/// The semver track of `version`: everything before the first non-zero
+/// component, and that component (`1.2.3` → `1`, `0.2.1` → `0.2`,
+/// `0.0.3` → `0.0.3`). Versions on one track are compatible.
+fn track(version: &str) -> Option<Vec<u64>> {
+    let core = version.split(['-', '+']).next()?;
+    let parts: Vec<u64> = core.split('.').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    if parts.len() != 3 {
+        return None;
+    }
+    let first_non_zero = parts.iter().position(|&p| p != 0).unwrap_or(2);
+    Some(parts[..=first_non_zero].to_vec())
+}
+
+/// Whether a component importing the contract at `version` links with this
+/// host: some version the host implements is on the same track.
+pub(crate) fn compatible(version: &str) -> bool {
+    let Some(theirs) = track(version) else { return false };
+    VERSIONS.iter().any(|ours| track(ours).as_ref() == Some(&theirs))
+}
+
+/// The contract's `types` interface, which holds only type definitions, for
+/// every version served: its instance has nothing to provide, but a policy
+/// imports it.
+pub(crate) fn add_types_to_linker(linker: &mut Linker<PolicyState>) -> wasmtime::Result<()> {
+    for version in VERSIONS {
+        linker.instance(&format!("{PACKAGE}/types@{version}"))?;
+    }
+    Ok(())
+}
+
+/// Refuses a component built for a version of the contract this host does
+/// not serve, naming both, before linking would fail with a less helpful
+/// message. `imports` are the component's import names.
+pub(crate) fn check<'a>(imports: impl IntoIterator<Item = &'a str>) -> Result<(), String> {
+    let prefix = format!("{PACKAGE}/");
+    for name in imports {
+        let Some(rest) = name.strip_prefix(&prefix) else { continue };
+        let version = rest.split_once('@').map_or("", |(_, v)| v);
+        if !compatible(version) {
+            let theirs =
+                if version.is_empty() { "an unversioned contract".to_owned() } else { format!("{PACKAGE}@{version}") };
+            return Err(format!(
+                "the component was built for {theirs} (it imports `{name}`), but this host implements {CONTRACT}: \
+                 rebuild the policy against this host's `wit/policy.wit`"
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_on_the_served_track_are_compatible_and_others_are_not() {
+        assert!(compatible("0.1.0"));
+        assert!(compatible("0.1.7"), "a later patch of the same track");
+        assert!(!compatible("0.2.0"));
+        assert!(!compatible("1.0.0"));
+        assert!(!compatible("0.0.1"));
+        assert!(!compatible(""));
+        assert!(!compatible("0.1"));
+        assert_eq!(track("1.4.2"), Some(vec![1]));
+        assert_eq!(track("0.0.3"), Some(vec![0, 0, 3]));
+    }
+
+    #[test]
+    fn a_component_for_another_track_is_refused_naming_both_versions() {
+        assert!(check(["groupgate:policy/types@0.1.3", "wasi:io/streams@0.2.0"]).is_ok());
+        let err = check(["groupgate:policy/types@0.2.0"]).unwrap_err();
+        assert!(err.contains("groupgate:policy@0.2.0") && err.contains(CONTRACT), "{err}");
+        assert!(check(["groupgate:policy/types"]).unwrap_err().contains("an unversioned contract"));
+    }
+}

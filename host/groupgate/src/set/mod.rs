@@ -1,0 +1,198 @@
+//! A policy set: an immutable snapshot of compiled policies loaded from a
+//! [`SetSource`], which evaluates requests and merges the verdicts.
+
+mod load;
+
+use std::path::{Path, PathBuf};
+
+use crate::decision::{Decision, PolicyReport};
+use crate::error::{ConfigError, LoadError};
+use crate::manifest::{AuditSettings, Mode, PolicyManifest, SetLimits};
+use crate::policy::LoadedPolicy;
+use crate::request::{Request, RequestError, RequestRef};
+use crate::sandbox::Runtime;
+use crate::source::{Folder, SetSource};
+use crate::wire::{GroupCreation, Membership, Message, Reason, Verdict};
+
+/// The reason code of a policy that failed to give a verdict.
+pub const POLICY_ERROR: &str = "policy-error";
+
+/// Policies loaded from one folder, ready to evaluate requests. A set never
+/// changes once loaded; a reload builds a new one.
+pub struct PolicySet {
+    root: PathBuf,
+    /// `[audit]` from `groupgate.toml`, its `dir` resolved.
+    audit: Option<AuditSettings>,
+    /// `[limits]` from `groupgate.toml`.
+    limits: SetLimits,
+    policies: Vec<LoadedPolicy>,
+    /// Each policy's module SHA-256, in hex, in policy order.
+    hashes: Vec<String>,
+}
+
+impl PolicySet {
+    /// Loads the set that `source` yields: reads every manifest, compiles
+    /// each module once, and runs each policy's `init`. Any error leaves
+    /// nothing loaded.
+    pub fn load(runtime: &Runtime, source: &dyn SetSource) -> Result<PolicySet, LoadError> {
+        load::load(runtime, source)
+    }
+
+    /// Loads the set in the folder `dir` (see [`Folder`]).
+    pub fn load_dir(runtime: &Runtime, dir: impl AsRef<Path>) -> Result<PolicySet, LoadError> {
+        PolicySet::load(runtime, &Folder::new(dir.as_ref()))
+    }
+
+    /// The decision log settings (`[audit]` in `groupgate.toml`), if any.
+    pub fn audit_settings(&self) -> Option<&AuditSettings> {
+        self.audit.as_ref()
+    }
+
+    /// The set-wide limits (`[limits]` in `groupgate.toml`).
+    pub fn limits(&self) -> &SetLimits {
+        &self.limits
+    }
+
+    /// Checks a request against the set-wide limits, which every `evaluate`
+    /// does before any policy runs: a message text over `max_text_bytes` is
+    /// refused, so an oversized input costs no policy its deadline.
+    pub fn check(&self, request: &Request) -> Result<(), RequestError> {
+        self.check_ref(request.as_ref())
+    }
+
+    fn check_ref(&self, request: RequestRef<'_>) -> Result<(), RequestError> {
+        let max = self.limits.max_text_bytes;
+        let mut over = None;
+        crate::wire::each_string(request, &mut |field, text| {
+            if over.is_none() && text.len() as u64 > max {
+                over = Some((field(), text.len()));
+            }
+        });
+        match over {
+            None => Ok(()),
+            Some((field, len)) => Err(RequestError::too_large(
+                request.hook(),
+                format!("field `{field}`: {len} bytes, more than the set's `max_text_bytes` of {max}"),
+            )),
+        }
+    }
+
+    /// The folder the set was loaded from.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The SHA-256 (hex) of the module that policy `name` runs: what an
+    /// operator compares to know which build is live.
+    pub fn module_sha256(&self, name: &str) -> Option<&str> {
+        Some(&self.hashes[self.position(name)?])
+    }
+
+    /// Every policy's module SHA-256 (hex), in evaluation order.
+    pub fn module_hashes(&self) -> impl Iterator<Item = &str> {
+        self.hashes.iter().map(String::as_str)
+    }
+
+    /// The policies' manifests, in evaluation order.
+    pub fn policies(&self) -> impl Iterator<Item = &PolicyManifest> {
+        self.policies.iter().map(|p| &p.manifest)
+    }
+
+    /// Decides a request: runs every policy whose hooks and scope match, in
+    /// order, and merges their verdicts.
+    ///
+    /// `Err` when the request breaks the set's `[limits]` (see
+    /// [`PolicySet::check`]); no policy has run then.
+    pub fn evaluate(&self, request: &Request) -> Result<Decision, RequestError> {
+        self.evaluate_ref(request.as_ref())
+    }
+
+    /// Decides a request by one policy alone, as its own test cases do: the
+    /// policy runs only if its hooks and scope match, and its verdict is the
+    /// decision even in audit mode, so an audit policy can be tested before
+    /// it enforces. `None` when the set has no policy of that name.
+    pub fn evaluate_policy(&self, name: &str, request: &Request) -> Option<Result<Decision, RequestError>> {
+        let index = self.position(name)?;
+        Some(self.check(request).map(|()| self.decide(request.as_ref(), Some(index))))
+    }
+
+    /// A set holding only policy `name`, its `init` given `config` (a JSON
+    /// object) instead of its manifest's `[config]`, as a policy test case's
+    /// `config` asks.
+    pub fn with_policy_config(&self, name: &str, config: &serde_json::Value) -> Result<PolicySet, ConfigError> {
+        let index = self.position(name).ok_or_else(|| ConfigError::NoPolicy(name.to_owned()))?;
+        let variant = self.policies[index]
+            .with_config(config.to_string())
+            .map_err(|cause| ConfigError::Refused { policy: name.to_owned(), cause })?;
+        Ok(PolicySet {
+            root: self.root.clone(),
+            audit: self.audit.clone(),
+            limits: self.limits,
+            policies: vec![variant],
+            hashes: vec![self.hashes[index].clone()],
+        })
+    }
+
+    /// The index of policy `name`.
+    fn position(&self, name: &str) -> Option<usize> {
+        self.policies.iter().position(|p| p.manifest.name == name)
+    }
+
+    fn evaluate_ref(&self, request: RequestRef<'_>) -> Result<Decision, RequestError> {
+        self.check_ref(request)?;
+        Ok(self.decide(request, None))
+    }
+
+    /// Runs every matching policy, or only the one at index `only`.
+    fn decide(&self, request: RequestRef<'_>, only: Option<usize>) -> Decision {
+        let hook = request.hook();
+        let (region, category) = request.scope_keys();
+        let mut decision = Decision::new();
+        for (index, policy) in self.policies.iter().enumerate() {
+            let m = &policy.manifest;
+            let chosen = only.is_none_or(|i| i == index);
+            if !chosen || !m.hooks.contains(&hook) || !m.scope.matches(region, category) {
+                continue;
+            }
+            let (result, elapsed) = policy.evaluate(request);
+            let (verdict, error, error_kind) = match result {
+                Ok(verdict) => (verdict, None, None),
+                Err(failure) => {
+                    tracing::warn!(policy = %m.name, %hook, "policy failed: {failure}");
+                    let message = format!("policy `{}` {failure}", m.name);
+                    let reason = Reason { code: POLICY_ERROR.into(), message, article: None, evidence: None };
+                    let verdict = Verdict { outcome: m.on_error.into(), reasons: vec![reason], measures: Vec::new() };
+                    (verdict, Some(failure.to_string()), Some(failure.kind()))
+                }
+            };
+            let report = PolicyReport {
+                name: m.name.clone(),
+                version: m.version.clone(),
+                mode: m.mode,
+                outcome: verdict.outcome,
+                error,
+                error_kind,
+                duration: elapsed,
+                position: index,
+            };
+            let counts = only.is_some() || m.mode == Mode::Enforce;
+            decision.add(report, verdict, counts);
+        }
+        decision
+    }
+
+    /// May this message be published?
+    pub fn evaluate_message(&self, message: &Message) -> Result<Decision, RequestError> {
+        self.evaluate_ref(RequestRef::Message(message))
+    }
+
+    /// May this group be created?
+    pub fn evaluate_group_creation(&self, creation: &GroupCreation) -> Result<Decision, RequestError> {
+        self.evaluate_ref(RequestRef::GroupCreation(creation))
+    }
+
+    /// May this user join, or be invited into, this group?
+    pub fn evaluate_membership(&self, membership: &Membership) -> Result<Decision, RequestError> {
+        self.evaluate_ref(RequestRef::Membership(membership))
+    }
+}
