@@ -11,8 +11,8 @@ fuzz_target!(|data: &[u8]| {
     for (i, segment) in data.splitn(3, |&b| b == 0).enumerate() {
         std::fs::write(dir.path().join(format!("segment-{:08}.jsonl", i + 1)), segment).unwrap();
     }
-    let verified = groupgate::audit::verify(dir.path());
-    let read = groupgate::audit::decisions(dir.path());
+    let verified = groupgate_audit::verify(dir.path());
+    let read = groupgate_audit::decisions(dir.path());
     if verified.is_ok() {
         assert!(read.is_ok(), "a log that verifies must be readable: {:?}", read.err());
     }

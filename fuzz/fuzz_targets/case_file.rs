@@ -7,8 +7,14 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use groupgate::PolicySet;
-use groupgate::testing::{RunOptions, Suite, select};
+use groupgate_testing::{RunOptions, Suite, select};
 use libfuzzer_sys::fuzz_target;
+
+/// The runtime every input shares, with the standard plugins registered.
+fn runtime() -> &'static groupgate::Runtime {
+    static RUNTIME: std::sync::OnceLock<groupgate::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| groupgate_builtins::register(&mut groupgate::Runtime::builder()).build().unwrap())
+}
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -35,7 +41,7 @@ fn fixture() -> &'static Fixture {
         std::fs::write(policy.join("words.txt"), "zorblax\n").unwrap();
         std::fs::write(policy.join("tests/input.json"), "{}").unwrap();
         std::fs::create_dir_all(root.join("tests")).unwrap();
-        let set = PolicySet::load(&root).expect("the fixture set loads");
+        let set = PolicySet::load_dir(runtime(), &root).expect("the fixture set loads");
         Fixture { _dir: dir, root, set }
     })
 }

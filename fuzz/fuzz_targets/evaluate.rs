@@ -8,11 +8,17 @@ use std::sync::OnceLock;
 use groupgate::{Hook, PolicySet, Request};
 use libfuzzer_sys::fuzz_target;
 
+/// The runtime every input shares, with the standard plugins registered.
+fn runtime() -> &'static groupgate::Runtime {
+    static RUNTIME: std::sync::OnceLock<groupgate::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| groupgate_builtins::register(&mut groupgate::Runtime::builder()).build().unwrap())
+}
+
 fn set() -> &'static PolicySet {
     static SET: OnceLock<PolicySet> = OnceLock::new();
     SET.get_or_init(|| {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../policies/default");
-        PolicySet::load(dir).expect("policies/default loads")
+        PolicySet::load_dir(runtime(), dir).expect("policies/default loads")
     })
 }
 

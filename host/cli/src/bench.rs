@@ -12,6 +12,7 @@ use groupgate::{Outcome, PolicySet, Request, RequestError};
 
 /// How long and on how many threads to measure.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct BenchOptions {
     /// How long to measure, after the warm-up.
     pub duration: Duration,
@@ -20,6 +21,13 @@ pub struct BenchOptions {
     pub warmup: Duration,
     /// Threads evaluating at once, each in a loop.
     pub threads: usize,
+}
+
+impl BenchOptions {
+    /// Measure for `duration` after `warmup`, on `threads` threads.
+    pub fn new(duration: Duration, warmup: Duration, threads: usize) -> BenchOptions {
+        BenchOptions { duration, warmup, threads }
+    }
 }
 
 impl Default for BenchOptions {

@@ -4,6 +4,8 @@
 //! [`main`]. [`bench`] measures a set's decisions for `groupgate bench` and
 //! for the peers benchmark.
 
+#![deny(missing_docs)]
+
 pub mod bench;
 mod commands;
 mod runtime;

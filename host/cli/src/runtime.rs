@@ -70,6 +70,6 @@ fn builder(cache_dir: Option<&Path>) -> groupgate::RuntimeBuilder {
 /// server watching the set never sees the cache change.
 fn default_cache_dir(path: &Path) -> Option<PathBuf> {
     let path = std::path::absolute(path).ok()?;
-    let set = path.ancestors().find(|a| a.join(groupgate::SET_FILE).is_file())?;
+    let set = groupgate::source::enclosing_set(&path)?;
     Some(set.parent()?.join(".groupgate-cache"))
 }

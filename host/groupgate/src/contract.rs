@@ -6,8 +6,6 @@
 
 use wasmtime::component::Linker;
 
-use crate::sandbox::PolicyState;
-
 /// The contract's package, without version.
 pub const PACKAGE: &str = "groupgate:policy";
 
@@ -40,7 +38,7 @@ pub(crate) fn compatible(version: &str) -> bool {
 /// The contract's `types` interface, which holds only type definitions, for
 /// every version served: its instance has nothing to provide, but a policy
 /// imports it.
-pub(crate) fn add_types_to_linker(linker: &mut Linker<PolicyState>) -> wasmtime::Result<()> {
+pub(crate) fn add_types_to_linker<T: 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     for version in VERSIONS {
         linker.instance(&format!("{PACKAGE}/types@{version}"))?;
     }

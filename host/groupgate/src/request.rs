@@ -2,7 +2,7 @@
 //! with errors that name the offending field.
 
 use crate::hook::Hook;
-use crate::wire::{GroupCreation, Membership, Message};
+use crate::wire::{Group, GroupCreation, Membership, Message, User};
 
 /// A request for one of the hooks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +125,61 @@ impl<'a> RequestRef<'a> {
             RequestRef::Message(m) => (&m.group.region, &m.group.category),
             RequestRef::GroupCreation(c) => (&c.region, &c.category),
             RequestRef::Membership(m) => (&m.group.region, &m.group.category),
+        }
+    }
+}
+
+/// Calls `f` with the path and value of every string field of a request
+/// (`text`, `group.name`, `sender.labels[2]`, ...), in field order: what the
+/// set-wide `max_text_bytes` is checked against. The path is built only if
+/// asked for, so checking a request allocates nothing.
+pub(crate) fn each_string(request: RequestRef<'_>, f: &mut dyn FnMut(&dyn Fn() -> String, &str)) {
+    fn user(prefix: &str, u: &User, f: &mut dyn FnMut(&dyn Fn() -> String, &str)) {
+        f(&|| format!("{prefix}.id"), &u.id);
+        f(&|| format!("{prefix}.region"), &u.region);
+        for (i, label) in u.labels.iter().enumerate() {
+            f(&|| format!("{prefix}.labels[{i}]"), label);
+        }
+    }
+    fn group(g: &Group, f: &mut dyn FnMut(&dyn Fn() -> String, &str)) {
+        for (name, value) in [
+            ("id", &g.id),
+            ("name", &g.name),
+            ("category", &g.category),
+            ("region", &g.region),
+            ("founder_id", &g.founder_id),
+        ] {
+            f(&|| format!("group.{name}"), value);
+        }
+    }
+    match request {
+        RequestRef::Message(m) => {
+            f(&|| "id".into(), &m.id);
+            group(&m.group, f);
+            user("sender", &m.sender, f);
+            f(&|| "text".into(), &m.text);
+            for (i, a) in m.attachments.iter().enumerate() {
+                for (name, value) in [("name", &a.name), ("media_type", &a.media_type), ("sha256", &a.sha256)] {
+                    f(&|| format!("attachments[{i}].{name}"), value);
+                }
+            }
+        }
+        RequestRef::GroupCreation(c) => {
+            f(&|| "id".into(), &c.id);
+            user("founder", &c.founder, f);
+            for (name, value) in
+                [("name", &c.name), ("description", &c.description), ("category", &c.category), ("region", &c.region)]
+            {
+                f(&|| name.into(), value);
+            }
+        }
+        RequestRef::Membership(m) => {
+            f(&|| "id".into(), &m.id);
+            group(&m.group, f);
+            user("subject", &m.subject, f);
+            if let Some(inviter) = &m.inviter {
+                user("inviter", inviter, f);
+            }
         }
     }
 }

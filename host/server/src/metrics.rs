@@ -1,14 +1,17 @@
 //! Counters for `GET /metrics`, in the Prometheus text format. Everything on
-//! the request path is an atomic add; the per-policy counters sit behind a
-//! read lock that is written only when a policy is seen for the first time.
+//! the request path is an atomic add: each policy's counters are found by
+//! name once, when its set is activated, and a decision reaches them by the
+//! policy's position in that set.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use groupgate::{Decision, ErrorKind, Hook, Outcome};
+use groupgate::{Decision, ErrorKind, Hook, Outcome, PolicySet};
+
+use crate::state::Active;
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 14] =
@@ -44,10 +47,19 @@ impl Histogram {
     }
 }
 
+/// One policy's counters, kept by its name for as long as the server runs.
 #[derive(Default)]
-struct PolicyCounters {
+pub(crate) struct PolicyCounters {
     verdicts: [AtomicU64; 3],
     errors: [AtomicU64; ERROR_KINDS.len()],
+}
+
+impl PolicyCounters {
+    /// Whether the policy has decided anything yet: counters are made when
+    /// a set is activated, but a policy is shown once it has run.
+    fn seen(&self) -> bool {
+        self.verdicts.iter().any(|v| v.load(Relaxed) > 0)
+    }
 }
 
 /// The server's counters.
@@ -55,7 +67,10 @@ struct PolicyCounters {
 pub struct Metrics {
     evaluations: [[AtomicU64; 3]; HOOK_COUNT],
     latency: [Histogram; HOOK_COUNT],
-    policies: RwLock<BTreeMap<String, Arc<PolicyCounters>>>,
+    /// Every policy's counters by name, across generations: a policy that
+    /// stays in the next set keeps counting. Locked only to activate a set
+    /// and to render.
+    policies: Mutex<BTreeMap<String, Arc<PolicyCounters>>>,
     rejected: AtomicU64,
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
@@ -63,13 +78,14 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Counts one decision and its latency.
-    pub fn record(&self, hook: Hook, decision: &Decision, elapsed: Duration) {
+    /// Counts one decision that `active`'s set made, and its latency.
+    pub fn record(&self, active: &Active, hook: Hook, decision: &Decision, elapsed: Duration) {
         let h = hook_index(hook);
         self.evaluations[h][outcome_index(decision.outcome)].fetch_add(1, Relaxed);
         self.latency[h].observe(elapsed);
         for report in &decision.policies {
-            let counters = self.policy(&report.name);
+            // Resolved for the set that made the decision, in policy order.
+            let Some(counters) = active.counters.get(report.position) else { continue };
             counters.verdicts[outcome_index(report.outcome)].fetch_add(1, Relaxed);
             if let Some(kind) = report.error_kind {
                 let i = ERROR_KINDS.iter().position(|k| *k == kind).expect("every kind is listed");
@@ -93,12 +109,11 @@ impl Metrics {
         self.generation.store(generation, Relaxed);
     }
 
-    fn policy(&self, name: &str) -> Arc<PolicyCounters> {
-        if let Some(c) = self.policies.read().unwrap_or_else(|e| e.into_inner()).get(name) {
-            return c.clone();
-        }
-        let mut map = self.policies.write().unwrap_or_else(|e| e.into_inner());
-        map.entry(name.to_owned()).or_default().clone()
+    /// The counters of each policy of `set`, in policy order, made for the
+    /// names not seen before: for the set's [`Active`], when it is activated.
+    pub(crate) fn policy_counters(&self, set: &PolicySet) -> Vec<Arc<PolicyCounters>> {
+        let mut map = self.policies.lock().unwrap_or_else(|e| e.into_inner());
+        set.policies().map(|p| map.entry(p.name.clone()).or_default().clone()).collect()
     }
 
     /// Every counter, in the Prometheus text exposition format, with the
@@ -136,10 +151,11 @@ impl Metrics {
             let _ = writeln!(out, "groupgate_evaluation_seconds_sum{{hook=\"{hook}\"}} {sum}");
             let _ = writeln!(out, "groupgate_evaluation_seconds_count{{hook=\"{hook}\"}} {count}");
         }
-        let policies = self.policies.read().unwrap_or_else(|e| e.into_inner());
+        let all = self.policies.lock().unwrap_or_else(|e| e.into_inner());
+        let policies: Vec<(&String, &Arc<PolicyCounters>)> = all.iter().filter(|(_, c)| c.seen()).collect();
         out.push_str("# HELP groupgate_policy_verdicts_total Verdicts, by policy and its own outcome.\n");
         out.push_str("# TYPE groupgate_policy_verdicts_total counter\n");
-        for (name, c) in policies.iter() {
+        for (name, c) in &policies {
             for outcome in OUTCOMES {
                 let n = c.verdicts[outcome_index(outcome)].load(Relaxed);
                 let _ = writeln!(
@@ -152,7 +168,7 @@ impl Metrics {
         }
         out.push_str("# HELP groupgate_policy_errors_total Policies that gave no verdict, by policy and kind.\n");
         out.push_str("# TYPE groupgate_policy_errors_total counter\n");
-        for (name, c) in policies.iter() {
+        for (name, c) in &policies {
             for (i, kind) in ERROR_KINDS.iter().enumerate() {
                 let n = c.errors[i].load(Relaxed);
                 let _ = writeln!(
@@ -164,6 +180,7 @@ impl Metrics {
             }
         }
         drop(policies);
+        drop(all);
         out.push_str(
             "# HELP groupgate_policy_log_lines_dropped_total Guest log lines over the per-call cap, dropped, by policy (test cases run at reload included).\n",
         );
@@ -216,4 +233,49 @@ impl Metrics {
 /// A label value, escaped as the text format asks.
 fn label(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::fixtures::{message, runtime, write_set};
+    use crate::state::{Options, ServerState};
+
+    use super::*;
+
+    /// Decides the example message with the active set, and counts it.
+    fn decide(state: &ServerState) {
+        let active = state.active().unwrap();
+        let decision = active.set.evaluate(&message()).unwrap();
+        state.metrics.record(&active, Hook::Message, &decision, Duration::from_micros(3));
+    }
+
+    /// Each policy's count of `allow` verdicts, in the order `/metrics` shows them.
+    fn allowed(state: &ServerState) -> Vec<(String, u64)> {
+        let text = state.metrics.render(state.runtime());
+        text.lines()
+            .filter_map(|l| l.strip_prefix("groupgate_policy_verdicts_total{policy=\""))
+            .filter_map(|l| l.split_once("\",outcome=\"allow\"} "))
+            .map(|(name, n)| (name.to_owned(), n.parse().unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn a_policy_kept_by_a_reload_keeps_counting_where_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        write_set(dir.path(), &["a", "b"], "");
+        let state = ServerState::new(runtime(), Options::new(dir.path()));
+        assert!(state.reload("start").ok);
+        assert_eq!(allowed(&state), [], "a policy is shown once it has run");
+        decide(&state);
+        assert_eq!(allowed(&state), [("a".into(), 1), ("b".into(), 1)]);
+
+        // `b` moves to the front, `c` is new, `a` leaves.
+        write_set(dir.path(), &["b", "c"], "");
+        let report = state.reload("test");
+        assert!(report.ok, "{report:?}");
+        assert_eq!(allowed(&state), [("a".into(), 1), ("b".into(), 1)]);
+        decide(&state);
+        decide(&state);
+        assert_eq!(allowed(&state), [("a".into(), 1), ("b".into(), 3), ("c".into(), 2)]);
+    }
 }

@@ -9,11 +9,11 @@ use std::time::{Duration, Instant, SystemTime};
 use arc_swap::ArcSwapOption;
 use groupgate::source::{Folder, SetSource};
 use groupgate::{AuditSettings, PolicySet, Runtime};
-use groupgate_audit::Recorder;
+use groupgate_audit::{DecisionSink, Recorder, SinkError};
 use groupgate_testing::{self as testing, RunOptions, Suite};
 use serde::Serialize;
 
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, PolicyCounters};
 
 /// A policy set serving requests, and where it came from.
 pub struct Active {
@@ -25,7 +25,13 @@ pub struct Active {
     pub loaded_at: SystemTime,
     /// How many test cases it passed before activation.
     pub cases: usize,
+    /// Each policy's counters, in policy order: a decision's reports index
+    /// them by `position`.
+    pub(crate) counters: Vec<Arc<PolicyCounters>>,
 }
+
+/// The decision log a server records through, once opened.
+type Sink = Result<Arc<dyn DecisionSink>, SinkError>;
 
 /// The outcome of the last reload attempt.
 #[derive(Debug, Clone, Serialize)]
@@ -56,6 +62,11 @@ pub struct Options {
     /// again its body: a client trickling bytes holds a connection (and a
     /// request's memory) no longer than this.
     pub read_timeout: Duration,
+    /// Where decision records go when the set asks for them (`[audit]`):
+    /// `None`, the default, writes the hash-chained log in `[audit] dir`
+    /// with [`Recorder`]. A sink given here takes every record instead, and
+    /// of `[audit]` only `record_content` applies.
+    pub sink: Option<Arc<dyn DecisionSink>>,
 }
 
 impl Options {
@@ -71,7 +82,7 @@ impl Options {
 
     /// Defaults for serving the set that `source` yields.
     pub fn with_source(source: Arc<dyn SetSource>) -> Options {
-        Options { source, max_body: Options::DEFAULT_MAX_BODY, read_timeout: Options::DEFAULT_READ_TIMEOUT }
+        Options { source, max_body: Options::DEFAULT_MAX_BODY, read_timeout: Options::DEFAULT_READ_TIMEOUT, sink: None }
     }
 }
 
@@ -90,7 +101,7 @@ pub struct ServerState {
     id_prefix: String,
     next_id: AtomicU64,
     /// The decision log, started with the first set that asks for one.
-    recorder: std::sync::OnceLock<(AuditSettings, Result<Recorder, String>)>,
+    sink: std::sync::OnceLock<(AuditSettings, Sink)>,
 }
 
 impl ServerState {
@@ -109,7 +120,7 @@ impl ServerState {
             // Unique across restarts: the start time, then a counter.
             id_prefix: format!("{:x}{:05x}", started.as_secs(), started.subsec_micros()),
             next_id: AtomicU64::new(0),
-            recorder: std::sync::OnceLock::new(),
+            sink: std::sync::OnceLock::new(),
         })
     }
 
@@ -119,16 +130,16 @@ impl ServerState {
         self.active.load_full()
     }
 
-    /// The decision log, if the active set's `[audit]` asked for one; `Err`
-    /// when it could not be opened (decisions are then refused).
-    pub fn recorder(&self) -> Option<&Result<Recorder, String>> {
-        self.recorder.get().map(|(_, r)| r)
+    /// The decision log's sink, if the active set's `[audit]` asked for
+    /// one; `Err` when it could not be opened (decisions are then refused).
+    pub fn sink(&self) -> Option<&Result<Arc<dyn DecisionSink>, SinkError>> {
+        self.sink.get().map(|(_, sink)| sink)
     }
 
     /// Writes and fsyncs every queued record: for a shutdown.
     pub fn flush_log(&self) {
-        if let Some(Ok(recorder)) = self.recorder()
-            && let Err(e) = recorder.flush()
+        if let Some(Ok(sink)) = self.sink()
+            && let Err(e) = sink.flush()
         {
             tracing::error!("the decision log could not be flushed: {e}");
         }
@@ -181,13 +192,15 @@ impl ServerState {
             Ok((set, cases)) => {
                 if let Some(settings) = set.audit_settings() {
                     // Opened once: a later change of `[audit]` needs a restart.
-                    self.recorder.get_or_init(|| {
-                        let recorder = Recorder::start(settings).map_err(|e| {
-                            let e = format!("cannot open the decision log in `{}`: {e}", settings.dir.display());
+                    self.sink.get_or_init(|| {
+                        let sink = match &self.options.sink {
+                            Some(sink) => Ok(sink.clone()),
+                            None => Recorder::start(settings).map(|r| Arc::new(r) as Arc<dyn DecisionSink>),
+                        };
+                        if let Err(e) = &sink {
                             tracing::error!("{e}; decisions are refused");
-                            e
-                        });
-                        (settings.clone(), recorder)
+                        }
+                        (settings.clone(), sink)
                     });
                 }
                 let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
@@ -207,12 +220,16 @@ impl ServerState {
                     error: None,
                     duration_ms: elapsed_ms(start),
                 };
+                // Found by name once here, so that counting a decision looks
+                // nothing up.
+                let counters = self.metrics.policy_counters(&set);
+                let active = Arc::new(Active { set, generation, loaded_at: SystemTime::now(), cases, counters });
                 // The set and the report of the reload that activated it
                 // change together under this lock, so `snapshot` never pairs
                 // a new generation with the previous report.
                 {
                     let mut last = self.last_reload.lock().unwrap_or_else(|e| e.into_inner());
-                    self.active.store(Some(Arc::new(Active { set, generation, loaded_at: SystemTime::now(), cases })));
+                    self.active.store(Some(active));
                     *last = Some(report.clone());
                 }
                 drop(old);
@@ -256,7 +273,7 @@ impl ServerState {
         let set = PolicySet::load(&self.runtime, source).map_err(|e| e.to_string())?;
         // The log, once open, stays as it is: a set that would stop or move
         // the records is refused rather than silently stop recording.
-        if let Some((running, _)) = self.recorder.get()
+        if let Some((running, _)) = self.sink.get()
             && set.audit_settings() != Some(running)
         {
             return Err(format!(

@@ -3,8 +3,10 @@
 
 use std::fmt::Write as _;
 
-use super::{CaseResult, Report, TestRun, micros};
 use groupgate::printable;
+
+use crate::report::micros;
+use crate::{CaseResult, Report, TestError, TestRun};
 
 impl TestRun {
     /// One line per failed case, per policy that hit a limit, and per slow
@@ -110,9 +112,9 @@ impl TestRun {
                         attr(message.lines().next().unwrap_or_default()),
                         text(&message),
                         match error {
-                            super::TestError::Path(_) => "path",
-                            super::TestError::Load(_) => "load",
-                            super::TestError::Cases(_) => "cases",
+                            TestError::Path(_) => "path",
+                            TestError::Load(_) => "load",
+                            TestError::Cases(_) => "cases",
                         }
                     );
                 }

@@ -229,7 +229,7 @@ fn main() -> Result<()> {
     let threads: Vec<BenchReport> = [1, 2]
         .into_iter()
         .map(|threads| {
-            let options = BenchOptions { duration: args.duration * 3, warmup: args.warmup, threads };
+            let options = BenchOptions::new(args.duration * 3, args.warmup, threads);
             groupgate_cli::bench::run(&set, &message.request, &options).context("bench the default set")
         })
         .collect::<Result<_>>()?;

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
-use groupgate::Hook;
+use clap::builder::{PossibleValuesParser, TypedValueParser as _};
+use groupgate::{Hook, Outcome};
 
 use super::parse_hook;
 
@@ -19,8 +20,8 @@ pub enum Command {
         #[arg(long, value_parser = parse_hook, value_name = "HOOK")]
         hook: Option<Hook>,
         /// Only this outcome.
-        #[arg(long, value_name = "OUTCOME", value_parser = ["allow", "review", "deny"])]
-        outcome: Option<String>,
+        #[arg(long, value_name = "OUTCOME", value_parser = outcome_parser())]
+        outcome: Option<Outcome>,
         /// Only decisions in which this policy gave a reason or a measure.
         #[arg(long, value_name = "NAME")]
         policy: Option<String>,
@@ -54,35 +55,40 @@ fn parse_time(s: &str) -> Result<u64, String> {
     Ok(groupgate::time::unix_millis(t))
 }
 
+/// The outcomes by name, offered as clap's possible values.
+fn outcome_parser() -> impl clap::builder::TypedValueParser<Value = Outcome> {
+    const OUTCOMES: [Outcome; 3] = [Outcome::Allow, Outcome::Review, Outcome::Deny];
+    PossibleValuesParser::new(OUTCOMES.map(Outcome::as_str))
+        .map(|name| OUTCOMES.into_iter().find(|o| o.as_str() == name).expect("clap offers only these names"))
+}
+
 pub fn run(command: Command) -> Result<u8> {
     match command {
         Command::Query { dir, hook, outcome, policy, user, group, since, until, json } => {
-            let records = groupgate_audit::decisions(&dir)
-                .with_context(|| format!("cannot read the decision log in `{}`", dir.display()))?;
-            let wanted = Query { hook, outcome, policy, user, group, since, until };
-            let mut count = 0;
-            for r in records.iter().filter(|r| wanted.matches(r)) {
-                count += 1;
+            let mut query = groupgate_audit::Query::default();
+            query.hook = hook;
+            query.outcome = outcome;
+            query.policy = policy;
+            query.user = user;
+            query.group = group;
+            query.since_ms = since;
+            query.until_ms = until;
+            let found =
+                query.find(&dir).with_context(|| format!("cannot read the decision log in `{}`", dir.display()))?;
+            for logged in &found {
+                let r = &logged.record;
                 if json {
-                    println!("{}", serde_json::to_string(r)?);
+                    println!("{}", serde_json::to_string(&logged.to_map())?);
                 } else {
-                    let field = |k: &str| r.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-                    let time = r.get("time_ms").and_then(|v| v.as_u64()).unwrap_or(0);
                     let when = humantime::format_rfc3339_millis(
-                        std::time::UNIX_EPOCH + std::time::Duration::from_millis(time),
+                        std::time::UNIX_EPOCH + std::time::Duration::from_millis(r.time_ms),
                     );
-                    let codes: Vec<String> = r
-                        .get("reasons")
-                        .and_then(|v| v.as_array())
-                        .into_iter()
-                        .flatten()
-                        .map(|x| format!("{}/{}", x["policy"].as_str().unwrap_or(""), x["code"].as_str().unwrap_or("")))
-                        .collect();
-                    println!("{when}  {}  {}  {}  {}", field("id"), field("hook"), field("outcome"), codes.join(" "));
+                    let codes: Vec<String> = r.reasons.iter().map(|x| format!("{}/{}", x.policy, x.code)).collect();
+                    println!("{when}  {}  {}  {}  {}", r.id, r.hook, r.outcome, codes.join(" "));
                 }
             }
             if !json {
-                println!("{count} decisions");
+                println!("{} decisions", found.len());
             }
             Ok(0)
         }
@@ -107,43 +113,5 @@ pub fn run(command: Command) -> Result<u8> {
                 }
             }
         }
-    }
-}
-
-/// The filters of `audit query`.
-struct Query {
-    hook: Option<Hook>,
-    outcome: Option<String>,
-    policy: Option<String>,
-    user: Option<String>,
-    group: Option<String>,
-    since: Option<u64>,
-    until: Option<u64>,
-}
-
-impl Query {
-    fn matches(&self, r: &serde_json::Map<String, serde_json::Value>) -> bool {
-        let text = |k: &str| r.get(k).and_then(|v| v.as_str()).unwrap_or_default();
-        let time = r.get("time_ms").and_then(|v| v.as_u64()).unwrap_or(0);
-        let request = r.get("request").cloned().unwrap_or_default();
-        let measures: Vec<&serde_json::Value> =
-            r.get("measures").and_then(|v| v.as_array()).into_iter().flatten().collect();
-        let targets = |kind: &str, id: &str| measures.iter().any(|m| m["target"][kind] == id);
-        let users = ["sender", "founder", "subject", "inviter"];
-        self.hook.is_none_or(|h| text("hook") == h.as_str())
-            && self.outcome.as_ref().is_none_or(|o| text("outcome") == o)
-            && self.policy.as_ref().is_none_or(|p| {
-                let gave = |k: &str| {
-                    r.get(k).and_then(|v| v.as_array()).is_some_and(|a| a.iter().any(|x| x["policy"] == p.as_str()))
-                };
-                gave("reasons") || gave("measures")
-            })
-            && self
-                .user
-                .as_ref()
-                .is_none_or(|u| users.iter().any(|k| request[k]["id"] == u.as_str()) || targets("user", u))
-            && self.group.as_ref().is_none_or(|g| request["group"]["id"] == g.as_str() || targets("group", g))
-            && self.since.is_none_or(|s| time >= s)
-            && self.until.is_none_or(|u| time < u)
     }
 }

@@ -63,7 +63,7 @@ impl PolicySet {
     fn check_ref(&self, request: RequestRef<'_>) -> Result<(), RequestError> {
         let max = self.limits.max_text_bytes;
         let mut over = None;
-        crate::wire::each_string(request, &mut |field, text| {
+        crate::request::each_string(request, &mut |field, text| {
             if over.is_none() && text.len() as u64 > max {
                 over = Some((field(), text.len()));
             }

@@ -76,6 +76,12 @@ impl SetSource for Folder {
     }
 }
 
+/// The nearest folder at or above `path` that holds a `groupgate.toml`: the
+/// policy set a file or folder belongs to.
+pub fn enclosing_set(path: &Path) -> Option<&Path> {
+    path.ancestors().find(|a| a.join(crate::SET_FILE).is_file())
+}
+
 /// Resolves `relative` against the folder `dir` of the set in `root` and
 /// requires the result to be an existing file inside the set (links
 /// resolved), returning the checked path, the one to read.

@@ -9,7 +9,7 @@ mod watch;
 
 use std::path::{Path, PathBuf};
 
-pub use folder::{Folder, resolve_inside};
+pub use folder::{Folder, enclosing_set, resolve_inside};
 pub use watch::{DEBOUNCE, MAX_WAIT, RECHECK};
 
 /// Where a policy set's files come from.

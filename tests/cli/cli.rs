@@ -547,8 +547,8 @@ fn recorded_day(dir: &std::path::Path) -> Vec<(String, String)> {
         let request = groupgate::Request::Message(groupgate_tests::message(&text));
         let decision = set.evaluate(&request).unwrap();
         let id = format!("d{i}");
-        let record = groupgate_audit::decision_record(&id, 1, &request, &decision, &set, Default::default());
-        log.append(record).unwrap();
+        let record = groupgate_audit::DecisionRecord::new(&id, 1, &request, &decision, &set, Default::default());
+        log.append(record.to_map()).unwrap();
         sent.push((id, text));
     }
     log.sync().unwrap();
@@ -671,11 +671,8 @@ fn every_answer_logged_after(durability: &str, signal_name: &str) {
 
     let out = groupgate(&["audit", "verify", log.path().to_str().unwrap()], None);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
-    let logged: std::collections::HashSet<String> = groupgate_audit::decisions(log.path())
-        .unwrap()
-        .into_iter()
-        .map(|r| r["id"].as_str().unwrap().to_owned())
-        .collect();
+    let logged: std::collections::HashSet<String> =
+        groupgate_audit::decisions(log.path()).unwrap().into_iter().map(|logged| logged.record.id).collect();
     let missing: Vec<&String> = answered.iter().filter(|id| !logged.contains(*id)).collect();
     assert!(missing.is_empty(), "{} answered decisions are not in the log, e.g. {:?}", missing.len(), missing.first());
 }

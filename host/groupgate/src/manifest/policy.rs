@@ -1,0 +1,278 @@
+//! `policy.toml`: one policy's name, module, hooks, scope, limits, config
+//! and data, checked against the set it belongs to.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::set::Defaults;
+use super::{Isolation, MAX_MEMORY_MB, MAX_TIMEOUT_MS, Mode, OnError, POLICY_FILE, check_range, parse_toml};
+use crate::error::LoadError;
+use crate::hook::Hook;
+
+/// `policy.toml` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    name: String,
+    version: String,
+    module: String,
+    hooks: Vec<Hook>,
+    #[serde(default)]
+    mode: Mode,
+    on_error: Option<OnError>,
+    #[serde(default)]
+    scope: Scope,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
+    config: toml::Table,
+    #[serde(default)]
+    data: BTreeMap<String, String>,
+    #[serde(default)]
+    reasons: Vec<String>,
+}
+
+/// Which requests a policy sees; an empty list matches everything.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Scope {
+    /// Regions (the group's, or the requested one for a creation).
+    #[serde(default)]
+    pub regions: Vec<String>,
+    /// Group categories.
+    #[serde(default)]
+    pub categories: Vec<String>,
+}
+
+impl Scope {
+    /// Whether a request in `region` and `category` is in scope.
+    pub fn matches(&self, region: &str, category: &str) -> bool {
+        (self.regions.is_empty() || self.regions.iter().any(|r| r == region))
+            && (self.categories.is_empty() || self.categories.iter().any(|c| c == category))
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    timeout_ms: Option<u64>,
+    init_timeout_ms: Option<u64>,
+    memory_mb: Option<u64>,
+    isolation: Option<Isolation>,
+}
+
+/// The resources one policy call may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Deadline for one hook call, in milliseconds.
+    pub timeout_ms: u64,
+    /// Deadline for `init`, in milliseconds.
+    pub init_timeout_ms: u64,
+    /// Linear-memory cap, in MiB.
+    pub memory_mb: u64,
+    /// Whether an instance serves more than one call.
+    pub isolation: Isolation,
+}
+
+impl Limits {
+    /// Used where neither the policy nor the set says otherwise.
+    pub const DEFAULT: Limits =
+        Limits { timeout_ms: 100, init_timeout_ms: 5_000, memory_mb: 64, isolation: Isolation::Reuse };
+}
+
+/// Where a policy's component comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ModuleSource {
+    /// A standard plugin embedded in the binary: `builtin:NAME`.
+    Builtin(String),
+    /// A `.wasm` file inside the set.
+    File(PathBuf),
+}
+
+/// A validated `policy.toml`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PolicyManifest {
+    /// The manifest's own path.
+    pub path: PathBuf,
+    /// Unique name within the set.
+    pub name: String,
+    /// The policy's version, reported with every verdict.
+    pub version: String,
+    /// The component to run.
+    pub module: ModuleSource,
+    /// Hooks it answers.
+    pub hooks: Vec<Hook>,
+    /// Enforce or audit.
+    pub mode: Mode,
+    /// Verdict on failure.
+    pub on_error: OnError,
+    /// Which requests it sees.
+    pub scope: Scope,
+    /// Its resource limits.
+    pub limits: Limits,
+    /// `[config]`, as the JSON handed to `init`.
+    pub config_json: String,
+    /// `[data]`: name and file path, in name order.
+    pub data: Vec<(String, PathBuf)>,
+    /// The reason codes the policy says it may give (`reasons = [...]`), so
+    /// `groupgate test --coverage` can name one that no case exercises.
+    pub reasons: Vec<String>,
+    /// The set paths of its module file (if not a standard plugin) and of
+    /// its data files, in `data` order: what loading reads from the source.
+    pub(crate) files: ManifestFiles,
+}
+
+/// The files a policy's manifest names, as paths in its set.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ManifestFiles {
+    pub(crate) module: Option<String>,
+    pub(crate) data: Vec<String>,
+}
+
+impl std::fmt::Display for ModuleSource {
+    /// As a manifest writes it: `builtin:NAME`, or the file's path.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ModuleSource::Builtin(name) => write!(f, "builtin:{name}"),
+            ModuleSource::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// What a policy manifest is checked against: the set's files and defaults,
+/// and the standard plugins the runtime knows.
+pub(crate) struct PolicyContext<'a> {
+    /// The set's folder, for paths in messages.
+    pub(crate) root: &'a Path,
+    /// Every file of the set.
+    pub(crate) files: &'a [String],
+    /// `[defaults]` of `groupgate.toml`.
+    pub(crate) defaults: &'a Defaults,
+    /// Whether a standard plugin of that name exists.
+    pub(crate) builtin: &'a dyn Fn(&str) -> bool,
+    /// The names of the standard plugins, for a message.
+    pub(crate) builtins: &'a [&'a str],
+}
+
+/// Validates the `policy.toml` with contents `text` in the set folder
+/// `dir` (a set path).
+pub(crate) fn parse_policy(cx: &PolicyContext<'_>, dir: &str, text: &str) -> Result<PolicyManifest, LoadError> {
+    let path = cx.root.join(crate::source::join(dir, POLICY_FILE).unwrap_or_default());
+    let raw: RawPolicy = parse_toml(&path, text)?;
+    let bad = |key: &str, message: String| LoadError::manifest(&path, format!("key `{key}`: {message}"));
+    let defaults = cx.defaults;
+
+    if raw.name.is_empty() || !raw.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Err(bad("name", format!("`{}` must be non-empty letters, digits, `-` or `_`", raw.name)));
+    }
+    if raw.version.trim().is_empty() {
+        return Err(bad("version", "must not be empty".into()));
+    }
+    if raw.hooks.is_empty() {
+        return Err(bad("hooks", format!("must list at least one of {}", Hook::expected())));
+    }
+    for (i, hook) in raw.hooks.iter().enumerate() {
+        if raw.hooks[..i].contains(hook) {
+            return Err(bad("hooks", format!("`{hook}` is listed twice")));
+        }
+    }
+    for (i, code) in raw.reasons.iter().enumerate() {
+        if code.is_empty() || code.chars().any(char::is_whitespace) {
+            return Err(bad("reasons", format!("`{code}` must be a non-empty code without spaces")));
+        }
+        if raw.reasons[..i].contains(code) {
+            return Err(bad("reasons", format!("`{code}` is listed twice")));
+        }
+    }
+    check_range(&path, "limits.timeout_ms", raw.limits.timeout_ms, MAX_TIMEOUT_MS)?;
+    check_range(&path, "limits.init_timeout_ms", raw.limits.init_timeout_ms, MAX_TIMEOUT_MS)?;
+    check_range(&path, "limits.memory_mb", raw.limits.memory_mb, MAX_MEMORY_MB)?;
+
+    let mut files = ManifestFiles::default();
+    let module = match raw.module.strip_prefix("builtin:") {
+        Some(name) => {
+            if !(cx.builtin)(name) {
+                let known = if cx.builtins.is_empty() {
+                    "this build has none".to_owned()
+                } else {
+                    format!("there are `{}`", cx.builtins.join("`, `"))
+                };
+                return Err(bad("module", format!("no standard plugin named `{name}` ({known})")));
+            }
+            ModuleSource::Builtin(name.to_owned())
+        }
+        None => {
+            if Path::new(&raw.module).extension().is_none_or(|e| e != "wasm") {
+                return Err(bad("module", format!("`{}` is neither `builtin:NAME` nor a `.wasm` file", raw.module)));
+            }
+            let file = in_set(cx, dir, &raw.module).map_err(|m| bad("module", m))?;
+            let shown = cx.root.join(&file);
+            files.module = Some(file);
+            ModuleSource::File(shown)
+        }
+    };
+
+    let mut data = Vec::with_capacity(raw.data.len());
+    for (name, file) in &raw.data {
+        let resolved = in_set(cx, dir, file).map_err(|m| bad(&format!("data.{name}"), m))?;
+        data.push((name.clone(), cx.root.join(&resolved)));
+        files.data.push(resolved);
+    }
+
+    let config_json = serde_json::to_string(&toml::Value::Table(raw.config))
+        .map_err(|e| bad("config", format!("cannot be passed to the policy: {e}")))?;
+
+    let limits = Limits {
+        timeout_ms: raw.limits.timeout_ms.or(defaults.timeout_ms).unwrap_or(Limits::DEFAULT.timeout_ms),
+        init_timeout_ms: raw
+            .limits
+            .init_timeout_ms
+            .or(defaults.init_timeout_ms)
+            .unwrap_or(Limits::DEFAULT.init_timeout_ms),
+        memory_mb: raw.limits.memory_mb.or(defaults.memory_mb).unwrap_or(Limits::DEFAULT.memory_mb),
+        isolation: raw.limits.isolation.or(defaults.isolation).unwrap_or_default(),
+    };
+
+    Ok(PolicyManifest {
+        path,
+        name: raw.name,
+        version: raw.version,
+        module,
+        hooks: raw.hooks,
+        mode: raw.mode,
+        on_error: raw.on_error.or(defaults.on_error).unwrap_or(OnError::Deny),
+        scope: raw.scope,
+        limits,
+        config_json,
+        data,
+        reasons: raw.reasons,
+        files,
+    })
+}
+
+/// `relative`, a path the manifest in the set folder `dir` gives, as a
+/// path in the set, which must be one of its files: a set stays
+/// self-contained and relocatable. (Where a link leads is checked when the
+/// file is read.)
+fn in_set(cx: &PolicyContext<'_>, dir: &str, relative: &str) -> Result<String, String> {
+    if Path::new(relative).is_absolute() {
+        return Err(format!("`{relative}` must be a path relative to the policy folder"));
+    }
+    let Some(path) = crate::source::join(dir, relative) else {
+        return Err(format!("`{relative}` is outside the policy set"));
+    };
+    if cx.files.binary_search(&path).is_ok() {
+        return Ok(path);
+    }
+    let folder = format!("{path}/");
+    if path.is_empty() || cx.files.iter().any(|f| f.starts_with(&folder)) {
+        return Err(format!("`{relative}` is not a file"));
+    }
+    Err(format!("`{relative}` does not exist"))
+}

@@ -1,0 +1,102 @@
+//! The router: every route, the body limit in front of them, and the small
+//! handlers that only read the state (health, readiness, metrics) or ask it
+//! to reload.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use groupgate::HOOKS;
+
+use crate::evaluate::evaluate;
+use crate::json::{error, json};
+use crate::policies::policies;
+use crate::state::ServerState;
+
+/// The routes, over `state`. Separate from [`serve`](crate::serve) so tests
+/// and embedders can mount or drive it themselves.
+pub fn app(state: Arc<ServerState>) -> Router {
+    let max_body = state.options.max_body;
+    let counted = state.clone();
+    let mut router = Router::new();
+    for spec in &HOOKS {
+        let hook = spec.hook;
+        router = router.route(&format!("/v1/evaluate/{}", spec.name), post(move |s, b| evaluate(s, hook, b)));
+    }
+    router
+        .route("/v1/policies", get(policies))
+        .route("/v1/reload", post(reload))
+        .route("/healthz", get(|| async { json(StatusCode::OK, &serde_json::json!({ "status": "ok" })) }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route".into()) })
+        .method_not_allowed_fallback(|| async {
+            error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this route".into())
+        })
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn(move |request: axum::extract::Request, next: axum::middleware::Next| {
+            too_large_up_front(request, next, counted.clone())
+        }))
+        .with_state(state)
+}
+
+/// A body whose declared length is over the limit is refused before any of
+/// it is read (and before a client waiting on `Expect: 100-continue` is told
+/// to send it). Bodies without a length are cut off at the limit as read.
+async fn too_large_up_front(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+    state: Arc<ServerState>,
+) -> Response {
+    let max_body = state.options.max_body;
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max_body as u64) {
+        state.metrics.rejected();
+        return error(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than {max_body} bytes"));
+    }
+    next.run(request).await
+}
+
+/// Why no set is serving: the last reload's error, if it failed.
+pub(crate) fn not_ready(state: &ServerState) -> String {
+    match state.last_reload().and_then(|r| r.error) {
+        Some(e) => format!("no policy set is active: {e}"),
+        None => "no policy set is active yet".into(),
+    }
+}
+
+async fn readyz(State(state): State<Arc<ServerState>>) -> Response {
+    match state.active() {
+        Some(active) => {
+            json(StatusCode::OK, &serde_json::json!({ "status": "ready", "generation": active.generation }))
+        }
+        None => error(StatusCode::SERVICE_UNAVAILABLE, not_ready(&state)),
+    }
+}
+
+async fn metrics(State(state): State<Arc<ServerState>>) -> Response {
+    let mut response = state.metrics.render(state.runtime()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    response
+}
+
+async fn reload(State(state): State<Arc<ServerState>>) -> Response {
+    let worker = state.clone();
+    match tokio::task::spawn_blocking(move || worker.reload("http")).await {
+        Ok(report) if report.ok => json(StatusCode::OK, &report),
+        Ok(report) => {
+            let message = report.error.clone().unwrap_or_default();
+            json(StatusCode::UNPROCESSABLE_ENTITY, &serde_json::json!({ "error": message, "reload": report }))
+        }
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("the reload did not finish: {e}")),
+    }
+}

@@ -1,0 +1,192 @@
+//! `POST /v1/evaluate/{hook}`: a request read within its limits, decided by
+//! the active set, recorded through the decision sink when the set asks for
+//! a log, counted, and answered with its decision id and generation.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use groupgate::{Decision, Hook, Request};
+use groupgate_audit::DecisionRecord;
+use serde::Serialize;
+
+use crate::app::not_ready;
+use crate::json::{error, json};
+use crate::state::{Active, ServerState};
+
+/// A decision as answered over HTTP.
+#[derive(Serialize)]
+struct Answer<'a> {
+    decision_id: String,
+    generation: u64,
+    #[serde(flatten)]
+    decision: &'a Decision,
+}
+
+pub(crate) async fn evaluate(State(state): State<Arc<ServerState>>, hook: Hook, body: Body) -> Response {
+    let start = Instant::now();
+    let body = match read_body(&state, body).await {
+        Ok(body) => body,
+        Err(response) => {
+            state.metrics.rejected();
+            return response;
+        }
+    };
+    let request = match Request::from_json(hook, &body) {
+        Ok(request) => request,
+        Err(e) => {
+            state.metrics.rejected();
+            return error(StatusCode::BAD_REQUEST, e.to_string());
+        }
+    };
+    let Some(active) = state.active() else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, not_ready(&state));
+    };
+    // Policies run on the request's own thread: a call is microseconds. It is
+    // marked blocking, though, so that a policy running to its deadline (or a
+    // decision waiting for its record's fsync) hands this worker's other
+    // requests, and health checks, to another thread.
+    let decide = || -> Result<_, groupgate::RequestError> {
+        // The set's own limits (`max_text_bytes`) refuse a request before any
+        // policy runs, and it is not recorded: nothing was decided.
+        let decision = active.set.evaluate(&request)?;
+        let id = state.decision_id();
+        let recorded = record(&state, &active, &id, &request, &decision);
+        Ok((id, decision, recorded))
+    };
+    let decided = match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(decide),
+        _ => decide(),
+    };
+    let (id, decision, recorded) = match decided {
+        Ok(decided) => decided,
+        Err(e) => {
+            state.metrics.rejected();
+            let status = if e.is_too_large() { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::BAD_REQUEST };
+            return error(status, e.to_string());
+        }
+    };
+    if let Err(e) = recorded {
+        return error(StatusCode::SERVICE_UNAVAILABLE, format!("the decision could not be recorded: {e}"));
+    }
+    state.metrics.record(&active, hook, &decision, start.elapsed());
+    json(StatusCode::OK, &Answer { decision_id: id, generation: active.generation, decision: &decision })
+}
+
+/// Hands the decision's record to the decision sink, if the set asks for
+/// records: a set that does is not answered without one. `Err` says why the
+/// record could not be kept.
+fn record(
+    state: &ServerState,
+    active: &Active,
+    id: &str,
+    request: &Request,
+    decision: &Decision,
+) -> Result<(), String> {
+    let Some(settings) = active.set.audit_settings() else { return Ok(()) };
+    match state.sink() {
+        Some(Ok(sink)) => {
+            let record =
+                DecisionRecord::new(id, active.generation, request, decision, &active.set, settings.record_content);
+            sink.record(record).map_err(|e| e.to_string())
+        }
+        Some(Err(e)) => Err(e.to_string()),
+        None => Err("the decision log is not open".to_owned()),
+    }
+}
+
+/// Reads a request body of at most `max_body` bytes within `read_timeout`:
+/// a client that trickles its body gets 408 instead of holding the request.
+async fn read_body(state: &ServerState, body: Body) -> Result<Bytes, Response> {
+    let max_body = state.options.max_body;
+    let timeout = state.options.read_timeout;
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, max_body)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) => {
+            let over_limit = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
+                .any(|e| e.is::<http_body_util::LengthLimitError>());
+            Err(if over_limit {
+                error(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than {max_body} bytes"))
+            } else {
+                error(StatusCode::BAD_REQUEST, format!("the request body could not be read: {e}"))
+            })
+        }
+        Err(_) => Err(error(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("the request body did not arrive within the read timeout of {} ms", timeout.as_millis()),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use axum::http::Request as HttpRequest;
+    use groupgate_audit::{DecisionSink, RecordedRequest, SinkError};
+    use tower::ServiceExt as _;
+
+    use crate::fixtures::{MESSAGE, runtime, write_set};
+    use crate::state::Options;
+
+    use super::*;
+
+    /// Keeps every record in memory; refuses them once `broken`.
+    #[derive(Default)]
+    struct Memory {
+        records: Mutex<Vec<DecisionRecord>>,
+        broken: std::sync::atomic::AtomicBool,
+    }
+
+    impl DecisionSink for Memory {
+        fn record(&self, record: DecisionRecord) -> Result<(), SinkError> {
+            if self.broken.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(SinkError::Stopped);
+            }
+            self.records.lock().unwrap().push(record);
+            Ok(())
+        }
+    }
+
+    async fn post_message(state: &Arc<ServerState>) -> (StatusCode, serde_json::Value) {
+        let request =
+            HttpRequest::builder().method("POST").uri("/v1/evaluate/message").body(Body::from(MESSAGE)).unwrap();
+        let response = crate::app(state.clone()).oneshot(request).await.unwrap();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_decision_is_answered_only_once_its_sink_took_the_record() {
+        let set = tempfile::tempdir().unwrap();
+        let log = tempfile::tempdir().unwrap();
+        let audit = format!("[audit]\ndir = {:?}\nrecord_content = \"digest\"\n", log.path().display().to_string());
+        write_set(set.path(), &["a"], &audit);
+        let memory = Arc::new(Memory::default());
+        let mut options = Options::new(set.path());
+        options.sink = Some(memory.clone());
+        let state = ServerState::new(runtime(), options);
+        assert!(state.reload("start").ok);
+
+        let (status, answer) = post_message(&state).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        {
+            let records = memory.records.lock().unwrap();
+            let [record] = records.as_slice() else { panic!("one record, not {}", records.len()) };
+            assert_eq!(answer["decision_id"], record.id.as_str());
+            assert_eq!((record.hook, record.generation), (Hook::Message, 1));
+            assert!(matches!(record.request, RecordedRequest::Digest(_)), "`record_content` applies");
+            assert_eq!(record.policies[0].report.name, "a");
+        }
+        assert_eq!(std::fs::read_dir(log.path()).unwrap().count(), 0, "no segment is written beside the sink");
+
+        memory.broken.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (status, answer) = post_message(&state).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(answer["error"], "the decision could not be recorded: the decision log has stopped");
+    }
+}

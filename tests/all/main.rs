@@ -1,0 +1,11 @@
+//! The integration tests that run through the library, the router and
+//! native code, one module per area (see `tests/README.md`). They are one
+//! test binary, as wasmtime's `tests/all` is, so that `cargo test` links
+//! wasmtime once for all of them rather than once per area.
+
+mod hostile_guests;
+mod normalisation;
+mod policy_sets;
+mod prohibited_content;
+mod server;
+mod test_runner;
