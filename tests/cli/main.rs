@@ -1,9 +1,5 @@
-//! The `groupgate` binary as a user runs it: the commands (`cli`), Synapse
-//! moderated through it (`synapse`) and the JavaScript and Python policies
-//! built from source (`polyglot`). One test binary, run from the
-//! `groupgate-cli` package so that Cargo builds `groupgate` for it; a filter
-//! picks a module, e.g. `cargo test -p groupgate-cli --test cli cli::`.
+//! The `groupgate` binary as a user runs it: every command, exit codes,
+//! JSON shapes, signals, hostile input. Run from the `groupgate-cli` package
+//! so that Cargo builds `groupgate` for it.
 
 mod cli;
-mod polyglot;
-mod synapse;

@@ -19,7 +19,11 @@ pub const CONTRACT: &str = "groupgate:policy@0.1.0";
 /// component, and that component (`1.2.3` → `1`, `0.2.1` → `0.2`,
 /// `0.0.3` → `0.0.3`). Versions on one track are compatible.
 fn track(version: &str) -> Option<Vec<u64>> {
-    let core = version.split(['-', '+']).next()?;
+    // A pre-release (`0.2.0-rc.1`) matches only itself, as in the linker.
+    if version.contains('-') {
+        return None;
+    }
+    let core = version.split('+').next()?;
     let parts: Vec<u64> = core.split('.').map(|p| p.parse().ok()).collect::<Option<_>>()?;
     if parts.len() != 3 {
         return None;
@@ -56,9 +60,11 @@ pub(crate) fn check<'a>(imports: impl IntoIterator<Item = &'a str>) -> Result<()
         if !compatible(version) {
             let theirs =
                 if version.is_empty() { "an unversioned contract".to_owned() } else { format!("{PACKAGE}@{version}") };
+            let ours: Vec<String> = VERSIONS.iter().map(|v| format!("{PACKAGE}@{v}")).collect();
             return Err(format!(
-                "the component was built for {theirs} (it imports `{name}`), but this host implements {CONTRACT}: \
-                 rebuild the policy against this host's `wit/policy.wit`"
+                "the component was built for {theirs} (it imports `{name}`), but this host implements {}: \
+                 rebuild the policy against this host's `wit/policy.wit`",
+                ours.join(", ")
             ));
         }
     }
@@ -78,8 +84,16 @@ mod tests {
         assert!(!compatible("0.0.1"));
         assert!(!compatible(""));
         assert!(!compatible("0.1"));
+        assert!(!compatible("0.1.0-rc.1"), "a pre-release matches only itself");
         assert_eq!(track("1.4.2"), Some(vec![1]));
         assert_eq!(track("0.0.3"), Some(vec![0, 0, 3]));
+    }
+
+    #[test]
+    fn the_contract_named_is_the_newest_version_and_the_one_in_wit() {
+        assert_eq!(CONTRACT, format!("{PACKAGE}@{}", VERSIONS[0]));
+        let wit = include_str!("../../../wit/policy.wit");
+        assert!(wit.contains(&format!("package {CONTRACT};")), "wit/policy.wit declares another version");
     }
 
     #[test]

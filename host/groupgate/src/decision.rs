@@ -76,10 +76,18 @@ pub struct PolicyReport {
     /// microsecond, so whole microseconds would lose most of it.
     #[serde(rename = "duration_us", with = "micros")]
     pub duration: Duration,
-    /// The policy's place in its set (0 for the first), for whoever keeps
-    /// something per policy of a set: not serialised.
+    /// The policy's place in its set: not serialised.
     #[serde(skip)]
-    pub position: usize,
+    pub(crate) position: usize,
+}
+
+impl PolicyReport {
+    /// The policy's place in the set that made the decision (0 for the
+    /// first), for whoever keeps something per policy of a set. A report
+    /// read back from JSON has lost it: 0.
+    pub fn position(&self) -> usize {
+        self.position
+    }
 }
 
 /// A duration as whole microseconds in JSON.
@@ -112,7 +120,9 @@ pub enum ErrorKind {
     Oversized,
     /// A new instance's `init` refused the policy's config or data.
     Init,
-    /// The component's exports do not match the contract.
+    /// The component's exports do not match the contract. No longer given
+    /// at call time (a mismatch is refused when the set loads); kept so that
+    /// records and metrics from earlier versions keep their meaning.
     Contract,
 }
 

@@ -1,6 +1,9 @@
 //! The library's errors. Every error that concerns a policy set names the
 //! file, and the key or the policy, so an operator can fix it without
-//! reading code; causes follow after `: `.
+//! reading code. A message carries its whole chain of causes, each after
+//! `: `, and the cause is kept typed in a field (`cause`) rather than
+//! offered again through `source()`, so that printing a chain, as `{:#}`
+//! does, says each cause once.
 
 use std::path::{Path, PathBuf};
 

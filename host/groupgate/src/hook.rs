@@ -34,34 +34,19 @@ pub struct HookSpec {
     pub export: &'static str,
     /// The WIT record its request is (`message`, `group-creation`, ...).
     pub request_type: &'static str,
-    /// The question it asks, for help texts and API documents.
-    pub question: &'static str,
 }
 
 /// Every hook, in the order the contract lists them; `HOOKS[h.index()]` is
 /// the spec of hook `h`.
 pub const HOOKS: [HookSpec; 3] = [
-    HookSpec {
-        hook: Hook::Message,
-        name: "message",
-        export: "evaluate-message",
-        request_type: "message",
-        question: "may this message be published?",
-    },
+    HookSpec { hook: Hook::Message, name: "message", export: "evaluate-message", request_type: "message" },
     HookSpec {
         hook: Hook::GroupCreation,
         name: "group-creation",
         export: "evaluate-group-creation",
         request_type: "group-creation",
-        question: "may this group be created?",
     },
-    HookSpec {
-        hook: Hook::Membership,
-        name: "membership",
-        export: "evaluate-membership",
-        request_type: "membership",
-        question: "may this user join, or be invited into, this group?",
-    },
+    HookSpec { hook: Hook::Membership, name: "membership", export: "evaluate-membership", request_type: "membership" },
 ];
 
 impl Hook {

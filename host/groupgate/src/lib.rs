@@ -11,8 +11,10 @@
 //! ```no_run
 //! use groupgate::{Hook, PolicySet, Request, Runtime};
 //!
+//! // With the standard plugins (`builtin:` modules), as `policies/default`
+//! // needs: `groupgate_builtins::register(&mut builder)` before `build`.
 //! let runtime = Runtime::builder().cache_dir(".groupgate-cache").build()?;
-//! let set = PolicySet::load_dir(&runtime, "policies/default")?;
+//! let set = PolicySet::load_dir(&runtime, "policies/house-rules")?;
 //! let request = Request::from_json(Hook::Message, br#"{ "id": "m1", ... }"#)?;
 //! let decision = set.evaluate(&request)?;
 //! println!("{}", decision.to_json());

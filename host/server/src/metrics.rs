@@ -85,7 +85,7 @@ impl Metrics {
         self.latency[h].observe(elapsed);
         for report in &decision.policies {
             // Resolved for the set that made the decision, in policy order.
-            let Some(counters) = active.counters.get(report.position) else { continue };
+            let Some(counters) = active.counters.get(report.position()) else { continue };
             counters.verdicts[outcome_index(report.outcome)].fetch_add(1, Relaxed);
             if let Some(kind) = report.error_kind {
                 let i = ERROR_KINDS.iter().position(|k| *k == kind).expect("every kind is listed");

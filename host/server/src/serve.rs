@@ -25,11 +25,8 @@ pub async fn serve(state: Arc<ServerState>, listener: tokio::net::TcpListener, w
     let signals = Signals::install()?;
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, policies = %state.policies_dir().display(), "serving");
-    let _watch = if watching {
-        Some(watch(state.clone()).map_err(|e| std::io::Error::other(format!("cannot watch the policy folder: {e}")))?)
-    } else {
-        None
-    };
+    let _watch =
+        if watching { Some(watch(state.clone()).map_err(|e| std::io::Error::other(e.to_string()))?) } else { None };
     let first = state.clone();
     tokio::task::spawn_blocking(move || {
         let report = first.reload("start");

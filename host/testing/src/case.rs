@@ -317,7 +317,6 @@ fn unset(request: &mut Value, path: &str) -> Result<(), String> {
     }
 }
 
-/// Merges `over` into `base`: objects key by key, anything else replaced.
 /// The config a case's policy runs with: its manifest's `[config]` with the
 /// case's `config` merged in, key by key.
 pub(crate) fn config_with(set: &PolicySet, policy: &str, overrides: &Value) -> Result<Value, ConfigError> {

@@ -11,6 +11,8 @@
 //! }
 //! ```
 
+#![deny(missing_docs)]
+
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;

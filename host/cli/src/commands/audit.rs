@@ -52,6 +52,9 @@ pub enum Command {
 
 fn parse_time(s: &str) -> Result<u64, String> {
     let t = humantime::parse_rfc3339_weak(s).map_err(|e| format!("`{s}` is not an RFC 3339 time: {e}"))?;
+    if t < std::time::UNIX_EPOCH {
+        return Err(format!("`{s}` is before 1970, when no decision was recorded"));
+    }
     Ok(groupgate::time::unix_millis(t))
 }
 

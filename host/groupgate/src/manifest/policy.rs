@@ -123,16 +123,24 @@ pub struct PolicyManifest {
     /// The reason codes the policy says it may give (`reasons = [...]`), so
     /// `groupgate test --coverage` can name one that no case exercises.
     pub reasons: Vec<String>,
-    /// The set paths of its module file (if not a standard plugin) and of
-    /// its data files, in `data` order: what loading reads from the source.
+    /// Its module file (if not a standard plugin) and its data files, in
+    /// `data` order: what loading reads from the source.
     pub(crate) files: ManifestFiles,
 }
 
-/// The files a policy's manifest names, as paths in its set.
+/// The files a policy's manifest names.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ManifestFiles {
-    pub(crate) module: Option<String>,
-    pub(crate) data: Vec<String>,
+    pub(crate) module: Option<SetFile>,
+    pub(crate) data: Vec<SetFile>,
+}
+
+/// A file a manifest names: its path in the set, and as the manifest
+/// writes it (relative to the policy's folder), for messages.
+#[derive(Debug, Clone)]
+pub(crate) struct SetFile {
+    pub(crate) path: String,
+    pub(crate) written: String,
 }
 
 impl std::fmt::Display for ModuleSource {
@@ -145,13 +153,11 @@ impl std::fmt::Display for ModuleSource {
     }
 }
 
-/// What a policy manifest is checked against: the set's files and defaults,
+/// What a policy manifest is checked against: the set's folder and defaults,
 /// and the standard plugins the runtime knows.
 pub(crate) struct PolicyContext<'a> {
     /// The set's folder, for paths in messages.
     pub(crate) root: &'a Path,
-    /// Every file of the set.
-    pub(crate) files: &'a [String],
     /// `[defaults]` of `groupgate.toml`.
     pub(crate) defaults: &'a Defaults,
     /// Whether a standard plugin of that name exists.
@@ -199,7 +205,7 @@ pub(crate) fn parse_policy(cx: &PolicyContext<'_>, dir: &str, text: &str) -> Res
         Some(name) => {
             if !(cx.builtin)(name) {
                 let known = if cx.builtins.is_empty() {
-                    "this build has none".to_owned()
+                    "this runtime has none registered: see `groupgate_builtins::register`".to_owned()
                 } else {
                     format!("there are `{}`", cx.builtins.join("`, `"))
                 };
@@ -211,8 +217,8 @@ pub(crate) fn parse_policy(cx: &PolicyContext<'_>, dir: &str, text: &str) -> Res
             if Path::new(&raw.module).extension().is_none_or(|e| e != "wasm") {
                 return Err(bad("module", format!("`{}` is neither `builtin:NAME` nor a `.wasm` file", raw.module)));
             }
-            let file = in_set(cx, dir, &raw.module).map_err(|m| bad("module", m))?;
-            let shown = cx.root.join(&file);
+            let file = in_set(dir, &raw.module).map_err(|m| bad("module", m))?;
+            let shown = cx.root.join(&file.path);
             files.module = Some(file);
             ModuleSource::File(shown)
         }
@@ -220,8 +226,8 @@ pub(crate) fn parse_policy(cx: &PolicyContext<'_>, dir: &str, text: &str) -> Res
 
     let mut data = Vec::with_capacity(raw.data.len());
     for (name, file) in &raw.data {
-        let resolved = in_set(cx, dir, file).map_err(|m| bad(&format!("data.{name}"), m))?;
-        data.push((name.clone(), cx.root.join(&resolved)));
+        let resolved = in_set(dir, file).map_err(|m| bad(&format!("data.{name}"), m))?;
+        data.push((name.clone(), cx.root.join(&resolved.path)));
         files.data.push(resolved);
     }
 
@@ -257,22 +263,16 @@ pub(crate) fn parse_policy(cx: &PolicyContext<'_>, dir: &str, text: &str) -> Res
 }
 
 /// `relative`, a path the manifest in the set folder `dir` gives, as a
-/// path in the set, which must be one of its files: a set stays
-/// self-contained and relocatable. (Where a link leads is checked when the
-/// file is read.)
-fn in_set(cx: &PolicyContext<'_>, dir: &str, relative: &str) -> Result<String, String> {
+/// path in the set: it may not lead outside the set, which stays
+/// self-contained and relocatable. Whether the file exists, and where a link
+/// on the way leads, is checked when the source reads it.
+fn in_set(dir: &str, relative: &str) -> Result<SetFile, String> {
     if Path::new(relative).is_absolute() {
         return Err(format!("`{relative}` must be a path relative to the policy folder"));
     }
-    let Some(path) = crate::source::join(dir, relative) else {
-        return Err(format!("`{relative}` is outside the policy set"));
-    };
-    if cx.files.binary_search(&path).is_ok() {
-        return Ok(path);
+    match crate::source::join(dir, relative) {
+        Some(path) if !path.is_empty() => Ok(SetFile { path, written: relative.to_owned() }),
+        Some(_) => Err(format!("`{relative}` is not a file")),
+        None => Err(format!("`{relative}` is outside the policy set")),
     }
-    let folder = format!("{path}/");
-    if path.is_empty() || cx.files.iter().any(|f| f.starts_with(&folder)) {
-        return Err(format!("`{relative}` is not a file"));
-    }
-    Err(format!("`{relative}` does not exist"))
 }

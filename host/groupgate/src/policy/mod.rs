@@ -187,7 +187,7 @@ impl LoadedPolicy {
             // Made on the request path: its `init` gets the call's deadline.
             None => {
                 let warm = self.instantiate(self.manifest.limits.timeout_ms)?;
-                Ok((warm, u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)))
+                Ok((warm, crate::time::whole_millis(start.elapsed())))
             }
         }
     }

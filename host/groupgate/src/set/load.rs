@@ -4,6 +4,7 @@
 //! byte comes through the source.
 
 use std::collections::HashMap;
+use std::io::ErrorKind;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
@@ -12,34 +13,37 @@ use wasmtime::component::Component;
 use super::PolicySet;
 use crate::bindings::PolicyPre;
 use crate::error::{LoadError, PolicyError};
+use crate::hook::HOOKS;
 use crate::manifest::{self, ModuleSource, POLICY_FILE, PolicyContext, PolicyManifest, SET_FILE, TESTS_DIR};
 use crate::policy::LoadedPolicy;
-use crate::sandbox::{Runtime, hex};
+use crate::sandbox::{PolicyState, Runtime, hex};
 use crate::source::{self, SetSource, SourceError};
 use crate::wire::DataFile;
 
 /// The largest manifest read, and the largest module: far above any real
-/// one, low enough that a stray huge file is refused rather than read.
-const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+/// one (a manifest is a page of TOML, a JavaScript policy's component
+/// about 12 MB), low enough that a stray huge file is refused, naming it,
+/// rather than read into memory.
+const MAX_MANIFEST_BYTES: u64 = 16 << 20;
 const MAX_MODULE_BYTES: u64 = 1 << 30;
 
 pub(super) fn load(runtime: &Runtime, source: &dyn SetSource) -> Result<PolicySet, LoadError> {
     let root = source.root().to_path_buf();
     let set_file = root.join(SET_FILE);
-    let mut files = match source.files() {
-        Ok(files) => files,
-        Err(e) if e.is_missing() => Vec::new(),
-        Err(e) => return Err(source_error(&root, e)),
+    let text = match source.read(SET_FILE, MAX_MANIFEST_BYTES) {
+        // No folder there, a file in its place, or no `groupgate.toml` in it.
+        Err(SourceError::Io { cause, .. })
+            if matches!(cause.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) =>
+        {
+            return Err(not_a_set(&root));
+        }
+        Err(SourceError::NotAFile { .. }) => return Err(not_a_set(&root)),
+        read => manifest_text(read, &set_file)?,
     };
-    files.sort();
-    if files.binary_search(&SET_FILE.to_owned()).is_err() {
-        return Err(LoadError::manifest(&root, format!("not a policy set: there is no `{SET_FILE}`")));
-    }
-    let text = read_text(source, SET_FILE, &set_file)?;
     let set = manifest::parse_set(&set_file, &root, &text)?;
     let folders = match &set.policies {
-        Some(listed) => listed.iter().map(|p| listed_folder(&files, &set_file, p)).collect::<Result<_, _>>()?,
-        None => discover(&files),
+        Some(listed) => listed.iter().map(|p| listed_folder(source, &set_file, p)).collect::<Result<_, _>>()?,
+        None => discover(&source.files().map_err(|e| source_error(&root, e))?),
     };
     if folders.is_empty() {
         return Err(LoadError::manifest(&set_file, format!("no policies: no folder below holds a `{POLICY_FILE}`")));
@@ -48,18 +52,18 @@ pub(super) fn load(runtime: &Runtime, source: &dyn SetSource) -> Result<PolicySe
     let builtins = runtime.builtin_names();
     let cx = PolicyContext {
         root: &root,
-        files: &files,
         defaults: &set.defaults,
         builtin: &|name| runtime.has_builtin(name),
         builtins: &builtins,
     };
     // Policies that share a module compile and check it once.
-    let mut linked: HashMap<ModuleSource, (PolicyPre<crate::sandbox::PolicyState>, String)> = HashMap::new();
+    let mut linked: HashMap<ModuleSource, (PolicyPre<PolicyState>, String)> = HashMap::new();
     let mut policies: Vec<LoadedPolicy> = Vec::with_capacity(folders.len());
     let mut hashes: Vec<String> = Vec::with_capacity(folders.len());
     for folder in folders {
-        let manifest_file = source::join(&folder, POLICY_FILE).unwrap_or_default();
-        let text = read_text(source, &manifest_file, &root.join(&manifest_file))?;
+        let manifest_file = format!("{folder}/{POLICY_FILE}");
+        let shown = root.join(&manifest_file);
+        let text = manifest_text(source.read(&manifest_file, MAX_MANIFEST_BYTES), &shown)?;
         let m = manifest::parse_policy(&cx, &folder, &text)?;
         if let Some(other) = policies.iter().find(|p| p.manifest.name == m.name) {
             return Err(LoadError::manifest(
@@ -71,8 +75,7 @@ pub(super) fn load(runtime: &Runtime, source: &dyn SetSource) -> Result<PolicySe
         let (pre, sha256) = match linked.get(&m.module) {
             Some(found) => found.clone(),
             None => {
-                let component = compile(runtime, source, &m)?;
-                let (component, sha256) = component.map_err(&policy_err)?;
+                let (component, sha256) = compile(runtime, source, &m)?;
                 let pre = link(runtime, &component).map_err(&policy_err)?;
                 linked.insert(m.module.clone(), (pre.clone(), sha256.clone()));
                 (pre, sha256)
@@ -86,13 +89,20 @@ pub(super) fn load(runtime: &Runtime, source: &dyn SetSource) -> Result<PolicySe
     Ok(PolicySet { root, audit: set.audit, limits: set.limits, policies, hashes })
 }
 
-/// A manifest's text. A manifest that cannot be read is named as a file.
-fn read_text(source: &dyn SetSource, path: &str, shown: &Path) -> Result<String, LoadError> {
-    let bytes = source.read(path, MAX_MANIFEST_BYTES).map_err(|e| match e {
+fn not_a_set(root: &Path) -> LoadError {
+    LoadError::manifest(root, format!("not a policy set: there is no `{SET_FILE}`"))
+}
+
+/// A manifest's text, from what reading it gave. A manifest that cannot be
+/// read is named as a file.
+fn manifest_text(read: Result<Vec<u8>, SourceError>, shown: &Path) -> Result<String, LoadError> {
+    let bytes = read.map_err(|e| match e {
         SourceError::Io { cause, .. } => LoadError::io(shown, cause),
         other => LoadError::manifest(shown, other.to_string()),
     })?;
-    String::from_utf8(bytes).map_err(|_| LoadError::manifest(shown, "is not UTF-8 text"))
+    String::from_utf8(bytes).map_err(|_| {
+        LoadError::io(shown, std::io::Error::new(ErrorKind::InvalidData, "stream did not contain valid UTF-8"))
+    })
 }
 
 fn source_error(root: &Path, e: SourceError) -> LoadError {
@@ -103,82 +113,96 @@ fn source_error(root: &Path, e: SourceError) -> LoadError {
 }
 
 /// A folder named in `groupgate.toml`'s `policies`, which must lie inside the
-/// set so the set stays self-contained.
-fn listed_folder(files: &[String], set_file: &Path, listed: &str) -> Result<String, LoadError> {
+/// set (a link may lead elsewhere in it) and hold a `policy.toml`.
+fn listed_folder(source: &dyn SetSource, set_file: &Path, listed: &str) -> Result<String, LoadError> {
     let bad = |why: String| LoadError::manifest(set_file, format!("key `policies`: `{listed}` {why}"));
     let inside = Path::new(listed)
         .components()
         .all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir));
-    let folder = source::join("", listed).filter(|f| inside && !f.is_empty());
-    let Some(folder) = folder else {
+    let Some(folder) = source::join("", listed).filter(|f| inside && !f.is_empty()) else {
         return Err(bad("must be a folder inside the set".into()));
     };
-    let manifest = format!("{folder}/{POLICY_FILE}");
-    if files.binary_search(&manifest).is_err() {
-        return Err(bad(format!("has no `{POLICY_FILE}`")));
+    match source.read(&format!("{folder}/{POLICY_FILE}"), MAX_MANIFEST_BYTES) {
+        Ok(_) => Ok(folder),
+        Err(SourceError::Outside { .. }) => Err(bad("leads outside the set".into())),
+        Err(e) if e.is_missing() || matches!(e, SourceError::NotAFile { .. }) => {
+            Err(bad(format!("has no `{POLICY_FILE}`")))
+        }
+        Err(SourceError::Io { cause, .. }) => Err(bad(format!("cannot read `{listed}/{POLICY_FILE}`: {cause}"))),
+        Err(other) => Err(bad(other.to_string())),
     }
-    Ok(folder)
 }
 
-/// Every folder of the set that holds a `policy.toml`, in path order. A
-/// policy folder's own subfolders (data, tests) are not searched, nor is
-/// any folder named `tests`.
+/// Every folder of the set that holds a `policy.toml`, in path order (as
+/// paths compare: folder by folder). A policy folder's own subfolders
+/// (data, tests) are not searched, nor is any folder named `tests`.
 fn discover(files: &[String]) -> Vec<String> {
-    let candidates: Vec<&str> = files
+    let mut candidates: Vec<&str> = files
         .iter()
         .filter_map(|file| file.strip_suffix(POLICY_FILE)?.strip_suffix('/'))
         .filter(|folder| !folder.split('/').any(|part| part == TESTS_DIR))
         .collect();
+    candidates.sort_by(|a, b| Path::new(a).cmp(Path::new(b)));
     let inside_another = |folder: &str| candidates.iter().any(|c| folder.starts_with(&format!("{c}/")));
     candidates.iter().filter(|f| !inside_another(f)).map(|f| (*f).to_owned()).collect()
 }
 
 /// Compiles (or finds compiled) the policy's module, returning it with the
-/// SHA-256 of its bytes in hex. The outer error is a manifest's (the file
-/// cannot be read), the inner one the policy's.
-#[allow(clippy::type_complexity, reason = "the two layers of error are the point")]
-fn compile(
-    runtime: &Runtime,
-    source: &dyn SetSource,
-    m: &PolicyManifest,
-) -> Result<Result<(Component, String), PolicyError>, LoadError> {
-    Ok(match (&m.module, &m.files.module) {
-        (ModuleSource::Builtin(name), _) => runtime
-            .builtin_component(name)
-            .map(|(component, hash)| (component, hex(&hash)))
-            .map_err(PolicyError::Module),
+/// SHA-256 of its bytes in hex.
+fn compile(runtime: &Runtime, source: &dyn SetSource, m: &PolicyManifest) -> Result<(Component, String), LoadError> {
+    let policy_err = |cause: PolicyError| LoadError::Policy { path: m.path.clone(), policy: m.name.clone(), cause };
+    let (component, hash) = match (&m.module, &m.files.module) {
         (ModuleSource::File(shown), Some(file)) => {
-            let bytes = source
-                .read(file, MAX_MODULE_BYTES)
-                .map_err(|e| LoadError::manifest(&m.path, format!("key `module`: {}", shown_error(e, file))))?;
+            let bytes = source.read(&file.path, MAX_MODULE_BYTES).map_err(|e| match e {
+                SourceError::Io { cause, .. } if cause.kind() != ErrorKind::NotFound => {
+                    policy_err(PolicyError::Module(format!("cannot read module `{}`: {cause}", shown.display())))
+                }
+                other => LoadError::manifest(&m.path, format!("key `module`: {}", file_error(other, &file.written))),
+            })?;
             let hash: [u8; 32] = Sha256::digest(&bytes).into();
-            runtime
+            let component = runtime
                 .module_component(hash, &bytes)
-                .map(|component| (component, hex(&hash)))
-                .map_err(|e| PolicyError::Module(format!("module `{}`: {e}", shown.display())))
+                .map_err(|e| policy_err(PolicyError::Module(format!("module `{}`: {e}", shown.display()))))?;
+            (component, hash)
         }
-        (ModuleSource::File(shown), None) => {
-            Err(PolicyError::Module(format!("module `{}` is not a file of the set", shown.display())))
+        (module, _) => {
+            let name = match module {
+                ModuleSource::Builtin(name) => name.as_str(),
+                other => unreachable!("a module file `{other}` without its set path"),
+            };
+            runtime.builtin_component(name).map_err(|e| policy_err(PolicyError::Module(e)))?
         }
-    })
+    };
+    Ok((component, hex(&hash)))
 }
 
-/// A read error for a manifest key: the path as the set names it.
-fn shown_error(e: SourceError, file: &str) -> String {
+/// A file a manifest names that the source refused, named as the manifest
+/// writes it.
+fn file_error(e: SourceError, written: &str) -> String {
     match e {
-        SourceError::Io { cause, .. } => format!("`{file}` cannot be read: {cause}"),
+        SourceError::Outside { .. } => format!("`{written}` is outside the policy set"),
+        SourceError::NotAFile { .. } => format!("`{written}` is not a file"),
+        SourceError::TooLarge { max_bytes, .. } => format!("`{written}` is larger than {max_bytes} bytes"),
+        SourceError::Io { cause, .. } => format!("`{written}`: {cause}"),
         other => other.to_string(),
     }
 }
 
 /// Checks the component against the contract and links it.
-fn link(runtime: &Runtime, component: &Component) -> Result<PolicyPre<crate::sandbox::PolicyState>, PolicyError> {
+fn link(runtime: &Runtime, component: &Component) -> Result<PolicyPre<PolicyState>, PolicyError> {
     let ty = component.component_type();
-    let imports: Vec<String> = ty.imports(runtime.engine()).map(|(name, _)| name.to_owned()).collect();
+    let engine = runtime.engine();
+    let imports: Vec<String> = ty.imports(engine).map(|(name, _)| name.to_owned()).collect();
     crate::contract::check(imports.iter().map(String::as_str)).map_err(PolicyError::Contract)?;
+    let exports: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
+    let required = std::iter::once("init").chain(HOOKS.iter().map(|h| h.export));
+    if let Some(missing) = required.into_iter().find(|name| !exports.contains(name)) {
+        return Err(PolicyError::Contract(format!(
+            "export `{missing}` is missing: the component does not implement the contract"
+        )));
+    }
     let pre = runtime.linker().instantiate_pre(component).map_err(|e| PolicyError::Link(format!("{e:#}")))?;
-    PolicyPre::new(pre)
-        .map_err(|e| PolicyError::Contract(format!("the component does not implement the contract's exports: {e:#}")))
+    PolicyPre::new(pre).map_err(|e| PolicyError::Contract(format!("the exports do not match the contract: {e:#}")))
 }
 
 /// Reads the policy's `[data]` files, to hand to every new instance's `init`.
@@ -190,15 +214,16 @@ fn read_data(source: &dyn SetSource, m: &PolicyManifest, max_bytes: u64) -> Resu
         .iter()
         .zip(&m.files.data)
         .map(|((name, shown), file)| {
-            let bad = |message: String| {
-                LoadError::manifest(&m.path, format!("key `data.{name}`: `{}` {message}", shown.display()))
-            };
-            let contents = source.read(file, max_bytes).map_err(|e| match e {
+            let bad = |message: String| LoadError::manifest(&m.path, format!("key `data.{name}`: {message}"));
+            let contents = source.read(&file.path, max_bytes).map_err(|e| match e {
                 SourceError::TooLarge { .. } => bad(format!(
-                    "is larger than the set's `max_data_bytes` of {max_bytes} bytes (`[limits]` in `groupgate.toml`)"
+                    "`{}` is larger than the set's `max_data_bytes` of {max_bytes} bytes (`[limits]` in `groupgate.toml`)",
+                    shown.display()
                 )),
-                SourceError::Io { cause, .. } => bad(format!("cannot be read: {cause}")),
-                other => LoadError::manifest(&m.path, format!("key `data.{name}`: {other}")),
+                SourceError::Io { cause, .. } if cause.kind() != ErrorKind::NotFound => {
+                    bad(format!("`{}` cannot be read: {cause}", shown.display()))
+                }
+                other => bad(file_error(other, &file.written)),
             })?;
             Ok(DataFile { name: name.clone(), contents })
         })
@@ -212,6 +237,7 @@ mod tests {
     #[test]
     fn discovery_stops_at_a_policy_folder_and_skips_tests_folders() {
         let files: Vec<String> = [
+            "a-b/policy.toml",
             "a/data/policy.toml",
             "a/policy.toml",
             "b/c/policy.toml",
@@ -221,6 +247,8 @@ mod tests {
         ]
         .map(String::from)
         .to_vec();
-        assert_eq!(discover(&files), ["a", "b/c"]);
+        // Folder by folder, as paths compare: `a` before `a-b`, though `-`
+        // sorts before `/` as text.
+        assert_eq!(discover(&files), ["a", "a-b", "b/c"]);
     }
 }

@@ -55,7 +55,8 @@ pub use watch::{DEBOUNCE, MAX_WAIT, RECHECK};
 /// ```
 pub trait SetSource: Send + Sync {
     /// The folder the set's files are named from in messages, and that
-    /// [`PolicySet::root`](crate::PolicySet::root) reports.
+    /// [`PolicySet::root`](crate::PolicySet::root) reports. The test runner
+    /// (and so a server's reload) reads a set's case files from it on disk.
     fn root(&self) -> &Path;
 
     /// Every file of the set, sorted. Hidden files and folders (names that
@@ -123,7 +124,7 @@ pub enum SourceError {
         cause: std::io::Error,
     },
     /// The set cannot be watched.
-    #[error("cannot watch `{}`: {cause}", path.display())]
+    #[error("cannot watch the policy folder `{}`: {cause}", path.display())]
     Watch {
         /// The folder.
         path: PathBuf,

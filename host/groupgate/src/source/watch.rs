@@ -50,7 +50,7 @@ pub(super) fn watch(root: &Path, changed: Box<dyn Fn() + Send>) -> Result<Folder
     })
     .map_err(|e| failed(e.to_string()))?;
     let path = root.to_path_buf();
-    let mut folder = Folder { watcher, path, identity: None };
+    let mut folder = Watched { watcher, path, identity: None };
     folder.attach();
     let stop = Arc::new(AtomicBool::new(false));
     let stopped = stop.clone();
@@ -93,13 +93,13 @@ fn settle(rx: &mpsc::Receiver<()>) {
 
 /// The watched folder: its path, and the identity of what the path named
 /// when the watch was set.
-struct Folder {
+struct Watched {
     watcher: RecommendedWatcher,
     path: PathBuf,
     identity: Option<Identity>,
 }
 
-impl Folder {
+impl Watched {
     /// Watches what the path names now.
     fn attach(&mut self) {
         if let Some(old) = self.identity.take() {
