@@ -172,6 +172,38 @@ fn discovery_does_not_follow_links() {
     assert_eq!(loaded.policies().count(), 1);
 }
 
+/// A set may reach its own files through links and hidden folders (a
+/// `current` link to the release in use, a word list shared through a
+/// link): loading follows a link as long as it stays inside the set. (A
+/// manifest's `..` is resolved as the set names the folder, not through
+/// the link.)
+#[test]
+fn links_and_hidden_folders_inside_the_set_are_followed() {
+    let set = TempSet::new("policies = [\"current\"]\n").file(".shared/words.txt", "zorblax\n").policy(
+        "releases/v3",
+        "name = \"words\"\nversion = \"3\"\nmodule = \"builtin:prohibited-content\"\nhooks = [\"message\"]\n\
+             [data]\nwords = \"lists/words.txt\"\n",
+        &[],
+    );
+    std::os::unix::fs::symlink("releases/v3", set.path().join("current")).unwrap();
+    let lists = set.path().join("releases/v3/lists");
+    std::os::unix::fs::symlink("../../.shared", &lists).unwrap();
+    let loaded = groupgate_tests::load(set.path()).unwrap_or_else(|e| panic!("the set should load: {e}"));
+    assert_eq!(loaded.evaluate_message(&message("zorblax")).unwrap().outcome, Outcome::Deny);
+
+    // A link that leads outside the set is refused, named as written.
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("words.txt"), "x\n").unwrap();
+    std::fs::remove_file(&lists).unwrap();
+    std::os::unix::fs::symlink(outside.path(), &lists).unwrap();
+    let err = load_error(&set);
+    assert!(err.contains("key `data.words`: `lists/words.txt` is outside the policy set"), "{err}");
+    std::fs::remove_file(set.path().join("current")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), set.path().join("current")).unwrap();
+    let err = load_error(&set);
+    assert!(err.contains("key `policies`: `current` leads outside the set"), "{err}");
+}
+
 #[test]
 fn duplicate_names_and_empty_sets_are_errors() {
     let set = TempSet::new("").prohibited_content("a", "x\n", "").policy(

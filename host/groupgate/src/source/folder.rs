@@ -91,8 +91,21 @@ pub fn resolve_inside(root: &Path, dir: &Path, relative: &str) -> Result<PathBuf
     }
     let io = |path: &Path, cause| SourceError::Io { path: path.to_path_buf(), cause };
     let joined = dir.join(relative);
-    let resolved = joined.canonicalize().map_err(|e| io(Path::new(relative), e))?;
     let root = root.canonicalize().map_err(|e| io(root, e))?;
+    let resolved = match joined.canonicalize() {
+        Ok(resolved) => resolved,
+        Err(e) => {
+            // Missing, but the part that exists may already lead outside
+            // (a link to another folder): that is the clearer error.
+            let outside =
+                joined.ancestors().skip(1).find_map(|a| a.canonicalize().ok()).is_some_and(|a| !a.starts_with(&root));
+            return Err(if outside {
+                SourceError::Outside { path: relative.to_owned() }
+            } else {
+                io(Path::new(relative), e)
+            });
+        }
+    };
     if !resolved.starts_with(&root) {
         return Err(SourceError::Outside { path: relative.to_owned() });
     }
