@@ -41,9 +41,13 @@ pub(super) fn load(runtime: &Runtime, source: &dyn SetSource) -> Result<PolicySe
         read => manifest_text(read, &set_file)?,
     };
     let set = manifest::parse_set(&set_file, &root, &text)?;
-    let folders = match &set.policies {
-        Some(listed) => listed.iter().map(|p| listed_folder(source, &set_file, p)).collect::<Result<_, _>>()?,
-        None => discover(&source.files().map_err(|e| source_error(&root, e))?),
+    // Each policy folder, with the entry of `policies` that names it, if any.
+    let folders: Vec<(String, Option<&str>)> = match &set.policies {
+        Some(listed) => listed
+            .iter()
+            .map(|p| listed_folder(&set_file, p).map(|folder| (folder, Some(p.as_str()))))
+            .collect::<Result<_, _>>()?,
+        None => discover(&source.files().map_err(|e| source_error(&root, e))?).into_iter().map(|f| (f, None)).collect(),
     };
     if folders.is_empty() {
         return Err(LoadError::manifest(&set_file, format!("no policies: no folder below holds a `{POLICY_FILE}`")));
@@ -60,10 +64,13 @@ pub(super) fn load(runtime: &Runtime, source: &dyn SetSource) -> Result<PolicySe
     let mut linked: HashMap<ModuleSource, (PolicyPre<PolicyState>, String)> = HashMap::new();
     let mut policies: Vec<LoadedPolicy> = Vec::with_capacity(folders.len());
     let mut hashes: Vec<String> = Vec::with_capacity(folders.len());
-    for folder in folders {
+    for (folder, listed) in folders {
         let manifest_file = format!("{folder}/{POLICY_FILE}");
-        let shown = root.join(&manifest_file);
-        let text = manifest_text(source.read(&manifest_file, MAX_MANIFEST_BYTES), &shown)?;
+        let read = source.read(&manifest_file, MAX_MANIFEST_BYTES);
+        let text = match (read, listed) {
+            (Err(e), Some(listed)) => return Err(listed_error(&set_file, listed, e)),
+            (read, _) => manifest_text(read, &root.join(&manifest_file))?,
+        };
         let m = manifest::parse_policy(&cx, &folder, &text)?;
         if let Some(other) = policies.iter().find(|p| p.manifest.name == m.name) {
             return Err(LoadError::manifest(
@@ -112,25 +119,27 @@ fn source_error(root: &Path, e: SourceError) -> LoadError {
     }
 }
 
-/// A folder named in `groupgate.toml`'s `policies`, which must lie inside the
-/// set (a link may lead elsewhere in it) and hold a `policy.toml`.
-fn listed_folder(source: &dyn SetSource, set_file: &Path, listed: &str) -> Result<String, LoadError> {
-    let bad = |why: String| LoadError::manifest(set_file, format!("key `policies`: `{listed}` {why}"));
+/// A folder named in `groupgate.toml`'s `policies`, which must be a folder
+/// inside the set (a link may lead elsewhere in it; see [`listed_error`]).
+fn listed_folder(set_file: &Path, listed: &str) -> Result<String, LoadError> {
     let inside = Path::new(listed)
         .components()
         .all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir));
-    let Some(folder) = source::join("", listed).filter(|f| inside && !f.is_empty()) else {
-        return Err(bad("must be a folder inside the set".into()));
+    source::join("", listed).filter(|f| inside && !f.is_empty()).ok_or_else(|| {
+        LoadError::manifest(set_file, format!("key `policies`: `{listed}` must be a folder inside the set"))
+    })
+}
+
+/// Why the `policy.toml` of the folder that `policies` names as `listed`
+/// could not be read, as an error of that key.
+fn listed_error(set_file: &Path, listed: &str, e: SourceError) -> LoadError {
+    let why = match e {
+        SourceError::Outside { .. } => "leads outside the set".to_owned(),
+        e if e.is_missing() || matches!(e, SourceError::NotAFile { .. }) => format!("has no `{POLICY_FILE}`"),
+        SourceError::Io { cause, .. } => format!("cannot read `{listed}/{POLICY_FILE}`: {cause}"),
+        other => other.to_string(),
     };
-    match source.read(&format!("{folder}/{POLICY_FILE}"), MAX_MANIFEST_BYTES) {
-        Ok(_) => Ok(folder),
-        Err(SourceError::Outside { .. }) => Err(bad("leads outside the set".into())),
-        Err(e) if e.is_missing() || matches!(e, SourceError::NotAFile { .. }) => {
-            Err(bad(format!("has no `{POLICY_FILE}`")))
-        }
-        Err(SourceError::Io { cause, .. }) => Err(bad(format!("cannot read `{listed}/{POLICY_FILE}`: {cause}"))),
-        Err(other) => Err(bad(other.to_string())),
-    }
+    LoadError::manifest(set_file, format!("key `policies`: `{listed}` {why}"))
 }
 
 /// Every folder of the set that holds a `policy.toml`, in path order (as
