@@ -17,7 +17,7 @@ use crate::wire::{GroupCreation, Membership, Message, Reason, Verdict};
 /// The reason code of a policy that failed to give a verdict.
 pub const POLICY_ERROR: &str = "policy-error";
 
-/// Policies loaded from one folder, ready to evaluate requests. A set never
+/// Policies loaded from one source, ready to evaluate requests. A set never
 /// changes once loaded; a reload builds a new one.
 pub struct PolicySet {
     root: PathBuf,
