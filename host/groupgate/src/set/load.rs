@@ -160,8 +160,12 @@ fn discover(files: &[String]) -> Vec<String> {
 /// SHA-256 of its bytes in hex.
 fn compile(runtime: &Runtime, source: &dyn SetSource, m: &PolicyManifest) -> Result<(Component, String), LoadError> {
     let policy_err = |cause: PolicyError| LoadError::Policy { path: m.path.clone(), policy: m.name.clone(), cause };
-    let (component, hash) = match (&m.module, &m.files.module) {
-        (ModuleSource::File(shown), Some(file)) => {
+    let (component, hash) = match &m.module {
+        ModuleSource::Builtin(name) => {
+            runtime.builtin_component(name).map_err(|e| policy_err(PolicyError::Module(e)))?
+        }
+        ModuleSource::File(shown) => {
+            let file = m.files.module.as_ref().expect("the manifest parser keeps a module file's set path");
             let bytes = source.read(&file.path, MAX_MODULE_BYTES).map_err(|e| match e {
                 SourceError::Io { cause, .. } if cause.kind() != ErrorKind::NotFound => {
                     policy_err(PolicyError::Module(format!("cannot read module `{}`: {cause}", shown.display())))
@@ -173,13 +177,6 @@ fn compile(runtime: &Runtime, source: &dyn SetSource, m: &PolicyManifest) -> Res
                 .module_component(hash, &bytes)
                 .map_err(|e| policy_err(PolicyError::Module(format!("module `{}`: {e}", shown.display()))))?;
             (component, hash)
-        }
-        (module, _) => {
-            let name = match module {
-                ModuleSource::Builtin(name) => name.as_str(),
-                other => unreachable!("a module file `{other}` without its set path"),
-            };
-            runtime.builtin_component(name).map_err(|e| policy_err(PolicyError::Module(e)))?
         }
     };
     Ok((component, hex(&hash)))
@@ -201,8 +198,7 @@ fn file_error(e: SourceError, written: &str) -> String {
 fn link(runtime: &Runtime, component: &Component) -> Result<PolicyPre<PolicyState>, PolicyError> {
     let ty = component.component_type();
     let engine = runtime.engine();
-    let imports: Vec<String> = ty.imports(engine).map(|(name, _)| name.to_owned()).collect();
-    crate::contract::check(imports.iter().map(String::as_str)).map_err(PolicyError::Contract)?;
+    crate::contract::check(ty.imports(engine).map(|(name, _)| name)).map_err(PolicyError::Contract)?;
     let exports: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
     let required = std::iter::once("init").chain(HOOKS.iter().map(|h| h.export));
     if let Some(missing) = required.into_iter().find(|name| !exports.contains(name)) {
