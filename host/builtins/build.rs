@@ -7,7 +7,16 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 /// The plugins a manifest can name as `module = "builtin:NAME"`.
-const BUILTIN: &[&str] = &["prohibited-content", "real-name", "credit-levels", "group-limits", "blacklist"];
+const BUILTIN: &[&str] = &[
+    "prohibited-content",
+    "real-name",
+    "credit-levels",
+    "group-limits",
+    "blacklist",
+    "flood-control",
+    "repeat-offender",
+    "group-violations",
+];
 
 fn main() {
     let mut guests = groupgate_wasm_build::Guests::new("../../plugins");

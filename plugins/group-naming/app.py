@@ -7,6 +7,27 @@ one of the configured labels (e.g. `verified-organisation`). A name longer
 than `max_name_chars` characters, or one with no letter or digit in it, is
 denied.
 
+Before any of that, a founder whose group creations were denied citing
+Art. 8 `max_denied_names` times or more in the last 24 hours has the next
+one held for a moderator (`naming-attempts`): someone trying name after
+name until one passes. The policy does not count this itself: it reads the
+host's counter `naming_denials`, which its manifest declares as
+
+    [counters.naming_denials]
+    of = "founder"
+    host = { hook = "group-creation", outcome = "deny", articles = ["Art. 8"] }
+    windows = ["24h"]
+
+so it counts the set's final decisions (this policy's denials, and those of
+any other policy citing Art. 8), and the policy returns no increments. When
+the counter cannot be read (`on_state_error = "no_counts"`), `count` returns
+None and the check is skipped.
+
+Contract groupgate:policy@0.2.0: each hook is lent the request as a resource
+(`wit_world.imports.request.GroupCreation`) and reads the fields it needs
+through its methods: `creation.name()`, `creation.founder()`,
+`creation.count("naming_denials", "24h")` (an int, or None).
+
 Built into a component by `scripts/build-components` with componentize-py;
 see plugins/README.md, "Policies in Python".
 """
@@ -16,10 +37,15 @@ import unicodedata
 
 import wit_world
 from componentize_py_types import Err
-from wit_world.imports import log, types
+from wit_world.imports import log, request, types
 
 DEFAULT_TERMS = ["official", "government", "police", "官方", "政府", "公安", "警察"]
-KNOWN_KEYS = {"official_terms", "exempt_labels", "max_name_chars", "check_description"}
+KNOWN_KEYS = {"official_terms", "exempt_labels", "max_name_chars", "check_description", "max_denied_names"}
+
+# The host's counter of the founder's denied creations, and the window read,
+# both written exactly as in the manifest: `count` traps on any other.
+COUNTER = "naming_denials"
+WINDOW = "24h"
 
 
 def skeleton(text: str) -> str:
@@ -32,7 +58,7 @@ def skeleton(text: str) -> str:
 
 
 def allow() -> types.Verdict:
-    return types.Verdict(outcome=types.Outcome.ALLOW, reasons=[], measures=[])
+    return types.Verdict(outcome=types.Outcome.ALLOW, reasons=[], measures=[], increments=[])
 
 
 class Settings:
@@ -42,6 +68,7 @@ class Settings:
     exempt: set[str] = set()
     max_chars: int = 30
     check_description: bool = True
+    max_denied: int = 3
 
 
 # Module state, not attributes of `WitWorld`: componentize-py makes a new
@@ -73,18 +100,36 @@ class WitWorld(wit_world.WitWorld):
         check_description = given.get("check_description", True)
         if not isinstance(check_description, bool):
             raise Err("config `check_description` must be true or false")
+        max_denied = given.get("max_denied_names", 3)
+        if isinstance(max_denied, bool) or not isinstance(max_denied, int) or max_denied < 1:
+            raise Err(f"config `max_denied_names` must be a whole number of at least 1, not {max_denied!r}")
         settings.terms = [(skeleton(t), t) for t in terms]
         settings.exempt = set(labels)
         settings.max_chars = max_chars
         settings.check_description = check_description
+        settings.max_denied = max_denied
         log.log(
             log.Level.INFO,
             "group-naming ready",
-            [("terms", str(len(terms))), ("max_name_chars", str(max_chars))],
+            [("terms", str(len(terms))), ("max_name_chars", str(max_chars)), ("max_denied_names", str(max_denied))],
         )
 
-    def evaluate_group_creation(self, creation: types.GroupCreation) -> types.Verdict:
-        name = creation.name.strip()
+    def evaluate_group_creation(self, creation: request.GroupCreation) -> types.Verdict:
+        # `creation` is lent for this call: each method fetches one field
+        # from the host, so each is called once, and only when needed.
+        # The founder's denied creations in the last 24 hours (the host's
+        # count, an int), or None when the counter could not be read.
+        denied = creation.count(COUNTER, WINDOW)
+        if denied is not None and denied >= settings.max_denied:
+            reason = types.Reason(
+                code="naming-attempts",
+                message=f"the founder's group creations were denied {denied} times in the last 24 hours; "
+                "a moderator must check this one",
+                article="Art. 8",
+                evidence=f"{denied} denials in {WINDOW}",
+            )
+            return types.Verdict(outcome=types.Outcome.REVIEW, reasons=[reason], measures=[], increments=[])
+        name = creation.name().strip()
         if len(name) > settings.max_chars:
             return deny(
                 "group-name-too-long",
@@ -93,30 +138,30 @@ class WitWorld(wit_world.WitWorld):
             )
         if not any(c.isalnum() for c in name):
             return deny("group-name-symbols", "a group name needs at least one letter or digit", None)
-        if settings.exempt.intersection(creation.founder.labels):
+        if settings.exempt.intersection(creation.founder().labels):
             return allow()
-        fields = [("name", creation.name)]
+        fields = [("name", name)]
         if settings.check_description:
-            fields.append(("description", creation.description))
+            fields.append(("description", creation.description()))
         for field, text in fields:
             found = official_term(text)
             if found is not None:
-                log.log(log.Level.DEBUG, "official-sounding group name", [("request", creation.id), ("term", found)])
+                log.log(log.Level.DEBUG, "official-sounding group name", [("request", creation.id()), ("term", found)])
                 reason = types.Reason(
                     code="impersonates-official-body",
                     message=f"the group's {field} presents it as an official body; a moderator must confirm it",
                     article="Art. 8",
                     evidence=found,
                 )
-                return types.Verdict(outcome=types.Outcome.REVIEW, reasons=[reason], measures=[])
+                return types.Verdict(outcome=types.Outcome.REVIEW, reasons=[reason], measures=[], increments=[])
         return allow()
 
     # The manifest attaches this policy to group creation only; these answer
     # anyway, since the contract asks every policy for all three.
-    def evaluate_message(self, message: types.Message) -> types.Verdict:
+    def evaluate_message(self, message: request.Message) -> types.Verdict:
         return allow()
 
-    def evaluate_membership(self, membership: types.Membership) -> types.Verdict:
+    def evaluate_membership(self, membership: request.Membership) -> types.Verdict:
         return allow()
 
 
@@ -131,4 +176,4 @@ def official_term(text: str) -> str | None:
 
 def deny(code: str, message: str, evidence: str | None) -> types.Verdict:
     reason = types.Reason(code=code, message=message, article="Art. 8", evidence=evidence)
-    return types.Verdict(outcome=types.Outcome.DENY, reasons=[reason], measures=[])
+    return types.Verdict(outcome=types.Outcome.DENY, reasons=[reason], measures=[], increments=[])

@@ -1,15 +1,38 @@
 // link-guard: a groupgate policy written in JavaScript.
 //
 // Links in a message (Art. 7): a sender below `links_min_credit` may not post
-// any. Link domains (Art. 10): a domain on the `blocked` list is denied and
-// its sender warned, one on the `review` list is held for a moderator; a
-// listed domain covers its subdomains. Attachments (Art. 10): a file whose
-// name ends in an executable type is denied.
+// any. Link floods (Art. 7): a message with links from a sender who posted
+// `max_links_per_hour` or more links in the hour before it is held for a
+// moderator (`link-flood`). Link domains (Art. 10): a domain on the `blocked`
+// list is denied and its sender warned, one on the `review` list is held for
+// a moderator; a listed domain covers its subdomains. Attachments (Art. 10):
+// a file whose name ends in an executable type is denied.
+//
+// Links are counted in the policy's own counter `links`, of the sender, which
+// its manifest declares with the window "1h":
+//
+//   [counters.links]
+//   of = "sender"
+//   windows = ["1h"]
+//
+// Every message with links adds its number of links (each link, a repeated
+// one too) through the verdict's `increments`, whatever the decision. When
+// the counter cannot be read (`on_state_error = "no_counts"`), `count`
+// returns `undefined` and the link-flood check is skipped.
+//
+// Contract groupgate:policy@0.2.0: each hook is lent the request as a
+// resource, and reads the fields it needs through its methods
+// (`message.text()`, `message.sender()`, `message.count("links", "1h")`).
 //
 // Built into a component by `scripts/build-components` with componentize-js;
 // see plugins/README.md, "Policies in JavaScript".
 
-import { log } from "groupgate:policy/log@0.1.0";
+import { log } from "groupgate:policy/log@0.2.0";
+
+// The policy's own counter of links, of the sender, and the window it reads,
+// both written exactly as in the manifest: `count` traps on any other.
+const COUNTER = "links";
+const WINDOW = "1h";
 
 const DEFAULT_EXECUTABLE_TYPES = [
   "apk", "app", "bat", "cmd", "com", "cpl", "dll", "exe", "hta", "jar", "js",
@@ -26,10 +49,14 @@ let settings = null;
 // regular expressions made the whole call about a quarter slower.
 const LINK_END = new Set([" ", "\t", "\n", "\r", "<", ">", '"', "'", "`", "/", "?", "#", "\\"]);
 
-/** The hosts of the links in `text`, lower-cased, each once. */
-function linkHosts(text) {
+/**
+ * The links in `text`: `hosts`, their hosts lower-cased, each once, and
+ * `count`, how many links there are, a repeated one each time.
+ */
+function findLinks(text) {
   const lower = text.toLowerCase();
   const hosts = new Set();
+  let count = 0;
   // The next `://` and `www.` at or after `at`, each searched for again only
   // once passed, so a text full of either costs one pass, not one per match.
   let scheme = lower.indexOf("://");
@@ -57,12 +84,13 @@ function linkHosts(text) {
       }
       start = www;
     } else {
-      return [...hosts];
+      return { hosts: [...hosts], count };
     }
     const [host, end] = hostAt(lower, start);
     at = Math.max(at, end);
     if (host !== "") {
       hosts.add(host);
+      count++;
     }
   }
 }
@@ -120,7 +148,7 @@ function asciiOf(code) {
  */
 export function init(configJson, data) {
   const config = JSON.parse(configJson);
-  const known = ["links_min_credit", "blocked", "review", "executable_types"];
+  const known = ["links_min_credit", "max_links_per_hour", "blocked", "review", "executable_types"];
   for (const key of Object.keys(config)) {
     if (!known.includes(key)) {
       throw `unknown config key \`${key}\` (known: ${known.join(", ")})`;
@@ -130,6 +158,10 @@ export function init(configJson, data) {
   if (!Number.isInteger(minCredit) || minCredit < 0 || minCredit > 255) {
     throw `config \`links_min_credit\` must be a whole number from 0 to 255, not ${JSON.stringify(minCredit)}`;
   }
+  const maxLinks = config.max_links_per_hour ?? 20;
+  if (!Number.isSafeInteger(maxLinks) || maxLinks < 1) {
+    throw `config \`max_links_per_hour\` must be a whole number of at least 1, not ${JSON.stringify(maxLinks)}`;
+  }
   const types = config.executable_types ?? DEFAULT_EXECUTABLE_TYPES;
   if (!Array.isArray(types) || !types.every((t) => typeof t === "string" && /^[a-z0-9]+$/i.test(t))) {
     throw "config `executable_types` must be a list of file extensions without the dot, e.g. [\"exe\", \"bat\"]";
@@ -137,12 +169,15 @@ export function init(configJson, data) {
   const files = new Map(data.map((file) => [file.name, file.contents]));
   settings = {
     minCredit,
+    // A BigInt, as `count` returns the counter (a WIT u64) as one.
+    maxLinks: BigInt(maxLinks),
     blocked: domainList(config.blocked, "blocked", files),
     review: domainList(config.review, "review", files),
     executable: new Set(types.map((t) => t.toLowerCase())),
   };
   log("info", "link-guard ready", [
     ["links_min_credit", String(minCredit)],
+    ["max_links_per_hour", String(maxLinks)],
     ["blocked_domains", String(settings.blocked.size)],
     ["review_domains", String(settings.review.size)],
   ]);
@@ -192,8 +227,10 @@ function listed(list, host) {
 
 const RANK = { allow: 0, review: 1, deny: 2 };
 
+// `message` is the request resource lent for this call: an object whose
+// methods (`text()`, `sender()`, `attachments()`, `count()`, ...) each fetch
+// one field from the host. Each is called once, and only when needed.
 export function evaluateMessage(message) {
-  const sender = message.sender;
   let outcome = "allow";
   const reasons = [];
   const measures = [];
@@ -204,8 +241,10 @@ export function evaluateMessage(message) {
     reasons.push(reason);
   };
 
-  const hosts = linkHosts(message.text);
-  if (hosts.length > 0 && sender.creditLevel < settings.minCredit) {
+  const { hosts, count: links } = findLinks(message.text());
+  // The sender is read only when a rule needs them: a message with links.
+  const sender = links > 0 ? message.sender() : undefined;
+  if (links > 0 && sender.creditLevel < settings.minCredit) {
     decide("deny", {
       code: "links-need-credit",
       message: `posting links needs credit level ${settings.minCredit}; the sender has ${sender.creditLevel}`,
@@ -239,7 +278,7 @@ export function evaluateMessage(message) {
       });
     }
   }
-  for (const attachment of message.attachments) {
+  for (const attachment of message.attachments()) {
     // `photo.jpg.exe` and Windows' ignored trailing dots and spaces included.
     const name = attachment.name.replace(/[. ]+$/, "");
     const dot = name.lastIndexOf(".");
@@ -253,22 +292,40 @@ export function evaluateMessage(message) {
       });
     }
   }
+  // Link floods, last: the reasons about the message's own content come first.
+  if (links > 0) {
+    // The links the sender posted in the hour before this message: a BigInt,
+    // or `undefined` when the counter could not be read (then no check).
+    const earlier = message.count(COUNTER, WINDOW);
+    if (earlier !== undefined && earlier >= settings.maxLinks) {
+      decide("review", {
+        code: "link-flood",
+        message: `the sender posted ${earlier} links in the last hour; from ${settings.maxLinks} on, a moderator checks their links`,
+        article: "Art. 7",
+        evidence: `${earlier} links in ${WINDOW}`,
+      });
+    }
+  }
   if (outcome !== "allow") {
     log("debug", "link-guard decided", [
-      ["message", message.id],
+      ["message", message.id()],
       ["outcome", outcome],
       ["reasons", reasons.map((r) => r.code).join(",")],
     ]);
   }
-  return { outcome, reasons, measures };
+  // This message's links count, whatever the decision; a u32 is a Number
+  // (a BigInt here would throw). No increment when there are none.
+  const increments = links > 0 ? [{ counter: COUNTER, amount: links }] : [];
+  return { outcome, reasons, measures, increments };
 }
 
 // The manifest attaches this policy to messages only; these answer anyway,
-// since the contract asks every policy for all three.
+// since the contract asks every policy for all three. Every verdict needs
+// all four fields, `increments` too: the bindings fail on a missing list.
 export function evaluateGroupCreation(_creation) {
-  return { outcome: "allow", reasons: [], measures: [] };
+  return { outcome: "allow", reasons: [], measures: [], increments: [] };
 }
 
 export function evaluateMembership(_membership) {
-  return { outcome: "allow", reasons: [], measures: [] };
+  return { outcome: "allow", reasons: [], measures: [], increments: [] };
 }

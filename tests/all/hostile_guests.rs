@@ -263,7 +263,8 @@ fn a_verdict_with_huge_strings_gets_the_on_error_verdict() {
 fn a_guest_built_for_another_contract_version_is_refused_naming_both() {
     let text = load_error(&set_with("newer", guests::OTHER_CONTRACT, "")).to_string();
     assert!(text.contains("policy `newer`"), "{text}");
-    assert!(text.contains("groupgate:policy@0.2.0") && text.contains(groupgate::CONTRACT), "{text}");
+    assert!(text.contains("groupgate:policy@0.3.0") && text.contains(groupgate::CONTRACT), "{text}");
+    assert!(text.contains("groupgate:policy@0.1.0"), "every version served is named: {text}");
 }
 
 #[test]

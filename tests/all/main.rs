@@ -3,9 +3,11 @@
 //! test binary, as wasmtime's `tests/all` is, so that `cargo test` links
 //! wasmtime once for all of them rather than once per area.
 
+mod contract_versions;
 mod hostile_guests;
 mod normalisation;
 mod policy_sets;
 mod prohibited_content;
 mod server;
+mod state_redis;
 mod test_runner;

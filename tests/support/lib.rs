@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use groupgate::{Group, GroupCreation, LoadError, Membership, MembershipKind, Message, PolicySet, Role, Runtime, User};
 
+pub mod redis;
+
 /// Paths of the test guest components, built by this crate's build script.
 pub mod guests {
     include!(concat!(env!("OUT_DIR"), "/guests.rs"));
@@ -18,9 +20,11 @@ pub fn runtime() -> &'static Runtime {
     RUNTIME.get_or_init(|| groupgate_builtins::register(&mut Runtime::builder()).build().expect("a runtime"))
 }
 
-/// Loads the policy set in the folder `dir` on [`runtime`].
+/// Loads the policy set in the folder `dir` on [`runtime`], with counters
+/// of its own in memory: tests share the runtime, not the counts.
 pub fn load(dir: impl AsRef<Path>) -> Result<PolicySet, LoadError> {
-    PolicySet::load_dir(runtime(), dir)
+    let store: std::sync::Arc<dyn groupgate::state::StateStore> = std::sync::Arc::new(groupgate::state::Memory::new());
+    PolicySet::load_dir(runtime(), dir).map(|set| set.with_state(store))
 }
 
 /// The repository's root folder.

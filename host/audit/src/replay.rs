@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use groupgate::state::Recorded;
 use groupgate::{DecisionMeasure, DecisionReason, PolicySet, Request};
 use serde_json::Value;
 
@@ -76,7 +77,11 @@ pub fn replay(set: &PolicySet, dir: &Path) -> Result<Replay, ReadError> {
         };
         report.replayed += 1;
         let old_outcome = record.outcome.as_str().to_owned();
-        let decision = match set.evaluate(&request) {
+        // The counts the decision read, so a stateful decision is reproduced
+        // without the store it read them from.
+        let counts =
+            Recorded::new(record.policies.iter().map(|p| (p.report.name.clone(), p.report.counts.clone())).collect());
+        let decision = match set.evaluate_with_counts(&request, &counts) {
             Ok(decision) => decision,
             // The new set's limits refuse what the old one decided.
             Err(e) => {

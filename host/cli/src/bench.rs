@@ -3,6 +3,7 @@
 //! or more threads, and reports throughput, latency percentiles and the time
 //! spent in each policy. `groupgate bench` prints its [`BenchReport`].
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -21,20 +22,52 @@ pub struct BenchOptions {
     pub warmup: Duration,
     /// Threads evaluating at once, each in a loop.
     pub threads: usize,
+    /// How many users the requests come from, in turn: the request's own
+    /// (the sender, founder or subject) with `-1`, `-2`, ... appended, so a
+    /// set that counts per user (flood control) sees ordinary traffic
+    /// rather than one user's flood. 1 decides the request as given.
+    pub senders: usize,
 }
 
 impl BenchOptions {
     /// Measure for `duration` after `warmup`, on `threads` threads.
     pub fn new(duration: Duration, warmup: Duration, threads: usize) -> BenchOptions {
-        BenchOptions { duration, warmup, threads }
+        BenchOptions { duration, warmup, threads, senders: 1 }
+    }
+
+    /// Spread the requests over `senders` users (see [`BenchOptions::senders`]).
+    pub fn senders(mut self, senders: usize) -> BenchOptions {
+        self.senders = senders.max(1);
+        self
     }
 }
 
 impl Default for BenchOptions {
     /// Ten seconds on one thread, after one second of warm-up.
     fn default() -> Self {
-        BenchOptions { duration: Duration::from_secs(10), warmup: Duration::from_secs(1), threads: 1 }
+        BenchOptions { duration: Duration::from_secs(10), warmup: Duration::from_secs(1), threads: 1, senders: 1 }
     }
+}
+
+/// `request` from each of `n` users in turn (see [`BenchOptions::senders`]).
+fn from_senders(request: &Request, n: usize) -> Vec<Arc<Request>> {
+    if n <= 1 {
+        return vec![Arc::new(request.clone())];
+    }
+    let hook = request.hook();
+    let mut value = request.to_value();
+    let field = match hook {
+        groupgate::Hook::Message => "sender",
+        groupgate::Hook::GroupCreation => "founder",
+        _ => "subject",
+    };
+    let id = value[field]["id"].as_str().unwrap_or_default().to_owned();
+    (1..=n)
+        .map(|k| {
+            value[field]["id"] = format!("{id}-{k}").into();
+            Arc::new(Request::from_value(hook, value.clone()).expect("the request with another user id decodes"))
+        })
+        .collect()
 }
 
 /// What a run measured. Times are in microseconds, from the moment
@@ -93,12 +126,18 @@ pub fn run(set: &PolicySet, request: &Request, options: &BenchOptions) -> Result
     let first = set.evaluate(request)?;
     let names: Vec<String> = first.policies.iter().map(|p| p.name.clone()).collect();
     let threads = options.threads.max(1);
+    let requests = from_senders(request, options.senders);
 
     let go = Instant::now() + options.warmup;
     let stop = go + options.duration;
     let tallies: Vec<Tally> = std::thread::scope(|scope| {
-        let workers: Vec<_> =
-            (0..threads).map(|_| scope.spawn(|| measure(set, request, names.len(), go, stop))).collect();
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let requests = &requests;
+                let names = names.len();
+                scope.spawn(move || measure(set, requests, t * requests.len() / threads, names, go, stop))
+            })
+            .collect();
         workers.into_iter().map(|w| w.join().expect("a bench thread panicked")).collect()
     });
 
@@ -162,12 +201,25 @@ struct PolicyTally {
     errors: u64,
 }
 
-fn measure(set: &PolicySet, request: &Request, policies: usize, go: Instant, stop: Instant) -> Tally {
+/// One thread's loop over `requests`, from index `first` on.
+fn measure(
+    set: &PolicySet,
+    requests: &[Arc<Request>],
+    first: usize,
+    policies: usize,
+    go: Instant,
+    stop: Instant,
+) -> Tally {
+    let mut next = first;
+    let mut request = || {
+        next = (next + 1) % requests.len();
+        &requests[next]
+    };
     // The warm-up: every thread evaluates (at least once, even with no
     // warm-up time), so that the pools hold instances for the threads that
     // overlap before timing starts.
     loop {
-        drop(set.evaluate(request));
+        drop(set.evaluate_shared(request()));
         if Instant::now() >= go {
             break;
         }
@@ -177,9 +229,10 @@ fn measure(set: &PolicySet, request: &Request, policies: usize, go: Instant, sto
     let start = Instant::now();
     let mut now = start;
     while now < stop {
-        // The set and the request are the same as in the first, accepted,
-        // call, and the limits check depends on nothing else.
-        let decision = set.evaluate(request).expect("the request was accepted once");
+        // The set and the request (up to a user id) are the same as in the
+        // first, accepted, call, and the limits check depends on nothing else.
+        // Shared, as the server does: the request is decoded once and lent.
+        let decision = set.evaluate_shared(request()).expect("the request was accepted once");
         // The same request runs the same policies each time, in order.
         for (tally, p) in per_policy.iter_mut().zip(&decision.policies) {
             tally.ns += p.duration.as_nanos();

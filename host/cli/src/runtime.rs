@@ -1,12 +1,15 @@
 //! The runtime every command loads policy sets on: the standard plugins
-//! registered, the compile cache the flags ask for, and `perf` names when
-//! `GROUPGATE_PERF_MAP=1`. The library reads no flag or variable itself:
+//! registered, the compile cache and the counters' store the flags ask for,
+//! and `perf` names when `GROUPGATE_PERF_MAP=1`. The library reads no flag or variable itself:
 //! this is where the command decides them.
 
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use anyhow::Result;
 use groupgate::Runtime;
+use groupgate::state::StateStore;
 
 /// Set to `1`, names compiled policy code for `perf` (see the README).
 pub const PERF_MAP_VAR: &str = "GROUPGATE_PERF_MAP";
@@ -23,6 +26,33 @@ pub struct CacheArgs {
     /// Compile every component afresh and keep nothing on disk.
     #[arg(long, global = true, conflicts_with = "cache_dir")]
     no_cache: bool,
+    /// Where policies' counters are kept: `memory` (in this process, lost
+    /// when it stops) or `redis://HOST:PORT[/DB]` (shared by every groupgate
+    /// that names the same server; one that is down or slow does not stop a
+    /// request from being decided, see `[state]` in the README).
+    #[arg(long, global = true, value_name = "STORE", default_value = "memory", value_parser = parse_state)]
+    state: StateArg,
+}
+
+/// A `--state` value.
+#[derive(Clone, Debug)]
+pub enum StateArg {
+    /// In this process.
+    Memory,
+    /// In a Redis server, by URL.
+    Redis(String),
+}
+
+fn parse_state(value: &str) -> Result<StateArg, String> {
+    if value == "memory" {
+        return Ok(StateArg::Memory);
+    }
+    if value.starts_with("redis://") {
+        // Checked here, so a typo is named before anything loads.
+        groupgate_redis::RedisState::connect(value).map_err(|e| e.message)?;
+        return Ok(StateArg::Redis(value.to_owned()));
+    }
+    Err(format!("`{value}` is neither `memory` nor `redis://HOST:PORT[/DB]`"))
 }
 
 /// The runtime for a command that loads the policy set (or sets)
@@ -34,6 +64,19 @@ pub struct CacheArgs {
 /// the run compiles without a cache.
 pub fn make(args: CacheArgs, policies: Option<&Path>) -> Result<Option<Runtime>> {
     let Some(policies) = policies else { return Ok(None) };
+    let state: Arc<dyn StateStore> = match &args.state {
+        StateArg::Memory => Arc::new(groupgate::state::Memory::new()),
+        StateArg::Redis(url) => {
+            let store = groupgate_redis::RedisState::connect(url).map_err(|e| anyhow::anyhow!("--state: {e}"))?;
+            tracing::info!(store = %store.describe(), "counters");
+            Arc::new(store)
+        }
+    };
+    let builder = |dir: Option<&Path>| {
+        let mut b = builder(dir);
+        b.shared_state(state.clone());
+        b
+    };
     let cache_dir = match (args.no_cache, args.cache_dir) {
         (true, _) => None,
         (false, Some(dir)) => {

@@ -4,16 +4,18 @@
 //! policy built against `0.1.0` keeps loading when the host moves to `0.1.x`
 //! or offers a newer track beside it.
 
-use wasmtime::component::Linker;
+use wasmtime::component::{HasSelf, Linker};
+
+use crate::sandbox::PolicyState;
 
 /// The contract's package, without version.
 pub const PACKAGE: &str = "groupgate:policy";
 
 /// The versions of the contract this host implements, newest first.
-pub const VERSIONS: &[&str] = &["0.1.0"];
+pub const VERSIONS: &[&str] = &["0.2.0", "0.1.0"];
 
 /// The newest contract this host implements, `package@version`.
-pub const CONTRACT: &str = "groupgate:policy@0.1.0";
+pub const CONTRACT: &str = "groupgate:policy@0.2.0";
 
 /// The semver track of `version`: everything before the first non-zero
 /// component, and that component (`1.2.3` → `1`, `0.2.1` → `0.2`,
@@ -39,21 +41,34 @@ pub(crate) fn compatible(version: &str) -> bool {
     VERSIONS.iter().any(|ours| track(ours).as_ref() == Some(&theirs))
 }
 
-/// The contract's `types` interface, which holds only type definitions, for
-/// every version served: its instance has nothing to provide, but a policy
-/// imports it.
-pub(crate) fn add_types_to_linker<T: 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+/// The contract's own imports, which every policy of its version needs
+/// whatever host interfaces a runtime offers: the `types` interface, which
+/// holds only type definitions (its instance has nothing to provide, but a
+/// policy imports it), for every version served; and since 0.2.0 the
+/// `request` resources a hook reads the request from.
+pub(crate) fn add_to_linker(linker: &mut Linker<PolicyState>) -> wasmtime::Result<()> {
     for version in VERSIONS {
         linker.instance(&format!("{PACKAGE}/types@{version}"))?;
     }
-    Ok(())
+    crate::bindings::v2::request::add_to_linker::<PolicyState, HasSelf<PolicyState>>(linker, |state| state)
+}
+
+/// The contract versions a host can tell apart in a component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Version {
+    /// `0.1.x`: requests lowered whole.
+    V1,
+    /// `0.2.x`: requests lent as resources, counters.
+    V2,
 }
 
 /// Refuses a component built for a version of the contract this host does
 /// not serve, naming both, before linking would fail with a less helpful
-/// message. `imports` are the component's import names.
-pub(crate) fn check<'a>(imports: impl IntoIterator<Item = &'a str>) -> Result<(), String> {
+/// message; else the version it imports (`None` when it imports nothing of
+/// the contract). `imports` are the component's import names.
+pub(crate) fn check<'a>(imports: impl IntoIterator<Item = &'a str>) -> Result<Option<Version>, String> {
     let prefix = format!("{PACKAGE}/");
+    let mut found = None;
     for name in imports {
         let Some(rest) = name.strip_prefix(&prefix) else { continue };
         let version = rest.split_once('@').map_or("", |(_, v)| v);
@@ -67,8 +82,9 @@ pub(crate) fn check<'a>(imports: impl IntoIterator<Item = &'a str>) -> Result<()
                 ours.join(", ")
             ));
         }
+        found = Some(if track(version) == track("0.1.0") { Version::V1 } else { Version::V2 });
     }
-    Ok(())
+    Ok(found)
 }
 
 #[cfg(test)]
@@ -79,7 +95,9 @@ mod tests {
     fn versions_on_the_served_track_are_compatible_and_others_are_not() {
         assert!(compatible("0.1.0"));
         assert!(compatible("0.1.7"), "a later patch of the same track");
-        assert!(!compatible("0.2.0"));
+        assert!(compatible("0.2.0"));
+        assert!(compatible("0.2.3"));
+        assert!(!compatible("0.3.0"));
         assert!(!compatible("1.0.0"));
         assert!(!compatible("0.0.1"));
         assert!(!compatible(""));
@@ -98,9 +116,12 @@ mod tests {
 
     #[test]
     fn a_component_for_another_track_is_refused_naming_both_versions() {
-        assert!(check(["groupgate:policy/types@0.1.3", "wasi:io/streams@0.2.0"]).is_ok());
-        let err = check(["groupgate:policy/types@0.2.0"]).unwrap_err();
-        assert!(err.contains("groupgate:policy@0.2.0") && err.contains(CONTRACT), "{err}");
+        assert_eq!(check(["groupgate:policy/types@0.1.3", "wasi:io/streams@0.2.0"]), Ok(Some(Version::V1)));
+        assert_eq!(check(["groupgate:policy/request@0.2.1"]), Ok(Some(Version::V2)));
+        assert_eq!(check(["wasi:io/streams@0.2.0"]), Ok(None));
+        let err = check(["groupgate:policy/types@0.3.0"]).unwrap_err();
+        assert!(err.contains("groupgate:policy@0.3.0") && err.contains(CONTRACT), "{err}");
+        assert!(err.contains("groupgate:policy@0.1.0"), "{err}");
         assert!(check(["groupgate:policy/types"]).unwrap_err().contains("an unversioned contract"));
     }
 }

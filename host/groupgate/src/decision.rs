@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::manifest::Mode;
+use crate::state::PolicyCounts;
 use crate::wire::{MeasureKind, Outcome, Target, Verdict};
 
 /// The answer to one request, as the JSON that `groupgate eval` prints.
@@ -76,6 +77,11 @@ pub struct PolicyReport {
     /// microsecond, so whole microseconds would lose most of it.
     #[serde(rename = "duration_us", with = "micros")]
     pub duration: Duration,
+    /// The counts the policy read (`[counters]` in its manifest): counter →
+    /// window → count, null where the store could not be read. Absent for
+    /// a policy that reads none.
+    #[serde(default, skip_serializing_if = "PolicyCounts::is_empty")]
+    pub counts: PolicyCounts,
     /// The policy's place in its set: not serialised.
     #[serde(skip)]
     pub(crate) position: usize,
@@ -120,15 +126,18 @@ pub enum ErrorKind {
     Oversized,
     /// A new instance's `init` refused the policy's config or data.
     Init,
-    /// The component's exports do not match the contract. No longer given
-    /// at call time (a mismatch is refused when the set loads); kept so that
-    /// records and metrics from earlier versions keep their meaning.
+    /// The verdict breaks the contract: it adds to a counter the policy's
+    /// manifest does not declare as its own. (Exports that do not match the
+    /// contract are refused when the set loads.)
     Contract,
+    /// The policy's counts could not be read and its manifest says
+    /// `on_state_error = "error"`: it was not called.
+    State,
 }
 
 impl ErrorKind {
     /// Every kind.
-    pub const ALL: [ErrorKind; 7] = [
+    pub const ALL: [ErrorKind; 8] = [
         ErrorKind::Trap,
         ErrorKind::Timeout,
         ErrorKind::Memory,
@@ -136,6 +145,7 @@ impl ErrorKind {
         ErrorKind::Oversized,
         ErrorKind::Init,
         ErrorKind::Contract,
+        ErrorKind::State,
     ];
 
     /// The kind's name, as serialised.
@@ -148,6 +158,7 @@ impl ErrorKind {
             ErrorKind::Oversized => "oversized",
             ErrorKind::Init => "init",
             ErrorKind::Contract => "contract",
+            ErrorKind::State => "state",
         }
     }
 
@@ -214,6 +225,7 @@ mod tests {
             error: None,
             error_kind: None,
             duration: Duration::from_micros(1),
+            counts: PolicyCounts::new(),
             position: 0,
         }
     }

@@ -34,6 +34,7 @@ mod request;
 mod sandbox;
 mod set;
 pub mod source;
+pub mod state;
 pub mod time;
 pub mod wire;
 
@@ -42,8 +43,9 @@ pub use decision::{Decision, DecisionMeasure, DecisionReason, ErrorKind, PolicyR
 pub use error::{BoxError, ConfigError, LoadError, PolicyError, RuntimeError};
 pub use hook::{HOOKS, Hook, HookSpec, UnknownHook};
 pub use manifest::{
-    AuditSettings, Durability, Isolation, Limits, MIN_RETENTION_DAYS, Mode, ModuleSource, OnError, POLICY_FILE,
-    PolicyManifest, RecordContent, SET_FILE, Scope, SetLimits, TESTS_DIR, parse_toml,
+    AuditSettings, CounterSpec, Durability, HostCounter, Isolation, Limits, MIN_RETENTION_DAYS, Mode, ModuleSource,
+    OnError, OnStateError, POLICY_FILE, Party, PolicyManifest, RecordContent, SET_FILE, Scope, SetLimits,
+    StateSettings, TESTS_DIR, parse_toml,
 };
 pub use request::{Request, RequestError};
 pub use sandbox::{HostInterface, Log, PolicyState, Runtime, RuntimeBuilder, printable};

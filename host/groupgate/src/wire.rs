@@ -330,7 +330,8 @@ pub struct Verdict {
 /// A `[data]` file handed to a policy's `init`.
 #[derive(Debug, Clone, ComponentType, Lower, Lift)]
 #[component(record)]
-pub(crate) struct DataFile {
+#[doc(hidden)]
+pub struct DataFile {
     pub name: String,
     pub contents: Vec<u8>,
 }
@@ -348,16 +349,16 @@ pub trait HostWithStore<T>: wasmtime::component::HasData {}
 
 impl<H: ?Sized + wasmtime::component::HasData, T> HostWithStore<T> for H {}
 
-/// Defines the (empty) `types` interface, as `bindgen!` asks of it.
+/// What `bindgen!` asks of the `types` interface: nothing, since its (empty)
+/// instance is defined for every version by the contract's linking.
 #[doc(hidden)]
 pub fn add_to_linker<T, D>(
-    linker: &mut wasmtime::component::Linker<T>,
+    _linker: &mut wasmtime::component::Linker<T>,
     _host_getter: fn(&mut T) -> D::Data<'_>,
 ) -> wasmtime::Result<()>
 where
     D: wasmtime::component::HasData,
     T: 'static,
 {
-    linker.instance(&format!("{}/types@{}", crate::contract::PACKAGE, crate::contract::VERSIONS[0]))?;
     Ok(())
 }

@@ -18,7 +18,7 @@ const BUCKETS: [f64; 14] =
     [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
 
 const OUTCOMES: [Outcome; 3] = [Outcome::Allow, Outcome::Review, Outcome::Deny];
-const ERROR_KINDS: [ErrorKind; 7] = ErrorKind::ALL;
+const ERROR_KINDS: [ErrorKind; 8] = ErrorKind::ALL;
 const HOOK_COUNT: usize = Hook::ALL.len();
 
 fn outcome_index(o: Outcome) -> usize {
@@ -221,9 +221,45 @@ impl Metrics {
                 runtime.cache_rejected(),
             ),
         ];
+        let state = runtime.state().metrics();
+        let counters = [
+            (
+                "groupgate_state_errors_total",
+                "Reads or applies of counters that failed (store down, slower than `[state] timeout_ms`); the requests were still decided.",
+                "counter",
+                Some(state.errors),
+            ),
+            (
+                "groupgate_state_increments_dropped_total",
+                "Counter increments given up: over the buffer kept while the store is down.",
+                "counter",
+                Some(state.increments_dropped),
+            ),
+            (
+                "groupgate_state_increments_pending",
+                "Counter increments waiting for the store to come back.",
+                "gauge",
+                Some(state.increments_pending),
+            ),
+            ("groupgate_state_series", "Counter series the memory store holds.", "gauge", state.series),
+            (
+                "groupgate_state_series_limit",
+                "The most counter series the memory store holds; past it, the least recently written tenth is forgotten.",
+                "gauge",
+                state.series_limit,
+            ),
+            (
+                "groupgate_state_series_evicted_total",
+                "Counter series the memory store forgot to stay within its bound (their counts read zero since).",
+                "counter",
+                state.series_evicted,
+            ),
+        ];
         let simple = simple.into_iter().map(|(name, help, kind, value)| (name, help, kind, value.load(Relaxed)));
         let compiling = compiling.into_iter().map(|(name, help, value)| (name, help, "counter", value));
-        for (name, help, kind, value) in simple.chain(compiling) {
+        let counters =
+            counters.into_iter().filter_map(|(name, help, kind, value)| value.map(|v| (name, help, kind, v)));
+        for (name, help, kind, value) in simple.chain(compiling).chain(counters) {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
         }
         out

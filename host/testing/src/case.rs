@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use groupgate::source::resolve_inside;
+use groupgate::state::{PolicyCounts, Recorded};
 use groupgate::{ConfigError, Hook, MeasureKind, Outcome, PolicySet, Request, Target};
 
 /// A case file as written.
@@ -36,6 +37,8 @@ struct RawCase {
     #[serde(default)]
     unset: Vec<String>,
     config: Option<toml::Table>,
+    counts: Option<toml::Table>,
+    state: Option<String>,
     outcome: Outcome,
     #[serde(default)]
     reasons: Vec<ExpectedReason>,
@@ -65,6 +68,9 @@ pub struct Case {
     pub request: Request,
     /// `[config]` keys this case sets for its policy, as JSON.
     pub config: Option<Value>,
+    /// The counts its policies read: given by the case (`counts`), zero
+    /// where not given, or none at all (`state = "unavailable"`).
+    pub counts: Recorded,
     /// What must hold of the decision.
     pub expect: Expect,
 }
@@ -246,6 +252,13 @@ pub(crate) fn read(set_root: &Path, file: &Path, policy: Option<&str>) -> Result
                 }
             },
         };
+        let counts = match counts_of(rc.counts, rc.state.as_deref(), policy) {
+            Ok(counts) => counts,
+            Err(e) => {
+                fail(e);
+                continue;
+            }
+        };
         let request = match Request::from_value(hook, request) {
             Ok(r) => r,
             Err(e) => {
@@ -259,6 +272,7 @@ pub(crate) fn read(set_root: &Path, file: &Path, policy: Option<&str>) -> Result
             policy: policy.map(str::to_owned),
             request,
             config,
+            counts,
             expect: Expect {
                 outcome: rc.outcome,
                 reasons: rc.reasons,
@@ -341,6 +355,45 @@ fn merge(base: &mut Value, over: Value) {
         }
         (base, over) => *base = over,
     }
+}
+
+/// A case's prior counts. A policy's own case writes `counts = { COUNTER =
+/// { WINDOW = N } }`; a case of the whole set names the policy first,
+/// `counts = { POLICY = { COUNTER = { WINDOW = N } } }`. `state =
+/// "unavailable"` reads as a store that could not be read.
+fn counts_of(counts: Option<toml::Table>, state: Option<&str>, policy: Option<&str>) -> Result<Recorded, String> {
+    match state {
+        None => {}
+        Some("unavailable") if counts.is_none() => return Ok(Recorded::unavailable()),
+        Some("unavailable") => {
+            return Err("key `state`: a case with `state = \"unavailable\"` gives no `counts`".into());
+        }
+        Some(other) => return Err(format!("key `state`: `{other}` is not a state; the one there is is `unavailable`")),
+    }
+    let Some(table) = counts else { return Ok(Recorded::default()) };
+    let value = table_to_json(table, "counts")?;
+    let parse = |v: Value, key: &str| -> Result<PolicyCounts, String> {
+        let counts: BTreeMap<String, BTreeMap<String, u64>> = serde_json::from_value(v).map_err(|e| {
+            format!(
+                "key `{key}`: {e}: expected {{ COUNTER = {{ WINDOW = N }} }}, e.g. {{ messages = {{ \"60s\" = 20 }} }}"
+            )
+        })?;
+        Ok(counts
+            .into_iter()
+            .map(|(counter, windows)| (counter, windows.into_iter().map(|(w, n)| (w, Some(n))).collect()))
+            .collect())
+    };
+    let per_policy = match policy {
+        Some(name) => BTreeMap::from([(name.to_owned(), parse(value, "counts")?)]),
+        None => {
+            let Value::Object(by_policy) = value else { unreachable!("a TOML table is a JSON object") };
+            by_policy
+                .into_iter()
+                .map(|(name, v)| parse(v, &format!("counts.{name}")).map(|c| (name, c)))
+                .collect::<Result<_, _>>()?
+        }
+    };
+    Ok(Recorded::new(per_policy))
 }
 
 #[cfg(test)]

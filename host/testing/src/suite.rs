@@ -176,8 +176,8 @@ impl Suite {
 /// policies and the time each took.
 fn run_case(set: &PolicySet, case: &Case) -> CaseResult {
     let decided = match &case.policy {
-        None => Some(set.evaluate(&case.request)),
-        Some(name) => set.evaluate_policy(name, &case.request),
+        None => Some(set.evaluate_with_counts(&case.request, &case.counts)),
+        Some(name) => set.evaluate_policy_with_counts(name, &case.request, &case.counts),
     };
     let (decision, mut failures) = match (decided, &case.policy) {
         (Some(Ok(decision)), _) => (decision, Vec::new()),

@@ -298,8 +298,13 @@ def main() -> int:
         local = body.get("room_id", "")
         answer = m.send(alice, local, "blorptide for sale") if status == 200 else (status, body)
         case("a region-scoped word is refused in a CN-44 room", forbidden(answer, "prohibited-content"), answer)
-        answer = m.send(alice, room, "blorptide for sale")
+        answer = m.send(bob, room, "blorptide for sale")
         case("and accepted in another region's room", answer[0] == 200, answer)
+        # Alice's messages were denied four times for prohibited content
+        # (Art. 10) today: the next, however clean, is refused (Art. 11).
+        answer = m.send(alice, room, "See you all on Saturday.")
+        case("a sender denied three times in a day is suspended, naming repeat-offender",
+             forbidden(answer, "repeat-offender"), answer)
 
         groupgate.terminate()
         groupgate.wait(timeout=30)

@@ -7,7 +7,8 @@
 //!   (A group being created has no id yet, so only its founder is checked.)
 //!
 //! Data: `users` and `groups`, one id per line, `#` comments; either may be
-//! left out of `[data]`.
+//! left out of `[data]`. A request's users are read only when `users` lists
+//! someone, and its group only when `groups` does.
 
 use std::collections::HashSet;
 
@@ -37,7 +38,16 @@ fn ids(data: &[DataFile], name: &str) -> Result<HashSet<String>, String> {
 }
 
 impl Blacklist {
-    fn user(&self, user: &User, role: &str) -> Verdict {
+    /// Deny if the user that `read` returns is listed; `read` is called only
+    /// when some user is.
+    fn user(&self, read: impl FnOnce() -> User, role: &str) -> Verdict {
+        if self.users.is_empty() {
+            return allow();
+        }
+        self.listed_user(&read(), role)
+    }
+
+    fn listed_user(&self, user: &User, role: &str) -> Verdict {
         if !self.users.contains(&user.id) {
             return allow();
         }
@@ -48,7 +58,13 @@ impl Blacklist {
             .measure(Measure::on_user(MeasureKind::Report, &user.id))
     }
 
-    fn group(&self, group: &Group) -> Verdict {
+    /// Deny if the group that `read` returns is listed; `read` is called
+    /// only when some group is.
+    fn group(&self, read: impl FnOnce() -> Group) -> Verdict {
+        if self.groups.is_empty() {
+            return allow();
+        }
+        let group = read();
         if !self.groups.contains(&group.id) {
             return allow();
         }
@@ -70,16 +86,21 @@ impl Policy for Blacklist {
     }
 
     fn message(&self, m: &Message) -> Verdict {
-        self.user(&m.sender, "sender").and(self.group(&m.group))
+        self.user(|| m.sender(), "sender").and(self.group(|| m.group()))
     }
 
     fn group_creation(&self, c: &GroupCreation) -> Verdict {
-        self.user(&c.founder, "founder")
+        self.user(|| c.founder(), "founder")
     }
 
     fn membership(&self, m: &Membership) -> Verdict {
-        let inviter = m.inviter.as_ref().map_or_else(allow, |i| self.user(i, "inviter"));
-        all([self.user(&m.subject, "user joining"), inviter, self.group(&m.group)])
+        let subject = self.user(|| m.subject(), "user joining");
+        let inviter = if self.users.is_empty() {
+            allow()
+        } else {
+            m.inviter().map_or_else(allow, |i| self.listed_user(&i, "inviter"))
+        };
+        all([subject, inviter, self.group(|| m.group())])
     }
 }
 

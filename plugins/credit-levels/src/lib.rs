@@ -120,18 +120,23 @@ impl Policy for CreditLevels {
     }
 
     fn message(&self, m: &Message) -> Verdict {
-        let service = if m.attachments.is_empty() { Service::Publish } else { Service::PublishAttachments };
-        // Attachments need their own level on top of the one for publishing.
-        let publish = self.check(&m.sender, Service::Publish, &m.group.category);
-        if !publish.is_allow() { publish } else { self.check(&m.sender, service, &m.group.category) }
+        let (sender, category) = (m.sender(), m.group().category);
+        // Attachments need their own level on top of the one for publishing;
+        // they are read only when publishing passes.
+        let publish = self.check(&sender, Service::Publish, &category);
+        if !publish.is_allow() || m.attachments().is_empty() {
+            publish
+        } else {
+            self.check(&sender, Service::PublishAttachments, &category)
+        }
     }
 
     fn group_creation(&self, c: &GroupCreation) -> Verdict {
-        self.check(&c.founder, Service::FoundGroup, &c.category)
+        self.check(&c.founder(), Service::FoundGroup, &c.category())
     }
 
     fn membership(&self, m: &Membership) -> Verdict {
-        self.check(&m.subject, Service::JoinGroup, &m.group.category)
+        self.check(&m.subject(), Service::JoinGroup, &m.group().category)
     }
 }
 

@@ -31,15 +31,15 @@ impl Policy for RealName {
     }
 
     fn message(&self, m: &Message) -> Verdict {
-        verified(&m.sender, "publishing")
+        verified(&m.sender(), "publishing")
     }
 
     fn group_creation(&self, c: &GroupCreation) -> Verdict {
-        verified(&c.founder, "founding a group")
+        verified(&c.founder(), "founding a group")
     }
 
     fn membership(&self, m: &Membership) -> Verdict {
-        if self.require_for_join { verified(&m.subject, "joining a group") } else { allow() }
+        if self.require_for_join { verified(&m.subject(), "joining a group") } else { allow() }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Write groupgate content policies in Rust. Implement [`Policy`] for a type,
 //! override the hooks you care about (the others allow), and export it with
 //! [`policy!`]; build with `cargo build --release --target wasm32-wasip2`.
+//! The component implements `groupgate:policy@0.2.0` (`wit/policy.wit`).
 //!
 //! ```ignore
 //! use groupgate_sdk::{DataFile, Message, Policy, Verdict, allow, review};
@@ -12,7 +13,8 @@
 //!         Ok(NoShouting)
 //!     }
 //!     fn message(&self, m: &Message) -> Verdict {
-//!         if m.text.len() > 8 && m.text == m.text.to_uppercase() {
+//!         let text = m.text();
+//!         if text.len() > 8 && text == text.to_uppercase() {
 //!             return review("shouting").message("the message is all capitals").article("Art. 9");
 //!         }
 //!         allow()
@@ -22,13 +24,67 @@
 //! groupgate_sdk::policy!(NoShouting);
 //! ```
 //!
+//! # The request
+//!
+//! A hook is lent the request ([`Message`], [`GroupCreation`],
+//! [`Membership`]) for the length of the call. Each of its methods returns
+//! one field (`m.text()`, `m.sender()`, `m.group()`, `c.founder()`,
+//! `m.inviter()`, ...), copied from the host when it is called: call only
+//! those you need, and keep what you use twice in a local rather than call
+//! again.
+//!
+//! # Counters
+//!
+//! A policy counts events across requests with counters declared in its
+//! manifest, one `[counters.NAME]` table each:
+//!
+//! ```toml
+//! on_state_error = "no_counts"   # or "error"; the default is "no_counts"
+//!
+//! [counters.messages]            # the policy's own: only its verdicts add to it
+//! of = "sender"                  # whom it counts: sender | group | founder | subject | inviter
+//! windows = ["60s"]              # the windows it reads: NUMBER + s|m|h|d
+//!
+//! [counters.denials]             # kept by the host: final decisions of `hook`
+//! of = "sender"                  # with `outcome`, citing one of `articles`
+//! host = { hook = "message", outcome = "deny", articles = ["Art. 9", "Art. 10"] }
+//! windows = ["24h", "30d"]
+//! ```
+//!
+//! An own counter (no `host`) holds what the policy's verdicts add to it. A
+//! host counter holds the final, merged decisions of requests of `hook` with
+//! `outcome` and a reason of that outcome citing one of `articles`, counted
+//! for whom `of` names in those requests: a user's own acts (messages sent,
+//! groups founded, memberships asked) or a group's.
+//!
+//! Every request resource reads them with `count(counter, window) ->
+//! Option<u64>`: `m.count("messages", "60s")` is how many events counter
+//! `messages` holds for whom its `of` names in this request, over the 60
+//! seconds up to the request's own time (the request itself not yet
+//! included). The host reads the counts before the call, so `count` never
+//! waits. It is `None` when the counters' store could not be read and the
+//! manifest says `on_state_error = "no_counts"` (the default; with `"error"`
+//! the hook is not called at all: the policy fails and gives its `on_error`
+//! verdict), and when the request has nobody the counter counts (an
+//! `inviter` counter on a join). A counter, or a window, that the manifest
+//! does not declare traps: write both exactly as the manifest does (`"60s"`
+//! there is not `"1m"` here).
+//!
+//! A verdict adds to the policy's own counters with
+//! [`Verdict::increment`]: `allow().increment("messages", 1)`. The host
+//! applies increments once the request's merged decision is final, whatever
+//! it is, so a denied attempt counts too when the verdict says so. Only own
+//! counters take increments, never host counters.
+//!
+//! # Verdicts
+//!
 //! Verdicts are built from [`allow`], [`deny`] and [`review`]; `.message()`,
 //! `.article()` and `.evidence()` describe the latest reason, `.measure()`
-//! asks the platform to act, and [`Verdict::and`] combines the verdicts of
-//! several rules. [`parse_config`] reads `[config]` into a serde type with
-//! errors naming the key, [`data_file`] and [`entries`] read `[data]` files,
-//! and [`skeleton`] is the text normalisation every standard policy matches
-//! on.
+//! asks the platform to act, `.increment()` adds to a counter, and
+//! [`Verdict::and`] combines the verdicts of several rules. [`parse_config`]
+//! reads `[config]` into a serde type with errors naming the key,
+//! [`data_file`] and [`entries`] read `[data]` files, and [`skeleton`] is the
+//! text normalisation every standard policy matches on.
 
 extern crate self as groupgate_sdk;
 
@@ -48,15 +104,18 @@ pub mod bindings {
 #[doc(hidden)]
 pub use wit_bindgen::rt as __rt;
 
+pub use bindings::groupgate::policy::request::{GroupCreation, Membership, Message};
 pub use bindings::groupgate::policy::types::{
-    Attachment, DataFile, Group, GroupCreation, Measure, MeasureKind, Membership, MembershipKind, Message, Outcome,
-    Reason, Role, Target, User, Verdict,
+    Attachment, DataFile, Group, Increment, Measure, MeasureKind, MembershipKind, Outcome, Reason, Role, Target, User,
+    Verdict,
 };
 pub use groupgate_text::{ASCII_SKELETON, skeleton, skeleton_bytes_into, skeleton_into, skeleton_with_breaks_into};
 
 /// A content policy. `init` builds it once per instance from the manifest's
 /// `[config]` (as JSON) and `[data]` files; the hooks are then called for each
-/// request whose hook and scope match the manifest. Hooks not overridden allow.
+/// request whose hook and scope match the manifest, with the request lent
+/// for the call (read its fields with its methods). Hooks not overridden
+/// allow.
 pub trait Policy: Sized + 'static {
     /// Builds the policy, or refuses its configuration with a message that
     /// names the offending key or file.
@@ -102,14 +161,14 @@ macro_rules! policy {
                 __GROUPGATE_STATE.with(|state| *state.borrow_mut() = ::std::option::Option::Some(policy));
                 ::std::result::Result::Ok(())
             }
-            fn evaluate_message(message: $crate::Message) -> $crate::Verdict {
-                __groupgate_with(|p| $crate::Policy::message(p, &message))
+            fn evaluate_message(message: &$crate::Message) -> $crate::Verdict {
+                __groupgate_with(|p| $crate::Policy::message(p, message))
             }
-            fn evaluate_group_creation(creation: $crate::GroupCreation) -> $crate::Verdict {
-                __groupgate_with(|p| $crate::Policy::group_creation(p, &creation))
+            fn evaluate_group_creation(creation: &$crate::GroupCreation) -> $crate::Verdict {
+                __groupgate_with(|p| $crate::Policy::group_creation(p, creation))
             }
-            fn evaluate_membership(membership: $crate::Membership) -> $crate::Verdict {
-                __groupgate_with(|p| $crate::Policy::membership(p, &membership))
+            fn evaluate_membership(membership: &$crate::Membership) -> $crate::Verdict {
+                __groupgate_with(|p| $crate::Policy::membership(p, membership))
             }
         }
 
@@ -117,8 +176,8 @@ macro_rules! policy {
     };
 }
 
-/// Nothing against it.
-pub fn allow() -> Verdict {
+/// Nothing against it. Allocates nothing.
+pub const fn allow() -> Verdict {
     Verdict::allow()
 }
 
@@ -143,19 +202,19 @@ fn severity(outcome: Outcome) -> u8 {
 }
 
 impl Verdict {
-    /// Nothing against it.
-    pub fn allow() -> Self {
-        Verdict { outcome: Outcome::Allow, reasons: Vec::new(), measures: Vec::new() }
+    /// Nothing against it. Allocates nothing.
+    pub const fn allow() -> Self {
+        Verdict { outcome: Outcome::Allow, reasons: Vec::new(), measures: Vec::new(), increments: Vec::new() }
     }
 
     /// Refuse, for `reason`.
     pub fn deny(reason: Reason) -> Self {
-        Verdict { outcome: Outcome::Deny, reasons: vec![reason], measures: Vec::new() }
+        Verdict { outcome: Outcome::Deny, reasons: vec![reason], measures: Vec::new(), increments: Vec::new() }
     }
 
     /// Hold for a moderator, for `reason`.
     pub fn review(reason: Reason) -> Self {
-        Verdict { outcome: Outcome::Review, reasons: vec![reason], measures: Vec::new() }
+        Verdict { outcome: Outcome::Review, reasons: vec![reason], measures: Vec::new(), increments: Vec::new() }
     }
 
     /// Adds a reason, e.g. a note on an allow.
@@ -199,10 +258,21 @@ impl Verdict {
         self.with_measure(measure)
     }
 
+    /// Adds `amount` to the policy's own counter `counter` (a
+    /// `[counters.NAME]` table of its manifest without `host`), for whom that
+    /// table's `of` names in this request. The host applies it once the
+    /// request's merged decision is final, whatever that is. Adding to a
+    /// counter the verdict already adds to sums the amounts.
+    pub fn increment(mut self, counter: &str, amount: u32) -> Self {
+        add_increment(&mut self.increments, counter, amount);
+        self
+    }
+
     /// Both verdicts at once: the more severe outcome, with the reasons and
-    /// measures of each (measures asked for twice are kept once). A policy
-    /// that checks several rules combines them so a request breaking several
-    /// hears about all of them.
+    /// measures of each (measures asked for twice are kept once), and the
+    /// increments of each (summed per counter). A policy that checks several
+    /// rules combines them so a request breaking several hears about all of
+    /// them.
     pub fn and(mut self, other: Verdict) -> Self {
         if severity(other.outcome) > severity(self.outcome) {
             self.outcome = other.outcome;
@@ -213,12 +283,27 @@ impl Verdict {
                 self.measures.push(measure);
             }
         }
+        if self.increments.is_empty() {
+            self.increments = other.increments;
+        } else {
+            for increment in other.increments {
+                add_increment(&mut self.increments, &increment.counter, increment.amount);
+            }
+        }
         self
     }
 
     /// Whether nothing is against it.
     pub fn is_allow(&self) -> bool {
         matches!(self.outcome, Outcome::Allow)
+    }
+}
+
+/// Adds `amount` to `counter`'s entry in `increments`, or appends one.
+fn add_increment(increments: &mut Vec<Increment>, counter: &str, amount: u32) {
+    match increments.iter_mut().find(|i| i.counter == counter) {
+        Some(existing) => existing.amount = existing.amount.saturating_add(amount),
+        None => increments.push(Increment { counter: counter.to_owned(), amount }),
     }
 }
 
@@ -316,5 +401,40 @@ pub mod log {
     /// Logs `message` at info level.
     pub fn info(message: &str) {
         line(Level::Info, message, &[]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn increments(verdict: &Verdict) -> Vec<(&str, u32)> {
+        verdict.increments.iter().map(|i| (i.counter.as_str(), i.amount)).collect()
+    }
+
+    #[test]
+    fn allow_allocates_nothing() {
+        let verdict = allow();
+        assert_eq!(verdict.reasons.capacity(), 0);
+        assert_eq!(verdict.measures.capacity(), 0);
+        assert_eq!(verdict.increments.capacity(), 0);
+    }
+
+    #[test]
+    fn increments_sum_per_counter() {
+        let verdict = allow().increment("messages", 1).increment("links", 3).increment("messages", 2);
+        assert_eq!(increments(&verdict), [("messages", 3), ("links", 3)]);
+    }
+
+    #[test]
+    fn and_keeps_the_increments_of_both() {
+        let first = allow().increment("messages", 1);
+        let second = deny("flood").increment("messages", 1).increment("links", 2);
+        let both = first.and(second);
+        assert_eq!(both.outcome, Outcome::Deny);
+        assert_eq!(increments(&both), [("messages", 2), ("links", 2)]);
+        let combined = all([allow(), review("x").increment("links", 1), allow().increment("links", u32::MAX)]);
+        assert_eq!(combined.outcome, Outcome::Review);
+        assert_eq!(increments(&combined), [("links", u32::MAX)]);
     }
 }

@@ -22,6 +22,12 @@ pub struct Args {
     /// Threads evaluating at once, each in a loop.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: u16,
+    /// Spread the requests over N users: the request's own (sender,
+    /// founder or subject) with `-1` ... `-N` appended to its id, in turn, so
+    /// that a set counting per user (flood-control) measures ordinary
+    /// traffic, not one user's flood.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub senders: u32,
     /// Print the report as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -31,12 +37,15 @@ pub const HELP: &str = "Every thread calls the same evaluation as the server (li
 
 --json prints one object: evaluations, seconds, evals_per_sec, threads, mean_us, p50_us, p90_us, p99_us, max_us, outcome, host_us (time outside every policy: limits check and merge), and policies: [{name, mean_us, share, errors}] in evaluation order, errors counting the calls in which the policy failed (trap, timeout, ...) and gave its on_error verdict.
 
---warmup 0s also times the first calls, which make each thread's instances and run their init.";
+--warmup 0s also times the first calls, which make each thread's instances and run their init.
+
+Counters are read from and added to the store --state names, as the server does. A set with flood-control denies one sender's 21st message in a minute, so measure it with --senders (100000 keeps every sender under the limit for a 10 s run).";
 
 pub fn run(runtime: &Runtime, args: Args) -> Result<u8> {
     let request = args.request.request()?;
     let set = PolicySet::load_dir(runtime, &args.request.policies)?;
-    let options = BenchOptions { duration: args.duration, warmup: args.warmup, threads: usize::from(args.threads) };
+    let options =
+        BenchOptions::new(args.duration, args.warmup, usize::from(args.threads)).senders(args.senders as usize);
     let report = crate::bench::run(&set, &request, &options)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -3,6 +3,7 @@
 //! the file and the key. The parser is private to the crate; what it yields
 //! is public.
 
+mod counters;
 mod policy;
 mod set;
 
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::LoadError;
 use crate::wire::Outcome;
 
+pub use counters::{CounterSpec, HostCounter, OnStateError, Party, StateSettings};
 pub use policy::{Limits, ModuleSource, PolicyManifest, Scope};
 pub(crate) use policy::{PolicyContext, parse_policy};
 pub(crate) use set::parse_set;

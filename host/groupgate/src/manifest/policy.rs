@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::counters::{CounterSpec, OnStateError, RawCounter, check_counters};
 use super::set::Defaults;
 use super::{Isolation, MAX_MEMORY_MB, MAX_TIMEOUT_MS, Mode, OnError, POLICY_FILE, check_range, parse_toml};
 use crate::error::LoadError;
@@ -32,6 +33,9 @@ struct RawPolicy {
     data: BTreeMap<String, String>,
     #[serde(default)]
     reasons: Vec<String>,
+    #[serde(default)]
+    counters: BTreeMap<String, RawCounter>,
+    on_state_error: Option<OnStateError>,
 }
 
 /// Which requests a policy sees; an empty list matches everything.
@@ -123,6 +127,10 @@ pub struct PolicyManifest {
     /// The reason codes the policy says it may give (`reasons = [...]`), so
     /// `groupgate test --coverage` can name one that no case exercises.
     pub reasons: Vec<String>,
+    /// `[counters.NAME]`: the counters it reads, in name order.
+    pub counters: Vec<CounterSpec>,
+    /// Whether it is called without counts, or fails, when they cannot be read.
+    pub on_state_error: OnStateError,
     /// Its module file (if not a standard plugin) and its data files, in
     /// `data` order: what loading reads from the source.
     pub(crate) files: ManifestFiles,
@@ -231,6 +239,11 @@ pub(crate) fn parse_policy(cx: &PolicyContext<'_>, dir: &str, text: &str) -> Res
         files.data.push(resolved);
     }
 
+    let counters = check_counters(raw.counters, &raw.hooks).map_err(|(key, message)| bad(&key, message))?;
+    if raw.on_state_error.is_some() && counters.is_empty() {
+        return Err(bad("on_state_error", "the policy declares no `[counters]` to read".into()));
+    }
+
     let config_json = serde_json::to_string(&toml::Value::Table(raw.config))
         .map_err(|e| bad("config", format!("cannot be passed to the policy: {e}")))?;
 
@@ -258,6 +271,8 @@ pub(crate) fn parse_policy(cx: &PolicyContext<'_>, dir: &str, text: &str) -> Res
         config_json,
         data,
         reasons: raw.reasons,
+        counters,
+        on_state_error: raw.on_state_error.unwrap_or_default(),
         files,
     })
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::counters::StateSettings;
 use super::{Isolation, MAX_MEMORY_MB, MAX_TIMEOUT_MS, OnError, check_range, parse_toml};
 use crate::error::LoadError;
 
@@ -23,6 +24,9 @@ pub(crate) struct SetManifest {
     /// Set-wide bounds on what the set reads and is asked (`[limits]`).
     #[serde(default)]
     pub limits: SetLimits,
+    /// Where the set's counters live (`[state]`).
+    #[serde(default)]
+    pub state: StateSettings,
 }
 
 /// `[limits]` in `groupgate.toml`: bounds that hold for the whole set, checked
@@ -156,6 +160,12 @@ pub(crate) fn parse_set(path: &Path, dir: &Path, text: &str) -> Result<SetManife
     check_range(path, "limits.max_data_bytes", Some(l.max_data_bytes), MAX_SET_LIMIT_BYTES)?;
     if let Some(audit) = &mut set.audit {
         check_audit(path, dir, audit)?;
+    }
+    check_range(path, "state.timeout_ms", Some(set.state.timeout_ms), MAX_TIMEOUT_MS)?;
+    if let Some(ns) = &set.state.namespace
+        && (ns.is_empty() || ns.contains('|'))
+    {
+        return Err(LoadError::manifest(path, format!("key `state.namespace`: `{ns}` must be non-empty, without `|`")));
     }
     Ok(set)
 }

@@ -5,6 +5,7 @@
 
 mod pool;
 
+use std::cell::OnceCell;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -12,12 +13,14 @@ use std::time::{Duration, Instant};
 
 use wasmtime::{Store, Trap};
 
-use crate::bindings::{Policy, PolicyPre};
+use wasmtime::component::Resource;
+
+use crate::bindings::{v1, v2};
 use crate::decision::ErrorKind;
 use crate::error::PolicyError;
 use crate::manifest::{Isolation, PolicyManifest};
-use crate::request::RequestRef;
-use crate::sandbox::{Breach, PolicyState, Runtime, ticks};
+use crate::request::{Request, RequestRef};
+use crate::sandbox::{Breach, CountSlot, PolicyState, Runtime, printable, ticks};
 use crate::wire::{DataFile, Verdict};
 use pool::Pool;
 
@@ -45,6 +48,10 @@ pub(crate) enum Failure {
     Oversized(String),
     /// `init` refused the policy's config or data.
     InitRejected(String),
+    /// The verdict broke the contract (an increment to an undeclared counter).
+    Contract(String),
+    /// Its counts could not be read, and its manifest says to fail then.
+    State(String),
 }
 
 impl Failure {
@@ -57,6 +64,8 @@ impl Failure {
             Failure::LogFlood => ErrorKind::LogFlood,
             Failure::Oversized(_) => ErrorKind::Oversized,
             Failure::InitRejected(_) => ErrorKind::Init,
+            Failure::Contract(_) => ErrorKind::Contract,
+            Failure::State(_) => ErrorKind::State,
         }
     }
 }
@@ -72,15 +81,38 @@ impl fmt::Display for Failure {
             }
             Failure::Oversized(msg) => write!(f, "oversized verdict: {msg}"),
             Failure::InitRejected(msg) => write!(f, "init refused its config: {msg}"),
+            Failure::Contract(msg) => write!(f, "broke the contract: {msg}"),
+            Failure::State(msg) => write!(f, "could not read its counts: {msg}"),
         }
     }
+}
+
+/// A component linked against the contract version it was built for.
+#[derive(Clone)]
+pub(crate) enum Pre {
+    /// 0.1.x: the request is lowered whole.
+    V1(v1::PolicyPre<PolicyState>),
+    /// 0.2.x: the request is lent as a resource.
+    V2(v2::PolicyPre<PolicyState>),
+}
+
+/// The exports of an instance, of its contract version.
+enum Exports {
+    V1(v1::Policy),
+    V2(v2::Policy),
 }
 
 /// A warm instance: `init` has run, and the contract's exports were looked
 /// up and type-checked when the policy was linked.
 pub(crate) struct Warm {
     store: Store<PolicyState>,
-    exports: Policy,
+    exports: Exports,
+}
+
+/// What a policy answered: its verdict, and what it adds to its counters.
+pub(crate) struct Answer {
+    pub(crate) verdict: Verdict,
+    pub(crate) increments: Vec<v2::Increment>,
 }
 
 /// Warm instances kept per policy between calls. Calls run on the caller's
@@ -98,7 +130,7 @@ pub(crate) struct LoadedPolicy {
     pub(crate) manifest: PolicyManifest,
     name: Arc<str>,
     runtime: Runtime,
-    pre: PolicyPre<PolicyState>,
+    pre: Pre,
     data: Vec<DataFile>,
     pool: Pool,
     /// Log lines over the per-call cap, counted across reloads by name.
@@ -111,7 +143,7 @@ impl LoadedPolicy {
     pub(crate) fn new(
         runtime: &Runtime,
         manifest: PolicyManifest,
-        pre: PolicyPre<PolicyState>,
+        pre: Pre,
         data: Vec<DataFile>,
     ) -> Result<Self, PolicyError> {
         let policy = LoadedPolicy {
@@ -139,36 +171,76 @@ impl LoadedPolicy {
         LoadedPolicy::new(&self.runtime, manifest, self.pre.clone(), self.data.clone())
     }
 
-    /// Runs the hook for `input`, returning the verdict or why there is
-    /// none, and the time spent.
+    /// Runs the hook for `request` with the counts read for it, returning the
+    /// answer or why there is none, and the time spent.
     ///
     /// The whole call, including the `init` of an instance made for it (with
     /// `isolation = "fresh"`, or after a failure emptied the pool), runs within
     /// the policy's `timeout_ms`: `init_timeout_ms` bounds only the `init` at
     /// load, so a slow `init` cannot hold up requests.
-    pub(crate) fn evaluate(&self, request: RequestRef<'_>) -> (Result<Verdict, Failure>, Duration) {
+    ///
+    /// `shared` holds the request as a 0.2 policy reads it during its call,
+    /// made on first use and shared by every policy deciding the request.
+    pub(crate) fn evaluate(
+        &self,
+        request: RequestRef<'_>,
+        shared: &OnceCell<Arc<Request>>,
+        counts: Vec<CountSlot>,
+    ) -> (Result<Answer, Failure>, Duration) {
         let start = Instant::now();
-        let result = self.take(start).and_then(|(warm, spent_ms)| self.call(warm, request, spent_ms));
+        let result = self.take(start).and_then(|(warm, spent_ms)| self.call(warm, request, shared, counts, spent_ms));
         (result, start.elapsed())
     }
 
     /// Calls the hook with what is left of the deadline after `spent_ms`.
-    fn call(&self, mut warm: Warm, request: RequestRef<'_>, spent_ms: u64) -> Result<Verdict, Failure> {
+    fn call(
+        &self,
+        mut warm: Warm,
+        request: RequestRef<'_>,
+        shared: &OnceCell<Arc<Request>>,
+        counts: Vec<CountSlot>,
+        spent_ms: u64,
+    ) -> Result<Answer, Failure> {
         warm.store.data_mut().begin_call();
         let timeout_ms = self.manifest.limits.timeout_ms;
         warm.store.set_epoch_deadline(ticks(timeout_ms.saturating_sub(spent_ms)));
         let store = &mut warm.store;
-        let result = match request {
-            RequestRef::Message(m) => warm.exports.call_evaluate_message(store, m),
-            RequestRef::GroupCreation(c) => warm.exports.call_evaluate_group_creation(store, c),
-            RequestRef::Membership(m) => warm.exports.call_evaluate_membership(store, m),
+        let result = match &warm.exports {
+            Exports::V1(exports) => match request {
+                RequestRef::Message(m) => exports.call_evaluate_message(store, m),
+                RequestRef::GroupCreation(c) => exports.call_evaluate_group_creation(store, c),
+                RequestRef::Membership(m) => exports.call_evaluate_membership(store, m),
+            }
+            .map(|verdict| Answer { verdict, increments: Vec::new() }),
+            Exports::V2(exports) => {
+                let state = store.data_mut();
+                state.request = Some(shared.get_or_init(|| Arc::new(request.to_owned())).clone());
+                state.counts = counts;
+                // The handle carries nothing: the methods read the request
+                // from the instance's state, where it is only during the call.
+                let result = match request {
+                    RequestRef::Message(_) => exports.call_evaluate_message(&mut *store, Resource::new_borrow(0)),
+                    RequestRef::GroupCreation(_) => {
+                        exports.call_evaluate_group_creation(&mut *store, Resource::new_borrow(0))
+                    }
+                    RequestRef::Membership(_) => exports.call_evaluate_membership(&mut *store, Resource::new_borrow(0)),
+                };
+                let state = store.data_mut();
+                state.request = None;
+                state.counts.clear();
+                result.map(|v| Answer {
+                    verdict: Verdict { outcome: v.outcome, reasons: v.reasons, measures: v.measures },
+                    increments: v.increments,
+                })
+            }
         };
         warm.store.data_mut().end_call();
         match result {
-            Ok(verdict) => {
-                check_size(&verdict)?;
+            Ok(answer) => {
+                check_size(&answer.verdict)?;
+                self.check_increments(&answer.increments)?;
                 self.release(warm);
-                Ok(verdict)
+                Ok(answer)
             }
             // The instance is dropped: after a trap its state is unknown.
             Err(e) => Err(self.classify(e, warm.store.data().breach, self.manifest.limits.timeout_ms)),
@@ -212,8 +284,21 @@ impl LoadedPolicy {
         store.data_mut().begin_call();
 
         let timeout = deadline_ms;
-        let exports = self.pre.instantiate(&mut store).map_err(|e| self.classify(e, store.data().breach, timeout))?;
-        let result = exports.call_init(&mut store, &self.manifest.config_json, &self.data);
+        let config = &self.manifest.config_json;
+        let (exports, result) = match &self.pre {
+            Pre::V1(pre) => {
+                let exports =
+                    pre.instantiate(&mut store).map_err(|e| self.classify(e, store.data().breach, timeout))?;
+                let result = exports.call_init(&mut store, config, &self.data);
+                (Exports::V1(exports), result)
+            }
+            Pre::V2(pre) => {
+                let exports =
+                    pre.instantiate(&mut store).map_err(|e| self.classify(e, store.data().breach, timeout))?;
+                let result = exports.call_init(&mut store, config, &self.data);
+                (Exports::V2(exports), result)
+            }
+        };
         store.data_mut().end_call();
         let outcome = result.map_err(|e| self.classify(e, store.data().breach, timeout))?;
         outcome.map_err(Failure::InitRejected)?;
@@ -237,8 +322,40 @@ impl LoadedPolicy {
         }
         match trap {
             Some(trap) => Failure::Trap(trap.to_string()),
-            None => Failure::Trap(message.lines().next().unwrap_or_default().to_owned()),
+            // A host function's error (an undeclared counter, say): the
+            // first line is wasmtime's wrapping, the cause is the news.
+            None => Failure::Trap(error.root_cause().to_string().lines().next().unwrap_or_default().to_owned()),
         }
+    }
+}
+
+impl LoadedPolicy {
+    /// Increments go only to the policy's own counters (not to one the host
+    /// keeps), and no more of them than of reasons.
+    fn check_increments(&self, increments: &[v2::Increment]) -> Result<(), Failure> {
+        if increments.len() > MAX_VERDICT_ITEMS {
+            return Err(Failure::Oversized(format!(
+                "{} increments, more than the {MAX_VERDICT_ITEMS} allowed",
+                increments.len()
+            )));
+        }
+        for inc in increments {
+            let own = self.manifest.counters.iter().any(|c| c.name == inc.counter && c.host.is_none());
+            if !own {
+                let mut own: Vec<&str> =
+                    self.manifest.counters.iter().filter(|c| c.host.is_none()).map(|c| c.name.as_str()).collect();
+                if own.is_empty() {
+                    own.push("none");
+                }
+                return Err(Failure::Contract(format!(
+                    "the verdict adds to counter `{}`, which is not one of the policy's own counters \
+                     (`[counters]` without `host` in its manifest: {})",
+                    printable(&inc.counter),
+                    own.join(", ")
+                )));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -7,7 +7,7 @@
 use wasmtime::component::{HasSelf, Linker};
 
 use super::state::PolicyState;
-use crate::bindings::log;
+use crate::bindings::{v1, v2};
 
 /// A host interface offered to policies.
 ///
@@ -61,12 +61,28 @@ impl HostInterface for Log {
     }
 
     fn add_to_linker(&self, linker: &mut Linker<PolicyState>) -> wasmtime::Result<()> {
-        log::add_to_linker::<PolicyState, HasSelf<PolicyState>>(linker, |state| state)
+        // One per contract version: the interface is the same in each.
+        v1::log::add_to_linker::<PolicyState, HasSelf<PolicyState>>(linker, |state| state)?;
+        v2::log::add_to_linker::<PolicyState, HasSelf<PolicyState>>(linker, |state| state)
     }
 }
 
-impl log::Host for PolicyState {
-    fn log(&mut self, level: log::Level, message: String, fields: Vec<(String, String)>) -> wasmtime::Result<()> {
+impl v1::log::Host for PolicyState {
+    fn log(&mut self, level: v1::log::Level, message: String, fields: Vec<(String, String)>) -> wasmtime::Result<()> {
+        PolicyState::log(self, level, &message, &fields)
+    }
+}
+
+impl v2::log::Host for PolicyState {
+    fn log(&mut self, level: v2::log::Level, message: String, fields: Vec<(String, String)>) -> wasmtime::Result<()> {
+        use v1::log::Level as L;
+        let level = match level {
+            v2::log::Level::Trace => L::Trace,
+            v2::log::Level::Debug => L::Debug,
+            v2::log::Level::Info => L::Info,
+            v2::log::Level::Warn => L::Warn,
+            v2::log::Level::Error => L::Error,
+        };
         PolicyState::log(self, level, &message, &fields)
     }
 }

@@ -10,6 +10,7 @@
 mod cache;
 mod host;
 mod output;
+mod request;
 mod state;
 
 use std::collections::HashMap;
@@ -26,10 +27,11 @@ use wasmtime::{Config, Engine, StoreContextMut};
 pub use host::{HostInterface, Log};
 pub use state::PolicyState;
 pub use state::printable;
-pub(crate) use state::{Breach, LOG_LINES_MAX};
+pub(crate) use state::{Breach, CountSlot, LOG_LINES_MAX};
 
 use crate::contract;
 use crate::error::RuntimeError;
+use crate::state::{Memory, StateStore};
 
 /// How often the epoch advances: the resolution of every call deadline.
 pub(crate) const TICK: Duration = Duration::from_millis(1);
@@ -65,6 +67,8 @@ struct Inner {
     /// Guest log lines dropped over the per-call cap, by policy name; kept
     /// across reloads so the count only grows.
     log_dropped: Mutex<HashMap<String, Arc<AtomicU64>>>,
+    /// Where counters are kept.
+    state: Arc<dyn StateStore>,
 }
 
 /// A standard plugin: embedded bytes, their hash, and once compiled, the
@@ -104,6 +108,7 @@ pub struct RuntimeBuilder {
     perf_map: bool,
     builtins: Vec<(String, &'static [u8])>,
     interfaces: Vec<Arc<dyn HostInterface>>,
+    state: Option<Arc<dyn StateStore>>,
 }
 
 impl Default for RuntimeBuilder {
@@ -113,6 +118,7 @@ impl Default for RuntimeBuilder {
             perf_map: false,
             builtins: Vec::new(),
             interfaces: vec![Arc::new(Log::default())],
+            state: None,
         }
     }
 }
@@ -149,6 +155,20 @@ impl RuntimeBuilder {
     pub fn host_interface(&mut self, interface: impl HostInterface) -> &mut Self {
         self.interfaces.retain(|i| i.name() != interface.name());
         self.interfaces.push(Arc::new(interface));
+        self
+    }
+
+    /// Keeps the counters policies read and write in `store` (see
+    /// [`crate::state`]) instead of a [`Memory`] store of this runtime's own.
+    /// Every set loaded by the runtime shares it, so counts survive reloads.
+    pub fn state(&mut self, store: impl StateStore) -> &mut Self {
+        self.state = Some(Arc::new(store));
+        self
+    }
+
+    /// Like [`RuntimeBuilder::state`], for a store shared with other owners.
+    pub fn shared_state(&mut self, store: Arc<dyn StateStore>) -> &mut Self {
+        self.state = Some(store);
         self
     }
 
@@ -194,7 +214,7 @@ impl RuntimeBuilder {
         let link = |what: &str, e: wasmtime::Error| RuntimeError::Link { what: what.to_owned(), cause: e.into() };
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| link("WASI", e))?;
         freeze_waiting(&mut linker).map_err(|e| link("the frozen clock", e))?;
-        contract::add_types_to_linker(&mut linker).map_err(|e| link("the policy contract", e))?;
+        contract::add_to_linker(&mut linker).map_err(|e| link("the policy contract", e))?;
         for interface in &self.interfaces {
             interface.add_to_linker(&mut linker).map_err(|e| link(&format!("`{}`", interface.name()), e))?;
         }
@@ -225,6 +245,7 @@ impl RuntimeBuilder {
                 disk_hits: AtomicU64::new(0),
                 disk_rejected: AtomicU64::new(0),
                 log_dropped: Mutex::default(),
+                state: self.state.clone().unwrap_or_else(|| Arc::new(Memory::new())),
             }),
         })
     }
@@ -251,6 +272,11 @@ impl Runtime {
     /// The host interfaces offered to policies, by name.
     pub fn host_interfaces(&self) -> impl Iterator<Item = &str> {
         self.inner.interfaces.iter().map(String::as_str)
+    }
+
+    /// Where this runtime keeps counters.
+    pub fn state(&self) -> &Arc<dyn StateStore> {
+        &self.inner.state
     }
 
     /// The compile cache folder, if this runtime keeps one.

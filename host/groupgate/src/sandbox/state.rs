@@ -14,7 +14,8 @@ use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 use super::output::GuestOutput;
-use crate::bindings::log::Level as LogLevel;
+use crate::bindings::v1::log::Level as LogLevel;
+use crate::request::Request;
 
 /// Log lines written to the host log per call; more are counted and dropped.
 pub(crate) const LOG_LINES_KEPT: u32 = 100;
@@ -50,6 +51,20 @@ pub struct PolicyState {
     dropped_total: Arc<AtomicU64>,
     /// Calls begun, `init` included.
     calls: u64,
+    /// The request of the call under way, which a 0.2.0 policy reads through
+    /// the `request` resources; `None` between calls.
+    pub(crate) request: Option<Arc<Request>>,
+    /// The counts read for the call under way: counter, window, count.
+    pub(crate) counts: Vec<CountSlot>,
+}
+
+/// One count lent to a call: `none` when the store could not be read or the
+/// request has nobody the counter counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CountSlot {
+    pub(crate) counter: Arc<str>,
+    pub(crate) window: Arc<str>,
+    pub(crate) count: Option<u64>,
 }
 
 impl PolicyState {
@@ -94,6 +109,8 @@ impl PolicyState {
             log_lines: 0,
             log_dropped: 0,
             dropped_total,
+            request: None,
+            counts: Vec::new(),
         }
     }
 

@@ -11,12 +11,14 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 
 use super::PolicySet;
-use crate::bindings::PolicyPre;
+use super::counts::{KeptCounter, PolicyCounters};
+use crate::bindings::{v1, v2};
+use crate::contract::Version;
 use crate::error::{LoadError, PolicyError};
 use crate::hook::HOOKS;
 use crate::manifest::{self, ModuleSource, POLICY_FILE, PolicyContext, PolicyManifest, SET_FILE, TESTS_DIR};
-use crate::policy::LoadedPolicy;
-use crate::sandbox::{PolicyState, Runtime, hex};
+use crate::policy::{LoadedPolicy, Pre};
+use crate::sandbox::{Runtime, hex};
 use crate::source::{self, SetSource, SourceError};
 use crate::wire::DataFile;
 
@@ -61,7 +63,7 @@ pub(super) fn load(runtime: &Runtime, source: &dyn SetSource) -> Result<PolicySe
         builtins: &builtins,
     };
     // Policies that share a module compile and check it once.
-    let mut linked: HashMap<ModuleSource, (PolicyPre<PolicyState>, String)> = HashMap::new();
+    let mut linked: HashMap<ModuleSource, (Pre, String)> = HashMap::new();
     let mut policies: Vec<LoadedPolicy> = Vec::with_capacity(folders.len());
     let mut hashes: Vec<String> = Vec::with_capacity(folders.len());
     for (folder, listed) in folders {
@@ -93,7 +95,23 @@ pub(super) fn load(runtime: &Runtime, source: &dyn SetSource) -> Result<PolicySe
         policies.push(loaded);
         hashes.push(sha256);
     }
-    Ok(PolicySet { root, audit: set.audit, limits: set.limits, policies, hashes })
+    // Replicas serving copies of one folder share its name, and so its counts.
+    let namespace = set.state.namespace.clone().unwrap_or_else(|| {
+        let name = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if name.is_empty() { "default".to_owned() } else { name.replace('|', "_") }
+    });
+    Ok(PolicySet {
+        root,
+        audit: set.audit,
+        limits: set.limits,
+        hashes,
+        state: runtime.state().clone(),
+        state_timeout_ms: set.state.timeout_ms,
+        counters: policies.iter().map(|p| PolicyCounters::new(&p.manifest, &namespace)).collect(),
+        host_counters: KeptCounter::all(policies.iter().map(|p| &p.manifest), &namespace),
+        namespace,
+        policies,
+    })
 }
 
 fn not_a_set(root: &Path) -> LoadError {
@@ -194,11 +212,12 @@ fn file_error(e: SourceError, written: &str) -> String {
     }
 }
 
-/// Checks the component against the contract and links it.
-fn link(runtime: &Runtime, component: &Component) -> Result<PolicyPre<PolicyState>, PolicyError> {
+/// Checks the component against the contract and links it with the
+/// version it was built for.
+fn link(runtime: &Runtime, component: &Component) -> Result<Pre, PolicyError> {
     let ty = component.component_type();
     let engine = runtime.engine();
-    crate::contract::check(ty.imports(engine).map(|(name, _)| name)).map_err(PolicyError::Contract)?;
+    let version = crate::contract::check(ty.imports(engine).map(|(name, _)| name)).map_err(PolicyError::Contract)?;
     let exports: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
     let required = std::iter::once("init").chain(HOOKS.iter().map(|h| h.export));
     if let Some(missing) = required.into_iter().find(|name| !exports.contains(name)) {
@@ -207,7 +226,17 @@ fn link(runtime: &Runtime, component: &Component) -> Result<PolicyPre<PolicyStat
         )));
     }
     let pre = runtime.linker().instantiate_pre(component).map_err(|e| PolicyError::Link(format!("{e:#}")))?;
-    PolicyPre::new(pre).map_err(|e| PolicyError::Contract(format!("the exports do not match the contract: {e:#}")))
+    let mismatch = |e: wasmtime::Error| PolicyError::Contract(format!("the exports do not match the contract: {e:#}"));
+    match version {
+        Some(Version::V1) => v1::PolicyPre::new(pre).map(Pre::V1).map_err(mismatch),
+        Some(Version::V2) => v2::PolicyPre::new(pre).map(Pre::V2).map_err(mismatch),
+        // Imports nothing of the contract (not even its types): whichever
+        // version its exports match, the newest named when none does.
+        None => match v2::PolicyPre::new(pre.clone()) {
+            Ok(pre) => Ok(Pre::V2(pre)),
+            Err(e) => v1::PolicyPre::new(pre).map(Pre::V1).map_err(|_| mismatch(e)),
+        },
+    }
 }
 
 /// Reads the policy's `[data]` files, to hand to every new instance's `init`.

@@ -1,18 +1,23 @@
 //! A policy set: an immutable snapshot of compiled policies loaded from a
 //! [`SetSource`], which evaluates requests and merges the verdicts.
 
+mod counts;
 mod load;
 
+use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::decision::{Decision, PolicyReport};
 use crate::error::{ConfigError, LoadError};
-use crate::manifest::{AuditSettings, Mode, PolicyManifest, SetLimits};
-use crate::policy::LoadedPolicy;
+use crate::manifest::{AuditSettings, Mode, OnStateError, PolicyManifest, SetLimits};
+use crate::policy::{Answer, Failure, LoadedPolicy};
 use crate::request::{Request, RequestError, RequestRef};
 use crate::sandbox::Runtime;
 use crate::source::{Folder, SetSource};
+use crate::state::{Recorded, StateStore};
 use crate::wire::{GroupCreation, Membership, Message, Reason, Verdict};
+use counts::{Counts, KeptCounter, Plan, PolicyCounters};
 
 /// The reason code of a policy that failed to give a verdict.
 pub const POLICY_ERROR: &str = "policy-error";
@@ -28,6 +33,16 @@ pub struct PolicySet {
     policies: Vec<LoadedPolicy>,
     /// Each policy's module SHA-256, in hex, in policy order.
     hashes: Vec<String>,
+    /// Where counters live: the runtime's store.
+    state: Arc<dyn StateStore>,
+    /// Prefixes the set's counter keys (`[state] namespace`).
+    namespace: String,
+    /// The longest a read or apply of counters may take.
+    state_timeout_ms: u64,
+    /// Each policy's counters, their keys worked out, in policy order.
+    counters: Vec<PolicyCounters>,
+    /// Every counter the host keeps for the set's policies, once each.
+    host_counters: Vec<KeptCounter>,
 }
 
 impl PolicySet {
@@ -107,13 +122,57 @@ impl PolicySet {
         self.evaluate_ref(request.as_ref())
     }
 
+    /// [`PolicySet::evaluate`] for a request the caller already shares:
+    /// policies on contract 0.2, which read the request from the host during
+    /// their call, read this one rather than a copy made for them.
+    pub fn evaluate_shared(&self, request: &Arc<Request>) -> Result<Decision, RequestError> {
+        self.check(request)?;
+        Ok(self.decide(request.as_ref().as_ref(), None, Counts::Store(&*self.state), Some(request)))
+    }
+
+    /// Decides a request with counts given beforehand instead of read from
+    /// the store, and applies nothing: how a test case gives a request its
+    /// prior counts, and how a replay reproduces a recorded decision.
+    pub fn evaluate_with_counts(&self, request: &Request, counts: &Recorded) -> Result<Decision, RequestError> {
+        self.check(request)?;
+        Ok(self.decide(request.as_ref(), None, Counts::Recorded(counts), None))
+    }
+
+    /// [`PolicySet::evaluate_policy`] with counts given beforehand, as
+    /// [`PolicySet::evaluate_with_counts`].
+    pub fn evaluate_policy_with_counts(
+        &self,
+        name: &str,
+        request: &Request,
+        counts: &Recorded,
+    ) -> Option<Result<Decision, RequestError>> {
+        let index = self.position(name)?;
+        Some(self.check(request).map(|()| self.decide(request.as_ref(), Some(index), Counts::Recorded(counts), None)))
+    }
+
+    /// The same set keeping its counters in `store` instead of the
+    /// runtime's: for a set whose counts must stay apart from every other
+    /// set's, such as one under test.
+    pub fn with_state(mut self, store: Arc<dyn StateStore>) -> PolicySet {
+        self.state = store;
+        self
+    }
+
+    /// The namespace the set's counter keys begin with (`[state] namespace`
+    /// in `groupgate.toml`, or the set folder's name).
+    pub fn state_namespace(&self) -> &str {
+        &self.namespace
+    }
+
     /// Decides a request by one policy alone, as its own test cases do: the
     /// policy runs only if its hooks and scope match, and its verdict is the
     /// decision even in audit mode, so an audit policy can be tested before
     /// it enforces. `None` when the set has no policy of that name.
     pub fn evaluate_policy(&self, name: &str, request: &Request) -> Option<Result<Decision, RequestError>> {
         let index = self.position(name)?;
-        Some(self.check(request).map(|()| self.decide(request.as_ref(), Some(index))))
+        Some(
+            self.check(request).map(|()| self.decide(request.as_ref(), Some(index), Counts::Store(&*self.state), None)),
+        )
     }
 
     /// A set holding only policy `name`, its `init` given `config` (a JSON
@@ -130,6 +189,11 @@ impl PolicySet {
             limits: self.limits,
             policies: vec![variant],
             hashes: vec![self.hashes[index].clone()],
+            state: self.state.clone(),
+            namespace: self.namespace.clone(),
+            state_timeout_ms: self.state_timeout_ms,
+            counters: vec![self.counters[index].clone()],
+            host_counters: self.host_counters.clone(),
         })
     }
 
@@ -140,23 +204,74 @@ impl PolicySet {
 
     fn evaluate_ref(&self, request: RequestRef<'_>) -> Result<Decision, RequestError> {
         self.check_ref(request)?;
-        Ok(self.decide(request, None))
+        Ok(self.decide(request, None, Counts::Store(&*self.state), None))
     }
 
-    /// Runs every matching policy, or only the one at index `only`.
-    fn decide(&self, request: RequestRef<'_>, only: Option<usize>) -> Decision {
+    /// Runs every matching policy, or only the one at index `only`: reads
+    /// their counts in one batch, calls each, merges the verdicts, and then
+    /// applies every increment, and the host's own counts of the decision, in
+    /// one batch.
+    ///
+    /// `shared` is the request as the caller shares it, if it does.
+    fn decide(
+        &self,
+        request: RequestRef<'_>,
+        only: Option<usize>,
+        counts: Counts<'_>,
+        shared: Option<&Arc<Request>>,
+    ) -> Decision {
         let hook = request.hook();
         let (region, category) = request.scope_keys();
-        let mut decision = Decision::new();
-        for (index, policy) in self.policies.iter().enumerate() {
-            let m = &policy.manifest;
-            let chosen = only.is_none_or(|i| i == index);
-            if !chosen || !m.hooks.contains(&hook) || !m.scope.matches(region, category) {
-                continue;
+        let chosen: Vec<usize> = (0..self.policies.len())
+            .filter(|&index| {
+                let m = &self.policies[index].manifest;
+                only.is_none_or(|i| i == index) && m.hooks.contains(&hook) && m.scope.matches(region, category)
+            })
+            .collect();
+
+        let mut batch = Vec::new();
+        let mut plans: Vec<Plan> = chosen
+            .iter()
+            .map(|&i| Plan::new(&self.policies[i].manifest.name, &self.counters[i], request, counts, &mut batch))
+            .collect();
+        let mut state_error = None;
+        if let Counts::Store(store) = counts
+            && !batch.is_empty()
+        {
+            let answered = store.read(&batch, self.state_timeout_ms);
+            if let Err(e) = &answered {
+                tracing::warn!(%hook, "counts could not be read: {e}");
+                state_error = Some(e.to_string());
             }
-            let (result, elapsed) = policy.evaluate(request);
+            for plan in &mut plans {
+                plan.fill(answered.as_deref().ok());
+            }
+        }
+
+        // Made once, and only for a policy on the 0.2 contract, which reads
+        // the request from the host during its call.
+        let shared = shared.map_or_else(OnceCell::new, |r| OnceCell::from(r.clone()));
+        let mut decision = Decision::new();
+        let mut increments = Vec::new();
+        for (&index, plan) in chosen.iter().zip(plans) {
+            let policy = &self.policies[index];
+            let m = &policy.manifest;
+            let report_counts = plan.report();
+            let (result, elapsed) = if m.on_state_error == OnStateError::Error && plan.failed() {
+                let why = state_error.clone().unwrap_or_else(|| "the counts were given as unavailable".into());
+                (Err(Failure::State(why)), std::time::Duration::ZERO)
+            } else {
+                policy.evaluate(request, &shared, plan.slots)
+            };
             let (verdict, error, error_kind) = match result {
-                Ok(verdict) => (verdict, None, None),
+                Ok(Answer { verdict, increments: own }) => {
+                    if let Counts::Store(_) = counts {
+                        let keys = &self.counters[index];
+                        increments
+                            .extend(own.iter().filter_map(|inc| keys.increment(&inc.counter, inc.amount, request)));
+                    }
+                    (verdict, None, None)
+                }
                 Err(failure) => {
                     tracing::warn!(policy = %m.name, %hook, "policy failed: {failure}");
                     let message = format!("policy `{}` {failure}", m.name);
@@ -173,10 +288,22 @@ impl PolicySet {
                 error,
                 error_kind,
                 duration: elapsed,
+                counts: report_counts,
                 position: index,
             };
-            let counts = only.is_some() || m.mode == Mode::Enforce;
-            decision.add(report, verdict, counts);
+            let merged = only.is_some() || m.mode == Mode::Enforce;
+            decision.add(report, verdict, merged);
+        }
+
+        if let Counts::Store(store) = counts {
+            if only.is_none() {
+                increments.extend(counts::host_increments(&self.host_counters, request, &decision));
+            }
+            if !increments.is_empty()
+                && let Err(e) = store.apply(&increments, self.state_timeout_ms)
+            {
+                tracing::warn!(%hook, "counts could not be added to: {e}");
+            }
         }
         decision
     }

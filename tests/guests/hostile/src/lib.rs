@@ -57,16 +57,16 @@ impl Policy for Hostile {
     fn message(&self, message: &Message) -> Verdict {
         match self.act.as_str() {
             "recurse" => {
-                std::hint::black_box(calls(message.text.len() as u64 + 1));
+                std::hint::black_box(calls(message.text().len() as u64 + 1));
                 allow()
             }
             "deep-frames" => {
-                std::hint::black_box(frames(message.text.len() as u64 + 1));
+                std::hint::black_box(frames(message.text().len() as u64 + 1));
                 allow()
             }
             "slow-init-trap" => panic!("trap, so the next call needs a new instance"),
             "huge-strings" => review("huge").message("x".repeat(512 << 10)),
-            "remember" => match self.last_text.replace(Some(message.text.clone())) {
+            "remember" => match self.last_text.replace(Some(message.text())) {
                 Some(previous) => review("remembered").evidence(previous),
                 None => allow(),
             },

@@ -10,7 +10,7 @@ impl Policy for HugeVerdict {
 
     fn message(&self, _message: &Message) -> Verdict {
         let reasons = (0..1_000_000).map(|_| Reason::new("x", "")).collect();
-        Verdict { outcome: Outcome::Allow, reasons, measures: Vec::new() }
+        Verdict { outcome: Outcome::Allow, reasons, measures: Vec::new(), increments: Vec::new() }
     }
 }
 

@@ -9,7 +9,7 @@ impl Policy for Spin {
     }
 
     fn message(&self, message: &Message) -> Verdict {
-        let mut n: u64 = message.sent_at;
+        let mut n: u64 = message.sent_at();
         loop {
             n = std::hint::black_box(n.wrapping_mul(6364136223846793005).wrapping_add(1));
         }

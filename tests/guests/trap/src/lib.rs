@@ -9,7 +9,7 @@ impl Policy for Trap {
     }
 
     fn message(&self, message: &Message) -> Verdict {
-        panic!("policy bug on message `{}`", message.id)
+        panic!("policy bug on message `{}`", message.id())
     }
 }
 

@@ -1,7 +1,7 @@
 //! A complete policy that also imports an interface groupgate does not
 //! provide (`test:extra/secrets`); the host must refuse it at load.
 wit_bindgen::generate!({
-    path: "../../../wit",
+    path: "../../../wit/0.1.0",
     inline: r#"
         package test:extra;
 

@@ -1,0 +1,195 @@
+//! `[counters.NAME]` in `policy.toml`: the counters a policy reads, whom
+//! each counts and over which windows, and `on_state_error`; `[state]` in
+//! `groupgate.toml`: where the set's counters live and how long a read may
+//! take.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::hook::Hook;
+use crate::state::Window;
+use crate::wire::Outcome;
+
+/// Whom a counter counts in a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Party {
+    /// A message's sender.
+    Sender,
+    /// The group a message is sent to or a membership is for.
+    Group,
+    /// A group creation's founder, or the founder of the group a message is
+    /// sent to or a membership is for.
+    Founder,
+    /// The user who would become a member.
+    Subject,
+    /// Who invites them (nobody on a join).
+    Inviter,
+}
+
+impl Party {
+    /// The party as a manifest writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Party::Sender => "sender",
+            Party::Group => "group",
+            Party::Founder => "founder",
+            Party::Subject => "subject",
+            Party::Inviter => "inviter",
+        }
+    }
+
+    /// Whether requests of `hook` have this party.
+    pub fn in_hook(self, hook: Hook) -> bool {
+        match hook {
+            Hook::Message => matches!(self, Party::Sender | Party::Group | Party::Founder),
+            Hook::GroupCreation => self == Party::Founder,
+            Hook::Membership => matches!(self, Party::Subject | Party::Inviter | Party::Group | Party::Founder),
+        }
+    }
+
+    /// `group` for a group, `user` for everyone else: the kind of id.
+    pub(crate) fn kind(self) -> &'static str {
+        if self == Party::Group { "group" } else { "user" }
+    }
+}
+
+/// What to do when a policy's counts cannot be read (the store is down or
+/// slower than `[state] timeout_ms`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum OnStateError {
+    /// Call the policy anyway; its counts read `none`.
+    #[default]
+    NoCounts,
+    /// Do not call it: it fails, and gives its `on_error` verdict.
+    Error,
+}
+
+/// A counter the host keeps itself: the final decisions of one hook with
+/// one outcome, for every set sharing the store's namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct HostCounter {
+    /// Decisions of which hook.
+    pub hook: Hook,
+    /// With which outcome: `deny` or `review`.
+    pub outcome: Outcome,
+    /// Only decisions with a reason of that outcome citing one of these
+    /// articles; every such decision when empty.
+    #[serde(default)]
+    pub articles: Vec<String>,
+}
+
+impl HostCounter {
+    /// The counter's name in series keys: hook, outcome, and the articles
+    /// filter sorted (`*` for none), so two policies declaring the same
+    /// filter read one series.
+    pub(crate) fn series_name(&self) -> String {
+        let mut articles = self.articles.clone();
+        articles.sort();
+        articles.dedup();
+        let filter = if articles.is_empty() { "*".to_owned() } else { articles.join(",") };
+        format!("host/{}/{}/{filter}", self.hook, self.outcome.as_str())
+    }
+
+    /// Whether a decision citing `articles` (for reasons of the counter's
+    /// outcome) counts.
+    pub(crate) fn matches<'a>(&self, mut articles: impl Iterator<Item = &'a str>) -> bool {
+        self.articles.is_empty() || articles.any(|a| self.articles.iter().any(|f| f == a))
+    }
+}
+
+/// One `[counters.NAME]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CounterSpec {
+    /// The name the policy reads and increments it by.
+    pub name: String,
+    /// Whom it counts.
+    pub of: Party,
+    /// The windows the policy reads.
+    pub windows: Vec<Window>,
+    /// Set when the host keeps it; the policy's own counter otherwise.
+    pub host: Option<HostCounter>,
+}
+
+/// `[counters.NAME]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCounter {
+    of: Party,
+    windows: Vec<String>,
+    host: Option<HostCounter>,
+}
+
+/// Checks a policy's `[counters]` against the hooks it answers. Errors are
+/// `(key, message)`.
+pub(super) fn check_counters(
+    raw: BTreeMap<String, RawCounter>,
+    hooks: &[Hook],
+) -> Result<Vec<CounterSpec>, (String, String)> {
+    let mut counters = Vec::with_capacity(raw.len());
+    for (name, counter) in raw {
+        let key = |k: &str| format!("counters.{name}.{k}");
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err((format!("counters.{name}"), "a counter's name must be letters, digits, `-` or `_`".into()));
+        }
+        if !hooks.iter().any(|&h| counter.of.in_hook(h)) {
+            let hooks: Vec<String> = hooks.iter().map(|h| format!("`{h}`")).collect();
+            return Err((
+                key("of"),
+                format!("`{}` is in none of the hooks this policy answers ({})", counter.of.as_str(), hooks.join(", ")),
+            ));
+        }
+        if counter.windows.is_empty() {
+            return Err((key("windows"), "must list at least one window, e.g. `[\"60s\"]`".into()));
+        }
+        let mut windows: Vec<Window> = Vec::with_capacity(counter.windows.len());
+        for text in &counter.windows {
+            let window = Window::parse(text).map_err(|m| (key("windows"), m))?;
+            if windows.contains(&window) {
+                return Err((key("windows"), format!("`{text}` is listed twice")));
+            }
+            windows.push(window);
+        }
+        if let Some(host) = &counter.host {
+            if host.outcome == Outcome::Allow {
+                return Err((key("host.outcome"), "the host counts `deny` and `review` decisions, not `allow`".into()));
+            }
+            if counter.of == Party::Group && host.hook == Hook::GroupCreation {
+                return Err((key("of"), "a group creation has no group yet to count decisions of".into()));
+            }
+        }
+        counters.push(CounterSpec { name, of: counter.of, windows, host: counter.host });
+    }
+    Ok(counters)
+}
+
+/// `[state]` in `groupgate.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct StateSettings {
+    /// Prefixes every counter key, so sets sharing a store keep apart or, with
+    /// one namespace, share counts. The set folder's name by default.
+    pub namespace: Option<String>,
+    /// The longest a read or an apply may take, in milliseconds, before the
+    /// request is decided without counts.
+    #[serde(default = "default_state_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+impl Default for StateSettings {
+    fn default() -> Self {
+        StateSettings { namespace: None, timeout_ms: default_state_timeout_ms() }
+    }
+}
+
+fn default_state_timeout_ms() -> u64 {
+    50
+}

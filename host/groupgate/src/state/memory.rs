@@ -1,0 +1,255 @@
+//! Counters kept in the process: nothing to install, one count per process.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hasher;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::window::{RESOLUTIONS, bucket, retention_secs};
+use super::{Increment, Read, StateError, StateMetrics, StateStore};
+
+/// The most series the memory store holds by default.
+pub const MEMORY_MAX_SERIES: usize = 1_000_000;
+
+/// Shards of the map, so requests on many threads rarely wait for each other.
+const SHARDS: usize = 16;
+
+/// FNV-1a, to pick a shard: ids come from the platform's users, so the maps
+/// themselves keep std's keyed hash against collisions made on purpose; a
+/// collision here only puts two series in one shard.
+#[derive(Default)]
+struct FnvHasher(Option<u64>);
+
+impl std::hash::Hasher for FnvHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let start = self.0.unwrap_or(0xcbf2_9ce4_8422_2325);
+        self.0 = Some(bytes.iter().fold(start, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)));
+    }
+
+    fn finish(&self) -> u64 {
+        self.0.unwrap_or(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+/// Counters in the process's memory, lost when it stops.
+///
+/// Bounded: it holds at most `max_series` series (a counter for one user or
+/// group). Buckets too old for any window read at their resolution are
+/// dropped as a series is written. When a new series would pass the bound,
+/// the tenth of the series written least recently is forgotten first (their
+/// counts read zero from then on) and counted in
+/// `groupgate_state_series_evicted_total`: the store keeps the users and
+/// groups active now, and each eviction pays for a tenth of the bound's
+/// worth of new series.
+pub struct Memory {
+    shards: Vec<Mutex<HashMap<String, Series>>>,
+    max_series: usize,
+    series: AtomicU64,
+    evicted: AtomicU64,
+    /// One eviction at a time.
+    evicting: Mutex<()>,
+}
+
+/// One series: its buckets at each resolution, oldest first.
+#[derive(Default)]
+struct Series {
+    levels: [VecDeque<(u64, u64)>; RESOLUTIONS.len()],
+    /// The newest time written, unix milliseconds.
+    newest_ms: u64,
+}
+
+impl Series {
+    fn add(&mut self, at_ms: u64, amount: u64) {
+        self.newest_ms = self.newest_ms.max(at_ms);
+        for (level, &resolution) in self.levels.iter_mut().zip(&RESOLUTIONS) {
+            let b = bucket(at_ms, resolution);
+            // Requests arrive nearly in time order: the bucket is the last
+            // one, or a new one after it; an older one is searched for.
+            match level.iter().rposition(|&(existing, _)| existing <= b) {
+                Some(i) if level[i].0 == b => level[i].1 += amount,
+                Some(i) => level.insert(i + 1, (b, amount)),
+                None => level.push_front((b, amount)),
+            }
+            let oldest_kept =
+                bucket(self.newest_ms, resolution).saturating_sub(retention_secs(resolution) / resolution);
+            while level.front().is_some_and(|&(b, _)| b < oldest_kept) {
+                level.pop_front();
+            }
+        }
+    }
+
+    fn sum(&self, read: &Read) -> u64 {
+        let resolution = read.window.resolution();
+        let level = RESOLUTIONS.iter().position(|&r| r == resolution).expect("a resolution of RESOLUTIONS");
+        let range = read.window.buckets(read.at_ms);
+        // Newest last: walk back from the end to the window's first bucket.
+        self.levels[level]
+            .iter()
+            .rev()
+            .skip_while(|(b, _)| b > range.end())
+            .take_while(|(b, _)| b >= range.start())
+            .map(|&(_, n)| n)
+            .sum()
+    }
+}
+
+impl Memory {
+    /// A store holding at most [`MEMORY_MAX_SERIES`] series.
+    pub fn new() -> Self {
+        Memory::with_max_series(MEMORY_MAX_SERIES)
+    }
+
+    /// A store holding at most `max_series` series.
+    pub fn with_max_series(max_series: usize) -> Self {
+        Memory {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            max_series: max_series.max(1),
+            series: AtomicU64::new(0),
+            evicted: AtomicU64::new(0),
+            evicting: Mutex::new(()),
+        }
+    }
+
+    fn shard(&self, series: &str) -> &Mutex<HashMap<String, Series>> {
+        let mut hasher = FnvHasher::default();
+        hasher.write(series.as_bytes());
+        &self.shards[(hasher.finish() >> 60) as usize % SHARDS]
+    }
+
+    /// Forgets the tenth (at least one) of the series written least
+    /// recently, unless another thread has just made room.
+    fn evict(&self) {
+        let _one = self.evicting.lock().unwrap_or_else(|e| e.into_inner());
+        if (self.series.load(Ordering::Relaxed) as usize) < self.max_series {
+            return;
+        }
+        let mut newest: Vec<u64> = Vec::with_capacity(self.max_series);
+        for shard in &self.shards {
+            newest.extend(shard.lock().unwrap_or_else(|e| e.into_inner()).values().map(|s| s.newest_ms));
+        }
+        if newest.is_empty() {
+            return;
+        }
+        let cut = (newest.len() / 10).max(1) - 1;
+        let (_, &mut threshold, _) = newest.select_nth_unstable(cut);
+        let mut left = cut + 1;
+        for shard in &self.shards {
+            let mut map = shard.lock().unwrap_or_else(|e| e.into_inner());
+            map.retain(|_, s| {
+                let forget = left > 0 && s.newest_ms <= threshold;
+                left -= usize::from(forget);
+                !forget
+            });
+        }
+        let gone = (cut + 1 - left) as u64;
+        self.series.fetch_sub(gone, Ordering::Relaxed);
+        self.evicted.fetch_add(gone, Ordering::Relaxed);
+    }
+}
+
+impl Default for Memory {
+    fn default() -> Self {
+        Memory::new()
+    }
+}
+
+impl StateStore for Memory {
+    fn describe(&self) -> String {
+        "memory".into()
+    }
+
+    fn read(&self, reads: &[Read], _timeout_ms: u64) -> Result<Vec<u64>, StateError> {
+        Ok(reads
+            .iter()
+            .map(|read| {
+                let map = self.shard(&read.series).lock().unwrap_or_else(|e| e.into_inner());
+                map.get(&read.series).map_or(0, |s| s.sum(read))
+            })
+            .collect())
+    }
+
+    fn apply(&self, increments: &[Increment], _timeout_ms: u64) -> Result<(), StateError> {
+        for inc in increments {
+            let mut map = self.shard(&inc.series).lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(series) = map.get_mut(&inc.series) {
+                series.add(inc.at_ms, inc.amount);
+                continue;
+            }
+            if self.series.load(Ordering::Relaxed) as usize >= self.max_series {
+                drop(map);
+                self.evict();
+                map = self.shard(&inc.series).lock().unwrap_or_else(|e| e.into_inner());
+            }
+            let mut series = Series::default();
+            series.add(inc.at_ms, inc.amount);
+            map.insert(inc.series.clone(), series);
+            self.series.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    fn metrics(&self) -> StateMetrics {
+        StateMetrics {
+            errors: 0,
+            increments_dropped: 0,
+            increments_pending: 0,
+            series: Some(self.series.load(Ordering::Relaxed)),
+            series_limit: Some(self.max_series as u64),
+            series_evicted: Some(self.evicted.load(Ordering::Relaxed)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::Window;
+
+    fn read(store: &Memory, series: &str, window: &str, at_ms: u64) -> u64 {
+        let read = Read { series: series.into(), window: Window::parse(window).unwrap(), at_ms };
+        store.read(&[read], 0).unwrap()[0]
+    }
+
+    fn add(store: &Memory, series: &str, at_ms: u64) {
+        store.apply(&[Increment { series: series.into(), amount: 1, at_ms }], 0).unwrap();
+    }
+
+    #[test]
+    fn a_window_counts_what_fell_inside_it_and_forgets_the_rest() {
+        let store = Memory::new();
+        let day = 86_400_000;
+        // Twenty events a second apart, from t = 1000 s.
+        for i in 0..20 {
+            add(&store, "s", 1_000_000 + i * 1000);
+        }
+        assert_eq!(read(&store, "s", "60s", 1_019_500), 20);
+        assert_eq!(read(&store, "s", "60s", 1_069_500), 10, "the first ten are more than 60 s old");
+        assert_eq!(read(&store, "s", "60s", 1_100_000), 0);
+        assert_eq!(read(&store, "s", "24h", 1_100_000), 20);
+        assert_eq!(read(&store, "s", "24h", 1_000_000 + 2 * day), 0);
+        assert_eq!(read(&store, "s", "30d", 1_000_000 + 2 * day), 20);
+        assert_eq!(read(&store, "other", "30d", 1_000_000), 0);
+        // An event out of order lands in its own bucket.
+        add(&store, "s", 1_005_500);
+        assert_eq!(read(&store, "s", "60s", 1_019_500), 21);
+    }
+
+    #[test]
+    fn a_full_store_forgets_the_series_written_least_recently() {
+        let store = Memory::with_max_series(20);
+        for i in 0..20 {
+            add(&store, &format!("s{i}"), i * 1000);
+        }
+        add(&store, "s0", 100_000);
+        // The twenty-first series: two (a tenth) are forgotten first, the
+        // least recently written, s1 and s2 (s0 was just written).
+        add(&store, "new", 101_000);
+        let m = store.metrics();
+        assert_eq!((m.series, m.series_evicted), (Some(19), Some(2)));
+        assert_eq!(read(&store, "s1", "30d", 101_000), 0);
+        assert_eq!(read(&store, "s2", "30d", 101_000), 0);
+        assert_eq!(read(&store, "s0", "30d", 101_000), 2);
+        assert_eq!(read(&store, "s3", "30d", 101_000), 1);
+        assert_eq!(read(&store, "new", "30d", 101_000), 1);
+    }
+}

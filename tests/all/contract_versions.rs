@@ -1,0 +1,233 @@
+//! Two contract versions served side by side: components built for
+//! `groupgate:policy@0.1.0` (checked in as the previous release built them,
+//! in `tests/data/contract-0.1.0/`) load and decide exactly as the same
+//! policies built for 0.2.0; and the counters of 0.2.0 are read, written and
+//! refused as manifests declare. Time is the requests' own, so a day passes
+//! between two calls.
+
+use groupgate::state::Recorded;
+use groupgate::{Decision, ErrorKind, Message, Outcome, PolicySet, Request};
+use groupgate_tests::{TempSet, creation, load, membership, message, repo_root, user};
+
+const HOOKS: &str = "hooks = [\"message\", \"group-creation\", \"membership\"]";
+
+/// A set running standard plugin `policy` twice, with the same `files`: as
+/// the 0.1.0 component checked in (`old`), and as built now (`new`).
+fn old_and_new(policy: &str, extra: &str, files: &[(&str, &[u8])]) -> PolicySet {
+    let wasm = std::fs::read(repo_root().join(format!("tests/data/contract-0.1.0/{policy}.wasm"))).unwrap();
+    let mut old_files = files.to_vec();
+    old_files.push(("policy.wasm", &wasm));
+    let set = TempSet::new("")
+        .policy(
+            "old",
+            &format!("name = \"old\"\nversion = \"1\"\nmodule = \"policy.wasm\"\n{HOOKS}\n{extra}"),
+            &old_files,
+        )
+        .policy(
+            "new",
+            &format!("name = \"new\"\nversion = \"2\"\nmodule = \"builtin:{policy}\"\n{HOOKS}\n{extra}"),
+            files,
+        );
+    load(set.path()).unwrap()
+}
+
+/// A policy's outcome, reasons and measures in `decision`.
+fn verdict_of(decision: &Decision, name: &str) -> impl PartialEq + std::fmt::Debug {
+    let reasons: Vec<_> = decision
+        .reasons
+        .iter()
+        .filter(|r| r.policy == name)
+        .map(|r| (r.code.clone(), r.message.clone(), r.article.clone(), r.evidence.clone()))
+        .collect();
+    let measures: Vec<_> = decision
+        .measures
+        .iter()
+        .filter(|m| m.policy == name)
+        .map(|m| (m.kind, m.target.clone(), m.duration_secs, m.amount))
+        .collect();
+    let outcome = decision.policies.iter().find(|p| p.name == name).map(|p| (p.outcome, p.error.clone()));
+    (outcome, reasons, measures)
+}
+
+fn requests() -> Vec<Request> {
+    let mut requests = Vec::new();
+    for level in 0..5 {
+        let mut m = message("hello");
+        m.sender.credit_level = level;
+        requests.push(Request::Message(m.clone()));
+        m.group.category = "news".into();
+        m.sender.id = "usr-666".into();
+        requests.push(Request::Message(m));
+        let mut c = creation("A club");
+        c.founder.credit_level = level;
+        requests.push(Request::GroupCreation(c.clone()));
+        c.founder.id = "usr-666".into();
+        requests.push(Request::GroupCreation(c));
+        let mut j = membership();
+        j.subject.credit_level = level;
+        requests.push(Request::Membership(j.clone()));
+        j.inviter = Some(user("usr-666"));
+        requests.push(Request::Membership(j));
+    }
+    requests
+}
+
+#[test]
+fn components_built_for_0_1_0_decide_as_the_same_policies_built_for_0_2_0() {
+    let credit = old_and_new("credit-levels", "", &[]);
+    let blacklist = old_and_new(
+        "blacklist",
+        "[data]\nusers = \"users.txt\"\ngroups = \"groups.txt\"\n",
+        &[("users.txt", b"usr-666\n"), ("groups.txt", b"grp-13\n")],
+    );
+    for set in [credit, blacklist] {
+        let mut outcomes = std::collections::BTreeSet::new();
+        for request in requests() {
+            let decision = set.evaluate(&request).unwrap();
+            assert_eq!(verdict_of(&decision, "old"), verdict_of(&decision, "new"), "{request:?}");
+            outcomes.insert(decision.outcome);
+        }
+        assert!(outcomes.contains(&Outcome::Allow) && outcomes.contains(&Outcome::Deny), "both outcomes exercised");
+    }
+}
+
+/// A message from `sender` at `secs` seconds of request time.
+fn from(sender: &str, secs: u64) -> Request {
+    let mut m: Message = message("See you at the gate.");
+    m.sender.id = sender.into();
+    m.sent_at = 1_764_316_800_000 + secs * 1000;
+    Request::Message(m)
+}
+
+fn codes(decision: &Decision) -> Vec<&str> {
+    decision.reasons.iter().map(|r| r.code.as_str()).collect()
+}
+
+const FLOOD: &str = r#"name = "flood-control"
+version = "1"
+module = "builtin:flood-control"
+hooks = ["message"]
+[counters.messages]
+of = "sender"
+windows = ["60s"]
+[config]
+max_messages = 2
+window_secs = 60
+"#;
+
+#[test]
+fn a_counter_counts_within_its_window_of_request_time() {
+    let set = TempSet::new("").policy("flood", FLOOD, &[]);
+    let set = load(set.path()).unwrap();
+    let outcomes: Vec<Outcome> =
+        [0, 1, 2, 3].iter().map(|&s| set.evaluate(&from("usr-a", s)).unwrap().outcome).collect();
+    assert_eq!(outcomes, [Outcome::Allow, Outcome::Allow, Outcome::Deny, Outcome::Deny]);
+    let denied = set.evaluate(&from("usr-a", 4)).unwrap();
+    assert_eq!(codes(&denied), ["flood"]);
+    assert_eq!(denied.policies[0].counts["messages"]["60s"], Some(4), "the counts read are reported");
+    // Another sender has a count of its own.
+    assert_eq!(set.evaluate(&from("usr-b", 4)).unwrap().outcome, Outcome::Allow);
+    // A minute later (in request time) the window is empty again.
+    assert_eq!(set.evaluate(&from("usr-a", 70)).unwrap().outcome, Outcome::Allow);
+    // Given counts are used instead of the store's, and nothing is added.
+    let given = Recorded::new(
+        [("flood-control".into(), [("messages".into(), [("60s".into(), Some(0))].into())].into())].into(),
+    );
+    assert_eq!(set.evaluate_with_counts(&from("usr-a", 4), &given).unwrap().outcome, Outcome::Allow);
+}
+
+#[test]
+fn the_host_counts_denials_by_article_so_flood_denials_do_not_make_a_repeat_offender() {
+    let repeat = r#"name = "repeat-offender"
+version = "1"
+module = "builtin:repeat-offender"
+hooks = ["message", "group-creation"]
+[counters.message_denials]
+of = "sender"
+host = { hook = "message", outcome = "deny", articles = ["Art. 9", "Art. 10"] }
+windows = ["24h", "30d"]
+[counters.creation_denials]
+of = "founder"
+host = { hook = "group-creation", outcome = "deny", articles = ["Art. 9", "Art. 10"] }
+windows = ["30d"]
+[config]
+suspend_after = 2
+"#;
+    let set = TempSet::new("policies = [\"words\", \"flood\", \"repeat\"]\n")
+        .prohibited_content("words", "zorblax\n", "")
+        .policy("flood", FLOOD, &[])
+        .policy("repeat", repeat, &[]);
+    let set = load(set.path()).unwrap();
+    let mut prohibited = from("usr-c", 0);
+    if let Request::Message(m) = &mut prohibited {
+        m.text = "zorblax".into();
+    }
+    // Two floods (Art. 7): not violations the repeat-offender counts.
+    for s in 0..4 {
+        set.evaluate(&from("usr-f", s)).unwrap();
+    }
+    let flooded = set.evaluate(&from("usr-f", 100)).unwrap();
+    assert!(!codes(&flooded).contains(&"repeat-offender"), "{flooded:?}");
+    // Two denials for prohibited content (Art. 10), an hour apart: the next
+    // clean message, a day later but within 24 h of the second, is denied.
+    set.evaluate(&prohibited).unwrap();
+    if let Request::Message(m) = &mut prohibited {
+        m.sent_at += 3_600_000;
+    }
+    assert_eq!(set.evaluate(&prohibited).unwrap().outcome, Outcome::Deny);
+    let next = set.evaluate(&from("usr-c", 23 * 3600)).unwrap();
+    assert_eq!(codes(&next), ["repeat-offender"], "{next:?}");
+    assert_eq!(
+        next.policies.iter().find(|p| p.name == "repeat-offender").unwrap().counts["message_denials"]["24h"],
+        Some(2)
+    );
+    // Two days on, the 24-hour window has forgotten them.
+    assert_eq!(set.evaluate(&from("usr-c", 48 * 3600)).unwrap().outcome, Outcome::Allow);
+}
+
+#[test]
+fn counters_a_manifest_does_not_declare_are_refused() {
+    // Read: the counter is declared under another name.
+    let misnamed = FLOOD.replace("[counters.messages]", "[counters.msgs]");
+    let set = load(TempSet::new("").policy("flood", &misnamed, &[]).path()).unwrap();
+    let decision = set.evaluate(&from("usr-d", 0)).unwrap();
+    let report = &decision.policies[0];
+    assert_eq!(report.error_kind, Some(ErrorKind::Trap), "{report:?}");
+    assert!(report.error.as_deref().unwrap().contains("counter `messages` over `60s` is not declared"), "{report:?}");
+    assert_eq!(decision.outcome, Outcome::Deny, "on_error deny");
+
+    // Write: the counter is one the host keeps, not the policy's own.
+    let hosts =
+        FLOOD.replace("windows = [\"60s\"]", "host = { hook = \"message\", outcome = \"deny\" }\nwindows = [\"60s\"]");
+    let set = load(TempSet::new("").policy("flood", &hosts, &[]).path()).unwrap();
+    let decision = set.evaluate(&from("usr-d", 0)).unwrap();
+    let report = &decision.policies[0];
+    assert_eq!(report.error_kind, Some(ErrorKind::Contract), "{report:?}");
+    assert!(report.error.as_deref().unwrap().contains("adds to counter `messages`"), "{report:?}");
+
+    // Load: a counter of nobody in the policy's hooks, a bad window.
+    for (bad, says) in [
+        (FLOOD.replace("of = \"sender\"", "of = \"subject\""), "`subject` is in none of the hooks"),
+        (FLOOD.replace("\"60s\"", "\"60\""), "window `60`"),
+        (FLOOD.replace("windows = [\"60s\"]", "windows = []"), "at least one window"),
+    ] {
+        let err = load(TempSet::new("").policy("flood", &bad, &[]).path()).err().expect(says).to_string();
+        assert!(err.contains(says), "{err}");
+    }
+}
+
+#[test]
+fn when_counts_cannot_be_read_a_policy_gets_none_or_fails_as_its_manifest_says() {
+    let set = load(TempSet::new("").policy("flood", FLOOD, &[]).path()).unwrap();
+    let decision = set.evaluate_with_counts(&from("usr-e", 0), &Recorded::unavailable()).unwrap();
+    assert_eq!(decision.outcome, Outcome::Allow);
+    assert_eq!(codes(&decision), ["counts-unavailable"]);
+    assert_eq!(decision.policies[0].counts["messages"]["60s"], None);
+
+    let strict = FLOOD
+        .replace("hooks = [\"message\"]", "hooks = [\"message\"]\non_state_error = \"error\"\non_error = \"review\"");
+    let set = load(TempSet::new("").policy("flood", &strict, &[]).path()).unwrap();
+    let decision = set.evaluate_with_counts(&from("usr-e", 0), &Recorded::unavailable()).unwrap();
+    assert_eq!(decision.outcome, Outcome::Review);
+    assert_eq!(decision.policies[0].error_kind, Some(ErrorKind::State));
+}
