@@ -14,11 +14,13 @@ these machines share their caches and one run can be 40% off the next:
 2. The same message through `policies/default`, counters in memory against
    counters in a `redis-server` on loopback (started here, on a free port,
    data in a temp folder): p50 and p99 per decision.
-3. `groupgate serve` under `wrk` (4 connections, messages from 100,000
-   senders in turn), memory against Redis: decisions per second and p99.
+3. `groupgate serve` under `wrk` (4 connections, messages from 1,000
+   senders per connection in turn), memory against Redis: decisions per
+   second and p99.
 
-Every bench spreads its messages over 100,000 senders (`--senders`), so the
-counting policies see ordinary traffic, not one sender's flood. Needs
+Every run spreads its messages over 1,000 senders (`--senders`), each
+sending once every 10 s of request time, so the counting policies see
+ordinary traffic, not one sender's flood. Needs
 `redis-server` and `wrk` (Debian packages of those names).
 """
 import argparse
@@ -35,7 +37,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MESSAGE = ROOT / "examples/message.json"
 STATEFUL = ["flood-control", "repeat-offender", "group-violations"]
-SENDERS = 100_000
+SENDERS = 1_000
 
 
 def free_port():
@@ -71,9 +73,12 @@ local body = [[%s]]
 local n = 0
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+local senders = %d
 request = function()
   n = n + 1
-  local b = body:gsub('"usr%%-42"', '"usr-' .. (n %% %d) .. '-' .. wrk.thread:get("id") .. '"')
+  local at = string.format("%%.0f", 1764316800000 + math.floor(n / senders) * 10000)
+  local b = body:gsub('"usr%%-42"', '"usr-' .. (n %% senders) .. '-' .. wrk.thread:get("id") .. '"')
+  b = b:gsub('"sent_at": %%d+', '"sent_at": ' .. at)
   return wrk.format(nil, "/v1/evaluate/message", nil, b)
 end
 setup = function(thread) thread:set("id", tostring(math.random(1000000))) end

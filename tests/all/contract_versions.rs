@@ -124,15 +124,15 @@ fn a_counter_counts_within_its_window_of_request_time() {
     assert_eq!(outcomes, [Outcome::Allow, Outcome::Allow, Outcome::Deny, Outcome::Deny]);
     let denied = set.evaluate(&from("usr-a", 4)).unwrap();
     assert_eq!(codes(&denied), ["flood"]);
-    assert_eq!(denied.policies[0].counts["messages"]["60s"], Some(4), "the counts read are reported");
+    assert_eq!(denied.policies[0].counts.get("messages", "60s"), Some(Some(4)), "the counts read are reported");
     // Another sender has a count of its own.
     assert_eq!(set.evaluate(&from("usr-b", 4)).unwrap().outcome, Outcome::Allow);
     // A minute later (in request time) the window is empty again.
     assert_eq!(set.evaluate(&from("usr-a", 70)).unwrap().outcome, Outcome::Allow);
     // Given counts are used instead of the store's, and nothing is added.
-    let given = Recorded::new(
-        [("flood-control".into(), [("messages".into(), [("60s".into(), Some(0))].into())].into())].into(),
-    );
+    let mut zero = groupgate::state::PolicyCounts::new();
+    zero.insert("messages", "60s", Some(0));
+    let given = Recorded::new([("flood-control".into(), zero)].into());
     assert_eq!(set.evaluate_with_counts(&from("usr-a", 4), &given).unwrap().outcome, Outcome::Allow);
 }
 
@@ -178,8 +178,8 @@ suspend_after = 2
     let next = set.evaluate(&from("usr-c", 23 * 3600)).unwrap();
     assert_eq!(codes(&next), ["repeat-offender"], "{next:?}");
     assert_eq!(
-        next.policies.iter().find(|p| p.name == "repeat-offender").unwrap().counts["message_denials"]["24h"],
-        Some(2)
+        next.policies.iter().find(|p| p.name == "repeat-offender").unwrap().counts.get("message_denials", "24h"),
+        Some(Some(2))
     );
     // Two days on, the 24-hour window has forgotten them.
     assert_eq!(set.evaluate(&from("usr-c", 48 * 3600)).unwrap().outcome, Outcome::Allow);
@@ -222,7 +222,7 @@ fn when_counts_cannot_be_read_a_policy_gets_none_or_fails_as_its_manifest_says()
     let decision = set.evaluate_with_counts(&from("usr-e", 0), &Recorded::unavailable()).unwrap();
     assert_eq!(decision.outcome, Outcome::Allow);
     assert_eq!(codes(&decision), ["counts-unavailable"]);
-    assert_eq!(decision.policies[0].counts["messages"]["60s"], None);
+    assert_eq!(decision.policies[0].counts.get("messages", "60s"), Some(None));
 
     let strict = FLOOD
         .replace("hooks = [\"message\"]", "hooks = [\"message\"]\non_state_error = \"error\"\non_error = \"review\"");

@@ -31,8 +31,10 @@ fn inc(series: &str, amount: u64, at_ms: u64) -> Increment {
     Increment { series: series.into(), amount, at_ms }
 }
 
-fn read(series: &str, window: &str, at_ms: u64) -> Read {
-    Read { series: series.into(), window: Window::parse(window).unwrap(), at_ms }
+fn read<'a>(series: &'a str, window: &str, at_ms: u64) -> Read<'a> {
+    // A few windows per test, kept for the test's life.
+    let window: &'static Window = Box::leak(Box::new(Window::parse(window).unwrap()));
+    Read { series, window, at_ms }
 }
 
 /// A raw connection to `server`, to look at what the store wrote.
@@ -88,7 +90,7 @@ fn counts_match_the_memory_store() {
         memory.apply(&batch, 0).unwrap();
         // Reads at the time of the last request and later.
         let at = now + [0, 500, 45 * SECOND, 12 * 3_600 * SECOND, 20 * DAY][step % 5];
-        let reads: Vec<Read> = series.iter().flat_map(|s| windows.iter().map(move |w| read(s, w, at))).collect();
+        let reads: Vec<Read<'_>> = series.iter().flat_map(|s| windows.iter().map(move |w| read(s, w, at))).collect();
         let from_redis = redis.read(&reads, OK_MS).unwrap();
         let from_memory = memory.read(&reads, 0).unwrap();
         assert_eq!(from_redis, from_memory, "step {step}, at {at}: {reads:?}");
@@ -212,7 +214,7 @@ fn a_read_and_an_apply_are_one_round_trip_each_on_a_kept_connection() {
     // Small enough requests (a few kilobytes) that the proxy forwards each
     // in one piece, and Redis reads each whole before it answers: the proxy
     // then counts one turn per round trip.
-    let reads: Vec<Read> = ["60s", "24h", "30d"].iter().map(|w| read("s", w, T0)).collect();
+    let reads: Vec<Read<'_>> = ["60s", "24h", "30d"].iter().map(|w| read("s", w, T0)).collect();
     assert_eq!(store.read(&reads, OK_MS).unwrap(), [0, 0, 0]);
     assert_eq!(proxy.connections.load(Ordering::SeqCst), 1);
     let mut stats = raw(&server);

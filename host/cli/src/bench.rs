@@ -23,9 +23,11 @@ pub struct BenchOptions {
     /// Threads evaluating at once, each in a loop.
     pub threads: usize,
     /// How many users the requests come from, in turn: the request's own
-    /// (the sender, founder or subject) with `-1`, `-2`, ... appended, so a
-    /// set that counts per user (flood control) sees ordinary traffic
-    /// rather than one user's flood. 1 decides the request as given.
+    /// (the sender, founder or subject) with `-1`, `-2`, ... appended (and
+    /// the thread's number, so threads do not share users), each sending
+    /// once every [`SENDER_INTERVAL_MS`] of request time, so that a set that
+    /// counts per user (flood control) sees ordinary traffic rather than
+    /// one user's flood. 1 decides the request as given, time standing still.
     pub senders: usize,
 }
 
@@ -49,8 +51,13 @@ impl Default for BenchOptions {
     }
 }
 
-/// `request` from each of `n` users in turn (see [`BenchOptions::senders`]).
-fn from_senders(request: &Request, n: usize) -> Vec<Arc<Request>> {
+/// How far a user's requests are apart in request time, with
+/// [`BenchOptions::senders`] over 1: six a minute, under flood-control's 20.
+pub const SENDER_INTERVAL_MS: u64 = 10_000;
+
+/// `request` from each of `n` users of thread `thread` in turn (see
+/// [`BenchOptions::senders`]).
+fn from_senders(request: &Request, n: usize, thread: usize) -> Vec<Arc<Request>> {
     if n <= 1 {
         return vec![Arc::new(request.clone())];
     }
@@ -64,7 +71,7 @@ fn from_senders(request: &Request, n: usize) -> Vec<Arc<Request>> {
     let id = value[field]["id"].as_str().unwrap_or_default().to_owned();
     (1..=n)
         .map(|k| {
-            value[field]["id"] = format!("{id}-{k}").into();
+            value[field]["id"] = format!("{id}-{thread}-{k}").into();
             Arc::new(Request::from_value(hook, value.clone()).expect("the request with another user id decodes"))
         })
         .collect()
@@ -126,16 +133,15 @@ pub fn run(set: &PolicySet, request: &Request, options: &BenchOptions) -> Result
     let first = set.evaluate(request)?;
     let names: Vec<String> = first.policies.iter().map(|p| p.name.clone()).collect();
     let threads = options.threads.max(1);
-    let requests = from_senders(request, options.senders);
 
     let go = Instant::now() + options.warmup;
     let stop = go + options.duration;
     let tallies: Vec<Tally> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|t| {
-                let requests = &requests;
                 let names = names.len();
-                scope.spawn(move || measure(set, requests, t * requests.len() / threads, names, go, stop))
+                let senders = options.senders;
+                scope.spawn(move || measure(set, from_senders(request, senders, t), names, go, stop))
             })
             .collect();
         workers.into_iter().map(|w| w.join().expect("a bench thread panicked")).collect()
@@ -201,25 +207,28 @@ struct PolicyTally {
     errors: u64,
 }
 
-/// One thread's loop over `requests`, from index `first` on.
-fn measure(
-    set: &PolicySet,
-    requests: &[Arc<Request>],
-    first: usize,
-    policies: usize,
-    go: Instant,
-    stop: Instant,
-) -> Tally {
-    let mut next = first;
-    let mut request = || {
+/// One thread's loop over its `requests`: after each pass over them, their
+/// time moves on by [`SENDER_INTERVAL_MS`] (with more than one).
+fn measure(set: &PolicySet, mut requests: Vec<Arc<Request>>, policies: usize, go: Instant, stop: Instant) -> Tally {
+    let mut next = 0;
+    let moving = requests.len() > 1;
+    let mut request = move || {
         next = (next + 1) % requests.len();
-        &requests[next]
+        if next == 0 && moving {
+            for r in &mut requests {
+                // Only this thread holds it between decisions.
+                if let Some(r) = Arc::get_mut(r) {
+                    r.advance(SENDER_INTERVAL_MS);
+                }
+            }
+        }
+        requests[next].clone()
     };
     // The warm-up: every thread evaluates (at least once, even with no
     // warm-up time), so that the pools hold instances for the threads that
     // overlap before timing starts.
     loop {
-        drop(set.evaluate_shared(request()));
+        drop(set.evaluate_shared(&request()));
         if Instant::now() >= go {
             break;
         }
@@ -232,7 +241,7 @@ fn measure(
         // The set and the request (up to a user id) are the same as in the
         // first, accepted, call, and the limits check depends on nothing else.
         // Shared, as the server does: the request is decoded once and lent.
-        let decision = set.evaluate_shared(request()).expect("the request was accepted once");
+        let decision = set.evaluate_shared(&request()).expect("the request was accepted once");
         // The same request runs the same policies each time, in order.
         for (tally, p) in per_policy.iter_mut().zip(&decision.policies) {
             tally.ns += p.duration.as_nanos();

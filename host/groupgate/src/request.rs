@@ -86,6 +86,17 @@ impl Request {
         .expect("a request serialises")
     }
 
+    /// Moves the request's own time (`sent_at`, `requested_at`) on by
+    /// `ms`: for benchmarks and simulations that replay one request over time.
+    pub fn advance(&mut self, ms: u64) {
+        let at = match self {
+            Request::Message(m) => &mut m.sent_at,
+            Request::GroupCreation(c) => &mut c.requested_at,
+            Request::Membership(m) => &mut m.requested_at,
+        };
+        *at = at.saturating_add(ms);
+    }
+
     /// The hook this request is for.
     pub fn hook(&self) -> Hook {
         self.as_ref().hook()

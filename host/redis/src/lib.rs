@@ -387,14 +387,14 @@ impl StateStore for RedisState {
         self.description.clone()
     }
 
-    fn read(&self, reads: &[Read], timeout_ms: u64) -> Result<Vec<u64>, StateError> {
+    fn read(&self, reads: &[Read<'_>], timeout_ms: u64) -> Result<Vec<u64>, StateError> {
         if reads.is_empty() {
             return Ok(Vec::new());
         }
         let mut pipe = redis::pipe();
         for read in reads {
             let resolution = read.window.resolution();
-            let keys: Vec<String> = read.window.buckets(read.at_ms).map(|b| key(&read.series, resolution, b)).collect();
+            let keys: Vec<String> = read.window.buckets(read.at_ms).map(|b| key(read.series, resolution, b)).collect();
             pipe.cmd("MGET").arg(keys);
         }
         let answer: Vec<Vec<Option<u64>>> = self
@@ -554,8 +554,9 @@ mod tests {
         (port, accepted)
     }
 
-    fn read_of(series: &str) -> Read {
-        Read { series: series.into(), window: Window::parse("60s").unwrap(), at_ms: 1_000_000 }
+    fn read_of(series: &str) -> Read<'_> {
+        let window: &'static Window = Box::leak(Box::new(Window::parse("60s").unwrap()));
+        Read { series, window, at_ms: 1_000_000 }
     }
 
     #[test]

@@ -378,10 +378,13 @@ fn counts_of(counts: Option<toml::Table>, state: Option<&str>, policy: Option<&s
                 "key `{key}`: {e}: expected {{ COUNTER = {{ WINDOW = N }} }}, e.g. {{ messages = {{ \"60s\" = 20 }} }}"
             )
         })?;
-        Ok(counts
-            .into_iter()
-            .map(|(counter, windows)| (counter, windows.into_iter().map(|(w, n)| (w, Some(n))).collect()))
-            .collect())
+        let mut out = PolicyCounts::new();
+        for (counter, windows) in counts {
+            for (window, n) in windows {
+                out.insert(&counter, &window, Some(n));
+            }
+        }
+        Ok(out)
     };
     let per_policy = match policy {
         Some(name) => BTreeMap::from([(name.to_owned(), parse(value, "counts")?)]),

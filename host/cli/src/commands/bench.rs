@@ -23,9 +23,9 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: u16,
     /// Spread the requests over N users: the request's own (sender,
-    /// founder or subject) with `-1` ... `-N` appended to its id, in turn, so
-    /// that a set counting per user (flood-control) measures ordinary
-    /// traffic, not one user's flood.
+    /// founder or subject) with a number appended to its id, in turn, each
+    /// sending once every 10 s of request time, so that a set counting per
+    /// user (flood-control) measures ordinary traffic, not one user's flood.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub senders: u32,
     /// Print the report as one JSON object.
@@ -39,7 +39,7 @@ pub const HELP: &str = "Every thread calls the same evaluation as the server (li
 
 --warmup 0s also times the first calls, which make each thread's instances and run their init.
 
-Counters are read from and added to the store --state names, as the server does. A set with flood-control denies one sender's 21st message in a minute, so measure it with --senders (100000 keeps every sender under the limit for a 10 s run).";
+Counters are read from and added to the store --state names, as the server does. A set with flood-control denies one sender's 21st message in a minute, so measure it with --senders (e.g. 1000: a thousand users on each thread, each sending every 10 s of request time).";
 
 pub fn run(runtime: &Runtime, args: Args) -> Result<u8> {
     let request = args.request.request()?;

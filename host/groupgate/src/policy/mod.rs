@@ -20,7 +20,8 @@ use crate::decision::ErrorKind;
 use crate::error::PolicyError;
 use crate::manifest::{Isolation, PolicyManifest};
 use crate::request::{Request, RequestRef};
-use crate::sandbox::{Breach, CountSlot, PolicyState, Runtime, printable, ticks};
+use crate::sandbox::{Breach, PolicyState, Runtime, printable, ticks};
+use crate::state::PolicyCounts;
 use crate::wire::{DataFile, Verdict};
 use pool::Pool;
 
@@ -185,7 +186,7 @@ impl LoadedPolicy {
         &self,
         request: RequestRef<'_>,
         shared: &OnceCell<Arc<Request>>,
-        counts: Vec<CountSlot>,
+        counts: PolicyCounts,
     ) -> (Result<Answer, Failure>, Duration) {
         let start = Instant::now();
         let result = self.take(start).and_then(|(warm, spent_ms)| self.call(warm, request, shared, counts, spent_ms));
@@ -198,7 +199,7 @@ impl LoadedPolicy {
         mut warm: Warm,
         request: RequestRef<'_>,
         shared: &OnceCell<Arc<Request>>,
-        counts: Vec<CountSlot>,
+        counts: PolicyCounts,
         spent_ms: u64,
     ) -> Result<Answer, Failure> {
         warm.store.data_mut().begin_call();
@@ -227,7 +228,7 @@ impl LoadedPolicy {
                 };
                 let state = store.data_mut();
                 state.request = None;
-                state.counts.clear();
+                state.counts = PolicyCounts::new();
                 result.map(|v| Answer {
                     verdict: Verdict { outcome: v.outcome, reasons: v.reasons, measures: v.measures },
                     increments: v.increments,

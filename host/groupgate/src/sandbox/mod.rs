@@ -27,7 +27,7 @@ use wasmtime::{Config, Engine, StoreContextMut};
 pub use host::{HostInterface, Log};
 pub use state::PolicyState;
 pub use state::printable;
-pub(crate) use state::{Breach, CountSlot, LOG_LINES_MAX};
+pub(crate) use state::{Breach, LOG_LINES_MAX};
 
 use crate::contract;
 use crate::error::RuntimeError;

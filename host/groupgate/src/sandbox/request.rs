@@ -42,16 +42,16 @@ impl PolicyState {
     /// manifest does not declare traps, naming what it does declare, so the
     /// mistake shows in the policy's first test.
     fn count(&self, counter: &str, window: &str) -> wasmtime::Result<Option<u64>> {
-        if let Some(slot) = self.counts.iter().find(|s| &*s.counter == counter && &*s.window == window) {
-            return Ok(slot.count);
+        if let Some(count) = self.counts.get(counter, window) {
+            return Ok(count);
         }
-        let mut declared: Vec<String> =
-            self.counts.iter().map(|s| format!("{} over {}", s.counter, s.window)).collect();
-        declared.dedup();
+        let declared: Vec<String> = self.counts.names().iter().map(|(c, w)| format!("{c} over {w}")).collect();
         let declared = if declared.is_empty() { "none".to_owned() } else { declared.join(", ") };
         Err(wasmtime::format_err!(
-            "counter `{counter}` over `{window}` is not declared under `[counters]` in the policy's manifest \
-             (declared: {declared})"
+            "counter `{}` over `{}` is not declared under `[counters]` in the policy's manifest \
+             (declared: {declared})",
+            crate::sandbox::printable(counter),
+            crate::sandbox::printable(window)
         ))
     }
 }

@@ -16,6 +16,7 @@ use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, Was
 use super::output::GuestOutput;
 use crate::bindings::v1::log::Level as LogLevel;
 use crate::request::Request;
+use crate::state::PolicyCounts;
 
 /// Log lines written to the host log per call; more are counted and dropped.
 pub(crate) const LOG_LINES_KEPT: u32 = 100;
@@ -54,17 +55,8 @@ pub struct PolicyState {
     /// The request of the call under way, which a 0.2.0 policy reads through
     /// the `request` resources; `None` between calls.
     pub(crate) request: Option<Arc<Request>>,
-    /// The counts read for the call under way: counter, window, count.
-    pub(crate) counts: Vec<CountSlot>,
-}
-
-/// One count lent to a call: `none` when the store could not be read or the
-/// request has nobody the counter counts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct CountSlot {
-    pub(crate) counter: Arc<str>,
-    pub(crate) window: Arc<str>,
-    pub(crate) count: Option<u64>,
+    /// The counts read for the call under way.
+    pub(crate) counts: PolicyCounts,
 }
 
 impl PolicyState {
@@ -110,7 +102,7 @@ impl PolicyState {
             log_dropped: 0,
             dropped_total,
             request: None,
-            counts: Vec::new(),
+            counts: PolicyCounts::new(),
         }
     }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::decision::Decision;
 use crate::manifest::{HostCounter, Party, PolicyManifest};
 use crate::request::RequestRef;
-use crate::sandbox::CountSlot;
+use crate::state::counts::Names;
 use crate::state::{Increment, PolicyCounts, Read, Recorded, StateStore, Window, escape_into, series_key};
 use crate::wire::Outcome;
 
@@ -73,18 +73,21 @@ struct Counter {
     /// Whether the policy adds to it (not the host).
     own: bool,
     prefix: Prefix,
-    windows: Vec<(Arc<str>, Window)>,
+    windows: Vec<Window>,
 }
 
 /// A policy's counters, their keys worked out when the set loads.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct PolicyCounters {
     counters: Vec<Counter>,
+    /// Every `(counter, window)` the policy reads, in declaration order: the
+    /// table every decision's counts share.
+    names: Names,
 }
 
 impl PolicyCounters {
     pub(crate) fn new(m: &PolicyManifest, namespace: &str) -> PolicyCounters {
-        let counters = m
+        let counters: Vec<Counter> = m
             .counters
             .iter()
             .map(|spec| {
@@ -97,11 +100,15 @@ impl PolicyCounters {
                     of: spec.of,
                     own: spec.host.is_none(),
                     prefix: Prefix::new(namespace, &series, spec.of.kind()),
-                    windows: spec.windows.iter().map(|w| (w.as_str().into(), w.clone())).collect(),
+                    windows: spec.windows.clone(),
                 }
             })
             .collect();
-        PolicyCounters { counters }
+        let names = counters
+            .iter()
+            .flat_map(|c| c.windows.iter().map(|w| (c.name.clone(), Arc::<str>::from(w.as_str()))))
+            .collect();
+        PolicyCounters { counters, names }
     }
 
     /// The increment of the policy's own counter `counter` by `amount`, for
@@ -113,80 +120,92 @@ impl PolicyCounters {
     }
 }
 
-/// The reads one policy makes for a request: its slots, in declaration order,
-/// and for each live one the index of its read in the batch.
+/// The keys a decision reads, and which count each read fills: the batch is
+/// made of borrowed keys once every policy's are known.
+#[derive(Default)]
+pub(crate) struct Batch<'s> {
+    keys: Vec<String>,
+    /// Key index, window, and the policy (in `chosen` order) and slot it fills.
+    reads: Vec<(usize, &'s Window, usize, usize)>,
+}
+
+impl Batch<'_> {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.reads.is_empty()
+    }
+
+    /// Reads every count in one call to `store`, and fills them in `plans`
+    /// (all `None` if the store failed: its error is returned).
+    pub(crate) fn run(
+        &self,
+        store: &dyn StateStore,
+        at_ms: u64,
+        timeout_ms: u64,
+        plans: &mut [Plan],
+    ) -> Result<(), crate::state::StateError> {
+        let reads: Vec<Read<'_>> =
+            self.reads.iter().map(|&(key, window, _, _)| Read { series: &self.keys[key], window, at_ms }).collect();
+        let answered = store.read(&reads, timeout_ms);
+        for (i, &(_, _, plan, slot)) in self.reads.iter().enumerate() {
+            let plan = &mut plans[plan];
+            plan.counts.counts_mut()[slot] = answered.as_ref().ok().map(|counts| counts[i]);
+            plan.failed |= answered.is_err();
+        }
+        answered.map(drop)
+    }
+}
+
+/// The counts one policy reads for a request, filled in as they arrive.
 pub(crate) struct Plan {
-    pub(crate) slots: Vec<CountSlot>,
-    reads: Vec<Option<usize>>,
+    pub(crate) counts: PolicyCounts,
     /// Whether some count could not be read.
     failed: bool,
 }
 
 impl Plan {
-    /// Plans policy `name`'s reads for `request`: given counts are filled in
-    /// at once; reads from a store are pushed onto `batch`.
-    pub(crate) fn new(
+    /// Plans the reads of the policy at `index` in `chosen` order, named
+    /// `name`, for `request`: given counts are filled in at once; reads from
+    /// a store are added to `batch`.
+    pub(crate) fn new<'s>(
+        index: usize,
         name: &str,
-        counters: &PolicyCounters,
+        counters: &'s PolicyCounters,
         request: RequestRef<'_>,
         counts: Counts<'_>,
-        batch: &mut Vec<Read>,
+        batch: &mut Batch<'s>,
     ) -> Plan {
-        let mut plan = Plan { slots: Vec::new(), reads: Vec::new(), failed: false };
-        if counters.counters.is_empty() {
-            return plan;
-        }
-        let at_ms = request_time(request);
+        let mut plan =
+            Plan { counts: PolicyCounts::of(counters.names.clone(), vec![None; counters.names.len()]), failed: false };
+        let mut slot = 0;
         for c in &counters.counters {
             let id = party_id(request, c.of);
-            // One key per counter, shared by its windows.
             let key = match (id, counts) {
-                (Some(id), Counts::Store(_)) => Some(c.prefix.key(id)),
+                (Some(id), Counts::Store(_)) => {
+                    batch.keys.push(c.prefix.key(id));
+                    Some(batch.keys.len() - 1)
+                }
                 _ => None,
             };
-            for (text, window) in &c.windows {
-                let (count, read) = match (id, counts) {
-                    (None, _) => (None, None),
-                    (Some(_), Counts::Recorded(given)) => {
-                        let count = given.get(name, &c.name, text).unwrap_or(Some(0));
+            for window in &c.windows {
+                match (id, counts, key) {
+                    (None, _, _) => {}
+                    (Some(_), Counts::Recorded(given), _) => {
+                        let count = given.get(name, &c.name, window.as_str()).unwrap_or(Some(0));
                         plan.failed |= count.is_none();
-                        (count, None)
+                        plan.counts.counts_mut()[slot] = count;
                     }
-                    (Some(_), Counts::Store(_)) => {
-                        let series = key.clone().expect("a key for a store read");
-                        batch.push(Read { series, window: window.clone(), at_ms });
-                        (None, Some(batch.len() - 1))
-                    }
-                };
-                plan.slots.push(CountSlot { counter: c.name.clone(), window: text.clone(), count });
-                plan.reads.push(read);
+                    (Some(_), Counts::Store(_), Some(key)) => batch.reads.push((key, window, index, slot)),
+                    (Some(_), Counts::Store(_), None) => unreachable!("a store read has a key"),
+                }
+                slot += 1;
             }
         }
         plan
     }
 
-    /// Fills in the counts the store answered (`None` if it failed).
-    pub(crate) fn fill(&mut self, answered: Option<&[u64]>) {
-        for (slot, read) in self.slots.iter_mut().zip(&self.reads) {
-            if let Some(i) = read {
-                slot.count = answered.map(|counts| counts[*i]);
-                self.failed |= answered.is_none();
-            }
-        }
-    }
-
     /// Whether some count could not be read (not merely: nobody to count).
     pub(crate) fn failed(&self) -> bool {
         self.failed
-    }
-
-    /// The counts read, for the decision's report.
-    pub(crate) fn report(&self) -> PolicyCounts {
-        let mut counts = PolicyCounts::new();
-        for slot in &self.slots {
-            counts.entry(slot.counter.to_string()).or_default().insert(slot.window.to_string(), slot.count);
-        }
-        counts
     }
 }
 

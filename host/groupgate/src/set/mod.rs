@@ -17,7 +17,7 @@ use crate::sandbox::Runtime;
 use crate::source::{Folder, SetSource};
 use crate::state::{Recorded, StateStore};
 use crate::wire::{GroupCreation, Membership, Message, Reason, Verdict};
-use counts::{Counts, KeptCounter, Plan, PolicyCounters};
+use counts::{Batch, Counts, KeptCounter, Plan, PolicyCounters};
 
 /// The reason code of a policy that failed to give a verdict.
 pub const POLICY_ERROR: &str = "policy-error";
@@ -229,23 +229,21 @@ impl PolicySet {
             })
             .collect();
 
-        let mut batch = Vec::new();
+        let mut batch = Batch::default();
         let mut plans: Vec<Plan> = chosen
             .iter()
-            .map(|&i| Plan::new(&self.policies[i].manifest.name, &self.counters[i], request, counts, &mut batch))
+            .enumerate()
+            .map(|(n, &i)| {
+                Plan::new(n, &self.policies[i].manifest.name, &self.counters[i], request, counts, &mut batch)
+            })
             .collect();
         let mut state_error = None;
         if let Counts::Store(store) = counts
             && !batch.is_empty()
+            && let Err(e) = batch.run(store, counts::request_time(request), self.state_timeout_ms, &mut plans)
         {
-            let answered = store.read(&batch, self.state_timeout_ms);
-            if let Err(e) = &answered {
-                tracing::warn!(%hook, "counts could not be read: {e}");
-                state_error = Some(e.to_string());
-            }
-            for plan in &mut plans {
-                plan.fill(answered.as_deref().ok());
-            }
+            tracing::warn!(%hook, "counts could not be read: {e}");
+            state_error = Some(e.to_string());
         }
 
         // Made once, and only for a policy on the 0.2 contract, which reads
@@ -256,12 +254,12 @@ impl PolicySet {
         for (&index, plan) in chosen.iter().zip(plans) {
             let policy = &self.policies[index];
             let m = &policy.manifest;
-            let report_counts = plan.report();
+            let report_counts = plan.counts.clone();
             let (result, elapsed) = if m.on_state_error == OnStateError::Error && plan.failed() {
                 let why = state_error.clone().unwrap_or_else(|| "the counts were given as unavailable".into());
                 (Err(Failure::State(why)), std::time::Duration::ZERO)
             } else {
-                policy.evaluate(request, &shared, plan.slots)
+                policy.evaluate(request, &shared, plan.counts)
             };
             let (verdict, error, error_kind) = match result {
                 Ok(Answer { verdict, increments: own }) => {

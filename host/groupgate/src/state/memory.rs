@@ -78,7 +78,7 @@ impl Series {
         }
     }
 
-    fn sum(&self, read: &Read) -> u64 {
+    fn sum(&self, read: &Read<'_>) -> u64 {
         let resolution = read.window.resolution();
         let level = RESOLUTIONS.iter().position(|&r| r == resolution).expect("a resolution of RESOLUTIONS");
         let range = read.window.buckets(read.at_ms);
@@ -158,12 +158,12 @@ impl StateStore for Memory {
         "memory".into()
     }
 
-    fn read(&self, reads: &[Read], _timeout_ms: u64) -> Result<Vec<u64>, StateError> {
+    fn read(&self, reads: &[Read<'_>], _timeout_ms: u64) -> Result<Vec<u64>, StateError> {
         Ok(reads
             .iter()
             .map(|read| {
-                let map = self.shard(&read.series).lock().unwrap_or_else(|e| e.into_inner());
-                map.get(&read.series).map_or(0, |s| s.sum(read))
+                let map = self.shard(read.series).lock().unwrap_or_else(|e| e.into_inner());
+                map.get(read.series).map_or(0, |s| s.sum(read))
             })
             .collect())
     }
@@ -206,8 +206,8 @@ mod tests {
     use crate::state::Window;
 
     fn read(store: &Memory, series: &str, window: &str, at_ms: u64) -> u64 {
-        let read = Read { series: series.into(), window: Window::parse(window).unwrap(), at_ms };
-        store.read(&[read], 0).unwrap()[0]
+        let window = Window::parse(window).unwrap();
+        store.read(&[Read { series, window: &window, at_ms }], 0).unwrap()[0]
     }
 
     fn add(store: &Memory, series: &str, at_ms: u64) {

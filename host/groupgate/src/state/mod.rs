@@ -15,23 +15,25 @@
 //! given to [`RuntimeBuilder::state`](crate::RuntimeBuilder::state).
 //! See [`window`] for how windows are kept and how precise they are.
 
+pub(crate) mod counts;
 mod memory;
 pub mod window;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
+pub use counts::PolicyCounts;
 pub use memory::{MEMORY_MAX_SERIES, Memory};
 pub use window::Window;
 
 /// One count to read: the events of `series` within `window`, ending at the
 /// request's time `at_ms` (unix milliseconds).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Read {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Read<'a> {
     /// The series' key, unique across sets and policies (see [`series_key`]).
-    pub series: String,
+    pub series: &'a str,
     /// The window summed.
-    pub window: Window,
+    pub window: &'a Window,
     /// The request's time.
     pub at_ms: u64,
 }
@@ -110,7 +112,7 @@ impl StateMetrics {
 ///     fn describe(&self) -> String {
 ///         "forgetful".into()
 ///     }
-///     fn read(&self, reads: &[Read], _timeout_ms: u64) -> Result<Vec<u64>, StateError> {
+///     fn read(&self, reads: &[Read<'_>], _timeout_ms: u64) -> Result<Vec<u64>, StateError> {
 ///         Ok(vec![0; reads.len()])
 ///     }
 ///     fn apply(&self, _increments: &[Increment], _timeout_ms: u64) -> Result<(), StateError> {
@@ -130,7 +132,7 @@ pub trait StateStore: Send + Sync + 'static {
     fn describe(&self) -> String;
 
     /// The count of each read, in order.
-    fn read(&self, reads: &[Read], timeout_ms: u64) -> Result<Vec<u64>, StateError>;
+    fn read(&self, reads: &[Read<'_>], timeout_ms: u64) -> Result<Vec<u64>, StateError>;
 
     /// Adds the increments.
     fn apply(&self, increments: &[Increment], timeout_ms: u64) -> Result<(), StateError>;
@@ -138,11 +140,6 @@ pub trait StateStore: Send + Sync + 'static {
     /// Errors, drops and size so far.
     fn metrics(&self) -> StateMetrics;
 }
-
-/// The counts one policy read for a request: counter → window → count, with
-/// `None` where the store could not be read. Records carry them, and a
-/// replay or a test case gives them back (see [`Recorded`]).
-pub type PolicyCounts = BTreeMap<String, BTreeMap<String, Option<u64>>>;
 
 /// The key of a series: the set's namespace, then the policy's own counter
 /// (`policy/NAME/COUNTER`) or one the host keeps (`host/...`), then whom it
@@ -170,7 +167,7 @@ pub(crate) fn escape_into(out: &mut String, part: &str) {
     }
 }
 
-impl fmt::Display for Read {
+impl fmt::Display for Read<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} over {} at {}", self.series, self.window, self.at_ms)
     }
@@ -208,7 +205,7 @@ impl Recorded {
         if self.unavailable {
             return Some(None);
         }
-        self.counts.get(policy)?.get(counter)?.get(window).copied()
+        self.counts.get(policy)?.get(counter, window)
     }
 }
 
