@@ -45,7 +45,7 @@ fn verdict_of(decision: &Decision, name: &str) -> impl PartialEq + std::fmt::Deb
         .filter(|m| m.policy == name)
         .map(|m| (m.kind, m.target.clone(), m.duration_secs, m.amount))
         .collect();
-    let outcome = decision.policies.iter().find(|p| p.name == name).map(|p| (p.outcome, p.error.clone()));
+    let outcome = decision.policies.iter().find(|p| &*p.name == name).map(|p| (p.outcome, p.error.clone()));
     (outcome, reasons, measures)
 }
 
@@ -178,7 +178,7 @@ suspend_after = 2
     let next = set.evaluate(&from("usr-c", 23 * 3600)).unwrap();
     assert_eq!(codes(&next), ["repeat-offender"], "{next:?}");
     assert_eq!(
-        next.policies.iter().find(|p| p.name == "repeat-offender").unwrap().counts.get("message_denials", "24h"),
+        next.policies.iter().find(|p| &*p.name == "repeat-offender").unwrap().counts.get("message_denials", "24h"),
         Some(Some(2))
     );
     // Two days on, the 24-hour window has forgotten them.

@@ -20,7 +20,7 @@ fn load(set: &TempSet) -> PolicySet {
 }
 
 fn report<'a>(decision: &'a Decision, policy: &str) -> &'a groupgate::PolicyReport {
-    decision.policies.iter().find(|p| p.name == policy).unwrap_or_else(|| panic!("no report for `{policy}`"))
+    decision.policies.iter().find(|p| &*p.name == policy).unwrap_or_else(|| panic!("no report for `{policy}`"))
 }
 
 /// The hostile policy failed with an error containing `what`, got its

@@ -400,7 +400,7 @@ fn the_compile_cache_serves_a_restart_and_rebuilds_a_corrupt_or_misplaced_entry(
     let reloaded = PolicySet::load_dir(&runtime, set.path()).unwrap();
     assert_eq!((runtime.components_compiled(), runtime.cache_hits(), runtime.cache_rejected()), (2, 0, 2));
     let d = reloaded.evaluate_message(&message("hello")).unwrap();
-    let outcomes: Vec<_> = d.policies.iter().map(|p| (p.name.as_str(), p.outcome, p.error.is_some())).collect();
+    let outcomes: Vec<_> = d.policies.iter().map(|p| (&*p.name, p.outcome, p.error.is_some())).collect();
     assert_eq!(outcomes, [("gate", Outcome::Allow, false), ("trap", Outcome::Review, true)]);
 
     // A folder that cannot be made is an error that names it.

@@ -100,7 +100,7 @@ mod tests {
                 assert_eq!(digest, content == "digest");
             }
             assert_eq!(read[1].record.reasons.len(), 2);
-            assert_eq!(read[1].record.policies[3].report.name, "prohibited-content");
+            assert_eq!(&*read[1].record.policies[3].report.name, "prohibited-content");
         }
     }
 

@@ -79,8 +79,9 @@ pub fn replay(set: &PolicySet, dir: &Path) -> Result<Replay, ReadError> {
         let old_outcome = record.outcome.as_str().to_owned();
         // The counts the decision read, so a stateful decision is reproduced
         // without the store it read them from.
-        let counts =
-            Recorded::new(record.policies.iter().map(|p| (p.report.name.clone(), p.report.counts.clone())).collect());
+        let counts = Recorded::new(
+            record.policies.iter().map(|p| (p.report.name.to_string(), p.report.counts.clone())).collect(),
+        );
         let decision = match set.evaluate_with_counts(&request, &counts) {
             Ok(decision) => decision,
             // The new set's limits refuse what the old one decided.
@@ -97,14 +98,12 @@ pub fn replay(set: &PolicySet, dir: &Path) -> Result<Replay, ReadError> {
             }
         };
         let new_outcome = decision.outcome.as_str().to_owned();
-        let recorded_policies = record.policies.iter().map(|p| (p.report.name.as_str(), p.report.outcome.as_str()));
+        let recorded_policies = record.policies.iter().map(|p| (&*p.report.name, p.report.outcome.as_str()));
         let mut old_reasons = reason_keys(&record.reasons);
         old_reasons.extend(other_keys(&record.measures, recorded_policies));
         let mut new_reasons = reason_keys(&decision.reasons);
-        new_reasons.extend(other_keys(
-            &decision.measures,
-            decision.policies.iter().map(|p| (p.name.as_str(), p.outcome.as_str())),
-        ));
+        new_reasons
+            .extend(other_keys(&decision.measures, decision.policies.iter().map(|p| (&*p.name, p.outcome.as_str()))));
         if old_outcome != new_outcome || old_reasons != new_reasons {
             report.changes.push(Change {
                 id: record.id,

@@ -131,7 +131,7 @@ pub struct PolicyTime {
 /// before any thread starts.
 pub fn run(set: &PolicySet, request: &Request, options: &BenchOptions) -> Result<BenchReport, RequestError> {
     let first = set.evaluate(request)?;
-    let names: Vec<String> = first.policies.iter().map(|p| p.name.clone()).collect();
+    let names: Vec<String> = first.policies.iter().map(|p| p.name.to_string()).collect();
     let threads = options.threads.max(1);
 
     let go = Instant::now() + options.warmup;

@@ -3,6 +3,7 @@
 //! is kept and tagged with the policy that gave it; audit-mode policies are
 //! reported under `policies` but do not count.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -60,10 +61,11 @@ pub struct DecisionMeasure {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct PolicyReport {
-    /// The policy's name.
-    pub name: String,
+    /// The policy's name (shared with the loaded policy: a report costs no
+    /// copy of it).
+    pub name: Arc<str>,
     /// The policy's version.
-    pub version: String,
+    pub version: Arc<str>,
     /// Enforce or audit.
     pub mode: Mode,
     /// Its own outcome (its `on_error` outcome if it failed).
@@ -188,14 +190,14 @@ impl Decision {
         if counts {
             self.outcome = self.outcome.max(verdict.outcome);
             self.reasons.extend(verdict.reasons.into_iter().map(|r| DecisionReason {
-                policy: report.name.clone(),
+                policy: report.name.to_string(),
                 code: r.code,
                 message: r.message,
                 article: r.article,
                 evidence: r.evidence,
             }));
             self.measures.extend(verdict.measures.into_iter().map(|m| DecisionMeasure {
-                policy: report.name.clone(),
+                policy: report.name.to_string(),
                 kind: m.kind,
                 target: m.target,
                 duration_secs: m.duration_secs,

@@ -181,7 +181,7 @@ mod tests {
             assert_eq!(answer["decision_id"], record.id.as_str());
             assert_eq!((record.hook, record.generation), (Hook::Message, 1));
             assert!(matches!(record.request, RecordedRequest::Digest(_)), "`record_content` applies");
-            assert_eq!(record.policies[0].report.name, "a");
+            assert_eq!(&*record.policies[0].report.name, "a");
         }
         assert_eq!(std::fs::read_dir(log.path()).unwrap().count(), 0, "no segment is written beside the sink");
 

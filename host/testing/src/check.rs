@@ -66,7 +66,7 @@ pub(crate) fn check(expect: &Expect, decision: &Decision) -> Vec<String> {
         ));
     }
     for (name, want) in &expect.policy_outcomes {
-        match decision.policies.iter().find(|p| &p.name == name) {
+        match decision.policies.iter().find(|p| *p.name == **name) {
             Some(p) if p.outcome != *want => failures.push(format!(
                 "expected policy `{name}` to decide {}, it decided {}",
                 want.as_str(),
@@ -80,7 +80,7 @@ pub(crate) fn check(expect: &Expect, decision: &Decision) -> Vec<String> {
         }
     }
     for name in &expect.skipped {
-        if let Some(p) = decision.policies.iter().find(|p| &p.name == name) {
+        if let Some(p) = decision.policies.iter().find(|p| *p.name == **name) {
             failures
                 .push(format!("expected policy `{name}` to be skipped, but it ran and decided {}", p.outcome.as_str()));
         }

@@ -63,7 +63,7 @@ impl PolicyCoverage {
 pub(crate) fn coverage(set: &PolicySet, covered: &[String], cases: &[CaseResult]) -> Vec<PolicyCoverage> {
     let mut out = Vec::new();
     for m in set.policies().filter(|m| covered.contains(&m.name)) {
-        let ran = |c: &&CaseResult| c.decision.policies.iter().any(|p| p.name == m.name);
+        let ran = |c: &&CaseResult| c.decision.policies.iter().any(|p| *p.name == *m.name);
         let hooks = m
             .hooks
             .iter()

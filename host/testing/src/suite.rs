@@ -194,7 +194,7 @@ fn run_case(set: &PolicySet, case: &Case) -> CaseResult {
     let mut limits = Vec::new();
     let mut slow = Vec::new();
     for report in &decision.policies {
-        let expected = case.expect.errors.contains(&report.name);
+        let expected = case.expect.errors.iter().any(|e| **e == *report.name);
         match (report.error_kind, &report.error) {
             (Some(kind), Some(error)) => {
                 let what = if kind.is_limit() { "hit a limit" } else { "failed" };
@@ -213,7 +213,7 @@ fn run_case(set: &PolicySet, case: &Case) -> CaseResult {
             )),
             _ => {}
         }
-        let deadline_us = set.policies().find(|m| m.name == report.name).map_or(0, |m| m.limits.timeout_ms * 1000);
+        let deadline_us = set.policies().find(|m| *m.name == *report.name).map_or(0, |m| m.limits.timeout_ms * 1000);
         if report.error_kind != Some(ErrorKind::Timeout)
             && let Some(note) = slow_note(&report.name, whole_micros(report.duration), deadline_us)
         {
@@ -221,7 +221,7 @@ fn run_case(set: &PolicySet, case: &Case) -> CaseResult {
         }
     }
     for name in &case.expect.errors {
-        if !decision.policies.iter().any(|p| &p.name == name) {
+        if !decision.policies.iter().any(|p| *p.name == **name) {
             failures.push(format!("expected policy `{name}` to fail, but it did not run"));
         }
     }

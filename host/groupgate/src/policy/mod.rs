@@ -129,7 +129,8 @@ const _: () = assert!(MAX_IDLE.is_power_of_two());
 /// pool of warm instances.
 pub(crate) struct LoadedPolicy {
     pub(crate) manifest: PolicyManifest,
-    name: Arc<str>,
+    pub(crate) name: Arc<str>,
+    pub(crate) version: Arc<str>,
     runtime: Runtime,
     pre: Pre,
     data: Vec<DataFile>,
@@ -150,6 +151,7 @@ impl LoadedPolicy {
         let policy = LoadedPolicy {
             log_dropped: runtime.log_dropped_counter(&manifest.name),
             name: manifest.name.as_str().into(),
+            version: manifest.version.as_str().into(),
             manifest,
             runtime: runtime.clone(),
             pre,

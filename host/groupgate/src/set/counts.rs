@@ -249,7 +249,7 @@ pub(crate) fn host_increments(kept: &[KeptCounter], request: RequestRef<'_>, dec
     // the decision's.
     let articles = || {
         decision.reasons.iter().filter_map(|r| {
-            let outcome = decision.policies.iter().find(|p| p.name == r.policy).map(|p| p.outcome);
+            let outcome = decision.policies.iter().find(|p| *p.name == *r.policy).map(|p| p.outcome);
             (outcome == Some(decision.outcome)).then_some(r.article.as_deref()).flatten()
         })
     };

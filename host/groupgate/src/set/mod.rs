@@ -279,8 +279,8 @@ impl PolicySet {
                 }
             };
             let report = PolicyReport {
-                name: m.name.clone(),
-                version: m.version.clone(),
+                name: policy.name.clone(),
+                version: policy.version.clone(),
                 mode: m.mode,
                 outcome: verdict.outcome,
                 error,
