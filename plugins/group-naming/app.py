@@ -115,11 +115,26 @@ class WitWorld(wit_world.WitWorld):
         )
 
     def evaluate_group_creation(self, creation: request.GroupCreation) -> types.Verdict:
+        verdict = self.judge_creation(creation)
+        if self.counts_unavailable:
+            # Said, so a moderator knows the check was skipped.
+            verdict.reasons.append(
+                types.Reason(
+                    code="counts-unavailable",
+                    message="group-naming could not read the founder's denied creations, so they were not checked",
+                    article="Art. 8",
+                    evidence=None,
+                )
+            )
+        return verdict
+
+    def judge_creation(self, creation: request.GroupCreation) -> types.Verdict:
         # `creation` is lent for this call: each method fetches one field
         # from the host, so each is called once, and only when needed.
         # The founder's denied creations in the last 24 hours (the host's
         # count, an int), or None when the counter could not be read.
         denied = creation.count(COUNTER, WINDOW)
+        self.counts_unavailable = denied is None
         if denied is not None and denied >= settings.max_denied:
             reason = types.Reason(
                 code="naming-attempts",

@@ -297,7 +297,14 @@ export function evaluateMessage(message) {
     // The links the sender posted in the hour before this message: a BigInt,
     // or `undefined` when the counter could not be read (then no check).
     const earlier = message.count(COUNTER, WINDOW);
-    if (earlier !== undefined && earlier >= settings.maxLinks) {
+    if (earlier === undefined) {
+      // Said, so a moderator knows the check was skipped.
+      decide("allow", {
+        code: "counts-unavailable",
+        message: "link-guard could not read the sender's link counter, so the message was not checked for a link flood",
+        article: "Art. 7",
+      });
+    } else if (earlier >= settings.maxLinks) {
       decide("review", {
         code: "link-flood",
         message: `the sender posted ${earlier} links in the last hour; from ${settings.maxLinks} on, a moderator checks their links`,

@@ -231,3 +231,32 @@ fn when_counts_cannot_be_read_a_policy_gets_none_or_fails_as_its_manifest_says()
     assert_eq!(decision.outcome, Outcome::Review);
     assert_eq!(decision.policies[0].error_kind, Some(ErrorKind::State));
 }
+
+#[test]
+fn a_policy_that_failed_feeds_no_host_counter() {
+    let repeat = r#"name = "repeat-offender"
+version = "1"
+module = "builtin:repeat-offender"
+hooks = ["message", "group-creation"]
+[counters.message_denials]
+of = "sender"
+host = { hook = "message", outcome = "deny" }
+windows = ["24h", "30d"]
+[counters.creation_denials]
+of = "founder"
+host = { hook = "group-creation", outcome = "deny" }
+windows = ["30d"]
+[config]
+suspend_after = 1
+"#;
+    let set = TempSet::new("policies = [\"trap\", \"repeat\"]\n")
+        .guest("trap", groupgate_tests::guests::TRAP, "on_error = \"deny\"")
+        .policy("repeat", repeat, &[]);
+    let set = load(set.path()).unwrap();
+    let first = set.evaluate(&from("usr-t", 0)).unwrap();
+    assert_eq!(first.outcome, Outcome::Deny, "the trap's on_error: {first:?}");
+    let second = set.evaluate(&from("usr-t", 10)).unwrap();
+    let report = second.policies.iter().find(|p| &*p.name == "repeat-offender").unwrap();
+    assert_eq!(report.counts.get("message_denials", "24h"), Some(Some(0)), "{second:?}");
+    assert!(!codes(&second).contains(&"repeat-offender"), "{second:?}");
+}

@@ -439,3 +439,34 @@ fn the_plugins_readme_walkthrough_builds_a_policy_that_passes_its_cases() {
     let held = case(&run, "one link more is held for review");
     assert_eq!(held.decision.reasons[0].article.as_deref(), Some("Art. 9"));
 }
+
+#[test]
+fn counts_a_case_gives_for_a_counter_no_policy_reads_fail_the_case() {
+    let flood = std::fs::read_to_string(default_set().join("flood-control/policy.toml")).unwrap();
+    let cases = format!(
+        r#"{MESSAGE_CASES}
+[[case]]
+name = "a typo in the counter"
+counts = {{ mesages = {{ "60s" = 20 }} }}
+outcome = "allow"
+
+[[case]]
+name = "a window not read"
+counts = {{ messages = {{ "1m" = 20 }} }}
+outcome = "allow"
+
+[[case]]
+name = "as declared"
+counts = {{ messages = {{ "60s" = 20 }} }}
+outcome = "deny"
+"#
+    );
+    let set = TempSet::new("").policy("flood-control", &flood, &[("tests/cases.toml", cases.as_bytes())]);
+    let run = run_set(&set);
+    let typo = case(&run, "a typo in the counter");
+    assert!(typo.failures.iter().any(|f| f.contains("reads no counter `mesages` over `60s`")), "{:?}", typo.failures);
+    assert!(typo.failures.iter().any(|f| f.contains("messages over 60s")), "names what it reads: {:?}", typo.failures);
+    let window = case(&run, "a window not read");
+    assert!(window.failures.iter().any(|f| f.contains("`messages` over `1m`")), "{:?}", window.failures);
+    assert!(case(&run, "as declared").failures.is_empty(), "{:?}", case(&run, "as declared").failures);
+}

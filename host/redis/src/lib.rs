@@ -214,6 +214,26 @@ fn explain(error: &RedisError, timeout_ms: u64) -> String {
     if error.is_timeout() { format!("no answer within {timeout_ms} ms") } else { error.to_string() }
 }
 
+/// Why a call failed, and whether Redis answered it (with an error): a
+/// transaction it answered ran, its other commands applied, so it is not
+/// sent again.
+struct CallError {
+    message: String,
+    answered: bool,
+}
+
+impl CallError {
+    fn unsent(message: String) -> CallError {
+        CallError { message, answered: false }
+    }
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 /// Whether `error` says the server refused or cut the connection, rather
 /// than answering an error or being slow: the other idle connections to it
 /// are then as good as gone.
@@ -267,16 +287,18 @@ impl RedisState {
         &self,
         timeout_ms: u64,
         request: impl Fn(&mut Connection) -> redis::RedisResult<T>,
-    ) -> Result<T, String> {
+    ) -> Result<T, CallError> {
         let timeout_ms = timeout_ms.max(1);
         let deadline = Instant::now() + Duration::from_millis(timeout_ms);
         let mut retried = false;
         loop {
-            let (mut connection, kept) = self.connection(deadline, timeout_ms)?;
+            let (mut connection, kept) = self.connection(deadline, timeout_ms).map_err(CallError::unsent)?;
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
                 self.give_back(connection);
-                return Err(format!("no time left to ask after connecting (timeout {timeout_ms} ms)"));
+                return Err(CallError::unsent(format!(
+                    "no time left to ask after connecting (timeout {timeout_ms} ms)"
+                )));
             }
             let result = connection
                 .set_read_timeout(Some(remaining))
@@ -291,14 +313,16 @@ impl RedisState {
             };
             let message = explain(&error, timeout_ms);
             if !is_lost(&error) {
-                return Err(message);
+                // Redis answered with an error: it had the request.
+                let answered = !error.is_timeout() && !error.is_io_error();
+                return Err(CallError { message, answered });
             }
             self.lost(&message);
             // A kept connection that the server closed since its last use (it
             // restarted, or closes idle connections) did not take the request:
             // once more on a new one, within the same deadline.
             if !kept || retried || Instant::now() >= deadline {
-                return Err(message);
+                return Err(CallError::unsent(message));
             }
             retried = true;
         }
@@ -429,6 +453,14 @@ impl StateStore for RedisState {
         };
         // Back to the buffer below: counted there, not twice.
         drop(landed);
+        if error.answered {
+            // Redis ran the transaction but refused a command in it (a key
+            // of another type, an overflow): the rest applied, and sending
+            // it again would count them twice. What it refused is dropped.
+            let dropped: u64 = kept.iter().map(|(_, e)| e.increments).sum::<u64>() + increments.len() as u64;
+            self.dropped.fetch_add(dropped, Ordering::Relaxed);
+            return Err(self.failed(format!("apply refused by Redis: {error}; {dropped} increments dropped")));
+        }
         // Kept again, the buffered ones first: they were there before, and
         // those that no longer fit (others filled the buffer meanwhile) are
         // dropped like any other.

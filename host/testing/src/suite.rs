@@ -175,6 +175,12 @@ impl Suite {
 /// Runs one case on `set` and checks its decision, the failures of its
 /// policies and the time each took.
 fn run_case(set: &PolicySet, case: &Case) -> CaseResult {
+    // Counts for a counter nobody declares would read as zero and let the
+    // case pass for the wrong reason.
+    let undeclared = undeclared_counts(set, &case.counts);
+    if !undeclared.is_empty() {
+        return result(case, Decision::default(), undeclared);
+    }
     let decided = match &case.policy {
         None => Some(set.evaluate_with_counts(&case.request, &case.counts)),
         Some(name) => set.evaluate_policy_with_counts(name, &case.request, &case.counts),
@@ -251,4 +257,31 @@ fn result(case: &Case, decision: Decision, failures: Vec<String>) -> CaseResult 
         slow: Vec::new(),
         decision,
     }
+}
+
+/// What a case's `counts` give that no policy of `set` reads.
+fn undeclared_counts(set: &PolicySet, counts: &groupgate::state::Recorded) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (policy, given) in counts.policies() {
+        let Some(m) = set.policies().find(|m| m.name == policy) else {
+            problems.push(format!("key `counts`: the set has no policy named `{policy}`"));
+            continue;
+        };
+        for (counter, window, _) in given.iter() {
+            let declared =
+                m.counters.iter().any(|c| c.name == counter && c.windows.iter().any(|w| w.as_str() == window));
+            if !declared {
+                let known: Vec<String> = m
+                    .counters
+                    .iter()
+                    .flat_map(|c| c.windows.iter().map(move |w| format!("{} over {w}", c.name)))
+                    .collect();
+                let known = if known.is_empty() { "none".to_owned() } else { known.join(", ") };
+                problems.push(format!(
+                    "key `counts`: `{policy}` reads no counter `{counter}` over `{window}` (it reads: {known})"
+                ));
+            }
+        }
+    }
+    problems
 }

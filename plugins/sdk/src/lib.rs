@@ -53,9 +53,10 @@
 //!
 //! An own counter (no `host`) holds what the policy's verdicts add to it. A
 //! host counter holds the final, merged decisions of requests of `hook` with
-//! `outcome` and a reason of that outcome citing one of `articles`, counted
-//! for whom `of` names in those requests: a user's own acts (messages sent,
-//! groups founded, memberships asked) or a group's.
+//! `outcome` and a reason of that outcome citing one of `articles` (reasons
+//! of policies that failed do not count), each counted once for the user who
+//! acted (the sender, the founder, the subject) and once for the group; `of`
+//! says whose count the policy reads in its own request.
 //!
 //! Every request resource reads them with `count(counter, window) ->
 //! Option<u64>`: `m.count("messages", "60s")` is how many events counter

@@ -136,8 +136,14 @@ pub(super) fn check_counters(
     let mut counters = Vec::with_capacity(raw.len());
     for (name, counter) in raw {
         let key = |k: &str| format!("counters.{name}.{k}");
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            return Err((format!("counters.{name}"), "a counter's name must be letters, digits, `-` or `_`".into()));
+        if name.is_empty()
+            || name.len() > 64
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err((
+                format!("counters.{name}"),
+                "a counter's name must be 1 to 64 letters, digits, `-` or `_`".into(),
+            ));
         }
         if !hooks.iter().any(|&h| counter.of.in_hook(h)) {
             let hooks: Vec<String> = hooks.iter().map(|h| format!("`{h}`")).collect();
@@ -160,6 +166,9 @@ pub(super) fn check_counters(
         if let Some(host) = &counter.host {
             if host.outcome == Outcome::Allow {
                 return Err((key("host.outcome"), "the host counts `deny` and `review` decisions, not `allow`".into()));
+            }
+            if let Some(bad) = host.articles.iter().find(|a| a.is_empty() || a.contains([',', '|', '%'])) {
+                return Err((key("host.articles"), format!("`{bad}` must be non-empty, without `,`, `|` or `%`")));
             }
             if counter.of == Party::Group && host.hook == Hook::GroupCreation {
                 return Err((key("of"), "a group creation has no group yet to count decisions of".into()));

@@ -353,13 +353,22 @@ impl LoadedPolicy {
                 return Err(Failure::Contract(format!(
                     "the verdict adds to counter `{}`, which is not one of the policy's own counters \
                      (`[counters]` without `host` in its manifest: {})",
-                    printable(&inc.counter),
+                    printable(shortened(&inc.counter)),
                     own.join(", ")
                 )));
             }
         }
         Ok(())
     }
+}
+
+/// At most 64 bytes of a name a policy gave, for a message.
+pub(crate) fn shortened(name: &str) -> &str {
+    let mut end = name.len().min(64);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
 }
 
 fn check_size(verdict: &Verdict) -> Result<(), Failure> {

@@ -50,8 +50,8 @@ impl PolicyState {
         Err(wasmtime::format_err!(
             "counter `{}` over `{}` is not declared under `[counters]` in the policy's manifest \
              (declared: {declared})",
-            crate::sandbox::printable(counter),
-            crate::sandbox::printable(window)
+            crate::sandbox::printable(crate::policy::shortened(counter)),
+            crate::sandbox::printable(crate::policy::shortened(window))
         ))
     }
 }

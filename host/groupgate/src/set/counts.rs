@@ -44,6 +44,11 @@ pub(crate) fn request_time(request: RequestRef<'_>) -> u64 {
     }
 }
 
+/// The longest id kept as it is in a series key; longer ones are hashed.
+/// (`sha256:` cannot begin an escaped id of this length or less: ids that
+/// long are hashed, and `sha256:` plus 64 hex digits is 71 bytes.)
+const MAX_KEY_ID_BYTES: usize = 128;
+
 /// A series key without its id: `namespace|counter|kind|`.
 #[derive(Debug, Clone)]
 struct Prefix(String);
@@ -56,11 +61,19 @@ impl Prefix {
         Prefix(key)
     }
 
-    /// The series of `id`.
+    /// The series of `id`. An id longer than [`MAX_KEY_ID_BYTES`] is
+    /// replaced by its SHA-256, so no id makes a key (and a store's memory
+    /// per series) larger than that.
     fn key(&self, id: &str) -> String {
-        let mut key = String::with_capacity(self.0.len() + id.len());
+        let mut key = String::with_capacity(self.0.len() + id.len().min(MAX_KEY_ID_BYTES + 8));
         key.push_str(&self.0);
-        escape_into(&mut key, id);
+        if id.len() > MAX_KEY_ID_BYTES {
+            use sha2::{Digest, Sha256};
+            key.push_str("sha256:");
+            key.push_str(&crate::sandbox::hex(&Sha256::digest(id.as_bytes())));
+        } else {
+            escape_into(&mut key, id);
+        }
         key
     }
 }
@@ -114,6 +127,9 @@ impl PolicyCounters {
     /// The increment of the policy's own counter `counter` by `amount`, for
     /// whom it counts in `request` (none if the request has nobody it counts).
     pub(crate) fn increment(&self, counter: &str, amount: u32, request: RequestRef<'_>) -> Option<Increment> {
+        if amount == 0 {
+            return None;
+        }
         let c = self.counters.iter().find(|c| &*c.name == counter && c.own)?;
         let id = party_id(request, c.of)?;
         Some(Increment { series: c.prefix.key(id), amount: u64::from(amount), at_ms: request_time(request) })
@@ -145,7 +161,16 @@ impl Batch<'_> {
     ) -> Result<(), crate::state::StateError> {
         let reads: Vec<Read<'_>> =
             self.reads.iter().map(|&(key, window, _, _)| Read { series: &self.keys[key], window, at_ms }).collect();
-        let answered = store.read(&reads, timeout_ms);
+        let answered = store.read(&reads, timeout_ms).and_then(|counts| {
+            if counts.len() == reads.len() {
+                Ok(counts)
+            } else {
+                Err(crate::state::StateError {
+                    store: store.describe(),
+                    message: format!("answered {} counts for {} reads", counts.len(), reads.len()),
+                })
+            }
+        });
         for (i, &(_, _, plan, slot)) in self.reads.iter().enumerate() {
             let plan = &mut plans[plan];
             plan.counts.counts_mut()[slot] = answered.as_ref().ok().map(|counts| counts[i]);
@@ -247,12 +272,23 @@ pub(crate) fn host_increments(kept: &[KeptCounter], request: RequestRef<'_>, dec
     let hook = request.hook();
     // The articles of the reasons given by the policies whose own outcome is
     // the decision's.
+    // A policy that failed gave its `on_error` verdict, not a finding: its
+    // reasons count for nothing here, so an outage or a crashing policy
+    // cannot make anyone a repeat offender.
     let articles = || {
         decision.reasons.iter().filter_map(|r| {
-            let outcome = decision.policies.iter().find(|p| *p.name == *r.policy).map(|p| p.outcome);
-            (outcome == Some(decision.outcome)).then_some(r.article.as_deref()).flatten()
+            let report = decision.policies.iter().find(|p| *p.name == *r.policy)?;
+            let counts = report.outcome == decision.outcome && report.error.is_none();
+            counts.then_some(r.article.as_deref()).flatten()
         })
     };
+    let found = decision
+        .policies
+        .iter()
+        .any(|p| p.outcome == decision.outcome && p.error.is_none() && p.mode == crate::manifest::Mode::Enforce);
+    if !found {
+        return Vec::new();
+    }
     let actor = match request {
         RequestRef::Message(_) => Party::Sender,
         RequestRef::GroupCreation(_) => Party::Founder,

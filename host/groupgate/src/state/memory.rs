@@ -1,5 +1,6 @@
 //! Counters kept in the process: nothing to install, one count per process.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hasher;
 use std::sync::Mutex;
@@ -45,6 +46,8 @@ pub struct Memory {
     shards: Vec<Mutex<HashMap<String, Series>>>,
     max_series: usize,
     series: AtomicU64,
+    /// Writes so far: the order in which series were last written.
+    writes: AtomicU64,
     evicted: AtomicU64,
     /// One eviction at a time.
     evicting: Mutex<()>,
@@ -54,24 +57,38 @@ pub struct Memory {
 #[derive(Default)]
 struct Series {
     levels: [VecDeque<(u64, u64)>; RESOLUTIONS.len()],
-    /// The newest time written, unix milliseconds.
+    /// When it was last written, in the store's own order of writes (not
+    /// request time, which a platform could send far ahead).
+    written: u64,
+    /// The newest request time written, unix milliseconds.
     newest_ms: u64,
 }
 
+/// How far ahead of a series' newest request an increment may be and still
+/// be taken as the time to drop old buckets from: one dated further ahead (a
+/// platform's clock gone wrong once, or a series quiet for longer) is kept,
+/// but drops nothing, so it cannot make the others' buckets look old. (Time
+/// that keeps coming from ahead is the series' time from then on.)
+const SKEW_MS: u64 = 86_400_000;
+
 impl Series {
-    fn add(&mut self, at_ms: u64, amount: u64) {
+    fn add(&mut self, at_ms: u64, amount: u64, written: u64) {
+        self.written = written;
+        let first = self.newest_ms == 0;
+        let prune = first || at_ms <= self.newest_ms.saturating_add(SKEW_MS);
         self.newest_ms = self.newest_ms.max(at_ms);
         for (level, &resolution) in self.levels.iter_mut().zip(&RESOLUTIONS) {
             let b = bucket(at_ms, resolution);
             // Requests arrive nearly in time order: the bucket is the last
             // one, or a new one after it; an older one is searched for.
             match level.iter().rposition(|&(existing, _)| existing <= b) {
-                Some(i) if level[i].0 == b => level[i].1 += amount,
+                Some(i) if level[i].0 == b => level[i].1 = level[i].1.saturating_add(amount),
                 Some(i) => level.insert(i + 1, (b, amount)),
                 None => level.push_front((b, amount)),
             }
-            let oldest_kept =
-                bucket(self.newest_ms, resolution).saturating_sub(retention_secs(resolution) / resolution);
+            // Too old for any window read at this resolution, as seen from
+            // this request's time, unless it is dated far ahead of the rest.
+            let oldest_kept = if prune { b.saturating_sub(retention_secs(resolution) / resolution) } else { 0 };
             while level.front().is_some_and(|&(b, _)| b < oldest_kept) {
                 level.pop_front();
             }
@@ -88,8 +105,7 @@ impl Series {
             .rev()
             .skip_while(|(b, _)| b > range.end())
             .take_while(|(b, _)| b >= range.start())
-            .map(|&(_, n)| n)
-            .sum()
+            .fold(0_u64, |sum, &(_, n)| sum.saturating_add(n))
     }
 }
 
@@ -105,6 +121,7 @@ impl Memory {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             max_series: max_series.max(1),
             series: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
             evicted: AtomicU64::new(0),
             evicting: Mutex::new(()),
         }
@@ -125,7 +142,7 @@ impl Memory {
         }
         let mut newest: Vec<u64> = Vec::with_capacity(self.max_series);
         for shard in &self.shards {
-            newest.extend(shard.lock().unwrap_or_else(|e| e.into_inner()).values().map(|s| s.newest_ms));
+            newest.extend(shard.lock().unwrap_or_else(|e| e.into_inner()).values().map(|s| s.written));
         }
         if newest.is_empty() {
             return;
@@ -136,7 +153,7 @@ impl Memory {
         for shard in &self.shards {
             let mut map = shard.lock().unwrap_or_else(|e| e.into_inner());
             map.retain(|_, s| {
-                let forget = left > 0 && s.newest_ms <= threshold;
+                let forget = left > 0 && s.written <= threshold;
                 left -= usize::from(forget);
                 !forget
             });
@@ -169,10 +186,11 @@ impl StateStore for Memory {
     }
 
     fn apply(&self, increments: &[Increment], _timeout_ms: u64) -> Result<(), StateError> {
-        for inc in increments {
+        for inc in increments.iter().filter(|inc| inc.amount > 0) {
+            let written = self.writes.fetch_add(1, Ordering::Relaxed);
             let mut map = self.shard(&inc.series).lock().unwrap_or_else(|e| e.into_inner());
             if let Some(series) = map.get_mut(&inc.series) {
-                series.add(inc.at_ms, inc.amount);
+                series.add(inc.at_ms, inc.amount, written);
                 continue;
             }
             if self.series.load(Ordering::Relaxed) as usize >= self.max_series {
@@ -180,10 +198,14 @@ impl StateStore for Memory {
                 self.evict();
                 map = self.shard(&inc.series).lock().unwrap_or_else(|e| e.into_inner());
             }
-            let mut series = Series::default();
-            series.add(inc.at_ms, inc.amount);
-            map.insert(inc.series.clone(), series);
-            self.series.fetch_add(1, Ordering::Relaxed);
+            // Another thread may have made the series while the lock was let go.
+            match map.entry(inc.series.clone()) {
+                Entry::Occupied(mut e) => e.get_mut().add(inc.at_ms, inc.amount, written),
+                Entry::Vacant(v) => {
+                    v.insert(Series::default()).add(inc.at_ms, inc.amount, written);
+                    self.series.fetch_add(1, Ordering::Relaxed);
+                }
+            }
         }
         Ok(())
     }
@@ -232,6 +254,19 @@ mod tests {
         // An event out of order lands in its own bucket.
         add(&store, "s", 1_005_500);
         assert_eq!(read(&store, "s", "60s", 1_019_500), 21);
+    }
+
+    #[test]
+    fn a_request_dated_far_ahead_does_not_erase_the_others_counts() {
+        let store = Memory::new();
+        for i in 0..3 {
+            add(&store, "s", 1_000_000 + i * 1000);
+        }
+        add(&store, "s", 4_102_444_800_000); // 2100
+        add(&store, "s", 1_003_000);
+        assert_eq!(read(&store, "s", "60s", 1_003_500), 4);
+        assert_eq!(read(&store, "s", "30d", 1_003_500), 4);
+        assert_eq!(read(&store, "s", "24h", 4_102_444_800_000), 1);
     }
 
     #[test]

@@ -194,6 +194,11 @@ impl Recorded {
         Recorded { counts: BTreeMap::new(), unavailable: true }
     }
 
+    /// The counts given, by policy name.
+    pub fn policies(&self) -> impl Iterator<Item = (&str, &PolicyCounts)> {
+        self.counts.iter().map(|(name, counts)| (name.as_str(), counts))
+    }
+
     /// Whether it stands for a store that could not be read.
     pub fn is_unavailable(&self) -> bool {
         self.unavailable

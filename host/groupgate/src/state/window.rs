@@ -4,9 +4,10 @@
 //! buckets at four resolutions (1 s, 1 min, 1 h and 1 day) and reads a
 //! window as the sum of whole buckets at the coarsest resolution no longer
 //! than a twentieth of the window: a `60s` window in 60 buckets of 1 s, `24h`
-//! in 24 of 1 h, `30d` in 30 of 1 day. The buckets read are those of the
-//! window's length that end with the one holding the request's time, so a
-//! count never includes an event older than the window, and may leave out
+//! in 24 of 1 h, `30d` in 30 of 1 day (a window is a whole number of its
+//! buckets: `2000s` is refused, `33m` is not). The buckets read are those of
+//! the window's length that end with the one holding the request's time, so
+//! a count never includes an event older than the window, and may leave out
 //! events at its far edge up to one bucket (at most 5% of the window) late.
 //! Time is the request's own (`sent_at`, `requested_at`), never the
 //! machine's clock, so a count depends only on the requests a store saw.
@@ -48,7 +49,22 @@ impl Window {
         let secs = n.checked_mul(scale).filter(|&s| s > 0 && s <= MAX_WINDOW_SECS).ok_or_else(|| {
             format!("window `{text}`: must be at least 1 s and at most {} days", MAX_WINDOW_SECS / 86_400)
         })?;
-        Ok(Window { text: text.to_owned(), secs })
+        let window = Window { text: text.to_owned(), secs };
+        // Whole buckets, so that the window read is the window written.
+        let resolution = window.resolution();
+        if secs % resolution != 0 {
+            let (unit, name) = match resolution {
+                60 => ("m", "minutes"),
+                3_600 => ("h", "hours"),
+                _ => ("d", "days"),
+            };
+            return Err(format!(
+                "window `{text}`: a window this long is counted in whole {name}; write it in whole {name}, \
+                 e.g. `{}{unit}`",
+                secs / resolution
+            ));
+        }
+        Ok(window)
     }
 
     /// The window as written.
@@ -106,7 +122,8 @@ mod tests {
         assert_eq!(Window::parse("15m").unwrap().secs(), 900);
         assert_eq!(Window::parse("24h").unwrap().secs(), 86_400);
         assert_eq!(Window::parse("30d").unwrap().secs(), 2_592_000);
-        for bad in ["", "60", "s", "1w", "-1s", "0s", "1.5h", "401d", "99999999999999999999s"] {
+        for bad in ["", "60", "s", "1w", "-1s", "0s", "1.5h", "401d", "99999999999999999999s", "2000s", "1250m", "500h"]
+        {
             assert!(Window::parse(bad).is_err(), "{bad}");
         }
     }
