@@ -44,9 +44,9 @@ pub(crate) fn request_time(request: RequestRef<'_>) -> u64 {
     }
 }
 
-/// The longest id kept as it is in a series key; longer ones are hashed.
-/// (`sha256:` cannot begin an escaped id of this length or less: ids that
-/// long are hashed, and `sha256:` plus 64 hex digits is 71 bytes.)
+/// The longest id kept as it is in a series key; longer ones are hashed,
+/// behind `%sha256:`, which no escaped id can hold (an id's `%` is escaped
+/// as `%25`), so no id can be chosen to land on a hashed one's series.
 const MAX_KEY_ID_BYTES: usize = 128;
 
 /// A series key without its id: `namespace|counter|kind|`.
@@ -69,7 +69,7 @@ impl Prefix {
         key.push_str(&self.0);
         if id.len() > MAX_KEY_ID_BYTES {
             use sha2::{Digest, Sha256};
-            key.push_str("sha256:");
+            key.push_str("%sha256:");
             key.push_str(&crate::sandbox::hex(&Sha256::digest(id.as_bytes())));
         } else {
             escape_into(&mut key, id);
@@ -308,4 +308,23 @@ pub(crate) fn host_increments(kept: &[KeptCounter], request: RequestRef<'_>, dec
         }
     }
     increments
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_id_is_hashed_in_its_key() {
+        let prefix = Prefix::new("default", "policy/flood-control/messages", "user");
+        assert_eq!(prefix.key("usr-42"), "default|policy/flood-control/messages|user|usr-42");
+        let long = "x".repeat(64 * 1024);
+        let key = prefix.key(&long);
+        assert!(key.len() < 200 && key.contains("|%sha256:"), "{key}");
+        let hash = key.rsplit("%sha256:").next().unwrap();
+        assert_ne!(prefix.key(&format!("%sha256:{hash}")), key, "no short id lands on a hashed one");
+        assert_ne!(key, prefix.key(&"x".repeat(64 * 1024 - 1)), "distinct ids keep distinct keys");
+        // An id exactly at the bound is kept as it is.
+        assert!(prefix.key(&"y".repeat(MAX_KEY_ID_BYTES)).ends_with(&"y".repeat(MAX_KEY_ID_BYTES)));
+    }
 }
