@@ -167,12 +167,12 @@ impl PolicySet {
     /// Decides a request by one policy alone, as its own test cases do: the
     /// policy runs only if its hooks and scope match, and its verdict is the
     /// decision even in audit mode, so an audit policy can be tested before
-    /// it enforces. `None` when the set has no policy of that name.
+    /// it enforces. Like a test case it touches no store: its counts read
+    /// zero and nothing is added (give counts with
+    /// [`PolicySet::evaluate_policy_with_counts`]). `None` when the set has
+    /// no policy of that name.
     pub fn evaluate_policy(&self, name: &str, request: &Request) -> Option<Result<Decision, RequestError>> {
-        let index = self.position(name)?;
-        Some(
-            self.check(request).map(|()| self.decide(request.as_ref(), Some(index), Counts::Store(&*self.state), None)),
-        )
+        self.evaluate_policy_with_counts(name, request, &Recorded::default())
     }
 
     /// A set holding only policy `name`, its `init` given `config` (a JSON
