@@ -136,27 +136,35 @@ fn a_counter_counts_within_its_window_of_request_time() {
     assert_eq!(set.evaluate_with_counts(&from("usr-a", 4), &given).unwrap().outcome, Outcome::Allow);
 }
 
-#[test]
-fn the_host_counts_denials_by_article_so_flood_denials_do_not_make_a_repeat_offender() {
-    let repeat = r#"name = "repeat-offender"
+/// repeat-offender reading the host's denials with `filter` (e.g.
+/// `, articles = [...]`) after its `outcome`, suspending after `suspend_after`.
+fn repeat_offender(filter: &str, suspend_after: u32) -> String {
+    format!(
+        r#"name = "repeat-offender"
 version = "1"
 module = "builtin:repeat-offender"
 hooks = ["message", "group-creation"]
 [counters.message_denials]
 of = "sender"
-host = { hook = "message", outcome = "deny", articles = ["Art. 9", "Art. 10"] }
+host = {{ hook = "message", outcome = "deny"{filter} }}
 windows = ["24h", "30d"]
 [counters.creation_denials]
 of = "founder"
-host = { hook = "group-creation", outcome = "deny", articles = ["Art. 9", "Art. 10"] }
+host = {{ hook = "group-creation", outcome = "deny"{filter} }}
 windows = ["30d"]
 [config]
-suspend_after = 2
-"#;
+suspend_after = {suspend_after}
+"#
+    )
+}
+
+#[test]
+fn the_host_counts_denials_by_article_so_flood_denials_do_not_make_a_repeat_offender() {
+    let repeat = repeat_offender(", articles = [\"Art. 9\", \"Art. 10\"]", 2);
     let set = TempSet::new("policies = [\"words\", \"flood\", \"repeat\"]\n")
         .prohibited_content("words", "zorblax\n", "")
         .policy("flood", FLOOD, &[])
-        .policy("repeat", repeat, &[]);
+        .policy("repeat", &repeat, &[]);
     let set = load(set.path()).unwrap();
     let mut prohibited = from("usr-c", 0);
     if let Request::Message(m) = &mut prohibited {
@@ -234,24 +242,10 @@ fn when_counts_cannot_be_read_a_policy_gets_none_or_fails_as_its_manifest_says()
 
 #[test]
 fn a_policy_that_failed_feeds_no_host_counter() {
-    let repeat = r#"name = "repeat-offender"
-version = "1"
-module = "builtin:repeat-offender"
-hooks = ["message", "group-creation"]
-[counters.message_denials]
-of = "sender"
-host = { hook = "message", outcome = "deny" }
-windows = ["24h", "30d"]
-[counters.creation_denials]
-of = "founder"
-host = { hook = "group-creation", outcome = "deny" }
-windows = ["30d"]
-[config]
-suspend_after = 1
-"#;
+    let repeat = repeat_offender("", 1);
     let set = TempSet::new("policies = [\"trap\", \"repeat\"]\n")
         .guest("trap", groupgate_tests::guests::TRAP, "on_error = \"deny\"")
-        .policy("repeat", repeat, &[]);
+        .policy("repeat", &repeat, &[]);
     let set = load(set.path()).unwrap();
     let first = set.evaluate(&from("usr-t", 0)).unwrap();
     assert_eq!(first.outcome, Outcome::Deny, "the trap's on_error: {first:?}");

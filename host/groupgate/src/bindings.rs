@@ -62,20 +62,10 @@ pub mod types_v0_2 {
         pub increments: Vec<Increment>,
     }
 
-    /// The (empty) `types` interface is defined for every version by
-    /// [`crate::contract::add_types_to_linker`]; nothing to do here.
+    /// The (empty) `types` interface asks nothing of the host, as in 0.1.0.
     #[doc(hidden)]
-    #[allow(dead_code, reason = "what `bindgen!` may ask of a remapped interface; the world's own linking is not used")]
-    pub fn add_to_linker<T, D>(
-        _linker: &mut wasmtime::component::Linker<T>,
-        _host_getter: fn(&mut T) -> D::Data<'_>,
-    ) -> wasmtime::Result<()>
-    where
-        D: wasmtime::component::HasData,
-        T: 'static,
-    {
-        Ok(())
-    }
+    #[allow(unused_imports, reason = "what `bindgen!` may ask of a remapped interface")]
+    pub use crate::wire::add_to_linker;
 }
 
 /// The contract at 0.1.0: requests lowered whole.

@@ -203,26 +203,26 @@ impl Plan {
             Plan { counts: PolicyCounts::of(counters.names.clone(), vec![None; counters.names.len()]), failed: false };
         let mut slot = 0;
         for c in &counters.counters {
-            let id = party_id(request, c.of);
-            let key = match (id, counts) {
-                (Some(id), Counts::Store(_)) => {
-                    batch.keys.push(c.prefix.key(id));
-                    Some(batch.keys.len() - 1)
-                }
-                _ => None,
-            };
-            for window in &c.windows {
-                match (id, counts, key) {
-                    (None, _, _) => {}
-                    (Some(_), Counts::Recorded(given), _) => {
+            let first = slot;
+            slot += c.windows.len();
+            // Nobody to count: the slots stay none.
+            let Some(id) = party_id(request, c.of) else { continue };
+            match counts {
+                Counts::Recorded(given) => {
+                    for (i, window) in c.windows.iter().enumerate() {
                         let count = given.get(name, &c.name, window.as_str()).unwrap_or(Some(0));
                         plan.failed |= count.is_none();
-                        plan.counts.counts_mut()[slot] = count;
+                        plan.counts.counts_mut()[first + i] = count;
                     }
-                    (Some(_), Counts::Store(_), Some(key)) => batch.reads.push((key, window, index, slot)),
-                    (Some(_), Counts::Store(_), None) => unreachable!("a store read has a key"),
                 }
-                slot += 1;
+                Counts::Store(_) => {
+                    // One key per counter, shared by its windows.
+                    batch.keys.push(c.prefix.key(id));
+                    let key = batch.keys.len() - 1;
+                    for (i, window) in c.windows.iter().enumerate() {
+                        batch.reads.push((key, window, index, first + i));
+                    }
+                }
             }
         }
         plan
