@@ -48,8 +48,10 @@ fn main() {
 
     walkthrough(&out_dir, &mut consts);
 
-    // The guests build on the SDK, the text crate and the contract.
-    for shared in ["../plugins/sdk", "../plugins/text", "../wit"] {
+    // The guests build on the SDK, the crates it uses and the contract.
+    for shared in
+        ["../plugins/sdk/src", "../plugins/sdk/Cargo.toml", "../plugins/encoding", "../plugins/text", "../wit"]
+    {
         println!("cargo:rerun-if-changed={shared}");
     }
     std::fs::write(out_dir.join("guests.rs"), consts).unwrap();

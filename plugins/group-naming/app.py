@@ -23,27 +23,31 @@ any other policy citing Art. 8), and the policy returns no increments. When
 the counter cannot be read (`on_state_error = "no_counts"`), `count` returns
 None and the check is skipped.
 
-Contract groupgate:policy@0.2.0: each hook is lent the request as a resource
-(`wit_world.imports.request.GroupCreation`) and reads the fields it needs
-through its methods: `creation.name()`, `creation.founder()`,
+Contract groupgate:policy@0.2.0: each hook receives the request as one
+buffer (`bytes` in the request encoding), which the SDK module `groupgate`
+(plugins/sdk/python) reads in place, a field when it is asked for:
+`creation.name()`, `creation.founder().labels`,
 `creation.count("naming_denials", "24h")` (an int, or None).
 
-Built into a component by `scripts/build-components` with componentize-py;
-see plugins/README.md, "Policies in Python".
+Built into a component by `scripts/build-components` with componentize-py,
+with plugins/sdk/python on its Python path; see plugins/README.md, "Policies
+in Python".
 """
 
 import json
 import unicodedata
 
+import groupgate
 import wit_world
 from componentize_py_types import Err
-from wit_world.imports import log, request, types
+from wit_world.imports import log, types
 
 DEFAULT_TERMS = ["official", "government", "police", "官方", "政府", "公安", "警察"]
 KNOWN_KEYS = {"official_terms", "exempt_labels", "max_name_chars", "check_description", "max_denied_names"}
 
 # The host's counter of the founder's denied creations, and the window read,
-# both written exactly as in the manifest: `count` traps on any other.
+# both written exactly as in the manifest: `count` stops the call, naming the
+# counters the manifest declares, on any other.
 COUNTER = "naming_denials"
 WINDOW = "24h"
 
@@ -114,8 +118,8 @@ class WitWorld(wit_world.WitWorld):
             [("terms", str(len(terms))), ("max_name_chars", str(max_chars)), ("max_denied_names", str(max_denied))],
         )
 
-    def evaluate_group_creation(self, creation: request.GroupCreation) -> types.Verdict:
-        verdict = self.judge_creation(creation)
+    def evaluate_group_creation(self, creation: bytes) -> types.Verdict:
+        verdict = self.judge_creation(groupgate.group_creation(creation))
         if self.counts_unavailable:
             # Said, so a moderator knows the check was skipped.
             verdict.reasons.append(
@@ -128,9 +132,9 @@ class WitWorld(wit_world.WitWorld):
             )
         return verdict
 
-    def judge_creation(self, creation: request.GroupCreation) -> types.Verdict:
-        # `creation` is lent for this call: each method fetches one field
-        # from the host, so each is called once, and only when needed.
+    def judge_creation(self, creation: groupgate.GroupCreation) -> types.Verdict:
+        # `creation` reads the request in place: each method decodes one
+        # field when called, so each is called once, and only when needed.
         # The founder's denied creations in the last 24 hours (the host's
         # count, an int), or None when the counter could not be read.
         denied = creation.count(COUNTER, WINDOW)
@@ -173,10 +177,10 @@ class WitWorld(wit_world.WitWorld):
 
     # The manifest attaches this policy to group creation only; these answer
     # anyway, since the contract asks every policy for all three.
-    def evaluate_message(self, message: request.Message) -> types.Verdict:
+    def evaluate_message(self, message: bytes) -> types.Verdict:
         return allow()
 
-    def evaluate_membership(self, membership: request.Membership) -> types.Verdict:
+    def evaluate_membership(self, membership: bytes) -> types.Verdict:
         return allow()
 
 

@@ -20,17 +20,22 @@
 // the counter cannot be read (`on_state_error = "no_counts"`), `count`
 // returns `undefined` and the link-flood check is skipped.
 //
-// Contract groupgate:policy@0.2.0: each hook is lent the request as a
-// resource, and reads the fields it needs through its methods
-// (`message.text()`, `message.sender()`, `message.count("links", "1h")`).
+// Contract groupgate:policy@0.2.0: each hook receives the request as one
+// buffer (a `Uint8Array` in the request encoding), which the SDK module
+// `groupgate.js` (plugins/sdk/js) reads in place, a field when it is asked
+// for: `message.text()`, `message.sender().creditLevel`,
+// `message.count("links", "1h")`.
 //
-// Built into a component by `scripts/build-components` with componentize-js;
-// see plugins/README.md, "Policies in JavaScript".
+// Built into a component by `scripts/build-components` with componentize-js,
+// with groupgate.js copied next to this file; see plugins/README.md,
+// "Policies in JavaScript".
 
+import * as groupgate from "./groupgate.js";
 import { log } from "groupgate:policy/log@0.2.0";
 
 // The policy's own counter of links, of the sender, and the window it reads,
-// both written exactly as in the manifest: `count` traps on any other.
+// both written exactly as in the manifest: `count` stops the call, naming the
+// counters the manifest declares, on any other.
 const COUNTER = "links";
 const WINDOW = "1h";
 
@@ -227,10 +232,11 @@ function listed(list, host) {
 
 const RANK = { allow: 0, review: 1, deny: 2 };
 
-// `message` is the request resource lent for this call: an object whose
-// methods (`text()`, `sender()`, `attachments()`, `count()`, ...) each fetch
-// one field from the host. Each is called once, and only when needed.
-export function evaluateMessage(message) {
+// `bytes` is the request; `message` reads it in place, and its methods
+// (`text()`, `sender()`, `attachments()`, `count()`, ...) each decode one
+// field when called. Each is called once, and only when needed.
+export function evaluateMessage(bytes) {
+  const message = groupgate.message(bytes);
   let outcome = "allow";
   const reasons = [];
   const measures = [];
@@ -280,7 +286,8 @@ export function evaluateMessage(message) {
   }
   for (const attachment of message.attachments()) {
     // `photo.jpg.exe` and Windows' ignored trailing dots and spaces included.
-    const name = attachment.name.replace(/[. ]+$/, "");
+    const fileName = attachment.name;
+    const name = fileName.replace(/[. ]+$/, "");
     const dot = name.lastIndexOf(".");
     const type = dot < 0 ? "" : name.slice(dot + 1).toLowerCase();
     if (settings.executable.has(type)) {
@@ -288,7 +295,7 @@ export function evaluateMessage(message) {
         code: "executable-attachment",
         message: `files of type .${type} may not be sent in groups`,
         article: "Art. 10",
-        evidence: attachment.name,
+        evidence: fileName,
       });
     }
   }

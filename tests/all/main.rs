@@ -8,6 +8,7 @@ mod hostile_guests;
 mod normalisation;
 mod policy_sets;
 mod prohibited_content;
+mod request_encoding;
 mod server;
 mod state_redis;
 mod test_runner;

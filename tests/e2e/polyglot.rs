@@ -57,6 +57,16 @@ fn groupgate_test_passes_on_the_set_of_three_languages() {
     println!("link-guard (JavaScript): {js} cases; group-naming (Python): {py} cases; all passed");
 }
 
+#[test]
+fn the_javascript_and_python_sdks_read_the_request_encoding_as_the_rust_reader_does() {
+    // Node and Python are there once the components are built.
+    built();
+    for (tool, script) in [("node", "plugins/sdk/js/test.mjs"), ("python3", "plugins/sdk/python/test_groupgate.py")] {
+        let out = Command::new(tool).arg(repo_root().join(script)).output().expect("run the SDK's test");
+        assert!(out.status.success(), "{script}:\n{}", text(&out));
+    }
+}
+
 /// Requests in all three languages' hooks, with what each must decide.
 fn requests() -> Vec<(&'static str, String, &'static str)> {
     let group = r#"{ "id": "grp-7", "name": "Riverside cycling club", "category": "community", "region": "CN-11", "member_count": 42, "member_limit": 500, "founder_id": "usr-1" }"#;
@@ -123,6 +133,8 @@ fn build_edited_link_guard(work: &Path, edit: (&str, &str), out: &Path) {
     assert!(source.contains(edit.0), "link-guard.js no longer says `{}`", edit.0);
     let edited = work.join("link-guard.js");
     std::fs::write(&edited, source.replace(edit.0, edit.1)).unwrap();
+    // The SDK it imports, beside it, where componentize-js looks.
+    std::fs::copy(repo_root().join("plugins/sdk/js/groupgate.js"), work.join("groupgate.js")).unwrap();
     let tool = repo_root().join("target/components/js/node_modules/.bin/componentize-js");
     let built = work.join("link-guard.wasm");
     let status = Command::new(tool)

@@ -3,7 +3,6 @@
 //! or more threads, and reports throughput, latency percentiles and the time
 //! spent in each policy. `groupgate bench` prints its [`BenchReport`].
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -57,9 +56,9 @@ pub const SENDER_INTERVAL_MS: u64 = 10_000;
 
 /// `request` from each of `n` users of thread `thread` in turn (see
 /// [`BenchOptions::senders`]).
-fn from_senders(request: &Request, n: usize, thread: usize) -> Vec<Arc<Request>> {
+fn from_senders(request: &Request, n: usize, thread: usize) -> Vec<Request> {
     if n <= 1 {
-        return vec![Arc::new(request.clone())];
+        return vec![request.clone()];
     }
     let hook = request.hook();
     let mut value = request.to_value();
@@ -72,7 +71,7 @@ fn from_senders(request: &Request, n: usize, thread: usize) -> Vec<Arc<Request>>
     (1..=n)
         .map(|k| {
             value[field]["id"] = format!("{id}-{thread}-{k}").into();
-            Arc::new(Request::from_value(hook, value.clone()).expect("the request with another user id decodes"))
+            Request::from_value(hook, value.clone()).expect("the request with another user id decodes")
         })
         .collect()
 }
@@ -209,26 +208,25 @@ struct PolicyTally {
 
 /// One thread's loop over its `requests`: after each pass over them, their
 /// time moves on by [`SENDER_INTERVAL_MS`] (with more than one).
-fn measure(set: &PolicySet, mut requests: Vec<Arc<Request>>, policies: usize, go: Instant, stop: Instant) -> Tally {
+fn measure(set: &PolicySet, mut requests: Vec<Request>, policies: usize, go: Instant, stop: Instant) -> Tally {
     let mut next = 0;
-    let moving = requests.len() > 1;
-    let mut request = move || {
+    // The index of the next request: after each pass over them (with more
+    // than one), their time moves on.
+    let mut turn = |requests: &mut [Request]| {
         next = (next + 1) % requests.len();
-        if next == 0 && moving {
-            for r in &mut requests {
-                // Only this thread holds it between decisions.
-                if let Some(r) = Arc::get_mut(r) {
-                    r.advance(SENDER_INTERVAL_MS);
-                }
+        if next == 0 && requests.len() > 1 {
+            for r in requests.iter_mut() {
+                r.advance(SENDER_INTERVAL_MS);
             }
         }
-        requests[next].clone()
+        next
     };
     // The warm-up: every thread evaluates (at least once, even with no
     // warm-up time), so that the pools hold instances for the threads that
     // overlap before timing starts.
     loop {
-        drop(set.evaluate_shared(&request()));
+        let i = turn(&mut requests);
+        drop(set.evaluate(&requests[i]));
         if Instant::now() >= go {
             break;
         }
@@ -240,8 +238,8 @@ fn measure(set: &PolicySet, mut requests: Vec<Arc<Request>>, policies: usize, go
     while now < stop {
         // The set and the request (up to a user id) are the same as in the
         // first, accepted, call, and the limits check depends on nothing else.
-        // Shared, as the server does: the request is decoded once and lent.
-        let decision = set.evaluate_shared(&request()).expect("the request was accepted once");
+        let i = turn(&mut requests);
+        let decision = set.evaluate(&requests[i]).expect("the request was accepted once");
         // The same request runs the same policies each time, in order.
         for (tally, p) in per_policy.iter_mut().zip(&decision.policies) {
             tally.ns += p.duration.as_nanos();

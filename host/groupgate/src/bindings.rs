@@ -26,8 +26,7 @@ mod v0_2 {
         path: "../../wit",
         world: "groupgate:policy/policy",
         with: { "groupgate:policy/types": crate::bindings::types_v0_2 },
-        // `log` traps a policy that floods it, `count` one that reads a
-        // counter its manifest does not declare.
+        // `log` traps a policy that floods it; `abort` always traps.
         imports: { default: trappable },
     });
 }
@@ -74,9 +73,9 @@ pub(crate) mod v1 {
     pub(crate) use super::v0_1::{Policy, PolicyPre};
 }
 
-/// The contract at 0.2.0: requests lent as resources.
+/// The contract at 0.2.0: requests in the request encoding, counters.
 pub(crate) mod v2 {
-    pub(crate) use super::types_v0_2::Increment;
-    pub(crate) use super::v0_2::groupgate::policy::{log, request};
+    pub(crate) use super::types_v0_2::{Increment, Verdict};
+    pub(crate) use super::v0_2::groupgate::policy::{abort, log};
     pub(crate) use super::v0_2::{Policy, PolicyPre};
 }

@@ -44,13 +44,13 @@ pub(crate) fn compatible(version: &str) -> bool {
 /// The contract's own imports, which every policy of its version needs
 /// whatever host interfaces a runtime offers: the `types` interface, which
 /// holds only type definitions (its instance has nothing to provide, but a
-/// policy imports it), for every version served; and since 0.2.0 the
-/// `request` resources a hook reads the request from.
+/// policy imports it), for every version served; and since 0.2.0 `abort`,
+/// which a policy's SDK calls to fail with a message of its own.
 pub(crate) fn add_to_linker(linker: &mut Linker<PolicyState>) -> wasmtime::Result<()> {
     for version in VERSIONS {
         linker.instance(&format!("{PACKAGE}/types@{version}"))?;
     }
-    crate::bindings::v2::request::add_to_linker::<PolicyState, HasSelf<PolicyState>>(linker, |state| state)
+    crate::bindings::v2::abort::add_to_linker::<PolicyState, HasSelf<PolicyState>>(linker, |state| state)
 }
 
 /// The contract versions a host can tell apart in a component.
@@ -58,7 +58,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<PolicyState>) -> wasmtime::Resul
 pub(crate) enum Version {
     /// `0.1.x`: requests lowered whole.
     V1,
-    /// `0.2.x`: requests lent as resources, counters.
+    /// `0.2.x`: requests in the request encoding, counters.
     V2,
 }
 
@@ -117,7 +117,7 @@ mod tests {
     #[test]
     fn a_component_for_another_track_is_refused_naming_both_versions() {
         assert_eq!(check(["groupgate:policy/types@0.1.3", "wasi:io/streams@0.2.0"]), Ok(Some(Version::V1)));
-        assert_eq!(check(["groupgate:policy/request@0.2.1"]), Ok(Some(Version::V2)));
+        assert_eq!(check(["groupgate:policy/abort@0.2.1"]), Ok(Some(Version::V2)));
         assert_eq!(check(["wasi:io/streams@0.2.0"]), Ok(None));
         let err = check(["groupgate:policy/types@0.3.0"]).unwrap_err();
         assert!(err.contains("groupgate:policy@0.3.0") && err.contains(CONTRACT), "{err}");

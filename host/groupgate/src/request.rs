@@ -129,15 +129,6 @@ impl<'a> RequestRef<'a> {
         }
     }
 
-    /// The request, owned.
-    pub(crate) fn to_owned(self) -> Request {
-        match self {
-            RequestRef::Message(m) => Request::Message(m.clone()),
-            RequestRef::GroupCreation(c) => Request::GroupCreation(c.clone()),
-            RequestRef::Membership(m) => Request::Membership(m.clone()),
-        }
-    }
-
     /// The region and category that policy scopes are matched against: the
     /// group's for messages and memberships, the requested ones for creations.
     pub(crate) fn scope_keys(self) -> (&'a str, &'a str) {

@@ -35,9 +35,8 @@ pub(crate) async fn evaluate(State(state): State<Arc<ServerState>>, hook: Hook, 
             return response;
         }
     };
-    // Shared, so that policies on contract 0.2 read it without a copy.
     let request = match Request::from_json(hook, &body) {
-        Ok(request) => Arc::new(request),
+        Ok(request) => request,
         Err(e) => {
             state.metrics.rejected();
             return error(StatusCode::BAD_REQUEST, e.to_string());
@@ -53,7 +52,7 @@ pub(crate) async fn evaluate(State(state): State<Arc<ServerState>>, hook: Hook, 
     let decide = || -> Result<_, groupgate::RequestError> {
         // The set's own limits (`max_text_bytes`) refuse a request before any
         // policy runs, and it is not recorded: nothing was decided.
-        let decision = active.set.evaluate_shared(&request)?;
+        let decision = active.set.evaluate(&request)?;
         let id = state.decision_id();
         let recorded = record(&state, &active, &id, &request, &decision);
         Ok((id, decision, recorded))

@@ -7,8 +7,7 @@
 //!   (A group being created has no id yet, so only its founder is checked.)
 //!
 //! Data: `users` and `groups`, one id per line, `#` comments; either may be
-//! left out of `[data]`. A request's users are read only when `users` lists
-//! someone, and its group only when `groups` does.
+//! left out of `[data]`.
 
 use std::collections::HashSet;
 
@@ -38,41 +37,30 @@ fn ids(data: &[DataFile], name: &str) -> Result<HashSet<String>, String> {
 }
 
 impl Blacklist {
-    /// Deny if the user that `read` returns is listed; `read` is called only
-    /// when some user is.
-    fn user(&self, read: impl FnOnce() -> User, role: &str) -> Verdict {
-        if self.users.is_empty() {
-            return allow();
-        }
-        self.listed_user(&read(), role)
-    }
-
-    fn listed_user(&self, user: &User, role: &str) -> Verdict {
-        if !self.users.contains(&user.id) {
+    /// Deny if `user`, who takes part in the request as `role`, is listed.
+    fn user(&self, user: User<'_>, role: &str) -> Verdict {
+        let id = user.id();
+        if !self.users.contains(id) {
             return allow();
         }
         deny("blacklisted")
-            .message(format!("the {role}, user `{}`, is on the black list", user.id))
+            .message(format!("the {role}, user `{id}`, is on the black list"))
             .article("Art. 11")
-            .evidence(format!("user `{}`", user.id))
-            .measure(Measure::on_user(MeasureKind::Report, &user.id))
+            .evidence(format!("user `{id}`"))
+            .measure(Measure::on_user(MeasureKind::Report, id))
     }
 
-    /// Deny if the group that `read` returns is listed; `read` is called
-    /// only when some group is.
-    fn group(&self, read: impl FnOnce() -> Group) -> Verdict {
-        if self.groups.is_empty() {
-            return allow();
-        }
-        let group = read();
-        if !self.groups.contains(&group.id) {
+    /// Deny if `group` is listed.
+    fn group(&self, group: Group<'_>) -> Verdict {
+        let id = group.id();
+        if !self.groups.contains(id) {
             return allow();
         }
         deny("group-blacklisted")
-            .message(format!("group `{}` is on the black list", group.id))
+            .message(format!("group `{id}` is on the black list"))
             .article("Art. 11")
-            .evidence(format!("group `{}`", group.id))
-            .measure(Measure::on_group(MeasureKind::Report, &group.id))
+            .evidence(format!("group `{id}`"))
+            .measure(Measure::on_group(MeasureKind::Report, id))
     }
 }
 
@@ -86,21 +74,16 @@ impl Policy for Blacklist {
     }
 
     fn message(&self, m: &Message) -> Verdict {
-        self.user(|| m.sender(), "sender").and(self.group(|| m.group()))
+        self.user(m.sender(), "sender").and(self.group(m.group()))
     }
 
     fn group_creation(&self, c: &GroupCreation) -> Verdict {
-        self.user(|| c.founder(), "founder")
+        self.user(c.founder(), "founder")
     }
 
     fn membership(&self, m: &Membership) -> Verdict {
-        let subject = self.user(|| m.subject(), "user joining");
-        let inviter = if self.users.is_empty() {
-            allow()
-        } else {
-            m.inviter().map_or_else(allow, |i| self.listed_user(&i, "inviter"))
-        };
-        all([subject, inviter, self.group(|| m.group())])
+        let inviter = m.inviter().map_or_else(allow, |i| self.user(i, "inviter"));
+        all([self.user(m.subject(), "user joining"), inviter, self.group(m.group())])
     }
 }
 

@@ -97,17 +97,16 @@ impl CreditLevels {
         by_category.or_else(|| service.get(&self.levels)).unwrap_or_else(|| service.default_level())
     }
 
-    fn check(&self, user: &User, service: Service, category: &str) -> Verdict {
-        let required = self.minimum(service, category);
-        if user.credit_level >= required {
+    fn check(&self, user: User<'_>, service: Service, category: &str) -> Verdict {
+        let (required, level) = (self.minimum(service, category), user.credit_level());
+        if level >= required {
             return allow();
         }
         deny("credit-too-low")
             .message(format!(
-                "{} in a `{category}` group requires credit level {required}; user `{}` has {}",
+                "{} in a `{category}` group requires credit level {required}; user `{}` has {level}",
                 service.describe(),
-                user.id,
-                user.credit_level
+                user.id()
             ))
             .article("Art. 7")
     }
@@ -120,23 +119,22 @@ impl Policy for CreditLevels {
     }
 
     fn message(&self, m: &Message) -> Verdict {
-        let (sender, category) = (m.sender(), m.group().category);
-        // Attachments need their own level on top of the one for publishing;
-        // they are read only when publishing passes.
-        let publish = self.check(&sender, Service::Publish, &category);
-        if !publish.is_allow() || m.attachments().is_empty() {
+        let (sender, category) = (m.sender(), m.group().category());
+        // Attachments need their own level on top of the one for publishing.
+        let publish = self.check(sender, Service::Publish, category);
+        if !publish.is_allow() || m.attachments().len() == 0 {
             publish
         } else {
-            self.check(&sender, Service::PublishAttachments, &category)
+            self.check(sender, Service::PublishAttachments, category)
         }
     }
 
     fn group_creation(&self, c: &GroupCreation) -> Verdict {
-        self.check(&c.founder(), Service::FoundGroup, &c.category())
+        self.check(c.founder(), Service::FoundGroup, c.category())
     }
 
     fn membership(&self, m: &Membership) -> Verdict {
-        self.check(&m.subject(), Service::JoinGroup, &m.group().category)
+        self.check(m.subject(), Service::JoinGroup, m.group().category())
     }
 }
 

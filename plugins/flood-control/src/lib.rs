@@ -7,8 +7,8 @@
 //!
 //! The policy counts messages in its own counter `messages`, of the sender,
 //! which its manifest declares with the window `"{window_secs}s"` written
-//! exactly so (`window_secs = 60` reads `"60s"`; `"1m"` is another window
-//! and `count` traps on an undeclared one):
+//! exactly so (`window_secs = 60` reads `"60s"`; `"1m"` is another window,
+//! and `count` on an undeclared one fails the call):
 //!
 //! ```toml
 //! hooks = ["message"]
@@ -80,7 +80,7 @@ impl Policy for FloodControl {
                 .article("Art. 7"),
             ),
             Some(sent) if sent >= self.max_messages => {
-                let sender = m.sender().id;
+                let sender = m.sender().id();
                 deny("flood")
                     .message(format!(
                         "user `{sender}` has sent {sent} messages in the last {} seconds; at most {} are allowed",
@@ -88,7 +88,7 @@ impl Policy for FloodControl {
                     ))
                     .article("Art. 7")
                     .evidence(format!("{sent} messages in {}", self.window))
-                    .measure(Measure::on_user(MeasureKind::SuspendPublication, &sender).for_secs(self.suspend_secs))
+                    .measure(Measure::on_user(MeasureKind::SuspendPublication, sender).for_secs(self.suspend_secs))
             }
             Some(_) => allow(),
         };

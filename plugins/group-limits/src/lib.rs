@@ -63,7 +63,7 @@ impl Policy for GroupLimits {
 
     fn group_creation(&self, c: &GroupCreation) -> Verdict {
         let (category, member_limit, founder) = (c.category(), c.member_limit(), c.founder());
-        let max = self.max_members(&category);
+        let max = self.max_members(category);
         let size = if member_limit > max {
             deny("member-limit-too-high")
                 .message(format!("a `{category}` group may have at most {max} members; {member_limit} were requested"))
@@ -71,11 +71,13 @@ impl Policy for GroupLimits {
         } else {
             allow()
         };
-        let founded = if founder.groups_created >= self.max_groups_founded {
+        let founded = if founder.groups_created() >= self.max_groups_founded {
             deny("founding-limit")
                 .message(format!(
                     "user `{}` has founded {} groups; one person may found at most {}",
-                    founder.id, founder.groups_created, self.max_groups_founded
+                    founder.id(),
+                    founder.groups_created(),
+                    self.max_groups_founded
                 ))
                 .article("Art. 8")
         } else {
@@ -83,11 +85,14 @@ impl Policy for GroupLimits {
         };
         let large = if member_limit <= self.large_group {
             allow()
-        } else if founder.credit_level < self.large_group_founder_credit {
+        } else if founder.credit_level() < self.large_group_founder_credit {
             deny("founder-unqualified")
                 .message(format!(
                     "a group of more than {} members needs a founder of credit level {}; user `{}` has {}",
-                    self.large_group, self.large_group_founder_credit, founder.id, founder.credit_level
+                    self.large_group,
+                    self.large_group_founder_credit,
+                    founder.id(),
+                    founder.credit_level()
                 ))
                 .article("Art. 8")
         } else {
@@ -100,21 +105,25 @@ impl Policy for GroupLimits {
 
     fn membership(&self, m: &Membership) -> Verdict {
         let (group, subject) = (m.group(), m.subject());
-        let full = if group.member_count >= group.member_limit {
+        let full = if group.member_count() >= group.member_limit() {
             deny("group-full")
                 .message(format!(
                     "group `{}` has {} members, its limit of {}",
-                    group.id, group.member_count, group.member_limit
+                    group.id(),
+                    group.member_count(),
+                    group.member_limit()
                 ))
                 .article("Art. 8")
         } else {
             allow()
         };
-        let joined = if subject.groups_joined >= self.max_groups_joined {
+        let joined = if subject.groups_joined() >= self.max_groups_joined {
             deny("join-limit")
                 .message(format!(
                     "user `{}` is in {} groups; one person may join at most {}",
-                    subject.id, subject.groups_joined, self.max_groups_joined
+                    subject.id(),
+                    subject.groups_joined(),
+                    self.max_groups_joined
                 ))
                 .article("Art. 8")
         } else {

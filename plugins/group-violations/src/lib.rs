@@ -72,15 +72,16 @@ impl Policy for GroupViolations {
             .message(format!(
                 "group `{}` has had {denied} messages denied for violations of Art. 9 or 10 in the last 24 hours; \
                  from {} on, its messages are reviewed",
-                group.id, self.review_after
+                group.id(),
+                self.review_after
             ))
             .article("Art. 11")
             .evidence(format!("{denied} denied messages in 24h"))
-            .measure(Measure::on_group(MeasureKind::Warn, &group.id));
+            .measure(Measure::on_group(MeasureKind::Warn, group.id()));
         if self.lower_credit_by == 0 {
             return verdict;
         }
-        verdict.measure(Measure::on_user(MeasureKind::LowerCredit, &group.founder_id).by(self.lower_credit_by))
+        verdict.measure(Measure::on_user(MeasureKind::LowerCredit, group.founder_id()).by(self.lower_credit_by))
     }
 }
 

@@ -256,25 +256,25 @@ impl Policy for ProhibitedContent {
 
     fn message(&self, message: &Message) -> Verdict {
         let mut found = Vec::new();
-        self.scan(&message.text(), "text", &mut found);
-        for attachment in &message.attachments() {
-            self.scan(&attachment.name, "attachment name", &mut found);
+        self.scan(message.text(), "text", &mut found);
+        for attachment in message.attachments() {
+            self.scan(attachment.name(), "attachment name", &mut found);
         }
         // The sender is read only when a measure needs their id.
         if found.is_empty() {
             return allow();
         }
-        self.verdict(&found, "the message contains prohibited content", &message.sender().id)
+        self.verdict(&found, "the message contains prohibited content", message.sender().id())
     }
 
     fn group_creation(&self, creation: &GroupCreation) -> Verdict {
         let mut found = Vec::new();
-        self.scan(&creation.name(), "group name", &mut found);
-        self.scan(&creation.description(), "group description", &mut found);
+        self.scan(creation.name(), "group name", &mut found);
+        self.scan(creation.description(), "group description", &mut found);
         if found.is_empty() {
             return allow();
         }
-        self.verdict(&found, "the group's name or description contains prohibited content", &creation.founder().id)
+        self.verdict(&found, "the group's name or description contains prohibited content", creation.founder().id())
     }
 }
 

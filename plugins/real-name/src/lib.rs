@@ -16,12 +16,12 @@ struct RealName {
 }
 
 /// Deny unless `user` is verified, saying what they may not do.
-fn verified(user: &User, doing: &str) -> Verdict {
-    if user.identity_verified {
+fn verified(user: User<'_>, doing: &str) -> Verdict {
+    if user.identity_verified() {
         return allow();
     }
     deny("identity-unverified")
-        .message(format!("user `{}` has not verified their real identity, which {doing} requires", user.id))
+        .message(format!("user `{}` has not verified their real identity, which {doing} requires", user.id()))
         .article("Art. 6")
 }
 
@@ -31,15 +31,15 @@ impl Policy for RealName {
     }
 
     fn message(&self, m: &Message) -> Verdict {
-        verified(&m.sender(), "publishing")
+        verified(m.sender(), "publishing")
     }
 
     fn group_creation(&self, c: &GroupCreation) -> Verdict {
-        verified(&c.founder(), "founding a group")
+        verified(c.founder(), "founding a group")
     }
 
     fn membership(&self, m: &Membership) -> Verdict {
-        if self.require_for_join { verified(&m.subject(), "joining a group") } else { allow() }
+        if self.require_for_join { verified(m.subject(), "joining a group") } else { allow() }
     }
 }
 

@@ -101,7 +101,7 @@ impl Policy for RepeatOffender {
         if !suspend && !blacklist {
             return allow();
         }
-        let sender = m.sender().id;
+        let sender = m.sender().id();
         let mut broken = Vec::with_capacity(2);
         if suspend {
             broken.push(format!("{day} in the last 24 hours ({} suspend publication)", self.suspend_after));
@@ -118,12 +118,12 @@ impl Policy for RepeatOffender {
             .evidence(format!("{day} denied messages in 24h, {month} in 30d"));
         if suspend {
             verdict =
-                verdict.measure(Measure::on_user(MeasureKind::SuspendPublication, &sender).for_secs(self.suspend_secs));
+                verdict.measure(Measure::on_user(MeasureKind::SuspendPublication, sender).for_secs(self.suspend_secs));
         }
         if blacklist {
             verdict = verdict
-                .measure(Measure::on_user(MeasureKind::Blacklist, &sender))
-                .measure(Measure::on_user(MeasureKind::Report, &sender));
+                .measure(Measure::on_user(MeasureKind::Blacklist, sender))
+                .measure(Measure::on_user(MeasureKind::Report, sender));
         }
         verdict
     }
@@ -135,7 +135,7 @@ impl Policy for RepeatOffender {
         if month < self.revoke_founding_after {
             return allow();
         }
-        let founder = c.founder().id;
+        let founder = c.founder().id();
         deny("repeat-offender")
             .message(format!(
                 "user `{founder}` has had {month} group creations denied for violations of Art. 9 or 10 \
@@ -144,7 +144,7 @@ impl Policy for RepeatOffender {
             ))
             .article("Art. 11")
             .evidence(format!("{month} denied group creations in 30d"))
-            .measure(Measure::on_user(MeasureKind::RevokeFounding, &founder))
+            .measure(Measure::on_user(MeasureKind::RevokeFounding, founder))
     }
 }
 

@@ -26,12 +26,13 @@
 //!
 //! # The request
 //!
-//! A hook is lent the request ([`Message`], [`GroupCreation`],
-//! [`Membership`]) for the length of the call. Each of its methods returns
-//! one field (`m.text()`, `m.sender()`, `m.group()`, `c.founder()`,
-//! `m.inviter()`, ...), copied from the host when it is called: call only
-//! those you need, and keep what you use twice in a local rather than call
-//! again.
+//! A hook is given the request ([`Message`], [`GroupCreation`],
+//! [`Membership`]) as one buffer that the host copied into the policy's
+//! memory, and reads it in place: `m.text()`, `m.sender().credit_level()`,
+//! `c.founder().id()`, `m.inviter()` each read one field where it lies,
+//! strings borrowed from the buffer, so a policy pays only for what it reads
+//! and nothing is decoded twice. Users, groups and attachments are views
+//! ([`User`], [`Group`], [`Attachment`]) with a method per field.
 //!
 //! # Counters
 //!
@@ -58,8 +59,7 @@
 //! acted (the sender, the founder, the subject) and once for the group; `of`
 //! says whose count the policy reads in its own request.
 //!
-//! Every request resource reads them with `count(counter, window) ->
-//! Option<u64>`: `m.count("messages", "60s")` is how many events counter
+//! Every request reads them with `count(counter, window) -> Option<u64>`: `m.count("messages", "60s")` is how many events counter
 //! `messages` holds for whom its `of` names in this request, over the 60
 //! seconds up to the request's own time (the request itself not yet
 //! included). The host reads the counts before the call, so `count` never
@@ -68,8 +68,9 @@
 //! the hook is not called at all: the policy fails and gives its `on_error`
 //! verdict), and when the request has nobody the counter counts (an
 //! `inviter` counter on a join). A counter, or a window, that the manifest
-//! does not declare traps: write both exactly as the manifest does (`"60s"`
-//! there is not `"1m"` here).
+//! does not declare stops the call with an error naming what it does
+//! declare: write both exactly as the manifest does (`"60s"` there is not
+//! `"1m"` here).
 //!
 //! A verdict adds to the policy's own counters with
 //! [`Verdict::increment`]: `allow().increment("messages", 1)`. The host
@@ -105,11 +106,10 @@ pub mod bindings {
 #[doc(hidden)]
 pub use wit_bindgen::rt as __rt;
 
-pub use bindings::groupgate::policy::request::{GroupCreation, Membership, Message};
 pub use bindings::groupgate::policy::types::{
-    Attachment, DataFile, Group, Increment, Measure, MeasureKind, MembershipKind, Outcome, Reason, Role, Target, User,
-    Verdict,
+    DataFile, Increment, Measure, MeasureKind, Outcome, Reason, Target, Verdict,
 };
+pub use groupgate_encoding::{Attachment, Attachments, Group, MembershipKind, Role, Strings, User};
 pub use groupgate_text::{ASCII_SKELETON, skeleton, skeleton_bytes_into, skeleton_into, skeleton_with_breaks_into};
 
 /// A content policy. `init` builds it once per instance from the manifest's
@@ -162,19 +162,94 @@ macro_rules! policy {
                 __GROUPGATE_STATE.with(|state| *state.borrow_mut() = ::std::option::Option::Some(policy));
                 ::std::result::Result::Ok(())
             }
-            fn evaluate_message(message: &$crate::Message) -> $crate::Verdict {
-                __groupgate_with(|p| $crate::Policy::message(p, message))
+            fn evaluate_message(message: ::std::vec::Vec<u8>) -> $crate::Verdict {
+                let message = $crate::Message::__new(message);
+                __groupgate_with(|p| $crate::Policy::message(p, &message))
             }
-            fn evaluate_group_creation(creation: &$crate::GroupCreation) -> $crate::Verdict {
-                __groupgate_with(|p| $crate::Policy::group_creation(p, creation))
+            fn evaluate_group_creation(creation: ::std::vec::Vec<u8>) -> $crate::Verdict {
+                let creation = $crate::GroupCreation::__new(creation);
+                __groupgate_with(|p| $crate::Policy::group_creation(p, &creation))
             }
-            fn evaluate_membership(membership: &$crate::Membership) -> $crate::Verdict {
-                __groupgate_with(|p| $crate::Policy::membership(p, membership))
+            fn evaluate_membership(membership: ::std::vec::Vec<u8>) -> $crate::Verdict {
+                let membership = $crate::Membership::__new(membership);
+                __groupgate_with(|p| $crate::Policy::membership(p, &membership))
             }
         }
 
         $crate::bindings::__export_policy_world!(__GroupgatePolicy with_types_in $crate::bindings);
     };
+}
+
+macro_rules! request {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        ///
+        /// Its fields are read with the methods of the view it derefs to
+        #[doc = concat!("([`groupgate_encoding::", stringify!($name), "`]);")]
+        /// counts with [`count`](Self::count).
+        pub struct $name(groupgate_encoding::$name);
+
+        impl $name {
+            #[doc(hidden)]
+            pub fn __new(bytes: Vec<u8>) -> Self {
+                match groupgate_encoding::$name::new(bytes) {
+                    Ok(view) => $name(view),
+                    Err(e) => abort(&format!("{e}")),
+                }
+            }
+
+            /// How many events counter `counter` (a `[counters.NAME]` table
+            /// of the manifest) holds for whom it counts in this request over
+            /// `window` (as the manifest writes it), before this request.
+            /// `None` when the count could not be read (see the crate's
+            /// documentation). A counter or window the manifest does not
+            /// declare stops the call with an error naming those it does.
+            pub fn count(&self, counter: &str, window: &str) -> Option<u64> {
+                match self.0.count(counter, window) {
+                    Some(count) => count,
+                    None => undeclared(self.0.counts(), counter, window),
+                }
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = groupgate_encoding::$name;
+            fn deref(&self) -> &Self::Target {
+                &self.0
+            }
+        }
+    };
+}
+
+request!(
+    /// A message someone wants to publish in a group.
+    Message
+);
+request!(
+    /// A request to create a group.
+    GroupCreation
+);
+request!(
+    /// A request for a user to join, or be invited into, a group.
+    Membership
+);
+
+/// Stops the call: the policy fails with `message` as its error, and gives
+/// its `on_error` verdict.
+pub fn abort(message: &str) -> ! {
+    bindings::groupgate::policy::abort::abort(message);
+    // The host never returns from `abort`.
+    unreachable!("{message}")
+}
+
+#[cold]
+fn undeclared(counts: groupgate_encoding::Counts<'_>, counter: &str, window: &str) -> ! {
+    let declared: Vec<String> = counts.map(|(c, w, _)| format!("{c} over {w}")).collect();
+    let declared = if declared.is_empty() { "none".to_owned() } else { declared.join(", ") };
+    abort(&format!(
+        "counter `{counter}` over `{window}` is not declared under `[counters]` in the policy's manifest \
+         (declared: {declared})"
+    ))
 }
 
 /// Nothing against it. Allocates nothing.

@@ -5,7 +5,7 @@
 
 mod pool;
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -13,14 +13,12 @@ use std::time::{Duration, Instant};
 
 use wasmtime::{Store, Trap};
 
-use wasmtime::component::Resource;
-
 use crate::bindings::{v1, v2};
 use crate::decision::ErrorKind;
 use crate::error::PolicyError;
 use crate::manifest::{Isolation, PolicyManifest};
-use crate::request::{Request, RequestRef};
-use crate::sandbox::{Breach, PolicyState, Runtime, printable, ticks};
+use crate::request::RequestRef;
+use crate::sandbox::{Breach, PolicyState, Runtime, encode, printable, ticks, with_counts};
 use crate::state::PolicyCounts;
 use crate::wire::{DataFile, Verdict};
 use pool::Pool;
@@ -93,7 +91,7 @@ impl fmt::Display for Failure {
 pub(crate) enum Pre {
     /// 0.1.x: the request is lowered whole.
     V1(v1::PolicyPre<PolicyState>),
-    /// 0.2.x: the request is lent as a resource.
+    /// 0.2.x: the request in the request encoding.
     V2(v2::PolicyPre<PolicyState>),
 }
 
@@ -182,16 +180,21 @@ impl LoadedPolicy {
     /// the policy's `timeout_ms`: `init_timeout_ms` bounds only the `init` at
     /// load, so a slow `init` cannot hold up requests.
     ///
-    /// `shared` holds the request as a 0.2 policy reads it during its call,
-    /// made on first use and shared by every policy deciding the request.
+    /// `encoded` holds the request in the request encoding, which policies
+    /// on contract 0.2 receive: made on first use and shared by every policy
+    /// deciding the request.
     pub(crate) fn evaluate(
         &self,
         request: RequestRef<'_>,
-        shared: &OnceCell<Arc<Request>>,
-        counts: PolicyCounts,
+        encoded: &OnceCell<Vec<u8>>,
+        counts: &PolicyCounts,
     ) -> (Result<Answer, Failure>, Duration) {
+        // Written once per decision, for every policy: not this one's time.
+        if matches!(self.pre, Pre::V2(_)) {
+            encoded.get_or_init(|| encode(request));
+        }
         let start = Instant::now();
-        let result = self.take(start).and_then(|(warm, spent_ms)| self.call(warm, request, shared, counts, spent_ms));
+        let result = self.take(start).and_then(|(warm, spent_ms)| self.call(warm, request, encoded, counts, spent_ms));
         (result, start.elapsed())
     }
 
@@ -200,8 +203,8 @@ impl LoadedPolicy {
         &self,
         mut warm: Warm,
         request: RequestRef<'_>,
-        shared: &OnceCell<Arc<Request>>,
-        counts: PolicyCounts,
+        encoded: &OnceCell<Vec<u8>>,
+        counts: &PolicyCounts,
         spent_ms: u64,
     ) -> Result<Answer, Failure> {
         warm.store.data_mut().begin_call();
@@ -216,22 +219,18 @@ impl LoadedPolicy {
             }
             .map(|verdict| Answer { verdict, increments: Vec::new() }),
             Exports::V2(exports) => {
-                let state = store.data_mut();
-                state.request = Some(shared.get_or_init(|| Arc::new(request.to_owned())).clone());
-                state.counts = counts;
-                // The handle carries nothing: the methods read the request
-                // from the instance's state, where it is only during the call.
-                let result = match request {
-                    RequestRef::Message(_) => exports.call_evaluate_message(&mut *store, Resource::new_borrow(0)),
-                    RequestRef::GroupCreation(_) => {
-                        exports.call_evaluate_group_creation(&mut *store, Resource::new_borrow(0))
-                    }
-                    RequestRef::Membership(_) => exports.call_evaluate_membership(&mut *store, Resource::new_borrow(0)),
+                let encoded = encoded.get_or_init(|| encode(request));
+                let verdict = if counts.is_empty() {
+                    call_v2(exports, store, request, encoded)
+                } else {
+                    // The request with this policy's counts after it, written
+                    // into a buffer the thread keeps for the purpose.
+                    thread_local!(static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) });
+                    SCRATCH.with_borrow_mut(|scratch| {
+                        call_v2(exports, store, request, with_counts(encoded, counts, scratch))
+                    })
                 };
-                let state = store.data_mut();
-                state.request = None;
-                state.counts = PolicyCounts::new();
-                result.map(|v| Answer {
+                verdict.map(|v| Answer {
                     verdict: Verdict { outcome: v.outcome, reasons: v.reasons, measures: v.measures },
                     increments: v.increments,
                 })
@@ -362,13 +361,33 @@ impl LoadedPolicy {
     }
 }
 
+/// Calls a 0.2 policy's hook for `request` with `bytes`, the request in the
+/// request encoding.
+fn call_v2(
+    exports: &v2::Policy,
+    store: &mut Store<PolicyState>,
+    request: RequestRef<'_>,
+    bytes: &[u8],
+) -> wasmtime::Result<v2::Verdict> {
+    match request {
+        RequestRef::Message(_) => exports.call_evaluate_message(store, bytes),
+        RequestRef::GroupCreation(_) => exports.call_evaluate_group_creation(store, bytes),
+        RequestRef::Membership(_) => exports.call_evaluate_membership(store, bytes),
+    }
+}
+
 /// At most 64 bytes of a name a policy gave, for a message.
 pub(crate) fn shortened(name: &str) -> &str {
-    let mut end = name.len().min(64);
-    while !name.is_char_boundary(end) {
+    shortened_to(name, 64)
+}
+
+/// At most `max` bytes of `text`, cut at a character boundary.
+pub(crate) fn shortened_to(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
         end -= 1;
     }
-    &name[..end]
+    &text[..end]
 }
 
 fn check_size(verdict: &Verdict) -> Result<(), Failure> {

@@ -25,6 +25,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, StoreContextMut};
 
 pub use host::{HostInterface, Log};
+pub(crate) use request::{encode, with_counts};
 pub use state::PolicyState;
 pub use state::printable;
 pub(crate) use state::{Breach, LOG_LINES_MAX};

@@ -1,149 +1,273 @@
-//! The `request` interface of contract 0.2.0: the request of the call under
-//! way, lent to the policy as a resource it reads field by field. The host
-//! keeps the request in the instance's state for the call; a handle carries
-//! no data of its own (a borrow cannot outlive the call it was lent to), so
-//! each method reads the field straight from the request, and only what the
-//! policy asks for is copied into its memory.
+//! How contract 0.2.0 hands a policy its request: written once per decision
+//! in the request encoding (`groupgate-encoding`, the `request` interface of
+//! `wit/policy.wit`), copied into each policy's memory in one piece, and
+//! read there in place by the policy's SDK. A policy that reads counters
+//! gets the request followed by its counts. And `abort`, which a policy
+//! calls to fail with a message of its own.
 
-use wasmtime::component::Resource;
+use groupgate_encoding::{Hook, SLOT, Writer, attachment, group, group_creation, membership, message, user};
 
 use super::state::PolicyState;
-use crate::bindings::v2::request::{self, GroupCreation, Membership, Message};
-use crate::request::Request;
-use crate::wire::{self, Attachment, Group, MembershipKind, Role, User};
+use crate::bindings::v2::abort;
+use crate::request::RequestRef;
+use crate::state::PolicyCounts;
+use crate::wire::{Group, MembershipKind, Role, User};
 
-impl PolicyState {
-    fn current(&self) -> wasmtime::Result<&Request> {
-        self.request.as_deref().ok_or_else(|| wasmtime::format_err!("no request is lent outside a call"))
-    }
+/// The most of an `abort` message kept, in bytes.
+const ABORT_BYTES: usize = 1024;
 
-    fn message(&self) -> wasmtime::Result<&wire::Message> {
-        match self.current()? {
-            Request::Message(m) => Ok(m),
-            _ => Err(wasmtime::format_err!("the request lent is not a message")),
+/// `request` in the request encoding, without counts.
+pub(crate) fn encode(request: RequestRef<'_>) -> Vec<u8> {
+    match request {
+        RequestRef::Message(m) => {
+            let attachments: usize = m
+                .attachments
+                .iter()
+                .map(|a| a.name.len() + a.media_type.len() + a.sha256.len() + attachment::SLOTS * SLOT)
+                .sum();
+            let extra = m.id.len() + group_bytes(&m.group) + user_bytes(&m.sender) + m.text.len() + attachments + SLOT;
+            let mut w = Writer::new(Hook::Message, extra);
+            w.string(message::ID, &m.id);
+            write_group(&mut w, message::GROUP, &m.group);
+            write_user(&mut w, message::SENDER, &m.sender);
+            w.number(
+                message::SENDER_ROLE,
+                match m.sender_role {
+                    Role::Founder => 0,
+                    Role::Manager => 1,
+                    Role::Member => 2,
+                },
+            );
+            w.string(message::TEXT, &m.text);
+            let first = w.list(message::ATTACHMENTS, m.attachments.len(), attachment::SLOTS);
+            for (i, a) in m.attachments.iter().enumerate() {
+                let at = first + i * attachment::SLOTS;
+                w.string(at + attachment::NAME, &a.name);
+                w.string(at + attachment::MEDIA_TYPE, &a.media_type);
+                w.number(at + attachment::SIZE, a.size);
+                w.string(at + attachment::SHA256, &a.sha256);
+            }
+            w.number(message::SENT_AT, m.sent_at);
+            w.finish()
         }
-    }
-
-    fn creation(&self) -> wasmtime::Result<&wire::GroupCreation> {
-        match self.current()? {
-            Request::GroupCreation(c) => Ok(c),
-            _ => Err(wasmtime::format_err!("the request lent is not a group creation")),
+        RequestRef::GroupCreation(c) => {
+            let extra = c.id.len()
+                + user_bytes(&c.founder)
+                + c.name.len()
+                + c.description.len()
+                + c.category.len()
+                + c.region.len();
+            let mut w = Writer::new(Hook::GroupCreation, extra);
+            w.string(group_creation::ID, &c.id);
+            write_user(&mut w, group_creation::FOUNDER, &c.founder);
+            w.string(group_creation::NAME, &c.name);
+            w.string(group_creation::DESCRIPTION, &c.description);
+            w.string(group_creation::CATEGORY, &c.category);
+            w.string(group_creation::REGION, &c.region);
+            w.number(group_creation::MEMBER_LIMIT, c.member_limit.into());
+            w.number(group_creation::REQUESTED_AT, c.requested_at);
+            w.finish()
         }
-    }
-
-    fn membership(&self) -> wasmtime::Result<&wire::Membership> {
-        match self.current()? {
-            Request::Membership(m) => Ok(m),
-            _ => Err(wasmtime::format_err!("the request lent is not a membership")),
+        RequestRef::Membership(m) => {
+            let inviter = m.inviter.as_ref().map_or(0, |u| user_bytes(u) + user::SLOTS * SLOT + SLOT);
+            let extra = m.id.len() + group_bytes(&m.group) + user_bytes(&m.subject) + inviter;
+            let mut w = Writer::new(Hook::Membership, extra);
+            w.string(membership::ID, &m.id);
+            w.number(
+                membership::KIND,
+                match m.kind {
+                    MembershipKind::Join => 0,
+                    MembershipKind::Invite => 1,
+                },
+            );
+            write_group(&mut w, membership::GROUP, &m.group);
+            write_user(&mut w, membership::SUBJECT, &m.subject);
+            let inviters = w.list(membership::INVITER, usize::from(m.inviter.is_some()), user::SLOTS);
+            if let Some(inviter) = &m.inviter {
+                write_user(&mut w, inviters, inviter);
+            }
+            w.number(membership::REQUESTED_AT, m.requested_at);
+            w.finish()
         }
-    }
-
-    /// `count`: what the host read for the call. A counter or window the
-    /// manifest does not declare traps, naming what it does declare, so the
-    /// mistake shows in the policy's first test.
-    fn count(&self, counter: &str, window: &str) -> wasmtime::Result<Option<u64>> {
-        if let Some(count) = self.counts.get(counter, window) {
-            return Ok(count);
-        }
-        let declared: Vec<String> = self.counts.names().iter().map(|(c, w)| format!("{c} over {w}")).collect();
-        let declared = if declared.is_empty() { "none".to_owned() } else { declared.join(", ") };
-        Err(wasmtime::format_err!(
-            "counter `{}` over `{}` is not declared under `[counters]` in the policy's manifest \
-             (declared: {declared})",
-            crate::sandbox::printable(crate::policy::shortened(counter)),
-            crate::sandbox::printable(crate::policy::shortened(window))
-        ))
     }
 }
 
-impl request::Host for PolicyState {}
+/// The bytes a user's strings and labels take after the slots (a guess
+/// that is exact but for padding, so the buffer is allocated once).
+fn user_bytes(u: &User) -> usize {
+    u.id.len() + u.region.len() + u.labels.iter().map(|l| l.len() + SLOT).sum::<usize>() + SLOT
+}
 
-impl request::HostMessage for PolicyState {
-    fn id(&mut self, _: Resource<Message>) -> wasmtime::Result<String> {
-        Ok(self.message()?.id.clone())
-    }
-    fn group(&mut self, _: Resource<Message>) -> wasmtime::Result<Group> {
-        Ok(self.message()?.group.clone())
-    }
-    fn sender(&mut self, _: Resource<Message>) -> wasmtime::Result<User> {
-        Ok(self.message()?.sender.clone())
-    }
-    fn sender_role(&mut self, _: Resource<Message>) -> wasmtime::Result<Role> {
-        Ok(self.message()?.sender_role)
-    }
-    fn text(&mut self, _: Resource<Message>) -> wasmtime::Result<String> {
-        Ok(self.message()?.text.clone())
-    }
-    fn attachments(&mut self, _: Resource<Message>) -> wasmtime::Result<Vec<Attachment>> {
-        Ok(self.message()?.attachments.clone())
-    }
-    fn sent_at(&mut self, _: Resource<Message>) -> wasmtime::Result<u64> {
-        Ok(self.message()?.sent_at)
-    }
-    fn count(&mut self, _: Resource<Message>, counter: String, window: String) -> wasmtime::Result<Option<u64>> {
-        PolicyState::count(self, &counter, &window)
-    }
-    fn drop(&mut self, _: Resource<Message>) -> wasmtime::Result<()> {
-        Ok(())
+fn group_bytes(g: &Group) -> usize {
+    g.id.len() + g.name.len() + g.category.len() + g.region.len() + g.founder_id.len()
+}
+
+fn write_user(w: &mut Writer, at: usize, u: &User) {
+    w.string(at + user::ID, &u.id);
+    w.number(at + user::IDENTITY_VERIFIED, u.identity_verified.into());
+    w.number(at + user::CREDIT_LEVEL, u.credit_level.into());
+    w.string(at + user::REGION, &u.region);
+    w.number(at + user::GROUPS_CREATED, u.groups_created.into());
+    w.number(at + user::GROUPS_JOINED, u.groups_joined.into());
+    w.strings(at + user::LABELS, u.labels.iter().map(String::as_str));
+}
+
+fn write_group(w: &mut Writer, at: usize, g: &Group) {
+    w.string(at + group::ID, &g.id);
+    w.string(at + group::NAME, &g.name);
+    w.string(at + group::CATEGORY, &g.category);
+    w.string(at + group::REGION, &g.region);
+    w.number(at + group::MEMBER_COUNT, g.member_count.into());
+    w.number(at + group::MEMBER_LIMIT, g.member_limit.into());
+    w.string(at + group::FOUNDER_ID, &g.founder_id);
+}
+
+/// The request in `encoded` followed by `counts`, written into `scratch`.
+pub(crate) fn with_counts<'a>(encoded: &[u8], counts: &PolicyCounts, scratch: &'a mut Vec<u8>) -> &'a [u8] {
+    groupgate_encoding::with_counts(encoded, counts.iter(), scratch);
+    scratch
+}
+
+impl abort::Host for PolicyState {
+    fn abort(&mut self, message: String) -> wasmtime::Result<()> {
+        let message = crate::policy::shortened_to(&message, ABORT_BYTES);
+        Err(wasmtime::format_err!("{}", crate::sandbox::printable(message)))
     }
 }
 
-impl request::HostGroupCreation for PolicyState {
-    fn id(&mut self, _: Resource<GroupCreation>) -> wasmtime::Result<String> {
-        Ok(self.creation()?.id.clone())
-    }
-    fn founder(&mut self, _: Resource<GroupCreation>) -> wasmtime::Result<User> {
-        Ok(self.creation()?.founder.clone())
-    }
-    fn name(&mut self, _: Resource<GroupCreation>) -> wasmtime::Result<String> {
-        Ok(self.creation()?.name.clone())
-    }
-    fn description(&mut self, _: Resource<GroupCreation>) -> wasmtime::Result<String> {
-        Ok(self.creation()?.description.clone())
-    }
-    fn category(&mut self, _: Resource<GroupCreation>) -> wasmtime::Result<String> {
-        Ok(self.creation()?.category.clone())
-    }
-    fn region(&mut self, _: Resource<GroupCreation>) -> wasmtime::Result<String> {
-        Ok(self.creation()?.region.clone())
-    }
-    fn member_limit(&mut self, _: Resource<GroupCreation>) -> wasmtime::Result<u32> {
-        Ok(self.creation()?.member_limit)
-    }
-    fn requested_at(&mut self, _: Resource<GroupCreation>) -> wasmtime::Result<u64> {
-        Ok(self.creation()?.requested_at)
-    }
-    fn count(&mut self, _: Resource<GroupCreation>, counter: String, window: String) -> wasmtime::Result<Option<u64>> {
-        PolicyState::count(self, &counter, &window)
-    }
-    fn drop(&mut self, _: Resource<GroupCreation>) -> wasmtime::Result<()> {
-        Ok(())
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{Attachment, GroupCreation, Membership, Message};
+    use groupgate_encoding as enc;
 
-impl request::HostMembership for PolicyState {
-    fn id(&mut self, _: Resource<Membership>) -> wasmtime::Result<String> {
-        Ok(self.membership()?.id.clone())
+    fn user(id: &str) -> User {
+        User {
+            id: id.into(),
+            identity_verified: true,
+            credit_level: 3,
+            region: "CN-44".into(),
+            groups_created: 2,
+            groups_joined: 9,
+            labels: vec!["verified-organisation".into(), "标签".into()],
+        }
     }
-    fn kind(&mut self, _: Resource<Membership>) -> wasmtime::Result<MembershipKind> {
-        Ok(self.membership()?.kind)
+
+    fn group() -> Group {
+        Group {
+            id: "grp-1".into(),
+            name: "读书会".into(),
+            category: "community".into(),
+            region: "CN-11".into(),
+            member_count: 41,
+            member_limit: 500,
+            founder_id: "usr-f".into(),
+        }
     }
-    fn group(&mut self, _: Resource<Membership>) -> wasmtime::Result<Group> {
-        Ok(self.membership()?.group.clone())
+
+    fn same_user(read: enc::User<'_>, u: &User) {
+        assert_eq!(read.id(), u.id);
+        assert_eq!(read.identity_verified(), u.identity_verified);
+        assert_eq!(read.credit_level(), u.credit_level);
+        assert_eq!(read.region(), u.region);
+        assert_eq!(read.groups_created(), u.groups_created);
+        assert_eq!(read.groups_joined(), u.groups_joined);
+        assert_eq!(read.labels().collect::<Vec<_>>(), u.labels);
     }
-    fn subject(&mut self, _: Resource<Membership>) -> wasmtime::Result<User> {
-        Ok(self.membership()?.subject.clone())
+
+    fn same_group(read: enc::Group<'_>, g: &Group) {
+        assert_eq!(
+            (read.id(), read.name(), read.category(), read.region(), read.founder_id()),
+            (&*g.id, &*g.name, &*g.category, &*g.region, &*g.founder_id)
+        );
+        assert_eq!((read.member_count(), read.member_limit()), (g.member_count, g.member_limit));
     }
-    fn inviter(&mut self, _: Resource<Membership>) -> wasmtime::Result<Option<User>> {
-        Ok(self.membership()?.inviter.clone())
+
+    #[test]
+    fn every_field_of_every_request_reads_back_as_the_sdk_reads_it() {
+        let m = Message {
+            id: "msg-1".into(),
+            group: group(),
+            sender: user("usr-s"),
+            sender_role: Role::Manager,
+            text: "你好 hello".into(),
+            attachments: vec![
+                Attachment { name: "a.png".into(), media_type: "image/png".into(), size: 7, sha256: "ab".into() },
+                Attachment { name: "b.exe".into(), media_type: "".into(), size: 0, sha256: "cd".into() },
+            ],
+            sent_at: 1_700_000_000_123,
+        };
+        let read = enc::Message::new(encode(RequestRef::Message(&m))).unwrap();
+        assert_eq!((read.id(), read.text(), read.sent_at()), ("msg-1", "你好 hello", m.sent_at));
+        assert_eq!(read.sender_role(), enc::Role::Manager);
+        same_group(read.group(), &m.group);
+        same_user(read.sender(), &m.sender);
+        let attachments: Vec<_> =
+            read.attachments().map(|a| (a.name(), a.media_type(), a.size(), a.sha256())).collect();
+        assert_eq!(attachments, [("a.png", "image/png", 7, "ab"), ("b.exe", "", 0, "cd")]);
+
+        let c = GroupCreation {
+            id: "req-2".into(),
+            founder: user("usr-f"),
+            name: "name".into(),
+            description: "description".into(),
+            category: "business".into(),
+            region: "CN-44".into(),
+            member_limit: 200,
+            requested_at: 5,
+        };
+        let read = enc::GroupCreation::new(encode(RequestRef::GroupCreation(&c))).unwrap();
+        same_user(read.founder(), &c.founder);
+        assert_eq!(
+            (read.id(), read.name(), read.description(), read.category(), read.region()),
+            ("req-2", "name", "description", "business", "CN-44")
+        );
+        assert_eq!((read.member_limit(), read.requested_at()), (200, 5));
+
+        for inviter in [None, Some(user("usr-i"))] {
+            let kind = if inviter.is_some() { MembershipKind::Invite } else { MembershipKind::Join };
+            let m = Membership {
+                id: "req-3".into(),
+                kind,
+                group: group(),
+                subject: user("usr-j"),
+                inviter: inviter.clone(),
+                requested_at: 9,
+            };
+            let read = enc::Membership::new(encode(RequestRef::Membership(&m))).unwrap();
+            assert_eq!((read.id(), read.requested_at()), ("req-3", 9));
+            assert_eq!(read.kind() == enc::MembershipKind::Invite, inviter.is_some());
+            same_group(read.group(), &m.group);
+            same_user(read.subject(), &m.subject);
+            match (read.inviter(), &inviter) {
+                (Some(read), Some(u)) => same_user(read, u),
+                (None, None) => {}
+                (read, u) => panic!("inviter {read:?} read for {u:?}"),
+            }
+        }
     }
-    fn requested_at(&mut self, _: Resource<Membership>) -> wasmtime::Result<u64> {
-        Ok(self.membership()?.requested_at)
-    }
-    fn count(&mut self, _: Resource<Membership>, counter: String, window: String) -> wasmtime::Result<Option<u64>> {
-        PolicyState::count(self, &counter, &window)
-    }
-    fn drop(&mut self, _: Resource<Membership>) -> wasmtime::Result<()> {
-        Ok(())
+
+    #[test]
+    fn counts_follow_the_request_without_changing_it() {
+        let m = Membership {
+            id: "req".into(),
+            kind: MembershipKind::Join,
+            group: group(),
+            subject: user("usr-j"),
+            inviter: None,
+            requested_at: 1,
+        };
+        let encoded = encode(RequestRef::Membership(&m));
+        let mut counts = PolicyCounts::new();
+        counts.insert("joins", "1h", Some(4));
+        counts.insert("joins", "24h", None);
+        let mut scratch = vec![1, 2, 3];
+        let bytes = with_counts(&encoded, &counts, &mut scratch).to_vec();
+        let read = enc::Membership::new(bytes).unwrap();
+        assert_eq!(read.count("joins", "1h"), Some(Some(4)));
+        assert_eq!(read.count("joins", "24h"), Some(None));
+        assert_eq!(read.count("joins", "1d"), None);
+        same_user(read.subject(), &m.subject);
+        assert_eq!(enc::Membership::new(encoded).unwrap().counts().len(), 0);
     }
 }

@@ -15,8 +15,6 @@ use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, Was
 
 use super::output::GuestOutput;
 use crate::bindings::v1::log::Level as LogLevel;
-use crate::request::Request;
-use crate::state::PolicyCounts;
 
 /// Log lines written to the host log per call; more are counted and dropped.
 pub(crate) const LOG_LINES_KEPT: u32 = 100;
@@ -52,11 +50,6 @@ pub struct PolicyState {
     dropped_total: Arc<AtomicU64>,
     /// Calls begun, `init` included.
     calls: u64,
-    /// The request of the call under way, which a 0.2.0 policy reads through
-    /// the `request` resources; `None` between calls.
-    pub(crate) request: Option<Arc<Request>>,
-    /// The counts read for the call under way.
-    pub(crate) counts: PolicyCounts,
 }
 
 impl PolicyState {
@@ -101,8 +94,6 @@ impl PolicyState {
             log_lines: 0,
             log_dropped: 0,
             dropped_total,
-            request: None,
-            counts: PolicyCounts::new(),
         }
     }
 

@@ -122,20 +122,12 @@ impl PolicySet {
         self.evaluate_ref(request.as_ref())
     }
 
-    /// [`PolicySet::evaluate`] for a request the caller already shares:
-    /// policies on contract 0.2, which read the request from the host during
-    /// their call, read this one rather than a copy made for them.
-    pub fn evaluate_shared(&self, request: &Arc<Request>) -> Result<Decision, RequestError> {
-        self.check(request)?;
-        Ok(self.decide(request.as_ref().as_ref(), None, Counts::Store(&*self.state), Some(request)))
-    }
-
     /// Decides a request with counts given beforehand instead of read from
     /// the store, and applies nothing: how a test case gives a request its
     /// prior counts, and how a replay reproduces a recorded decision.
     pub fn evaluate_with_counts(&self, request: &Request, counts: &Recorded) -> Result<Decision, RequestError> {
         self.check(request)?;
-        Ok(self.decide(request.as_ref(), None, Counts::Recorded(counts), None))
+        Ok(self.decide(request.as_ref(), None, Counts::Recorded(counts)))
     }
 
     /// [`PolicySet::evaluate_policy`] with counts given beforehand, as
@@ -147,7 +139,7 @@ impl PolicySet {
         counts: &Recorded,
     ) -> Option<Result<Decision, RequestError>> {
         let index = self.position(name)?;
-        Some(self.check(request).map(|()| self.decide(request.as_ref(), Some(index), Counts::Recorded(counts), None)))
+        Some(self.check(request).map(|()| self.decide(request.as_ref(), Some(index), Counts::Recorded(counts))))
     }
 
     /// The same set keeping its counters in `store` instead of the
@@ -204,22 +196,14 @@ impl PolicySet {
 
     fn evaluate_ref(&self, request: RequestRef<'_>) -> Result<Decision, RequestError> {
         self.check_ref(request)?;
-        Ok(self.decide(request, None, Counts::Store(&*self.state), None))
+        Ok(self.decide(request, None, Counts::Store(&*self.state)))
     }
 
     /// Runs every matching policy, or only the one at index `only`: reads
     /// their counts in one batch, calls each, merges the verdicts, and then
     /// applies every increment, and the host's own counts of the decision, in
     /// one batch.
-    ///
-    /// `shared` is the request as the caller shares it, if it does.
-    fn decide(
-        &self,
-        request: RequestRef<'_>,
-        only: Option<usize>,
-        counts: Counts<'_>,
-        shared: Option<&Arc<Request>>,
-    ) -> Decision {
+    fn decide(&self, request: RequestRef<'_>, only: Option<usize>, counts: Counts<'_>) -> Decision {
         let hook = request.hook();
         let (region, category) = request.scope_keys();
         let chosen: Vec<usize> = (0..self.policies.len())
@@ -246,20 +230,19 @@ impl PolicySet {
             state_error = Some(e.to_string());
         }
 
-        // Made once, and only for a policy on the 0.2 contract, which reads
-        // the request from the host during its call.
-        let shared = shared.map_or_else(OnceCell::new, |r| OnceCell::from(r.clone()));
+        // The request in the request encoding: made once, and only for a
+        // policy on the 0.2 contract.
+        let encoded = OnceCell::new();
         let mut decision = Decision::new();
         let mut increments = Vec::new();
         for (&index, plan) in chosen.iter().zip(plans) {
             let policy = &self.policies[index];
             let m = &policy.manifest;
-            let report_counts = plan.counts.clone();
             let (result, elapsed) = if m.on_state_error == OnStateError::Error && plan.failed() {
                 let why = state_error.clone().unwrap_or_else(|| "the counts were given as unavailable".into());
                 (Err(Failure::State(why)), std::time::Duration::ZERO)
             } else {
-                policy.evaluate(request, &shared, plan.counts)
+                policy.evaluate(request, &encoded, &plan.counts)
             };
             let (verdict, error, error_kind) = match result {
                 Ok(Answer { verdict, increments: own }) => {
@@ -286,7 +269,7 @@ impl PolicySet {
                 error,
                 error_kind,
                 duration: elapsed,
-                counts: report_counts,
+                counts: plan.counts,
                 position: index,
             };
             let merged = only.is_some() || m.mode == Mode::Enforce;

@@ -70,18 +70,13 @@ impl PolicyCounts {
     }
 
     /// Every count: counter, window, count.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str, Option<u64>)> {
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str, Option<u64>)> {
         self.names.iter().zip(&self.counts).map(|((c, w), n)| (&**c, &**w, *n))
     }
 
     /// Whether the policy read no counts.
     pub fn is_empty(&self) -> bool {
         self.counts.is_empty()
-    }
-
-    /// The `(counter, window)` pairs.
-    pub(crate) fn names(&self) -> &[(Arc<str>, Arc<str>)] {
-        &self.names
     }
 
     /// The counts, in the order of the names.

@@ -66,7 +66,7 @@ impl Policy for Hostile {
             }
             "slow-init-trap" => panic!("trap, so the next call needs a new instance"),
             "huge-strings" => review("huge").message("x".repeat(512 << 10)),
-            "remember" => match self.last_text.replace(Some(message.text())) {
+            "remember" => match self.last_text.replace(Some(message.text().to_owned())) {
                 Some(previous) => review("remembered").evidence(previous),
                 None => allow(),
             },

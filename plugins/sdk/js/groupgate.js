@@ -1,0 +1,354 @@
+// groupgate.js: read a groupgate request (contract groupgate:policy@0.2.0)
+// in a JavaScript policy.
+//
+// Each hook receives its request as one `Uint8Array` in the request encoding
+// (the `request` interface of wit/policy.wit; plugins/encoding is the Rust
+// reference). Wrap it and read the fields you need:
+//
+//   import * as groupgate from "./groupgate.js";
+//
+//   export function evaluateMessage(bytes) {
+//     const message = groupgate.message(bytes);
+//     message.text();                   // a string
+//     message.sender().creditLevel;     // a number
+//     message.count("links", "1h");     // a BigInt, or undefined
+//   }
+//
+// Nothing is decoded until it is asked for, and then only that field, in
+// place: `message.sender()` is a view, and `sender.id` decodes one string.
+// Each call reads the buffer again, so keep what you use twice in a local.
+//
+// The names are those the bindings gave the records before 0.2.0: a request's
+// fields are methods in camelCase (`text()`, `senderRole()`, `sentAt()`,
+// `memberLimit()`, `inviter()`), those of a user, group or attachment are
+// getters (`sender.creditLevel`, `group.memberCount`, `attachment.name`).
+// `u8` and `u32` are numbers, `u64` a BigInt (`sentAt()`, `requestedAt()`,
+// `attachment.size`, counts), enums their WIT names as strings (`"manager"`,
+// `"invite"`), an absent `option` `undefined`.
+//
+// componentize-js resolves a relative import of a module in the policy's
+// folder: copy this file next to the policy (scripts/build-components does).
+
+import { abort } from "groupgate:policy/abort@0.2.0";
+
+/** The encoding's version this module reads. */
+export const VERSION = 1;
+
+const SLOT = 8;
+const ROLES = ["founder", "manager", "member"];
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+// Slots, as in plugins/encoding/src/lib.rs: a user's, group's, attachment's
+// and count's fields from where it starts; a request's from the buffer's start.
+const USER = {
+  id: 0, identityVerified: 1, creditLevel: 2, region: 3, groupsCreated: 4, groupsJoined: 5, labels: 6, slots: 7,
+};
+const GROUP = { id: 0, name: 1, category: 2, region: 3, memberCount: 4, memberLimit: 5, founderId: 6, slots: 7 };
+const ATTACHMENT = { name: 0, mediaType: 1, size: 2, sha256: 3, slots: 4 };
+const COUNT = { counter: 0, window: 1, known: 2, value: 3, slots: 4 };
+const COUNTS = 1;
+const MESSAGE = { id: 2, group: 3, sender: 10, senderRole: 17, text: 18, attachments: 19, sentAt: 20, slots: 21 };
+const CREATION = {
+  id: 2, founder: 3, name: 10, description: 11, category: 12, region: 13, memberLimit: 14, requestedAt: 15, slots: 16,
+};
+const MEMBERSHIP = { id: 2, kind: 3, group: 4, subject: 11, inviter: 18, requestedAt: 19, slots: 20 };
+
+/** Stops the call with `why` as the policy's error (the host never returns). */
+function fail(why) {
+  abort(why);
+  throw new Error(why);
+}
+
+function malformed() {
+  fail("the request buffer is malformed: it points outside itself or holds invalid UTF-8 (a host bug)");
+}
+
+/** A request buffer: slots by number, and the strings and lists they point to. */
+class Reader {
+  constructor(bytes, hook) {
+    const needed = hook.slots * SLOT;
+    // Not `instanceof`: the bindings make the array in another realm.
+    if (!ArrayBuffer.isView(bytes)) {
+      throw new TypeError("a groupgate request is a Uint8Array, as the hook receives it");
+    }
+    if (bytes.length < SLOT) {
+      fail(`the request is ${bytes.length} bytes, shorter than the ${needed} its slots take`);
+    }
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (view.getUint32(0, false) !== 0x47475251 /* GGRQ */) {
+      fail("the request does not begin with `GGRQ`");
+    }
+    const version = view.getUint16(4, true);
+    if (version !== VERSION) {
+      fail(`the request is in encoding version ${version}; this SDK reads ${VERSION}`);
+    }
+    const found = view.getUint16(6, true);
+    if (found !== hook.code) {
+      fail(`the request is of hook ${found} where hook ${hook.code} was expected`);
+    }
+    if (bytes.length < needed) {
+      fail(`the request is ${bytes.length} bytes, shorter than the ${needed} its slots take`);
+    }
+    this.bytes = bytes;
+    this.view = view;
+  }
+
+  /** The byte offset of `slot`, checked. */
+  at(slot) {
+    const at = slot * SLOT;
+    if (at + SLOT > this.bytes.length) {
+      malformed();
+    }
+    return at;
+  }
+
+  /** A `u64` slot as a BigInt. */
+  u64(slot) {
+    return this.view.getBigUint64(this.at(slot), true);
+  }
+
+  /** A `u8` or `u32` slot as a number (its low 32 bits, as Rust's `as u32`). */
+  u32(slot) {
+    return this.view.getUint32(this.at(slot), true);
+  }
+
+  /** A `bool` or enum slot: the index, or -1 beyond 2^32 (never written). */
+  small(slot) {
+    const at = this.at(slot);
+    return this.view.getUint32(at + 4, true) === 0 ? this.view.getUint32(at, true) : -1;
+  }
+
+  string(slot) {
+    const at = this.at(slot);
+    const from = this.view.getUint32(at, true);
+    const to = from + this.view.getUint32(at + 4, true);
+    if (to > this.bytes.length) {
+      malformed();
+    }
+    try {
+      return utf8.decode(this.bytes.subarray(from, to));
+    } catch {
+      return malformed();
+    }
+  }
+
+  /** A list: the slot of its first element, and how many there are. */
+  list(slot) {
+    const at = this.at(slot);
+    const from = this.view.getUint32(at, true);
+    if (from % SLOT !== 0) {
+      malformed();
+    }
+    return [from / SLOT, this.view.getUint32(at + 4, true)];
+  }
+}
+
+/** A user, read in place: its fields are getters. */
+export class User {
+  constructor(r, at) {
+    this.r = r;
+    this.at = at;
+  }
+  /** The platform's opaque user id. */
+  get id() { return this.r.string(this.at + USER.id); }
+  /** Whether the platform has verified the user's real identity (Art. 6). */
+  get identityVerified() { return this.r.small(this.at + USER.identityVerified) !== 0; }
+  /** The user's credit level, 0 the lowest (Art. 7): a number. */
+  get creditLevel() { return this.r.u32(this.at + USER.creditLevel) & 0xff; }
+  /** The region the user is registered in. */
+  get region() { return this.r.string(this.at + USER.region); }
+  /** Groups the user has founded (Art. 8): a number. */
+  get groupsCreated() { return this.r.u32(this.at + USER.groupsCreated); }
+  /** Groups the user is a member of (Art. 8): a number. */
+  get groupsJoined() { return this.r.u32(this.at + USER.groupsJoined); }
+  /** The labels the platform attaches: an array of strings. */
+  get labels() {
+    const [first, count] = this.r.list(this.at + USER.labels);
+    const labels = [];
+    for (let i = 0; i < count; i++) {
+      labels.push(this.r.string(first + i));
+    }
+    return labels;
+  }
+  /** Whether the user carries `label`. */
+  hasLabel(label) {
+    const [first, count] = this.r.list(this.at + USER.labels);
+    for (let i = 0; i < count; i++) {
+      if (this.r.string(first + i) === label) {
+        return true;
+      }
+    }
+    return false;
+  }
+}
+
+/** A group as it exists now, read in place: its fields are getters. */
+export class Group {
+  constructor(r, at) {
+    this.r = r;
+    this.at = at;
+  }
+  get id() { return this.r.string(this.at + GROUP.id); }
+  get name() { return this.r.string(this.at + GROUP.name); }
+  get category() { return this.r.string(this.at + GROUP.category); }
+  get region() { return this.r.string(this.at + GROUP.region); }
+  get memberCount() { return this.r.u32(this.at + GROUP.memberCount); }
+  get memberLimit() { return this.r.u32(this.at + GROUP.memberLimit); }
+  get founderId() { return this.r.string(this.at + GROUP.founderId); }
+}
+
+/** A file attached to a message, read in place: its fields are getters. */
+export class Attachment {
+  constructor(r, at) {
+    this.r = r;
+    this.at = at;
+  }
+  /** The file name as the sender gave it. */
+  get name() { return this.r.string(this.at + ATTACHMENT.name); }
+  /** Its media type, e.g. `image/png`. */
+  get mediaType() { return this.r.string(this.at + ATTACHMENT.mediaType); }
+  /** Its size in bytes: a BigInt. */
+  get size() { return this.r.u64(this.at + ATTACHMENT.size); }
+  /** The hex SHA-256 of its contents. */
+  get sha256() { return this.r.string(this.at + ATTACHMENT.sha256); }
+}
+
+/** What the three requests share: the counts read for the call. */
+class Request {
+  constructor(bytes, hook) {
+    this.r = new Reader(bytes, hook);
+  }
+
+  /**
+   * Every count the host read for the call, as the manifest declares them:
+   * `[{ counter, window, value }]`, `value` a BigInt or `undefined`.
+   */
+  counts() {
+    const [first, len] = this.r.list(COUNTS);
+    const counts = [];
+    for (let i = 0; i < len; i++) {
+      const at = first + i * COUNT.slots;
+      counts.push({
+        counter: this.r.string(at + COUNT.counter),
+        window: this.r.string(at + COUNT.window),
+        value: this.r.small(at + COUNT.known) !== 0 ? this.r.u64(at + COUNT.value) : undefined,
+      });
+    }
+    return counts;
+  }
+
+  /**
+   * How many events counter `counter` (a `[counters.NAME]` table of the
+   * manifest) holds for whom it counts in this request over `window` (as the
+   * manifest writes it), before this request: a BigInt, or `undefined` when
+   * it could not be read. A counter or window the manifest does not declare
+   * stops the call with an error naming those it does.
+   */
+  count(counter, window) {
+    const [first, len] = this.r.list(COUNTS);
+    for (let i = 0; i < len; i++) {
+      const at = first + i * COUNT.slots;
+      if (this.r.string(at + COUNT.counter) === counter && this.r.string(at + COUNT.window) === window) {
+        return this.r.small(at + COUNT.known) !== 0 ? this.r.u64(at + COUNT.value) : undefined;
+      }
+    }
+    const declared = this.counts().map((c) => `${c.counter} over ${c.window}`);
+    return fail(
+      `counter \`${counter}\` over \`${window}\` is not declared under \`[counters]\` in the policy's manifest ` +
+        `(declared: ${declared.length === 0 ? "none" : declared.join(", ")})`,
+    );
+  }
+
+  /** The buffer. */
+  bytes() {
+    return this.r.bytes;
+  }
+}
+
+/** A message someone wants to publish in a group. */
+export class Message extends Request {
+  constructor(bytes) {
+    super(bytes, { code: 0, slots: MESSAGE.slots });
+  }
+  /** The platform's message id. */
+  id() { return this.r.string(MESSAGE.id); }
+  /** The group it is sent to. */
+  group() { return new Group(this.r, MESSAGE.group); }
+  /** The user who sends it. */
+  sender() { return new User(this.r, MESSAGE.sender); }
+  /** The sender's role in that group: "founder", "manager" or "member". */
+  senderRole() { return ROLES[this.r.small(MESSAGE.senderRole)] ?? "member"; }
+  /** The message text. */
+  text() { return this.r.string(MESSAGE.text); }
+  /** Files attached to it: an array of attachments. */
+  attachments() {
+    const [first, count] = this.r.list(MESSAGE.attachments);
+    const attachments = [];
+    for (let i = 0; i < count; i++) {
+      attachments.push(new Attachment(this.r, first + i * ATTACHMENT.slots));
+    }
+    return attachments;
+  }
+  /** When it was sent, in unix milliseconds: a BigInt. */
+  sentAt() { return this.r.u64(MESSAGE.sentAt); }
+}
+
+/** A request to create a group. */
+export class GroupCreation extends Request {
+  constructor(bytes) {
+    super(bytes, { code: 1, slots: CREATION.slots });
+  }
+  /** The platform's request id. */
+  id() { return this.r.string(CREATION.id); }
+  /** The user who wants to found the group. */
+  founder() { return new User(this.r, CREATION.founder); }
+  /** The requested group name. */
+  name() { return this.r.string(CREATION.name); }
+  /** The requested group description. */
+  description() { return this.r.string(CREATION.description); }
+  /** The requested category. */
+  category() { return this.r.string(CREATION.category); }
+  /** The region the group would be served in. */
+  region() { return this.r.string(CREATION.region); }
+  /** The requested member limit: a number. */
+  memberLimit() { return this.r.u32(CREATION.memberLimit); }
+  /** When it was requested, in unix milliseconds: a BigInt. */
+  requestedAt() { return this.r.u64(CREATION.requestedAt); }
+}
+
+/** A request for a user to join, or be invited into, a group. */
+export class Membership extends Request {
+  constructor(bytes) {
+    super(bytes, { code: 2, slots: MEMBERSHIP.slots });
+  }
+  /** The platform's request id. */
+  id() { return this.r.string(MEMBERSHIP.id); }
+  /** "join" or "invite". */
+  kind() { return this.r.small(MEMBERSHIP.kind) === 0 ? "join" : "invite"; }
+  /** The group to be joined. */
+  group() { return new Group(this.r, MEMBERSHIP.group); }
+  /** The user who would become a member. */
+  subject() { return new User(this.r, MEMBERSHIP.subject); }
+  /** Who invites them, for an invite; `undefined` for a join. */
+  inviter() {
+    const [first, count] = this.r.list(MEMBERSHIP.inviter);
+    return count > 0 ? new User(this.r, first) : undefined;
+  }
+  /** When it was requested, in unix milliseconds: a BigInt. */
+  requestedAt() { return this.r.u64(MEMBERSHIP.requestedAt); }
+}
+
+/** The message in `bytes`, what `evaluateMessage` receives. */
+export function message(bytes) {
+  return new Message(bytes);
+}
+
+/** The group creation in `bytes`, what `evaluateGroupCreation` receives. */
+export function groupCreation(bytes) {
+  return new GroupCreation(bytes);
+}
+
+/** The membership in `bytes`, what `evaluateMembership` receives. */
+export function membership(bytes) {
+  return new Membership(bytes);
+}

@@ -1,0 +1,171 @@
+// Tests groupgate.js under node, outside any component: `node test.mjs`
+// (node 20.6 or later) exits 0 when every check passes.
+//
+// It reads the buffers in ../testdata, written by the Rust reference
+// (plugins/encoding's `Writer` and `with_counts`), and compares every field
+// with ../testdata/expected.json, which that crate's own reader read back
+// from them. The import `groupgate:policy/abort@0.2.0`, which a component
+// gets from the host, is a stub here that records its message.
+
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { register } from "node:module";
+
+// Resolve the host's import to a stub that records what it was asked.
+const stub = "export function abort(message) { globalThis.aborted.push(message); }";
+const hooks = `
+export async function resolve(specifier, context, next) {
+  if (specifier === "groupgate:policy/abort@0.2.0") {
+    return { url: "data:text/javascript,${encodeURIComponent(stub)}", shortCircuit: true };
+  }
+  return next(specifier, context);
+}`;
+register(`data:text/javascript,${encodeURIComponent(hooks)}`);
+globalThis.aborted = [];
+
+const groupgate = await import("./groupgate.js");
+const testdata = new URL("../testdata/", import.meta.url);
+const expected = JSON.parse(readFileSync(new URL("expected.json", testdata), "utf8"));
+const fixture = (name) => new Uint8Array(readFileSync(new URL(name, testdata)));
+
+let checks = 0;
+const eq = (actual, want, what) => {
+  assert.deepEqual(actual, want, what);
+  checks++;
+};
+
+/** Calls `f`, which must abort with `message`, and throw. */
+function aborts(f, message) {
+  globalThis.aborted.length = 0;
+  assert.throws(f, (e) => e.message === message, `throws: ${message}`);
+  eq(globalThis.aborted, [message], `aborts: ${message}`);
+}
+
+function checkUser(user, want, what) {
+  eq(user instanceof groupgate.User, true, what);
+  eq(user.id, want.id, `${what}.id`);
+  eq(user.identityVerified, want.identity_verified, `${what}.identityVerified`);
+  eq(user.creditLevel, want.credit_level, `${what}.creditLevel`);
+  eq(user.region, want.region, `${what}.region`);
+  eq(user.groupsCreated, want.groups_created, `${what}.groupsCreated`);
+  eq(user.groupsJoined, want.groups_joined, `${what}.groupsJoined`);
+  eq(user.labels, want.labels, `${what}.labels`);
+  for (const label of want.labels) {
+    eq(user.hasLabel(label), true, `${what}.hasLabel(${label})`);
+  }
+  eq(user.hasLabel("no-such-label"), false, `${what}.hasLabel`);
+}
+
+function checkGroup(group, want, what) {
+  eq(group.id, want.id, `${what}.id`);
+  eq(group.name, want.name, `${what}.name`);
+  eq(group.category, want.category, `${what}.category`);
+  eq(group.region, want.region, `${what}.region`);
+  eq(group.memberCount, want.member_count, `${what}.memberCount`);
+  eq(group.memberLimit, want.member_limit, `${what}.memberLimit`);
+  eq(group.founderId, want.founder_id, `${what}.founderId`);
+}
+
+function checkCounts(request, want, what) {
+  const value = (v) => (v === null ? undefined : BigInt(v));
+  eq(
+    request.counts(),
+    want.map(([counter, window, v]) => ({ counter, window, value: value(v) })),
+    `${what}.counts()`,
+  );
+  for (const [counter, window, v] of want) {
+    eq(request.count(counter, window), value(v), `${what}.count(${counter}, ${window})`);
+  }
+  const declared = want.length === 0 ? "none" : want.map(([c, w]) => `${c} over ${w}`).join(", ");
+  const counter = want.length === 0 ? "links" : want[0][0];
+  aborts(
+    () => request.count(counter, "60m"),
+    `counter \`${counter}\` over \`60m\` is not declared under \`[counters]\` in the policy's manifest ` +
+      `(declared: ${declared})`,
+  );
+}
+
+for (const [name, want] of Object.entries(expected)) {
+  const bytes = fixture(name);
+  if (want.hook === "message") {
+    const m = groupgate.message(bytes);
+    eq(m.id(), want.id, `${name} id`);
+    checkGroup(m.group(), want.group, `${name} group`);
+    checkUser(m.sender(), want.sender, `${name} sender`);
+    eq(m.senderRole(), want.sender_role, `${name} senderRole`);
+    eq(m.text(), want.text, `${name} text`);
+    const attachments = m.attachments();
+    eq(attachments.length, want.attachments.length, `${name} attachments`);
+    want.attachments.forEach((a, i) => {
+      eq(attachments[i].name, a.name, `${name} attachment ${i} name`);
+      eq(attachments[i].mediaType, a.media_type, `${name} attachment ${i} mediaType`);
+      eq(attachments[i].size, BigInt(a.size), `${name} attachment ${i} size`);
+      eq(attachments[i].sha256, a.sha256, `${name} attachment ${i} sha256`);
+    });
+    eq(m.sentAt(), BigInt(want.sent_at), `${name} sentAt`);
+    checkCounts(m, want.counts, name);
+  } else if (want.hook === "group-creation") {
+    const c = groupgate.groupCreation(bytes);
+    eq(c.id(), want.id, `${name} id`);
+    checkUser(c.founder(), want.founder, `${name} founder`);
+    eq(c.name(), want.name, `${name} name`);
+    eq(c.description(), want.description, `${name} description`);
+    eq(c.category(), want.category, `${name} category`);
+    eq(c.region(), want.region, `${name} region`);
+    eq(c.memberLimit(), want.member_limit, `${name} memberLimit`);
+    eq(c.requestedAt(), BigInt(want.requested_at), `${name} requestedAt`);
+    checkCounts(c, want.counts, name);
+  } else {
+    const m = groupgate.membership(bytes);
+    eq(m.id(), want.id, `${name} id`);
+    eq(m.kind(), want.kind, `${name} kind`);
+    checkGroup(m.group(), want.group, `${name} group`);
+    checkUser(m.subject(), want.subject, `${name} subject`);
+    if (want.inviter === null) {
+      eq(m.inviter(), undefined, `${name} inviter`);
+    } else {
+      checkUser(m.inviter(), want.inviter, `${name} inviter`);
+    }
+    eq(m.requestedAt(), BigInt(want.requested_at), `${name} requestedAt`);
+    checkCounts(m, want.counts, name);
+  }
+}
+
+// A buffer of another hook, version or length, or not a request, is refused
+// with the Rust SDK's words.
+const membershipBytes = fixture("membership-join.bin");
+aborts(() => groupgate.message(membershipBytes), "the request is of hook 2 where hook 0 was expected");
+aborts(() => groupgate.message(new Uint8Array(0)), "the request is 0 bytes, shorter than the 168 its slots take");
+aborts(
+  () => groupgate.membership(membershipBytes.slice(0, 100)),
+  "the request is 100 bytes, shorter than the 160 its slots take",
+);
+const badMagic = membershipBytes.slice();
+badMagic[0] = "X".charCodeAt(0);
+aborts(() => groupgate.membership(badMagic), "the request does not begin with `GGRQ`");
+const badVersion = membershipBytes.slice();
+badVersion[4] = 9;
+aborts(() => groupgate.membership(badVersion), "the request is in encoding version 9; this SDK reads 1");
+
+// Fields are read when asked for, not before: a message whose text points
+// outside the buffer reads its id, and fails only on its text.
+const broken = fixture("message.bin");
+new DataView(broken.buffer).setUint32(18 * 8, 0xffff, true);
+const m = groupgate.message(broken);
+eq(m.id(), "msg-1", "a broken text leaves the id readable");
+const MALFORMED = "the request buffer is malformed: it points outside itself or holds invalid UTF-8 (a host bug)";
+aborts(() => m.text(), MALFORMED);
+// The sender's id is not UTF-8: its region still reads.
+const notUtf8 = fixture("message.bin");
+notUtf8[new DataView(notUtf8.buffer).getUint32(10 * 8, true)] = 0xff;
+const n = groupgate.message(notUtf8);
+eq(n.sender().region, "CN-44", "a broken id leaves the region readable");
+aborts(() => n.sender().id, MALFORMED);
+
+// A view over part of a larger buffer (a nonzero byteOffset) reads the same.
+const whole = fixture("message.bin");
+const padded = new Uint8Array(whole.length + 16);
+padded.set(whole, 16);
+eq(groupgate.message(padded.subarray(16)).sender().id, "usr-42", "a request at an offset in its ArrayBuffer");
+
+console.log(`groupgate.js: ${checks} checks on ${Object.keys(expected).length} fixtures passed`);

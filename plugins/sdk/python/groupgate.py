@@ -1,0 +1,397 @@
+"""groupgate: read a groupgate request (contract groupgate:policy@0.2.0) in a
+Python policy.
+
+Each hook receives its request as one `bytes` in the request encoding (the
+`request` interface of wit/policy.wit; plugins/encoding is the Rust
+reference). Wrap it and read the fields you need::
+
+    import groupgate
+
+    def evaluate_group_creation(self, data: bytes) -> types.Verdict:
+        creation = groupgate.group_creation(data)
+        creation.name()                             # a str
+        creation.founder().labels                   # a list of str
+        creation.count("naming_denials", "24h")     # an int, or None
+
+Nothing is decoded until it is asked for, and then only that field, in
+place: `creation.founder()` is a view, and `.id` on it decodes one string.
+Each call reads the buffer again, so keep what you use twice in a local.
+
+The names are those the bindings gave the records before 0.2.0: a request's
+fields are methods (`text()`, `sender_role()`, `sent_at()`, `inviter()`),
+those of a user, group or attachment attributes (`sender.credit_level`,
+`group.member_count`, `attachment.name`). Numbers are `int`; enums the
+generated `types.Role` and `types.MembershipKind`; an absent option `None`.
+
+componentize-py finds this module on its Python path: give its folder with
+`-p` (`scripts/build-components` passes `-p plugins/sdk/python`).
+"""
+
+import struct
+
+from wit_world.imports import abort, types
+
+#: The encoding's version this module reads.
+VERSION = 1
+
+_SLOT = 8
+_U64 = struct.Struct("<Q")
+_PAIR = struct.Struct("<II")
+_HEADER = struct.Struct("<4sHH")
+
+# Slots, as in plugins/encoding/src/lib.rs (and the `request` interface of
+# wit/policy.wit). A field's slot is written where it is read: a user's,
+# group's, attachment's or count's from where that starts (a user's `id` is
+# `at + 0` ... `labels` `at + 6`), a request's from the buffer's start
+# (a message's `id` is 2, its `sender` 10 to 16, `sent-at` 20).
+_ATTACHMENT_SLOTS, _COUNT_SLOTS, _COUNTS = 4, 4, 1
+_MESSAGE_SLOTS, _CREATION_SLOTS, _MEMBERSHIP_SLOTS = 21, 16, 20
+
+
+def _fail(why: str):
+    """Stops the call with `why` as the policy's error (the host never
+    returns)."""
+    abort.abort(why)
+    raise RuntimeError(why)
+
+
+def _malformed():
+    _fail("the request buffer is malformed: it points outside itself or holds invalid UTF-8 (a host bug)")
+
+
+def _check(data: bytes, hook: int, slots: int) -> bytes:
+    needed = slots * _SLOT
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError("a groupgate request is bytes, as the hook receives it")
+    if len(data) < _SLOT:
+        _fail(f"the request is {len(data)} bytes, shorter than the {needed} its slots take")
+    magic, version, found = _HEADER.unpack_from(data, 0)
+    if magic != b"GGRQ":
+        _fail("the request does not begin with `GGRQ`")
+    if version != VERSION:
+        _fail(f"the request is in encoding version {version}; this SDK reads {VERSION}")
+    if found != hook:
+        _fail(f"the request is of hook {found} where hook {hook} was expected")
+    if len(data) < needed:
+        _fail(f"the request is {len(data)} bytes, shorter than the {needed} its slots take")
+    return bytes(data)
+
+
+def _number(b: bytes, slot: int) -> int:
+    try:
+        return _U64.unpack_from(b, slot * _SLOT)[0]
+    except struct.error:
+        _malformed()
+
+
+def _pair(b: bytes, slot: int) -> tuple[int, int]:
+    try:
+        return _PAIR.unpack_from(b, slot * _SLOT)
+    except struct.error:
+        _malformed()
+
+
+def _string(b: bytes, slot: int) -> str:
+    at, n = _pair(b, slot)
+    if at + n > len(b):
+        _malformed()
+    try:
+        return b[at : at + n].decode("utf-8")
+    except UnicodeDecodeError:
+        _malformed()
+
+
+def _list(b: bytes, slot: int) -> tuple[int, int]:
+    """The slot of a list's first element, and how many there are."""
+    at, n = _pair(b, slot)
+    if at % _SLOT:
+        _malformed()
+    return at // _SLOT, n
+
+
+class User:
+    """A user, read in place: its fields are attributes."""
+
+    __slots__ = ("_b", "_at")
+
+    def __init__(self, b: bytes, at: int):
+        self._b, self._at = b, at
+
+    @property
+    def id(self) -> str:
+        """The platform's opaque user id."""
+        return _string(self._b, self._at)
+
+    @property
+    def identity_verified(self) -> bool:
+        """Whether the platform has verified the user's real identity (Art. 6)."""
+        return _number(self._b, self._at + 1) != 0
+
+    @property
+    def credit_level(self) -> int:
+        """The user's credit level, 0 the lowest (Art. 7)."""
+        return _number(self._b, self._at + 2) & 0xFF
+
+    @property
+    def region(self) -> str:
+        """The region the user is registered in."""
+        return _string(self._b, self._at + 3)
+
+    @property
+    def groups_created(self) -> int:
+        """Groups the user has founded (Art. 8)."""
+        return _number(self._b, self._at + 4) & 0xFFFFFFFF
+
+    @property
+    def groups_joined(self) -> int:
+        """Groups the user is a member of (Art. 8)."""
+        return _number(self._b, self._at + 5) & 0xFFFFFFFF
+
+    @property
+    def labels(self) -> list[str]:
+        """The labels the platform attaches."""
+        first, n = _list(self._b, self._at + 6)
+        return [_string(self._b, first + i) for i in range(n)]
+
+    def has_label(self, label: str) -> bool:
+        """Whether the user carries `label`."""
+        first, n = _list(self._b, self._at + 6)
+        return any(_string(self._b, first + i) == label for i in range(n))
+
+
+class Group:
+    """A group as it exists now, read in place: its fields are attributes."""
+
+    __slots__ = ("_b", "_at")
+
+    def __init__(self, b: bytes, at: int):
+        self._b, self._at = b, at
+
+    @property
+    def id(self) -> str:
+        return _string(self._b, self._at)
+
+    @property
+    def name(self) -> str:
+        return _string(self._b, self._at + 1)
+
+    @property
+    def category(self) -> str:
+        return _string(self._b, self._at + 2)
+
+    @property
+    def region(self) -> str:
+        return _string(self._b, self._at + 3)
+
+    @property
+    def member_count(self) -> int:
+        return _number(self._b, self._at + 4) & 0xFFFFFFFF
+
+    @property
+    def member_limit(self) -> int:
+        return _number(self._b, self._at + 5) & 0xFFFFFFFF
+
+    @property
+    def founder_id(self) -> str:
+        return _string(self._b, self._at + 6)
+
+
+class Attachment:
+    """A file attached to a message, read in place: its fields are attributes."""
+
+    __slots__ = ("_b", "_at")
+
+    def __init__(self, b: bytes, at: int):
+        self._b, self._at = b, at
+
+    @property
+    def name(self) -> str:
+        """The file name as the sender gave it."""
+        return _string(self._b, self._at)
+
+    @property
+    def media_type(self) -> str:
+        """Its media type, e.g. `image/png`."""
+        return _string(self._b, self._at + 1)
+
+    @property
+    def size(self) -> int:
+        """Its size in bytes."""
+        return _number(self._b, self._at + 2)
+
+    @property
+    def sha256(self) -> str:
+        """The hex SHA-256 of its contents."""
+        return _string(self._b, self._at + 3)
+
+
+class _Request:
+    """What the three requests share: the counts read for the call."""
+
+    __slots__ = ("_b",)
+
+    def __init__(self, data: bytes, hook: int, slots: int):
+        self._b = _check(data, hook, slots)
+
+    def counts(self) -> list[tuple[str, str, int | None]]:
+        """Every count the host read for the call, as the manifest declares
+        them: (counter, window, the count or None when it is not known)."""
+        b = self._b
+        first, n = _list(b, _COUNTS)
+        counts = []
+        for i in range(n):
+            at = first + i * _COUNT_SLOTS
+            known = _number(b, at + 2) != 0
+            counts.append((_string(b, at), _string(b, at + 1), _number(b, at + 3) if known else None))
+        return counts
+
+    def count(self, counter: str, window: str) -> int | None:
+        """How many events counter `counter` (a `[counters.NAME]` table of
+        the manifest) holds for whom it counts in this request over `window`
+        (as the manifest writes it), before this request; None when it
+        could not be read. A counter or window the manifest does not declare
+        stops the call with an error naming those it does."""
+        b = self._b
+        first, n = _list(b, _COUNTS)
+        for i in range(n):
+            at = first + i * _COUNT_SLOTS
+            if _string(b, at) == counter and _string(b, at + 1) == window:
+                return _number(b, at + 3) if _number(b, at + 2) != 0 else None
+        declared = ", ".join(f"{c} over {w}" for c, w, _ in self.counts()) or "none"
+        _fail(
+            f"counter `{counter}` over `{window}` is not declared under `[counters]` in the policy's manifest "
+            f"(declared: {declared})"
+        )
+
+    def as_bytes(self) -> bytes:
+        """The buffer."""
+        return self._b
+
+
+class Message(_Request):
+    """A message someone wants to publish in a group."""
+
+    __slots__ = ()
+
+    def __init__(self, data: bytes):
+        super().__init__(data, 0, _MESSAGE_SLOTS)
+
+    def id(self) -> str:
+        """The platform's message id."""
+        return _string(self._b, 2)
+
+    def group(self) -> Group:
+        """The group it is sent to."""
+        return Group(self._b, 3)
+
+    def sender(self) -> User:
+        """The user who sends it."""
+        return User(self._b, 10)
+
+    def sender_role(self) -> "types.Role":
+        """The sender's role in that group."""
+        role = _number(self._b, 17)
+        return types.Role(role) if role < 2 else types.Role.MEMBER
+
+    def text(self) -> str:
+        """The message text."""
+        return _string(self._b, 18)
+
+    def attachments(self) -> list[Attachment]:
+        """Files attached to it."""
+        first, n = _list(self._b, 19)
+        return [Attachment(self._b, first + i * _ATTACHMENT_SLOTS) for i in range(n)]
+
+    def sent_at(self) -> int:
+        """When it was sent, in unix milliseconds."""
+        return _number(self._b, 20)
+
+
+class GroupCreation(_Request):
+    """A request to create a group."""
+
+    __slots__ = ()
+
+    def __init__(self, data: bytes):
+        super().__init__(data, 1, _CREATION_SLOTS)
+
+    def id(self) -> str:
+        """The platform's request id."""
+        return _string(self._b, 2)
+
+    def founder(self) -> User:
+        """The user who wants to found the group."""
+        return User(self._b, 3)
+
+    def name(self) -> str:
+        """The requested group name."""
+        return _string(self._b, 10)
+
+    def description(self) -> str:
+        """The requested group description."""
+        return _string(self._b, 11)
+
+    def category(self) -> str:
+        """The requested category."""
+        return _string(self._b, 12)
+
+    def region(self) -> str:
+        """The region the group would be served in."""
+        return _string(self._b, 13)
+
+    def member_limit(self) -> int:
+        """The requested member limit."""
+        return _number(self._b, 14) & 0xFFFFFFFF
+
+    def requested_at(self) -> int:
+        """When it was requested, in unix milliseconds."""
+        return _number(self._b, 15)
+
+
+class Membership(_Request):
+    """A request for a user to join, or be invited into, a group."""
+
+    __slots__ = ()
+
+    def __init__(self, data: bytes):
+        super().__init__(data, 2, _MEMBERSHIP_SLOTS)
+
+    def id(self) -> str:
+        """The platform's request id."""
+        return _string(self._b, 2)
+
+    def kind(self) -> "types.MembershipKind":
+        """Join or invite."""
+        return types.MembershipKind.JOIN if _number(self._b, 3) == 0 else types.MembershipKind.INVITE
+
+    def group(self) -> Group:
+        """The group to be joined."""
+        return Group(self._b, 4)
+
+    def subject(self) -> User:
+        """The user who would become a member."""
+        return User(self._b, 11)
+
+    def inviter(self) -> User | None:
+        """Who invites them, for an invite; None for a join."""
+        first, n = _list(self._b, 18)
+        return User(self._b, first) if n else None
+
+    def requested_at(self) -> int:
+        """When it was requested, in unix milliseconds."""
+        return _number(self._b, 19)
+
+
+def message(data: bytes) -> Message:
+    """The message in `data`, what `evaluate_message` receives."""
+    return Message(data)
+
+
+def group_creation(data: bytes) -> GroupCreation:
+    """The group creation in `data`, what `evaluate_group_creation` receives."""
+    return GroupCreation(data)
+
+
+def membership(data: bytes) -> Membership:
+    """The membership in `data`, what `evaluate_membership` receives."""
+    return Membership(data)

@@ -1,0 +1,180 @@
+"""Tests groupgate.py under CPython, outside any component:
+`python3 test_groupgate.py` (3.10 or later) exits 0 when every check passes.
+
+It reads the buffers in ../testdata, written by the Rust reference
+(plugins/encoding's `Writer` and `with_counts`), and compares every field
+with ../testdata/expected.json, which that crate's own reader read back from
+them. The modules componentize-py generates (`wit_world.imports.abort` and
+`wit_world.imports.types`) are stubs here: `abort` records its message, and
+the enums are those of the WIT, numbered as the generated ones are.
+"""
+
+import enum
+import json
+import struct
+import sys
+import types as pytypes
+import unittest
+from pathlib import Path
+
+sys.dont_write_bytecode = True
+HERE = Path(__file__).resolve().parent
+TESTDATA = HERE.parent / "testdata"
+
+aborted: list[str] = []
+
+
+class Role(enum.Enum):
+    FOUNDER = 0
+    MANAGER = 1
+    MEMBER = 2
+
+
+class MembershipKind(enum.Enum):
+    JOIN = 0
+    INVITE = 1
+
+
+def _stub_bindings() -> None:
+    wit_world = pytypes.ModuleType("wit_world")
+    imports = pytypes.ModuleType("wit_world.imports")
+    abort = pytypes.ModuleType("wit_world.imports.abort")
+    abort.abort = aborted.append
+    wit_types = pytypes.ModuleType("wit_world.imports.types")
+    wit_types.Role = Role
+    wit_types.MembershipKind = MembershipKind
+    wit_world.imports = imports
+    imports.abort, imports.types = abort, wit_types
+    for module in (wit_world, imports, abort, wit_types):
+        sys.modules[module.__name__] = module
+
+
+_stub_bindings()
+sys.path.insert(0, str(HERE))
+import groupgate  # noqa: E402
+
+EXPECTED = json.loads((TESTDATA / "expected.json").read_text(encoding="utf-8"))
+MALFORMED = "the request buffer is malformed: it points outside itself or holds invalid UTF-8 (a host bug)"
+
+
+def fixture(name: str) -> bytes:
+    return (TESTDATA / name).read_bytes()
+
+
+class Fixtures(unittest.TestCase):
+    def aborts(self, f, message: str) -> None:
+        """`f()` must abort with `message`, and raise."""
+        aborted.clear()
+        with self.assertRaises(RuntimeError) as raised:
+            f()
+        self.assertEqual(str(raised.exception), message)
+        self.assertEqual(aborted, [message])
+
+    def check_user(self, user, want: dict) -> None:
+        self.assertIsInstance(user, groupgate.User)
+        self.assertEqual(user.id, want["id"])
+        self.assertIs(user.identity_verified, want["identity_verified"])
+        self.assertEqual(user.credit_level, want["credit_level"])
+        self.assertEqual(user.region, want["region"])
+        self.assertEqual(user.groups_created, want["groups_created"])
+        self.assertEqual(user.groups_joined, want["groups_joined"])
+        self.assertEqual(user.labels, want["labels"])
+        for label in want["labels"]:
+            self.assertTrue(user.has_label(label))
+        self.assertFalse(user.has_label("no-such-label"))
+
+    def check_group(self, group, want: dict) -> None:
+        self.assertEqual(group.id, want["id"])
+        self.assertEqual(group.name, want["name"])
+        self.assertEqual(group.category, want["category"])
+        self.assertEqual(group.region, want["region"])
+        self.assertEqual(group.member_count, want["member_count"])
+        self.assertEqual(group.member_limit, want["member_limit"])
+        self.assertEqual(group.founder_id, want["founder_id"])
+
+    def check_counts(self, request, want: list) -> None:
+        def value(v):
+            return None if v is None else int(v)
+
+        self.assertEqual(request.counts(), [(c, w, value(v)) for c, w, v in want])
+        for counter, window, v in want:
+            self.assertEqual(request.count(counter, window), value(v))
+        declared = ", ".join(f"{c} over {w}" for c, w, _ in want) or "none"
+        counter = want[0][0] if want else "naming_denials"
+        self.aborts(
+            lambda: request.count(counter, "1d"),
+            f"counter `{counter}` over `1d` is not declared under `[counters]` in the policy's manifest "
+            f"(declared: {declared})",
+        )
+
+    def test_every_fixture_reads_as_the_rust_reader_read_it(self) -> None:
+        for name, want in EXPECTED.items():
+            with self.subTest(fixture=name):
+                data = fixture(name)
+                if want["hook"] == "message":
+                    m = groupgate.message(data)
+                    self.assertEqual(m.id(), want["id"])
+                    self.check_group(m.group(), want["group"])
+                    self.check_user(m.sender(), want["sender"])
+                    self.assertIs(m.sender_role(), Role[want["sender_role"].upper()])
+                    self.assertEqual(m.text(), want["text"])
+                    got = [(a.name, a.media_type, a.size, a.sha256) for a in m.attachments()]
+                    self.assertEqual(
+                        got, [(a["name"], a["media_type"], int(a["size"]), a["sha256"]) for a in want["attachments"]]
+                    )
+                    self.assertEqual(m.sent_at(), int(want["sent_at"]))
+                elif want["hook"] == "group-creation":
+                    c = groupgate.group_creation(data)
+                    self.assertEqual(c.id(), want["id"])
+                    self.check_user(c.founder(), want["founder"])
+                    self.assertEqual(c.name(), want["name"])
+                    self.assertEqual(c.description(), want["description"])
+                    self.assertEqual(c.category(), want["category"])
+                    self.assertEqual(c.region(), want["region"])
+                    self.assertEqual(c.member_limit(), want["member_limit"])
+                    self.assertEqual(c.requested_at(), int(want["requested_at"]))
+                    m = c
+                else:
+                    m = groupgate.membership(data)
+                    self.assertEqual(m.id(), want["id"])
+                    self.assertIs(m.kind(), MembershipKind[want["kind"].upper()])
+                    self.check_group(m.group(), want["group"])
+                    self.check_user(m.subject(), want["subject"])
+                    if want["inviter"] is None:
+                        self.assertIsNone(m.inviter())
+                    else:
+                        self.check_user(m.inviter(), want["inviter"])
+                    self.assertEqual(m.requested_at(), int(want["requested_at"]))
+                self.check_counts(m, want["counts"])
+
+    def test_a_buffer_of_another_hook_version_or_length_is_refused(self) -> None:
+        join = fixture("membership-join.bin")
+        self.aborts(lambda: groupgate.message(join), "the request is of hook 2 where hook 0 was expected")
+        self.aborts(lambda: groupgate.message(b""), "the request is 0 bytes, shorter than the 168 its slots take")
+        self.aborts(
+            lambda: groupgate.membership(join[:100]), "the request is 100 bytes, shorter than the 160 its slots take"
+        )
+        self.aborts(lambda: groupgate.membership(b"X" + join[1:]), "the request does not begin with `GGRQ`")
+        self.aborts(
+            lambda: groupgate.membership(join[:4] + b"\x09" + join[5:]),
+            "the request is in encoding version 9; this SDK reads 1",
+        )
+
+    def test_fields_are_read_when_asked_for_not_before(self) -> None:
+        # The text points outside the buffer: the id still reads.
+        data = bytearray(fixture("message.bin"))
+        struct.pack_into("<I", data, 18 * 8, 0xFFFF)
+        m = groupgate.message(bytes(data))
+        self.assertEqual(m.id(), "msg-1")
+        self.aborts(m.text, MALFORMED)
+        # The sender's id is not UTF-8.
+        data = bytearray(fixture("message.bin"))
+        at, _ = struct.unpack_from("<II", data, 10 * 8)
+        data[at] = 0xFF
+        m = groupgate.message(bytes(data))
+        self.assertEqual(m.sender().region, "CN-44")
+        self.aborts(lambda: m.sender().id, MALFORMED)
+
+
+if __name__ == "__main__":
+    unittest.main()
