@@ -44,7 +44,9 @@ impl GuestOutput {
 
     /// Emits what the guest wrote during the call that just ended, and resets.
     pub(crate) fn flush_to_log(&self, policy: &str) {
-        if !self.written.swap(false, Ordering::Relaxed) {
+        // A load first: most calls write nothing, and a swap is a locked
+        // instruction on every call.
+        if !self.written.load(Ordering::Relaxed) || !self.written.swap(false, Ordering::Relaxed) {
             return;
         }
         let mut buf = self.inner.lock().unwrap_or_else(|e| e.into_inner());
