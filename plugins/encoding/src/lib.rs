@@ -2,7 +2,7 @@
 //! interface of `wit/policy.wit` is its definition): how a hook receives its
 //! request and the counts read for the call, as one buffer that a policy
 //! reads in place. The host writes it with [`Writer`] once per decision
-//! (and once more per policy that reads counters, with [`with_counts`]);
+//! (and puts each policy's counts after it with [`set_counts`]);
 //! the SDK reads it with the views [`Message`], [`GroupCreation`] and
 //! [`Membership`], which decode nothing until a field is asked for and
 //! borrow every string from the buffer.
@@ -207,25 +207,31 @@ impl Writer {
     }
 }
 
-/// One count for [`with_counts`]: a counter, one of its windows, and its
+/// One count for [`set_counts`]: a counter, one of its windows, and its
 /// value (`None` when it is not known).
 pub type Count<'a> = (&'a str, &'a str, Option<u64>);
 
-/// Writes into `out` the request in `base` (a buffer without counts, as
-/// [`Writer`] makes it) followed by `counts`, listed in slot 1.
-pub fn with_counts<'a>(base: &[u8], counts: impl ExactSizeIterator<Item = Count<'a>>, out: &mut Vec<u8>) {
-    out.clear();
-    out.extend_from_slice(base);
-    let mut writer = Writer { buf: core::mem::take(out) };
-    let first = writer.list(COUNTS, counts.len(), count::SLOTS);
-    for (i, (counter, window, value)) in counts.enumerate() {
-        let at = first + i * count::SLOTS;
-        writer.string(at + count::COUNTER, counter);
-        writer.string(at + count::WINDOW, window);
-        writer.number(at + count::KNOWN, u64::from(value.is_some()));
-        writer.number(at + count::VALUE, value.unwrap_or(0));
+/// Puts `counts` after the request in `buf`, in place of any counts put
+/// there before, and lists them in slot 1: `request_len` is the length of
+/// the request alone, as [`Writer::finish`] made it. With no counts, slot 1
+/// is the empty list again. So one buffer serves every policy deciding a
+/// request, each with its own counts, without copying the request.
+pub fn set_counts<'a>(buf: &mut Vec<u8>, request_len: usize, counts: impl ExactSizeIterator<Item = Count<'a>>) {
+    buf.truncate(request_len);
+    let mut writer = Writer { buf: core::mem::take(buf) };
+    if counts.len() == 0 {
+        writer.put(COUNTS, 0, 0);
+    } else {
+        let first = writer.list(COUNTS, counts.len(), count::SLOTS);
+        for (i, (counter, window, value)) in counts.enumerate() {
+            let at = first + i * count::SLOTS;
+            writer.string(at + count::COUNTER, counter);
+            writer.string(at + count::WINDOW, window);
+            writer.number(at + count::KNOWN, u64::from(value.is_some()));
+            writer.number(at + count::VALUE, value.unwrap_or(0));
+        }
     }
-    *out = writer.buf;
+    *buf = writer.buf;
 }
 
 fn offset(at: usize) -> u32 {
@@ -800,15 +806,20 @@ mod tests {
         assert_eq!(m.counts().len(), 0);
         assert_eq!(m.count("x", "1h"), None);
 
-        let mut with = Vec::new();
-        with_counts(&base, [("joins", "1h", Some(3)), ("joins", "24h", None)].into_iter(), &mut with);
-        let m = Membership::new(with).unwrap();
+        let mut with = base.clone();
+        set_counts(&mut with, base.len(), [("joins", "1h", Some(3)), ("joins", "24h", None)].into_iter());
+        let m = Membership::new(with.clone()).unwrap();
         assert_eq!(m.count("joins", "1h"), Some(Some(3)));
         assert_eq!(m.count("joins", "24h"), Some(None));
         assert_eq!(m.count("joins", "60m"), None);
         // The request itself is untouched by the counts after it.
         assert_eq!(m.inviter().unwrap().id(), "usr-i");
         assert_eq!(m.subject().labels().collect::<Vec<_>>(), ["a", "verified-organisation"]);
+        // Other counts replace them; none leave the request as it was.
+        set_counts(&mut with, base.len(), [("x", "1d", Some(1))].into_iter());
+        assert_eq!(Membership::new(with.clone()).unwrap().counts().collect::<Vec<_>>(), [("x", "1d", Some(1))]);
+        set_counts(&mut with, base.len(), core::iter::empty());
+        assert_eq!(with, base);
     }
 
     #[test]

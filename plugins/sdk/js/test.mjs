@@ -2,7 +2,7 @@
 // (node 20.6 or later) exits 0 when every check passes.
 //
 // It reads the buffers in ../testdata, written by the Rust reference
-// (plugins/encoding's `Writer` and `with_counts`), and compares every field
+// (plugins/encoding's `Writer` and `set_counts`), and compares every field
 // with ../testdata/expected.json, which that crate's own reader read back
 // from them. The import `groupgate:policy/abort@0.2.0`, which a component
 // gets from the host, is a stub here that records its message.

@@ -2,7 +2,7 @@
 `python3 test_groupgate.py` (3.10 or later) exits 0 when every check passes.
 
 It reads the buffers in ../testdata, written by the Rust reference
-(plugins/encoding's `Writer` and `with_counts`), and compares every field
+(plugins/encoding's `Writer` and `set_counts`), and compares every field
 with ../testdata/expected.json, which that crate's own reader read back from
 them. The modules componentize-py generates (`wit_world.imports.abort` and
 `wit_world.imports.types`) are stubs here: `abort` records its message, and

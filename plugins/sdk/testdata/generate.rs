@@ -1,5 +1,5 @@
 //! Writes the request-encoding fixtures in this folder (plugins/sdk/testdata)
-//! with groupgate-encoding's `Writer` and `with_counts`, and `expected.json`,
+//! with groupgate-encoding's `Writer` and `set_counts`, and `expected.json`,
 //! the values groupgate-encoding's own reader views read back from them.
 //! The SDK tests (plugins/sdk/js/test.mjs, plugins/sdk/python/test_groupgate.py)
 //! compare their readers with it. See README.md here for how to run it.
@@ -133,11 +133,12 @@ fn main() {
         w.string(at + attachment::SHA256, &sha);
     }
     w.number(message::SENT_AT, 1_764_316_800_000);
-    let mut buf = Vec::new();
-    with_counts(
-        &w.finish(),
-        [("links", "1h", Some(7)), ("links", "24h", None), ("big", "7d", Some(u64::MAX))].into_iter(),
+    let mut buf = w.finish();
+    let len = buf.len();
+    set_counts(
         &mut buf,
+        len,
+        [("links", "1h", Some(7)), ("links", "24h", None), ("big", "7d", Some(u64::MAX))].into_iter(),
     );
     std::fs::write(dir.join("message.bin"), &buf).unwrap();
     let m = Message::new(buf).unwrap();
@@ -198,8 +199,9 @@ fn main() {
     );
     w.string(group_creation::NAME, "Riverside cycling club");
     w.number(group_creation::MEMBER_LIMIT, 100);
-    let mut buf = Vec::new();
-    with_counts(&w.finish(), [("naming_denials", "24h", Some(3))].into_iter(), &mut buf);
+    let mut buf = w.finish();
+    let len = buf.len();
+    set_counts(&mut buf, len, [("naming_denials", "24h", Some(3))].into_iter());
     std::fs::write(dir.join("group-creation-counted.bin"), &buf).unwrap();
     let c = GroupCreation::new(buf).unwrap();
     expected.push(format!(
@@ -243,11 +245,12 @@ fn main() {
             );
         }
         w.number(membership::REQUESTED_AT, 1_700_000_000_000);
-        let mut buf = Vec::new();
-        with_counts(
-            &w.finish(),
-            [("joins", "1h", Some(3)), ("invites", "24h", if inviter { Some(0) } else { None })].into_iter(),
+        let mut buf = w.finish();
+        let len = buf.len();
+        set_counts(
             &mut buf,
+            len,
+            [("joins", "1h", Some(3)), ("invites", "24h", if inviter { Some(0) } else { None })].into_iter(),
         );
         std::fs::write(dir.join(file), &buf).unwrap();
         let m = Membership::new(buf).unwrap();

@@ -5,7 +5,6 @@
 
 mod pool;
 
-use std::cell::{OnceCell, RefCell};
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -18,7 +17,7 @@ use crate::decision::ErrorKind;
 use crate::error::PolicyError;
 use crate::manifest::{Isolation, PolicyManifest};
 use crate::request::RequestRef;
-use crate::sandbox::{Breach, PolicyState, Runtime, encode, printable, ticks, with_counts};
+use crate::sandbox::{Breach, Encoded, PolicyState, Runtime, printable, ticks};
 use crate::state::PolicyCounts;
 use crate::wire::{DataFile, Verdict};
 use pool::Pool;
@@ -186,12 +185,12 @@ impl LoadedPolicy {
     pub(crate) fn evaluate(
         &self,
         request: RequestRef<'_>,
-        encoded: &OnceCell<Vec<u8>>,
+        encoded: &mut Option<Encoded>,
         counts: &PolicyCounts,
     ) -> (Result<Answer, Failure>, Duration) {
         // Written once per decision, for every policy: not this one's time.
-        if matches!(self.pre, Pre::V2(_)) {
-            encoded.get_or_init(|| encode(request));
+        if matches!(self.pre, Pre::V2(_)) && encoded.is_none() {
+            *encoded = Some(Encoded::new(request));
         }
         let start = Instant::now();
         let result = self.take(start).and_then(|(warm, spent_ms)| self.call(warm, request, encoded, counts, spent_ms));
@@ -203,7 +202,7 @@ impl LoadedPolicy {
         &self,
         mut warm: Warm,
         request: RequestRef<'_>,
-        encoded: &OnceCell<Vec<u8>>,
+        encoded: &mut Option<Encoded>,
         counts: &PolicyCounts,
         spent_ms: u64,
     ) -> Result<Answer, Failure> {
@@ -219,17 +218,8 @@ impl LoadedPolicy {
             }
             .map(|verdict| Answer { verdict, increments: Vec::new() }),
             Exports::V2(exports) => {
-                let encoded = encoded.get_or_init(|| encode(request));
-                let verdict = if counts.is_empty() {
-                    call_v2(exports, store, request, encoded)
-                } else {
-                    // The request with this policy's counts after it, written
-                    // into a buffer the thread keeps for the purpose.
-                    thread_local!(static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) });
-                    SCRATCH.with_borrow_mut(|scratch| {
-                        call_v2(exports, store, request, with_counts(encoded, counts, scratch))
-                    })
-                };
+                let bytes = encoded.get_or_insert_with(|| Encoded::new(request)).with(counts);
+                let verdict = call_v2(exports, store, request, bytes);
                 verdict.map(|v| Answer {
                     verdict: Verdict { outcome: v.outcome, reasons: v.reasons, measures: v.measures },
                     increments: v.increments,

@@ -122,10 +122,31 @@ fn write_group(w: &mut Writer, at: usize, g: &Group) {
     w.string(at + group::FOUNDER_ID, &g.founder_id);
 }
 
-/// The request in `encoded` followed by `counts`, written into `scratch`.
-pub(crate) fn with_counts<'a>(encoded: &[u8], counts: &PolicyCounts, scratch: &'a mut Vec<u8>) -> &'a [u8] {
-    groupgate_encoding::with_counts(encoded, counts.iter(), scratch);
-    scratch
+/// A request in the request encoding, as the policies on contract 0.2
+/// deciding it receive it: written once per decision, when the first of them
+/// runs, and given each policy's counts in place.
+pub(crate) struct Encoded {
+    bytes: Vec<u8>,
+    /// The length of the request alone.
+    request_len: usize,
+    /// Whether counts follow it now.
+    counted: bool,
+}
+
+impl Encoded {
+    pub(crate) fn new(request: RequestRef<'_>) -> Encoded {
+        let bytes = encode(request);
+        Encoded { request_len: bytes.len(), bytes, counted: false }
+    }
+
+    /// The request followed by `counts` (none when it is empty).
+    pub(crate) fn with(&mut self, counts: &PolicyCounts) -> &[u8] {
+        if !counts.is_empty() || self.counted {
+            groupgate_encoding::set_counts(&mut self.bytes, self.request_len, counts.iter());
+            self.counted = !counts.is_empty();
+        }
+        &self.bytes
+    }
 }
 
 impl abort::Host for PolicyState {
@@ -257,17 +278,18 @@ mod tests {
             inviter: None,
             requested_at: 1,
         };
-        let encoded = encode(RequestRef::Membership(&m));
+        let mut encoded = Encoded::new(RequestRef::Membership(&m));
+        let alone = encoded.with(&PolicyCounts::new()).to_vec();
         let mut counts = PolicyCounts::new();
         counts.insert("joins", "1h", Some(4));
         counts.insert("joins", "24h", None);
-        let mut scratch = vec![1, 2, 3];
-        let bytes = with_counts(&encoded, &counts, &mut scratch).to_vec();
-        let read = enc::Membership::new(bytes).unwrap();
+        let read = enc::Membership::new(encoded.with(&counts).to_vec()).unwrap();
         assert_eq!(read.count("joins", "1h"), Some(Some(4)));
         assert_eq!(read.count("joins", "24h"), Some(None));
         assert_eq!(read.count("joins", "1d"), None);
         same_user(read.subject(), &m.subject);
-        assert_eq!(enc::Membership::new(encoded).unwrap().counts().len(), 0);
+        // The next policy, which reads no counts, gets the request alone.
+        assert_eq!(encoded.with(&PolicyCounts::new()), alone);
+        assert_eq!(enc::Membership::new(alone).unwrap().counts().len(), 0);
     }
 }

@@ -4,7 +4,6 @@
 mod counts;
 mod load;
 
-use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -232,7 +231,7 @@ impl PolicySet {
 
         // The request in the request encoding: made once, and only for a
         // policy on the 0.2 contract.
-        let encoded = OnceCell::new();
+        let mut encoded = None;
         let mut decision = Decision::new();
         let mut increments = Vec::new();
         for (&index, plan) in chosen.iter().zip(plans) {
@@ -242,7 +241,7 @@ impl PolicySet {
                 let why = state_error.clone().unwrap_or_else(|| "the counts were given as unavailable".into());
                 (Err(Failure::State(why)), std::time::Duration::ZERO)
             } else {
-                policy.evaluate(request, &encoded, &plan.counts)
+                policy.evaluate(request, &mut encoded, &plan.counts)
             };
             let (verdict, error, error_kind) = match result {
                 Ok(Answer { verdict, increments: own }) => {
