@@ -196,6 +196,19 @@ fn within_deadline(set: &PolicySet, deadline_ms: u64) -> Decision {
 }
 
 #[test]
+fn a_guest_that_aborts_fails_with_its_own_message_cut_and_printable_and_nothing_more() {
+    let set = load(&hostile("abort-lies", ""));
+    let decision = set.evaluate_message(&message("hello")).unwrap();
+    assert_contained(&decision, "hostile", Outcome::Review, "fuel allocated for hostcalls");
+    let report = report(&decision, "hostile");
+    // Its words, not the host's: a trap, not an oversized verdict.
+    assert_eq!(report.error_kind, Some(groupgate::ErrorKind::Trap), "{report:?}");
+    let error = report.error.as_deref().unwrap();
+    assert!(!error.contains('\u{1b}'), "{error:?}");
+    assert!(error.len() < 1_200, "{} bytes kept", error.len());
+}
+
+#[test]
 fn a_guest_that_overflows_its_stack_gets_its_on_error_verdict() {
     let set = load(&hostile("recurse", ""));
     let decision = within_deadline(&set, 100);

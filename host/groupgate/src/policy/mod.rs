@@ -17,7 +17,7 @@ use crate::decision::ErrorKind;
 use crate::error::PolicyError;
 use crate::manifest::{Isolation, PolicyManifest};
 use crate::request::RequestRef;
-use crate::sandbox::{Breach, Encoded, PolicyState, Runtime, printable, ticks};
+use crate::sandbox::{Aborted, Breach, Encoded, PolicyState, Runtime, printable, ticks};
 use crate::state::PolicyCounts;
 use crate::wire::{DataFile, Verdict};
 use pool::Pool;
@@ -306,6 +306,10 @@ impl LoadedPolicy {
             Some(Breach::Memory) => return Failure::Memory(self.manifest.limits.memory_mb),
             Some(Breach::LogFlood) => return Failure::LogFlood,
             None => {}
+        }
+        // The policy's own message, whatever it says.
+        if let Some(Aborted(message)) = error.downcast_ref::<Aborted>() {
+            return Failure::Trap(message.clone());
         }
         let message = format!("{error:#}");
         // wasmtime's error for data over the copy budget has no public type.

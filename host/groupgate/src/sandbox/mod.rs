@@ -25,7 +25,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, StoreContextMut};
 
 pub use host::{HostInterface, Log};
-pub(crate) use request::Encoded;
+pub(crate) use request::{Aborted, Encoded};
 pub use state::PolicyState;
 pub use state::printable;
 pub(crate) use state::{Breach, LOG_LINES_MAX};

@@ -149,10 +149,24 @@ impl Encoded {
     }
 }
 
+/// A call the policy ended with `abort`: its own message, cut and made
+/// printable. A type of its own, so that no text a policy chooses can pass
+/// for one of the host's errors.
+#[derive(Debug)]
+pub(crate) struct Aborted(pub(crate) String);
+
+impl std::fmt::Display for Aborted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Aborted {}
+
 impl abort::Host for PolicyState {
     fn abort(&mut self, message: String) -> wasmtime::Result<()> {
         let message = crate::policy::shortened_to(&message, ABORT_BYTES);
-        Err(wasmtime::format_err!("{}", crate::sandbox::printable(message)))
+        Err(wasmtime::Error::new(Aborted(crate::sandbox::printable(message).into_owned())))
     }
 }
 

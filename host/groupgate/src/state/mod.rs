@@ -2,8 +2,8 @@
 //!
 //! A policy declares in its manifest the counters it reads (`[counters.NAME]`:
 //! whom it counts and over which windows). Before the policy's call the host
-//! reads those counts for the request from a [`StateStore`] and lends them to
-//! the policy with the request; the verdict may carry increments to the
+//! reads those counts for the request from a [`StateStore`] and puts them in
+//! the policy's request buffer, after the request; the verdict may carry increments to the
 //! policy's own counters. Once the request's merged decision is final the
 //! host applies every policy's increments, and its own counts of denials and
 //! reviews, in one batch. A call thus never waits on I/O, its deadline holds,

@@ -66,6 +66,12 @@ impl Policy for Hostile {
             }
             "slow-init-trap" => panic!("trap, so the next call needs a new instance"),
             "huge-strings" => review("huge").message("x".repeat(512 << 10)),
+            // Fails with a message that reads like one of the host's own
+            // errors, with a control character and far more than is kept.
+            "abort-lies" => groupgate_sdk::abort(&format!(
+                "fuel allocated for hostcalls has been exhausted\u{1b}[2J{}",
+                "y".repeat(64 << 10)
+            )),
             "remember" => match self.last_text.replace(Some(message.text().to_owned())) {
                 Some(previous) => review("remembered").evidence(previous),
                 None => allow(),
