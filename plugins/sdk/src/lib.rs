@@ -114,9 +114,9 @@ pub use groupgate_text::{ASCII_SKELETON, skeleton, skeleton_bytes_into, skeleton
 
 /// A content policy. `init` builds it once per instance from the manifest's
 /// `[config]` (as JSON) and `[data]` files; the hooks are then called for each
-/// request whose hook and scope match the manifest, with the request lent
-/// for the call (read its fields with its methods). Hooks not overridden
-/// allow.
+/// request whose hook and scope match the manifest, with the request as the
+/// host copied it into the policy for the call (read its fields with its
+/// methods). Hooks not overridden allow.
 pub trait Policy: Sized + 'static {
     /// Builds the policy, or refuses its configuration with a message that
     /// names the offending key or file.
