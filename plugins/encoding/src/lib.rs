@@ -394,8 +394,7 @@ impl<'a> User<'a> {
     }
     /// The labels the platform attaches.
     pub fn labels(&self) -> Strings<'a> {
-        let (first, len) = self.r.list(self.at + user::LABELS);
-        Strings { r: self.r, first, next: 0, len }
+        Strings(Items::new(self.r, self.at + user::LABELS))
     }
     /// Whether the user carries `label`.
     pub fn has_label(&self, label: &str) -> bool {
@@ -506,26 +505,48 @@ impl fmt::Debug for Attachment<'_> {
     }
 }
 
-/// A list of strings (a user's labels), read in place.
+/// A list being walked: where each element starts, in turn.
 #[derive(Clone)]
-pub struct Strings<'a> {
+struct Items<'a> {
     r: Reader<'a>,
     first: usize,
     next: usize,
     len: usize,
 }
 
-impl<'a> Iterator for Strings<'a> {
-    type Item = &'a str;
-    fn next(&mut self) -> Option<&'a str> {
+impl<'a> Items<'a> {
+    /// The list in `slot`.
+    fn new(r: Reader<'a>, slot: usize) -> Items<'a> {
+        let (first, len) = r.list(slot);
+        Items { r, first, next: 0, len }
+    }
+
+    /// The slot the next element starts at, its elements `slots` slots each.
+    fn next_at(&mut self, slots: usize) -> Option<usize> {
         if self.next == self.len {
             return None;
         }
         self.next += 1;
-        Some(self.r.string(self.first + self.next - 1))
+        Some(self.first + (self.next - 1) * slots)
     }
+
     fn size_hint(&self) -> (usize, Option<usize>) {
         (self.len - self.next, Some(self.len - self.next))
+    }
+}
+
+/// A list of strings (a user's labels), read in place.
+#[derive(Clone)]
+pub struct Strings<'a>(Items<'a>);
+
+impl<'a> Iterator for Strings<'a> {
+    type Item = &'a str;
+    fn next(&mut self) -> Option<&'a str> {
+        let at = self.0.next_at(1)?;
+        Some(self.0.r.string(at))
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
     }
 }
 
@@ -539,24 +560,16 @@ impl fmt::Debug for Strings<'_> {
 
 /// A message's attachments, read in place.
 #[derive(Clone)]
-pub struct Attachments<'a> {
-    r: Reader<'a>,
-    first: usize,
-    next: usize,
-    len: usize,
-}
+pub struct Attachments<'a>(Items<'a>);
 
 impl<'a> Iterator for Attachments<'a> {
     type Item = Attachment<'a>;
     fn next(&mut self) -> Option<Attachment<'a>> {
-        if self.next == self.len {
-            return None;
-        }
-        self.next += 1;
-        Some(Attachment { r: self.r, at: self.first + (self.next - 1) * attachment::SLOTS })
+        let at = self.0.next_at(attachment::SLOTS)?;
+        Some(Attachment { r: self.0.r, at })
     }
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.len - self.next, Some(self.len - self.next))
+        self.0.size_hint()
     }
 }
 
@@ -570,31 +583,19 @@ impl fmt::Debug for Attachments<'_> {
 
 /// The counts in a buffer, in the order the host listed them.
 #[derive(Clone)]
-pub struct Counts<'a> {
-    r: Reader<'a>,
-    first: usize,
-    next: usize,
-    len: usize,
-}
+pub struct Counts<'a>(Items<'a>);
 
 impl<'a> Iterator for Counts<'a> {
     /// Counter, window, and the count if known.
     type Item = Count<'a>;
     fn next(&mut self) -> Option<Count<'a>> {
-        if self.next == self.len {
-            return None;
-        }
-        let at = self.first + self.next * count::SLOTS;
-        self.next += 1;
-        let known = self.r.number(at + count::KNOWN) != 0;
-        Some((
-            self.r.string(at + count::COUNTER),
-            self.r.string(at + count::WINDOW),
-            known.then(|| self.r.number(at + count::VALUE)),
-        ))
+        let at = self.0.next_at(count::SLOTS)?;
+        let r = self.0.r;
+        let known = r.number(at + count::KNOWN) != 0;
+        Some((r.string(at + count::COUNTER), r.string(at + count::WINDOW), known.then(|| r.number(at + count::VALUE))))
     }
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.len - self.next, Some(self.len - self.next))
+        self.0.size_hint()
     }
 }
 
@@ -617,8 +618,7 @@ macro_rules! request_view {
 
             /// Every count the host read for the call.
             pub fn counts(&self) -> Counts<'_> {
-                let (first, len) = self.r().list(COUNTS);
-                Counts { r: self.r(), first, next: 0, len }
+                Counts(Items::new(self.r(), COUNTS))
             }
 
             /// The count of `counter` over `window`: `Some(None)` when it is
@@ -670,8 +670,7 @@ impl Message {
     }
     /// Files attached to it.
     pub fn attachments(&self) -> Attachments<'_> {
-        let (first, len) = self.r().list(message::ATTACHMENTS);
-        Attachments { r: self.r(), first, next: 0, len }
+        Attachments(Items::new(self.r(), message::ATTACHMENTS))
     }
     /// When it was sent, in unix milliseconds.
     pub fn sent_at(&self) -> u64 {
