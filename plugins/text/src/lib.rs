@@ -10,6 +10,15 @@
 
 use unicode_normalization::UnicodeNormalization;
 
+mod fold;
+pub use fold::{Disguises, Folded, confusable, fold, fold_bytes_into, fold_into, pinyin, pinyin_of, simplified};
+
+/// The folding tables, compiled from maintained data by `build.rs`.
+#[allow(clippy::unreadable_literal)]
+mod tables {
+    include!(concat!(env!("OUT_DIR"), "/tables.rs"));
+}
+
 /// Reduces `text` to the letters and digits it shows, in one canonical form:
 /// Unicode NFKC (full-width and compatibility forms become plain ones),
 /// lower-cased, Latin, Greek and Cyrillic letters without their diacritics
@@ -55,7 +64,7 @@ pub fn skeleton_bytes_into(text: &str, out: &mut Vec<u8>) {
     let mut buf = [0u8; 4];
     let mut push = |c: char| out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
     for c in text.nfkc() {
-        fold(c, &mut push);
+        base_fold(c, &mut push);
     }
 }
 
@@ -115,7 +124,7 @@ fn with_breaks(chars: impl Iterator<Item = char>, out: &mut Vec<u8>, breaks: &mu
             continue;
         }
         let before = out.len();
-        fold(c, &mut |k: char| out.extend_from_slice(k.encode_utf8(&mut buf).as_bytes()));
+        base_fold(c, &mut |k: char| out.extend_from_slice(k.encode_utf8(&mut buf).as_bytes()));
         if out.len() > before {
             // The break belongs before the first byte this character added.
             breaks[before] |= pending;
@@ -128,7 +137,7 @@ fn with_breaks(chars: impl Iterator<Item = char>, out: &mut Vec<u8>, breaks: &mu
 /// Appends the skeleton of one (NFKC) character: lower-cased letters and
 /// digits, with the diacritics of Latin, Greek and Cyrillic letters folded
 /// away, and the marks [`is_mark`] keeps.
-fn fold(c: char, push: &mut impl FnMut(char)) {
+pub(crate) fn base_fold(c: char, push: &mut impl FnMut(char)) {
     if is_mark(c) {
         // Combining marks belong to the letter before them (e.g. Devanagari vowel signs).
         push(c);
@@ -161,7 +170,7 @@ fn has_foldable_diacritics(c: char) -> bool {
 
 /// A space or punctuation: a word break. (Letters, digits, marks, and the
 /// invisible format characters used to hide words are not.)
-fn is_break(c: char) -> bool {
+pub(crate) fn is_break(c: char) -> bool {
     c.is_whitespace()
         || c.is_ascii_punctuation()
         || matches!(c as u32, 0x00A1..=0x00BF | 0x2010..=0x2027 | 0x2030..=0x205E | 0x3001..=0x3011 | 0x3014..=0x301F)

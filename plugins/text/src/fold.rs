@@ -1,0 +1,588 @@
+//! Folding: the skeleton, and on top of it the disguises people use to get a
+//! listed word past a filter, each undone by a step that can be switched off.
+//!
+//! | step | undoes | e.g. |
+//! |---|---|---|
+//! | [`Disguises::TRADITIONAL`] | Traditional characters and variant forms, folded to Simplified | `黑雲劵` → `黑云券` |
+//! | [`Disguises::CONFUSABLE`] | letters of other scripts that look like Latin ones (UTS #39) | `zоrblax` (Cyrillic `о`) → `zorblax` |
+//! | [`Disguises::LEET`] | digits and symbols for letters, inside a run that has letters | `z0rbl4x` → `zorblax` |
+//! | [`Disguises::REPEAT`] | a letter written several times in a row | `zzoorrbbllaaxx` → `zorblax` |
+//!
+//! [`Disguises::PINYIN`] is not a step on the text: a listed Han entry is
+//! also listed as its toneless [`pinyin`], which the text is matched against.
+//!
+//! Text and entries are folded by the same steps, so they meet in the middle;
+//! what a match had to undo is then told apart by
+//! [`Folded::disguises_against`], comparing the text with the entry as each
+//! was written, so a list can refuse a match that needed a step it does not
+//! take, and evidence can name the disguise.
+//!
+//! Folding loses information on purpose, and so can equate clean words with
+//! listed ones: with [`Disguises::REPEAT`], `hell` folds to `hel`, found in
+//! `help`; with [`Disguises::LEET`], `l` and `i` are one letter (`1` stands
+//! for either). Short entries in Latin letters should be matched as whole
+//! words.
+
+use std::ops::{BitOr, BitOrAssign};
+
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::canonical_combining_class;
+
+use crate::tables::{CONFUSABLES, PINYIN, PINYIN_START, SYLLABLES, TRADITIONAL};
+use crate::{base_fold, is_break};
+
+/// A set of disguises: the folding steps to apply, or those a match needed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Disguises(u8);
+
+impl Disguises {
+    /// None: the plain skeleton.
+    pub const NONE: Disguises = Disguises(0);
+    /// Traditional Han characters and variant forms, as Simplified.
+    pub const TRADITIONAL: Disguises = Disguises(1);
+    /// Letters of other scripts that look like Latin letters, as those.
+    pub const CONFUSABLE: Disguises = Disguises(2);
+    /// Digits and symbols standing for letters (`0` `1` `3` `4` `5` `7` `@`
+    /// `$`), inside a run that has letters; `l` and `i` are then one letter.
+    pub const LEET: Disguises = Disguises(4);
+    /// A letter repeated, as one.
+    pub const REPEAT: Disguises = Disguises(8);
+    /// A Han entry written in toneless pinyin (a matcher's, not a step).
+    pub const PINYIN: Disguises = Disguises(16);
+    /// Every step [`fold`] can apply.
+    pub const STEPS: Disguises = Disguises(1 | 2 | 4 | 8);
+    /// Every disguise.
+    pub const ALL: Disguises = Disguises(31);
+
+    const NAMES: [(Disguises, &'static str); 5] = [
+        (Disguises::TRADITIONAL, "traditional"),
+        (Disguises::CONFUSABLE, "confusable"),
+        (Disguises::LEET, "leet"),
+        (Disguises::REPEAT, "repeat"),
+        (Disguises::PINYIN, "pinyin"),
+    ];
+
+    /// Whether every disguise of `other` is in `self`.
+    pub fn contains(self, other: Disguises) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// `self` without the disguises of `other`.
+    pub fn without(self, other: Disguises) -> Disguises {
+        Disguises(self.0 & !other.0)
+    }
+
+    /// The names of the disguises in the set, in a fixed order:
+    /// `traditional`, `confusable`, `leet`, `repeat`, `pinyin`.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        Self::NAMES.into_iter().filter(move |(d, _)| self.contains(*d)).map(|(_, name)| name)
+    }
+
+    /// The disguise of that name (as [`Disguises::names`] gives it).
+    pub fn from_name(name: &str) -> Option<Disguises> {
+        Self::NAMES.into_iter().find(|(_, n)| *n == name).map(|(d, _)| d)
+    }
+}
+
+impl BitOr for Disguises {
+    type Output = Disguises;
+    fn bitor(self, other: Disguises) -> Disguises {
+        Disguises(self.0 | other.0)
+    }
+}
+
+impl BitOrAssign for Disguises {
+    fn bitor_assign(&mut self, other: Disguises) {
+        self.0 |= other.0;
+    }
+}
+
+/// A folded text, with what a matcher needs to tell a match's disguises and
+/// where it stands: one entry per byte of `text` in `before`, `disguises` and
+/// `source`, and one per byte boundary in `breaks`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Folded {
+    /// The folded text (UTF-8).
+    pub text: String,
+    /// Whether a word break stands before each byte (and after the last):
+    /// a space or punctuation, or a change between ASCII and other letters.
+    /// The first and last are always true.
+    pub breaks: Vec<bool>,
+    /// The steps that changed the character each byte comes from.
+    pub disguises: Vec<Disguises>,
+    /// That character as the skeleton has it, before any step changed it.
+    pub before: Vec<char>,
+    /// That character's place in the original text, counted in characters
+    /// (Unicode scalar values) from 0: where the character, or the
+    /// character and marks that NFKC combined into it, began.
+    pub source: Vec<u32>,
+}
+
+impl Folded {
+    fn clear(&mut self) {
+        self.text.clear();
+        self.breaks.clear();
+        self.disguises.clear();
+        self.before.clear();
+        self.source.clear();
+    }
+
+    /// The disguises a match of `entry` (folded by the same steps) at byte
+    /// `start` of this text needed: the steps that changed the text's
+    /// characters where the entry's, as written, were not changed the same
+    /// way, and the entry's where the text's were not (an entry written in
+    /// Traditional matched by Simplified text is a `traditional` match too).
+    ///
+    /// # Panics
+    /// If `entry` does not fit in the text at `start`.
+    pub fn disguises_against(&self, start: usize, entry: &Folded) -> Disguises {
+        let mut found = Disguises::NONE;
+        let text = start..start + entry.text.len();
+        for ((&td, &tb), (&ed, &eb)) in
+            self.disguises[text.clone()].iter().zip(&self.before[text]).zip(entry.disguises.iter().zip(&entry.before))
+        {
+            found |= Disguises(td.0 ^ ed.0);
+            if tb != eb {
+                found |= td | ed;
+            }
+        }
+        found
+    }
+
+    /// Whether `start..end` stands as a whole word: a break before and after.
+    pub fn is_whole_word(&self, start: usize, end: usize) -> bool {
+        self.breaks[start] && self.breaks[end]
+    }
+}
+
+/// Folds `text` by `steps` (the skeleton, then each step of
+/// [`Disguises::STEPS`] in `steps`).
+///
+/// ```
+/// use groupgate_text::{Disguises, fold};
+/// assert_eq!(fold("Z0RRBL@X!", Disguises::STEPS).text, "zorbiax");
+/// assert_eq!(fold("黑雲券", Disguises::STEPS).text, "黑云券");
+/// assert_eq!(fold("Z0RRBL@X!", Disguises::NONE).text, "z0rrblx");
+/// ```
+pub fn fold(text: &str, steps: Disguises) -> Folded {
+    let mut out = Folded::default();
+    fold_into(text, steps, &mut out);
+    out
+}
+
+/// [`fold`] into a caller's [`Folded`] (cleared first).
+pub fn fold_into(text: &str, steps: Disguises, out: &mut Folded) {
+    out.clear();
+    let mut folder = Folder { steps, out, last: None, pending_break: false, run: Vec::new() };
+    let leet = steps.contains(Disguises::LEET);
+    let mut index = 0u32;
+    let mut rest = text;
+    while !rest.is_empty() {
+        // A segment: a character and the combining marks after it, so NFKC,
+        // which may compose them, cannot lose a character's place.
+        let mut ends = rest.char_indices().skip(1).filter(|&(_, c)| canonical_combining_class(c) == 0);
+        let end = ends.next().map_or(rest.len(), |(at, _)| at);
+        let (segment, after) = rest.split_at(end);
+        for c in segment.nfkc() {
+            if is_break(c) && !(leet && is_leet_symbol(c)) {
+                folder.flush();
+                folder.pending_break = true;
+            } else {
+                folder.run.push((c, index));
+            }
+        }
+        index += u32::try_from(segment.chars().count()).unwrap_or(u32::MAX);
+        rest = after;
+    }
+    folder.flush();
+    if let Some(first) = out.breaks.first_mut() {
+        *first = true;
+    }
+    out.breaks.push(true);
+}
+
+/// `@` and `$`: punctuation, but letters to leetspeak.
+fn is_leet_symbol(c: char) -> bool {
+    matches!(c, '@' | '$')
+}
+
+/// The letter a leetspeak digit or symbol stands for.
+fn leet(c: char) -> Option<char> {
+    Some(match c {
+        '0' => 'o',
+        '1' => 'i',
+        '3' => 'e',
+        '4' => 'a',
+        '5' => 's',
+        '7' => 't',
+        '@' => 'a',
+        '$' => 's',
+        _ => return None,
+    })
+}
+
+/// Whether `c` is a Han character of the ranges the tables cover.
+fn is_han(c: char) -> bool {
+    matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0x20000..=0x3134F)
+}
+
+/// The Simplified form of a Traditional or variant Han character.
+pub fn simplified(c: char) -> Option<char> {
+    if !is_han(c) {
+        return None;
+    }
+    TRADITIONAL.binary_search_by_key(&c, |&(from, _)| from).ok().map(|i| TRADITIONAL[i].1)
+}
+
+/// The ASCII letters a letter of another script looks like (UTS #39).
+pub fn confusable(c: char) -> Option<&'static str> {
+    if c.is_ascii() {
+        return None;
+    }
+    CONFUSABLES.binary_search_by_key(&c, |&(from, _)| from).ok().map(|i| CONFUSABLES[i].1)
+}
+
+/// The toneless pinyin of a Han character's most common reading (`ü` as
+/// `ü`; the skeleton folds it to `u`).
+pub fn pinyin_of(c: char) -> Option<&'static str> {
+    let c = simplified(c).unwrap_or(c);
+    let slot = (c as u32).checked_sub(PINYIN_START)?;
+    let syllable = *PINYIN.get(usize::try_from(slot).ok()?)?;
+    (syllable != 0).then(|| SYLLABLES[usize::from(syllable)])
+}
+
+/// The toneless pinyin of a text that has Han characters, syllables spaced
+/// (`黑雲券` → `hei yun quan`), other letters and digits kept as they are;
+/// none when it has no Han character or one without a reading.
+///
+/// Each character is read by its most common reading: an entry whose
+/// characters read otherwise in it (a heteronym) is best listed in pinyin
+/// by its author as well.
+pub fn pinyin(text: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut any_han = false;
+    for c in text.chars() {
+        if is_han(c) {
+            any_han = true;
+            if !out.is_empty() && !out.ends_with(' ') {
+                out.push(' ');
+            }
+            out.push_str(pinyin_of(c)?);
+            out.push(' ');
+        } else if c.is_alphanumeric() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with(' ') {
+            out.push(' ');
+        }
+    }
+    any_han.then(|| out.trim_end().to_owned())
+}
+
+/// Folds one run (the characters between two breaks) at a time: leetspeak
+/// and confusables depend on what else the run holds.
+struct Folder<'a> {
+    steps: Disguises,
+    out: &'a mut Folded,
+    /// The last letter written (after every step but the `l`/`i` merge), for
+    /// [`Disguises::REPEAT`]; carried across breaks, as the skeleton drops them.
+    last: Option<char>,
+    /// Whether a break stood before the next byte written.
+    pending_break: bool,
+    /// NFKC characters of the run, with their place in the original.
+    run: Vec<(char, u32)>,
+}
+
+impl Folder<'_> {
+    fn flush(&mut self) {
+        if self.run.is_empty() {
+            return;
+        }
+        let run = std::mem::take(&mut self.run);
+        let leet_step = self.steps.contains(Disguises::LEET);
+        // The skeleton of each character (lower-cased, diacritics of Latin,
+        // Greek and Cyrillic letters dropped), leetspeak symbols kept.
+        // Each with its look-alike letters, if it has any: looked up before
+        // lower-casing too, as a capital may look like a Latin letter where
+        // its small letter does not (Greek `Ζ` is `Z`, `ζ` is no `z`).
+        let mut items: Vec<(char, u32, Option<&'static str>)> = Vec::with_capacity(run.len());
+        for &(c, source) in &run {
+            if leet_step && is_leet_symbol(c) {
+                items.push((c, source, None));
+            } else {
+                let first = items.len();
+                base_fold(c, &mut |k| items.push((k, source, confusable(k))));
+                if let [(_, _, prototype @ None)] = &mut items[first..] {
+                    *prototype = confusable(c);
+                }
+            }
+        }
+        let has_letter = items.iter().any(|&(c, _, _)| c.is_alphabetic());
+        let has_ascii_letter = items.iter().any(|&(c, _, _)| c.is_ascii_alphabetic());
+        let all_confusable =
+            items.iter().filter(|&&(c, _, _)| c.is_alphabetic()).all(|&(c, _, p)| c.is_ascii() || p.is_some());
+        let confusables = self.steps.contains(Disguises::CONFUSABLE) && (has_ascii_letter || all_confusable);
+        let traditional = self.steps.contains(Disguises::TRADITIONAL);
+        let mut buf = [0u8; 4];
+        for (c, source, prototype) in items {
+            let before = c;
+            let mut disguises = Disguises::NONE;
+            // What the character becomes: one character, or the up to
+            // three letters of a confusable's prototype (`ɱ` → `m`, `ﬀ` → `ff`).
+            let mut mapped = [c, '\0', '\0'];
+            let mut len = 1;
+            if traditional && let Some(s) = simplified(c) {
+                mapped[0] = s;
+                disguises |= Disguises::TRADITIONAL;
+            } else if confusables
+                && c.is_alphabetic()
+                && let Some(prototype) = prototype
+            {
+                len = 0;
+                for (slot, letter) in mapped.iter_mut().zip(prototype.chars()) {
+                    *slot = letter;
+                    len += 1;
+                }
+                disguises |= Disguises::CONFUSABLE;
+            } else if leet_step && let Some(letter) = leet(c) {
+                if has_letter {
+                    mapped[0] = letter;
+                    disguises |= Disguises::LEET;
+                } else if is_leet_symbol(c) {
+                    // A lone `@` or `$`: punctuation after all.
+                    self.pending_break = true;
+                    continue;
+                }
+            }
+            for &k in &mapped[..len] {
+                if self.steps.contains(Disguises::REPEAT) && k.is_alphabetic() && self.last == Some(k) {
+                    // The letter again: one letter, marked as a repeat.
+                    let at = self.out.text.len();
+                    let len = self.out.text[..at].chars().next_back().map_or(0, char::len_utf8);
+                    for d in &mut self.out.disguises[at - len..] {
+                        *d |= Disguises::REPEAT;
+                    }
+                    continue;
+                }
+                self.last = k.is_alphabetic().then_some(k);
+                let (k, merged) = if leet_step && k == 'l' { ('i', Disguises::LEET) } else { (k, Disguises::NONE) };
+                let bytes = k.encode_utf8(&mut buf).as_bytes();
+                let at = self.out.text.len();
+                let script_change = at > 0 && self.out.text.as_bytes()[at - 1].is_ascii() != k.is_ascii();
+                self.out.breaks.push(self.pending_break || script_change);
+                self.pending_break = false;
+                self.out.breaks.extend(std::iter::repeat_n(false, bytes.len() - 1));
+                self.out.text.push(k);
+                for _ in 0..bytes.len() {
+                    self.out.disguises.push(disguises | merged);
+                    self.out.before.push(before);
+                    self.out.source.push(source);
+                }
+            }
+        }
+        self.run = run;
+        self.run.clear();
+    }
+}
+
+/// [`fold`]'s text alone, as bytes into a caller's buffer (cleared first):
+/// the path every request takes before anything matched, so plain ASCII
+/// (most chat) is folded by table lookups, a run at a time.
+pub fn fold_bytes_into(text: &str, steps: Disguises, out: &mut Vec<u8>, scratch: &mut Folded) {
+    out.clear();
+    if !text.is_ascii() {
+        fold_into(text, steps, scratch);
+        out.extend_from_slice(scratch.text.as_bytes());
+        return;
+    }
+    if steps.without(Disguises::TRADITIONAL | Disguises::CONFUSABLE).is_empty() {
+        // ASCII has neither Han nor letters of other scripts: the skeleton.
+        out.extend(text.bytes().map(|b| crate::ASCII_SKELETON[b as usize]).filter(|&b| b != 0));
+        return;
+    }
+    let leet_step = steps.contains(Disguises::LEET);
+    let repeat = steps.contains(Disguises::REPEAT);
+    let bytes = text.as_bytes();
+    // Without leetspeak, `@` and `$` are punctuation like any other.
+    let separates = |b: u8| {
+        let kind = ASCII_KIND[b as usize];
+        kind == SEPARATOR || (kind == LEET_SYMBOL && !leet_step)
+    };
+    let mut last = 0u8;
+    let mut i = 0;
+    while i < bytes.len() {
+        let start = i;
+        let mut has_letter = false;
+        while i < bytes.len() && !separates(bytes[i]) {
+            has_letter |= ASCII_KIND[bytes[i] as usize] == LETTER;
+            i += 1;
+        }
+        let map = if leet_step && has_letter { &ASCII_LEET } else { &crate::ASCII_SKELETON };
+        for &b in &bytes[start..i] {
+            let k = map[b as usize];
+            if k == 0 || (repeat && k == last && k.is_ascii_alphabetic()) {
+                continue;
+            }
+            last = if k.is_ascii_alphabetic() { k } else { 0 };
+            out.push(if leet_step && k == b'l' { b'i' } else { k });
+        }
+        // The separators go.
+        while i < bytes.len() && separates(bytes[i]) {
+            i += 1;
+        }
+    }
+}
+
+const OTHER: u8 = 0;
+const LETTER: u8 = 1;
+const SEPARATOR: u8 = 2;
+const LEET_SYMBOL: u8 = 3;
+
+/// What each ASCII byte is to a run: a letter, a separator (a break), `@`
+/// or `$`, or anything else (a digit, or a control character the skeleton
+/// drops).
+const ASCII_KIND: [u8; 256] = {
+    let mut table = [OTHER; 256];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        table[b] = if c.is_ascii_alphabetic() {
+            LETTER
+        } else if c == b'@' || c == b'$' {
+            LEET_SYMBOL
+        } else if c.is_ascii_whitespace() || c.is_ascii_punctuation() || c == 0x0b {
+            SEPARATOR
+        } else {
+            OTHER
+        };
+        b += 1;
+    }
+    table
+};
+
+/// [`crate::ASCII_SKELETON`] in a run that has letters, with leetspeak.
+const ASCII_LEET: [u8; 256] = {
+    let mut table = crate::ASCII_SKELETON;
+    table[b'0' as usize] = b'o';
+    table[b'1' as usize] = b'i';
+    table[b'3' as usize] = b'e';
+    table[b'4' as usize] = b'a';
+    table[b'5' as usize] = b's';
+    table[b'7' as usize] = b't';
+    table[b'@' as usize] = b'a';
+    table[b'$' as usize] = b's';
+    table
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn folded(text: &str) -> String {
+        fold(text, Disguises::STEPS).text
+    }
+
+    #[test]
+    fn each_step_undoes_its_disguise() {
+        assert_eq!(folded("黑雲劵"), folded("黑云券"));
+        assert_eq!(folded("zоrblax"), "zorbiax", "Cyrillic о");
+        assert_eq!(folded("ΖΟRBLΑΧ"), "zorbiax", "Greek capitals");
+        assert_eq!(folded("z0rbl4x"), "zorbiax");
+        assert_eq!(folded("z0rbl@x"), "zorbiax");
+        assert_eq!(folded("pa$$word"), "pasword");
+        assert_eq!(folded("zzoorrbbllaaxx"), "zorbiax");
+        assert_eq!(folded("Z O R B L A X"), "zorbiax");
+        // Digits without letters in their run are digits.
+        assert_eq!(folded("room 101, 4 $"), "rom1014");
+        assert_eq!(folded("in1989"), "ini989");
+        // A Russian word is not made Latin; a Latin word with a Cyrillic letter is.
+        assert_eq!(folded("привет"), "привет");
+        assert_eq!(folded("рор"), "pop", "every letter has a Latin look-alike");
+    }
+
+    #[test]
+    fn no_step_is_the_skeleton() {
+        for text in ["Ｂ.A\u{200b}d", "zor-blax 紫星草。ok", "bäd İstanbul", "e\u{301}te\u{301}", "z0rbl@x", ""]
+        {
+            assert_eq!(fold(text, Disguises::NONE).text, crate::skeleton(text), "{text:?}");
+        }
+    }
+
+    /// The ASCII path of `fold_bytes_into` folds as `fold` does, whatever
+    /// the steps, on every ASCII byte and around runs of every kind.
+    #[test]
+    fn ascii_path_folds_as_the_general_path() {
+        let every_byte: String = (0u8..128).map(char::from).collect();
+        let texts = [
+            "Zorblax. Free-dom!",
+            "z0rbl4x zzoorrbbllaaxx kr0n1kcoin2000 b00k k33per",
+            "me @ home, $5 or 5$; a@b $x$ x@",
+            "  ll il li 1l l1 111 lll  ",
+            "a\tb\nc\u{7f}d\u{0}e\u{b}f",
+            "",
+            every_byte.as_str(),
+        ];
+        let mut scratch = Folded::default();
+        for steps in 0..16 {
+            let steps = Disguises(steps);
+            for text in texts {
+                let mut fast = Vec::new();
+                fold_bytes_into(text, steps, &mut fast, &mut scratch);
+                assert_eq!(String::from_utf8(fast).unwrap(), fold(text, steps).text, "{text:?} {steps:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_match_names_what_it_undid() {
+        let entry = fold("zorblax", Disguises::STEPS);
+        let check = |text: &str| {
+            let t = fold(text, Disguises::STEPS);
+            let start = t.text.find(&entry.text).expect("matches");
+            t.disguises_against(start, &entry).names().collect::<Vec<_>>()
+        };
+        assert!(check("a zorblax").is_empty());
+        assert_eq!(check("z0rblax"), ["leet"]);
+        assert_eq!(check("zоrblax"), ["confusable"]);
+        assert_eq!(check("zorrblax"), ["repeat"]);
+        assert_eq!(check("zzоrbl4x"), ["confusable", "leet", "repeat"]);
+        assert_eq!(check("zorbiax"), ["leet"], "`i` for `l`");
+        let han = fold("黑云券", Disguises::STEPS);
+        let t = fold("买黑雲劵", Disguises::STEPS);
+        assert_eq!(t.disguises_against(3, &han).names().collect::<Vec<_>>(), ["traditional"]);
+        let t = fold("黑云券", Disguises::STEPS);
+        assert!(t.disguises_against(0, &han).is_empty());
+        // An entry written in Traditional, matched by Simplified text.
+        let traditional = fold("黑雲券", Disguises::STEPS);
+        assert_eq!(t.disguises_against(0, &traditional).names().collect::<Vec<_>>(), ["traditional"]);
+        // An entry with a double letter, written so.
+        let book = fold("bookkeeper", Disguises::STEPS);
+        assert!(fold("bookkeeper", Disguises::STEPS).disguises_against(0, &book).is_empty());
+    }
+
+    #[test]
+    fn breaks_and_sources_point_back_at_the_text() {
+        let t = fold("Zor blax, 黑雲", Disguises::STEPS);
+        assert_eq!(t.text, "zorbiax黑云");
+        let breaks: Vec<usize> = (0..=t.text.len()).filter(|&i| t.breaks[i]).collect();
+        // Start, the space, the comma (and script change), the end.
+        assert_eq!(breaks, [0, 3, 7, 13]);
+        assert_eq!(t.source[3], 4, "`b` is the fifth character");
+        assert_eq!(t.source[10], 11, "`云` comes from `雲`, the twelfth");
+        // NFKC's compositions keep the place of the character they start at.
+        let t = fold("xe\u{301}y", Disguises::NONE);
+        assert_eq!((t.text.as_str(), t.source.as_slice()), ("xey", &[0, 1, 3][..]));
+    }
+
+    #[test]
+    fn pinyin_reads_han_entries_toneless() {
+        assert_eq!(pinyin("黑雲券").as_deref(), Some("hei yun quan"));
+        assert_eq!(pinyin("买QQ号").as_deref(), Some("mai QQ hao"));
+        assert_eq!(pinyin("zorblax"), None);
+        assert_eq!(folded(&pinyin("绿").unwrap()), "iu", "ü is u, and l is i");
+    }
+}
