@@ -57,11 +57,13 @@ fn bench(c: &mut Criterion) {
     hit.text.push_str(&words[WORDS / 2]);
     assert_eq!(listed.evaluate_message(&hit).unwrap().outcome, Outcome::Deny, "the list must be live");
 
-    // The plugin's steps, natively: skeleton each word, build a DFA over
-    // them, skeleton the text, scan it.
-    let patterns: Vec<String> = words.iter().map(|w| groupgate_text::skeleton(w)).collect();
+    // The plugin's steps, natively: fold each word (every step its lists
+    // take by default), build a DFA over them, fold the text, scan it.
+    let steps = groupgate_text::Disguises::STEPS;
+    let patterns: Vec<String> =
+        words.iter().flat_map(|w| groupgate_text::fold_entry(w, steps)).map(|f| f.text).collect();
     let matcher = AhoCorasick::builder().kind(Some(AhoCorasickKind::DFA)).build(&patterns).unwrap();
-    let mut scratch = Vec::new();
+    let (mut scratch, mut folded) = (Vec::new(), groupgate_text::Folded::default());
 
     let default = groupgate_tests::load(default_set()).expect("the default set");
     assert_eq!(default.evaluate_message(&msg).unwrap().outcome, Outcome::Allow, "the text must pass the default set");
@@ -82,7 +84,7 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("c_native_aho_corasick_10k_words", |b| {
         b.iter(|| {
-            groupgate_text::skeleton_bytes_into(black_box(&msg.text), &mut scratch);
+            groupgate_text::fold_bytes_into(black_box(&msg.text), steps, &mut scratch, &mut folded);
             black_box(matcher.find_iter(scratch.as_slice()).count())
         })
     });

@@ -1,16 +1,22 @@
 //! Art. 10 prohibited content: denies (or holds for review) a message whose
 //! text or attachment names, or a group whose name or description, contains
-//! an entry of the policy's lists, matched on the text's skeleton (see
-//! `groupgate_text`) so that width, case, invisible characters and separators
-//! do not hide it.
+//! an entry of the policy's lists, matched on the text folded (see
+//! `groupgate_text`) so that width, case, invisible characters and
+//! separators do not hide it, nor Traditional characters, look-alike letters
+//! of other scripts, leetspeak or repeated letters, nor a Han entry written
+//! in pinyin.
 //!
 //! Config (`[config]` in the manifest):
 //! - `lists`: one table per list, keyed by name. Each may set `file` (the
 //!   `[data]` file of its entries; default: the list's name, when there is
 //!   such a file), `patterns` (regular expressions matched on the skeleton),
 //!   `severity` (`deny`, the default, or `review`), and for a deny list
-//!   `escalate = true` with `suspend_secs` (default 86400). Without `lists`,
-//!   every `[data]` file not named in `allow_lists` is a deny list.
+//!   `escalate = true` with `suspend_secs` (default 86400). Its folding
+//!   steps, each a bool: `traditional`, `confusables`, `leet`, `repeats`
+//!   (on unless set to false) and `pinyin` (off unless set to true: a Han
+//!   entry also matches its toneless pinyin, as a whole word). Without
+//!   `lists`, every `[data]` file not named in `allow_lists` is a deny list
+//!   with every step but `pinyin`.
 //! - `allow_lists`: `[data]` files of terms that never trigger: a listed
 //!   entry or pattern match that lies inside an allowed term is ignored,
 //!   where the term stands as a whole word in the text.
@@ -19,7 +25,14 @@
 //! suspends their publication for `suspend_secs` and reports them; a review
 //! list asks for none, leaving it to the moderator.
 //!
-//! Each list file holds one entry per line; `#` starts a comment.
+//! Each list file holds one entry per line; `#` starts a comment. An entry
+//! written `<like this>` matches only as a whole word where it begins or
+//! ends with a Latin letter or digit (a space, punctuation or another
+//! script beside it), so a short word is not found inside longer ones.
+//!
+//! The text is folded once, by every step some list takes; a match that
+//! needed a step its list does not take is ignored. Evidence names the
+//! disguises a match undid: ``list `words` entry `zorblax` (leet)``.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -29,9 +42,10 @@ use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::dfa::DFA;
 use aho_corasick::nfa::contiguous::NFA;
 use groupgate_sdk::{
-    ASCII_SKELETON, DataFile, GroupCreation, Measure, MeasureKind, Message, Policy, Verdict, all, allow, data_file,
-    deny, entries, parse_config, review, skeleton, skeleton_bytes_into, skeleton_with_breaks_into,
+    DataFile, GroupCreation, Measure, MeasureKind, Message, Policy, Verdict, all, allow, data_file, deny, entries,
+    parse_config, review,
 };
+use groupgate_text::{Disguises, Folded, Sink, fold, fold_ascii, fold_bytes_into, fold_entry, fold_into, pinyin};
 use regex::{Regex, RegexSet};
 use serde::Deserialize;
 
@@ -50,7 +64,7 @@ struct Config {
     allow_lists: Vec<String>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ListConfig {
     file: Option<String>,
@@ -61,6 +75,39 @@ struct ListConfig {
     #[serde(default)]
     escalate: bool,
     suspend_secs: Option<u64>,
+    #[serde(default = "on")]
+    traditional: bool,
+    #[serde(default = "on")]
+    confusables: bool,
+    #[serde(default = "on")]
+    leet: bool,
+    #[serde(default = "on")]
+    repeats: bool,
+    #[serde(default)]
+    pinyin: bool,
+}
+
+fn on() -> bool {
+    true
+}
+
+impl ListConfig {
+    /// The disguises this list sees through.
+    fn accepts(&self) -> Disguises {
+        let mut accepts = Disguises::NONE;
+        for (on, step) in [
+            (self.traditional, Disguises::TRADITIONAL),
+            (self.confusables, Disguises::CONFUSABLE),
+            (self.leet, Disguises::LEET),
+            (self.repeats, Disguises::REPEAT),
+            (self.pinyin, Disguises::PINYIN),
+        ] {
+            if on {
+                accepts |= step;
+            }
+        }
+        accepts
+    }
 }
 
 #[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq)]
@@ -71,12 +118,47 @@ enum Severity {
     Review,
 }
 
+impl Default for ListConfig {
+    fn default() -> Self {
+        ListConfig {
+            file: None,
+            patterns: Vec::new(),
+            severity: Severity::Deny,
+            escalate: false,
+            suspend_secs: None,
+            traditional: true,
+            confusables: true,
+            leet: true,
+            repeats: true,
+            pinyin: false,
+        }
+    }
+}
+
 /// A list, as configured.
 struct List {
     name: String,
     severity: Severity,
     /// Suspension length when the list escalates.
     escalate: Option<u64>,
+    /// The disguises a match of its entries may have undone.
+    accepts: Disguises,
+}
+
+/// One string the automaton looks for: a folded form of an entry.
+struct Needle {
+    /// The entry's [`Rule`].
+    rule: usize,
+    /// Its length in bytes.
+    len: usize,
+    /// The entry as written, per byte (see [`Folded::disguises_against`]).
+    before: Box<[char]>,
+    disguises: Box<[Disguises]>,
+    /// Whether a break must stand before it, and after it: a whole-word
+    /// entry's Latin ends.
+    whole: (bool, bool),
+    /// Whether this is the entry's pinyin.
+    pinyin: bool,
 }
 
 /// Something a list matches: an entry (a word, through the automaton) or a
@@ -91,25 +173,27 @@ struct Rule {
 struct ProhibitedContent {
     lists: Vec<List>,
     rules: Vec<Rule>,
-    /// Every entry's skeleton, driven byte by byte in [`feed`].
+    /// The folding steps the text takes: every step some list takes.
+    steps: Disguises,
+    /// Every entry's folded forms, one automaton.
     matcher: Option<Matcher>,
-    /// Skeleton length of each entry, to turn a match's end into a span.
-    entry_lens: Vec<usize>,
+    /// What each of the automaton's strings is.
+    needles: Vec<Needle>,
     /// Patterns, as one set for the per-request check and one by one for spans.
     patterns: Option<(RegexSet, Vec<Regex>)>,
-    /// Allowed terms' skeletons, their lengths, and where each has a break.
+    /// Allowed terms folded, their lengths, and where each has a break.
     allow: Option<(Matcher, Vec<usize>, Vec<Vec<bool>>)>,
     scratch: RefCell<Scratch>,
 }
 
-/// A rule that matched, and in which field.
-type Found = Vec<(&'static str, usize)>;
+/// A rule that matched, in which field, and the disguises it undid.
+type Found = Vec<(&'static str, usize, Disguises)>;
 
 /// Buffers reused across calls so a scan allocates nothing once warm.
 #[derive(Default)]
 struct Scratch {
-    skeleton: Vec<u8>,
-    breaks: Vec<bool>,
+    bytes: Vec<u8>,
+    folded: Folded,
 }
 
 /// Allowed spans, sorted by start, each with the furthest end of any span
@@ -117,6 +201,23 @@ struct Scratch {
 /// binary search, however many there are.
 struct Allowed {
     spans: Vec<(usize, usize)>,
+}
+
+impl Needle {
+    fn new(rule: usize, form: &Folded, whole: bool, pinyin: bool) -> Self {
+        // Whole-word ends matter for Latin letters and digits, which other
+        // words continue; Han text has no spaces to stand between words.
+        let latin = |b: Option<&u8>| whole && b.is_some_and(u8::is_ascii);
+        let bytes = form.text.as_bytes();
+        Needle {
+            rule,
+            len: bytes.len(),
+            before: form.before.clone().into_boxed_slice(),
+            disguises: form.disguises.clone().into_boxed_slice(),
+            whole: (latin(bytes.first()), latin(bytes.last())),
+            pinyin,
+        }
+    }
 }
 
 impl Allowed {
@@ -152,9 +253,15 @@ impl Policy for ProhibitedContent {
                 .collect(),
         };
 
+        // The text is folded by every step some list takes, and so is every
+        // entry, so that they meet; a list refuses what it does not take.
+        let steps =
+            configured.values().fold(Disguises::NONE, |steps, list| steps | list.accepts()).without(Disguises::PINYIN);
+
         let mut lists = Vec::new();
         let mut list_files = Vec::new();
         let mut rules = Vec::new();
+        let mut needles = Vec::new();
         let mut words = Vec::new();
         let mut pattern_rules = Vec::new();
         let mut pattern_sources = Vec::new();
@@ -175,13 +282,31 @@ impl Policy for ProhibitedContent {
             }
             if let Some(file) = file {
                 list_files.push(file.name.clone());
-                for word in entries(&file.contents).map_err(|e| format!("data file `{}`: {e}", file.name))? {
-                    let pattern = skeleton(word);
-                    if pattern.is_empty() {
+                for line in entries(&file.contents).map_err(|e| format!("data file `{}`: {e}", file.name))? {
+                    let (word, whole) = match line.strip_prefix('<').and_then(|l| l.strip_suffix('>')) {
+                        Some(word) => (word.trim(), true),
+                        None => (line, false),
+                    };
+                    let rule = rules.len();
+                    let forms = fold_entry(word, steps);
+                    if forms.is_empty() {
                         return Err(format!("data file `{}`: entry `{word}` has no letters or digits", file.name));
                     }
-                    words.push(pattern);
-                    rules.push(Rule { list: index, label: format!("entry `{word}`") });
+                    for form in forms {
+                        needles.push(Needle::new(rule, &form, whole, false));
+                        words.push(form.text);
+                    }
+                    if list.pinyin
+                        && let Some(spoken) = pinyin(word)
+                    {
+                        // Pinyin is Latin letters: a whole word, or `hei` would
+                        // be found in `their`.
+                        for form in fold_entry(&spoken, steps) {
+                            needles.push(Needle::new(rule, &form, true, true));
+                            words.push(form.text);
+                        }
+                    }
+                    rules.push(Rule { list: index, label: format!("entry `{line}`") });
                 }
             }
             for source in &list.patterns {
@@ -195,7 +320,7 @@ impl Policy for ProhibitedContent {
                 pattern_sources.push(source.clone());
             }
             let escalate = list.escalate.then(|| list.suspend_secs.unwrap_or(DEFAULT_SUSPEND_SECS));
-            lists.push(List { name, severity: list.severity, escalate });
+            lists.push(List { name, severity: list.severity, escalate, accepts: list.accepts() });
         }
         // With lists configured, a data file no list reads is a mistake.
         if let Some(other) =
@@ -206,7 +331,6 @@ impl Policy for ProhibitedContent {
                 other.name
             ));
         }
-        let entry_lens = words.iter().map(String::len).collect();
         let matcher = if words.is_empty() { None } else { Some(Matcher::build(&words)?) };
         rules.extend(pattern_rules);
         let patterns = if pattern_sources.is_empty() {
@@ -228,13 +352,12 @@ impl Policy for ProhibitedContent {
         for name in &config.allow_lists {
             let file = data_file(&data, name).expect("checked above");
             for term in entries(&file.contents).map_err(|e| format!("data file `{name}`: {e}"))? {
-                let (mut pattern, mut breaks) = (Vec::new(), Vec::new());
-                skeleton_with_breaks_into(term, &mut pattern, &mut breaks);
-                if pattern.is_empty() {
+                let folded = fold(term, steps);
+                if folded.text.is_empty() {
                     return Err(format!("data file `{name}`: term `{term}` has no letters or digits"));
                 }
-                allowed.push(String::from_utf8(pattern).expect("a skeleton is UTF-8"));
-                term_breaks.push(breaks);
+                allowed.push(folded.text);
+                term_breaks.push(folded.breaks);
             }
         }
         let allow = if allowed.is_empty() {
@@ -246,8 +369,9 @@ impl Policy for ProhibitedContent {
         Ok(ProhibitedContent {
             lists,
             rules,
+            steps,
             matcher,
-            entry_lens,
+            needles,
             patterns,
             allow,
             scratch: RefCell::new(Scratch::default()),
@@ -279,96 +403,105 @@ impl Policy for ProhibitedContent {
 }
 
 impl ProhibitedContent {
-    /// Appends `(field, rule index)` for each distinct rule that matches in
-    /// `text` and is not inside an allowed term.
+    /// Appends `(field, rule index, disguises)` for each distinct rule that
+    /// matches in `text`, as its list allows, and is not inside an allowed
+    /// term.
     ///
-    /// The common case, no match, is a single pass: ASCII text (most chat) is
-    /// mapped to its skeleton and fed to the automaton in the same pass,
-    /// sixteen bytes per loop turn (a sandboxed loop pays for a deadline check
-    /// on every turn, so fewer turns matter); other text is reduced to its
-    /// skeleton first. Only when something matches, or patterns are
-    /// configured, is the skeleton kept and searched for spans.
+    /// The common case, no match, is a single pass: ASCII text (most chat)
+    /// is folded by table lookups and fed to the automaton byte by byte as
+    /// it is folded; other text is folded in full first. Only when something matches, or
+    /// patterns are configured, is the text folded with what a match needs
+    /// (where each byte came from and what changed it, where words break).
     fn scan(&self, text: &str, field: &'static str, found: &mut Found) {
         let mut scratch = self.scratch.borrow_mut();
-        let Scratch { skeleton, breaks } = &mut *scratch;
-        let mut hit = false;
-        let mut ready = false;
-        if let Some(matcher) = &self.matcher {
-            if text.is_ascii() {
-                hit = matcher.any(text.as_bytes(), &ASCII_SKELETON);
-            } else {
-                skeleton_bytes_into(text, skeleton);
-                ready = true;
-                hit = matcher.any(skeleton, &IDENTITY);
+        let Scratch { bytes, folded } = &mut *scratch;
+        let hit = match &self.matcher {
+            Some(matcher) if text.is_ascii() => matcher.any_folding(text.as_bytes(), self.steps),
+            Some(matcher) => {
+                fold_bytes_into(text, self.steps, bytes, folded);
+                matcher.any(bytes)
             }
-        }
+            None => false,
+        };
         if !hit && self.patterns.is_none() {
             return;
         }
-        if !ready {
-            skeleton_bytes_into(text, skeleton);
-        }
-        let patterns_hit = self
-            .patterns
-            .as_ref()
-            .is_some_and(|(set, _)| set.is_match(std::str::from_utf8(skeleton).expect("a skeleton is UTF-8")));
+        fold_into(text, self.steps, folded);
+        let folded = &*folded;
+        let patterns_hit = self.patterns.as_ref().is_some_and(|(set, _)| set.is_match(&folded.text));
         if !hit && !patterns_hit {
             return;
         }
-        // Something matched (rare): allowed terms must stand as whole words,
-        // so only now is the skeleton rebuilt with its word breaks.
-        if self.allow.is_some() {
-            skeleton_with_breaks_into(text, skeleton, breaks);
-        }
-        let allowed = self.allowed_spans(skeleton, breaks);
-        let mut record = |rule: usize, start: usize, end: usize| {
+        let allowed = self.allowed_spans(folded);
+        let mut record = |rule: usize, start: usize, end: usize, disguises: Disguises| {
             if !allowed.covers(start, end) {
-                self.record(found, field, rule);
+                self.record(found, field, rule, disguises);
             }
         };
         if hit && let Some(matcher) = &self.matcher {
-            matcher.spans(skeleton, &self.entry_lens, &mut record);
+            matcher.spans(
+                folded.text.as_bytes(),
+                |n| self.needles[n].len,
+                |needle, start, end| {
+                    let needle = &self.needles[needle];
+                    let (before, after) = needle.whole;
+                    if (before && !folded.breaks[start]) || (after && !folded.breaks[end]) {
+                        return;
+                    }
+                    let mut disguises = folded.disguises_against(start, &needle.before, &needle.disguises);
+                    if needle.pinyin {
+                        disguises |= Disguises::PINYIN;
+                    }
+                    if self.lists[self.rules[needle.rule].list].accepts.contains(disguises) {
+                        record(needle.rule, start, end, disguises);
+                    }
+                },
+            );
         }
         if patterns_hit && let Some((set, each)) = &self.patterns {
-            // Patterns see the skeleton as text; it is built from whole characters.
-            let text = std::str::from_utf8(skeleton).expect("a skeleton is UTF-8");
-            let first = self.entry_lens.len();
-            for i in set.matches(text).iter() {
-                for m in each[i].find_iter(text) {
-                    record(first + i, m.start(), m.end());
+            let first = self.rules.len() - each.len();
+            for i in set.matches(&folded.text).iter() {
+                for m in each[i].find_iter(&folded.text) {
+                    record(first + i, m.start(), m.end(), Disguises::NONE);
                 }
             }
         }
     }
 
-    /// Adds `rule` to `found` unless it is there, or its list already names
-    /// [`MAX_EVIDENCE`] matches. Every list that matches is found, however
-    /// many matches other lists have: a list decides its own outcome and
-    /// measures.
-    fn record(&self, found: &mut Found, field: &'static str, rule: usize) {
+    /// Adds `rule` to `found` unless it is there (then only its disguises),
+    /// or its list already names [`MAX_EVIDENCE`] matches. Every list that
+    /// matches is found, however many matches other lists have: a list
+    /// decides its own outcome and measures.
+    fn record(&self, found: &mut Found, field: &'static str, rule: usize, disguises: Disguises) {
         let list = self.rules[rule].list;
-        if found.iter().any(|&(_, seen)| seen == rule) {
+        if let Some(seen) = found.iter_mut().find(|(_, seen, _)| *seen == rule) {
+            seen.2 |= disguises;
             return;
         }
-        if found.iter().filter(|&&(_, seen)| self.rules[seen].list == list).count() >= MAX_EVIDENCE {
+        if found.iter().filter(|&&(_, seen, _)| self.rules[seen].list == list).count() >= MAX_EVIDENCE {
             return;
         }
-        found.push((field, rule));
+        found.push((field, rule, disguises));
     }
 
-    /// Where allowed terms stand in `skeleton` as whole words: starting and
-    /// ending at a break, with no break inside where the term has none (so
-    /// `zorblax ian` is not the allowed `zorblaxian`).
-    fn allowed_spans(&self, skeleton: &[u8], breaks: &[bool]) -> Allowed {
+    /// Where allowed terms stand in the folded text as whole words: starting
+    /// and ending at a break, with no break inside where the term has none
+    /// (so `zorblax ian` is not the allowed `zorblaxian`).
+    fn allowed_spans(&self, folded: &Folded) -> Allowed {
         let mut spans = Vec::new();
+        let breaks = &folded.breaks;
         if let Some((matcher, lens, term_breaks)) = &self.allow {
-            matcher.spans(skeleton, lens, |term, start, end| {
-                let whole = breaks[start] && breaks[end];
-                let inner = (start + 1..end).all(|i| !breaks[i] || term_breaks[term][i - start]);
-                if whole && inner {
-                    spans.push((start, end));
-                }
-            });
+            matcher.spans(
+                folded.text.as_bytes(),
+                |t| lens[t],
+                |term, start, end| {
+                    let whole = breaks[start] && breaks[end];
+                    let inner = (start + 1..end).all(|i| !breaks[i] || term_breaks[term][i - start]);
+                    if whole && inner {
+                        spans.push((start, end));
+                    }
+                },
+            );
         }
         Allowed::new(spans)
     }
@@ -379,8 +512,14 @@ impl ProhibitedContent {
         let verdicts = self.lists.iter().enumerate().filter_map(|(index, list)| {
             let evidence: Vec<String> = found
                 .iter()
-                .filter(|&&(_, rule)| self.rules[rule].list == index)
-                .map(|&(field, rule)| format!("{field}: list `{}` {}", list.name, self.rules[rule].label))
+                .filter(|&&(_, rule, _)| self.rules[rule].list == index)
+                .map(|&(field, rule, disguises)| {
+                    let mut line = format!("{field}: list `{}` {}", list.name, self.rules[rule].label);
+                    if !disguises.is_empty() {
+                        line.push_str(&format!(" ({})", disguises.names().collect::<Vec<_>>().join(", ")));
+                    }
+                    line
+                })
                 .collect();
             if evidence.is_empty() {
                 return None;
@@ -481,63 +620,93 @@ impl Matcher {
         }
     }
 
-    /// Whether any entry occurs in `bytes` mapped through `map`.
-    fn any(&self, bytes: &[u8], map: &[u8; 256]) -> bool {
+    /// Whether any entry occurs in ASCII `text` folded by `steps`, folding
+    /// and matching in one pass.
+    fn any_folding(&self, text: &[u8], steps: Disguises) -> bool {
+        fn run<A: Automaton>(aut: &A, text: &[u8], steps: Disguises) -> bool {
+            let Ok(sid) = aut.start_state(Anchored::No) else { return false };
+            let mut scan = Scan { aut, sid, hit: false };
+            fold_ascii(text, steps, &mut scan);
+            scan.hit
+        }
         match self {
-            Matcher::Dfa(dfa) => any(dfa, bytes, map),
-            Matcher::Nfa(nfa) => any(nfa, bytes, map),
+            Matcher::Dfa(dfa) => run(dfa, text, steps),
+            Matcher::Nfa(nfa) => run(nfa, text, steps),
+        }
+    }
+
+    /// Whether any entry occurs in the folded `bytes`.
+    fn any(&self, bytes: &[u8]) -> bool {
+        match self {
+            Matcher::Dfa(dfa) => any(dfa, bytes),
+            Matcher::Nfa(nfa) => any(nfa, bytes),
         }
     }
 
     /// Calls `each(pattern, start, end)` for every occurrence of every entry
-    /// in the skeleton `bytes`, overlapping ones included.
-    fn spans(&self, bytes: &[u8], lens: &[usize], each: impl FnMut(usize, usize, usize)) {
+    /// in the folded `bytes`, overlapping ones included; `len` gives each
+    /// pattern's length.
+    fn spans(&self, bytes: &[u8], len: impl Fn(usize) -> usize, each: impl FnMut(usize, usize, usize)) {
         match self {
-            Matcher::Dfa(dfa) => spans(dfa, bytes, lens, each),
-            Matcher::Nfa(nfa) => spans(nfa, bytes, lens, each),
+            Matcher::Dfa(dfa) => spans(dfa, bytes, len, each),
+            Matcher::Nfa(nfa) => spans(nfa, bytes, len, each),
         }
     }
 }
 
-/// Runs `aut` over `bytes` mapped through `map` (0 = skip), sixteen bytes per
-/// loop turn, and says whether anything matched: a sandboxed loop pays for a
-/// deadline check on every turn, and this is the path every request takes.
-fn any<A: Automaton>(aut: &A, bytes: &[u8], map: &[u8; 256]) -> bool {
+/// An automaton stepped over folded bytes as they come.
+struct Scan<'a, A> {
+    aut: &'a A,
+    sid: StateID,
+    hit: bool,
+}
+
+impl<A: Automaton> Sink for Scan<'_, A> {
+    type Mark = (StateID, bool);
+    #[inline]
+    fn push(&mut self, byte: u8, _: u8, _: usize, _: Disguises) {
+        self.sid = self.aut.next_state(Anchored::No, self.sid, byte);
+        self.hit |= self.aut.is_match(self.sid);
+    }
+    #[inline]
+    fn repeat(&mut self, _: usize, _: Disguises) {}
+    #[inline]
+    fn separator(&mut self) {}
+    #[inline]
+    fn mark(&self) -> (StateID, bool) {
+        (self.sid, self.hit)
+    }
+    #[inline]
+    fn rewind(&mut self, (sid, hit): (StateID, bool)) {
+        (self.sid, self.hit) = (sid, hit);
+    }
+}
+
+/// Runs `aut` over `bytes`, sixteen bytes per loop turn, and says whether
+/// anything matched: a sandboxed loop pays for a deadline check on every
+/// turn, and this is the path every request takes.
+fn any<A: Automaton>(aut: &A, bytes: &[u8]) -> bool {
     let Ok(mut sid) = aut.start_state(Anchored::No) else { return false };
     let mut chunks = bytes.chunks_exact(16);
     for chunk in &mut chunks {
         let mut hit = false;
         for &byte in chunk {
-            let mapped = map[byte as usize];
-            if mapped != 0 {
-                sid = aut.next_state(Anchored::No, sid, mapped);
-                hit |= aut.is_match(sid);
-            }
+            sid = aut.next_state(Anchored::No, sid, byte);
+            hit |= aut.is_match(sid);
         }
         if hit {
             return true;
         }
     }
-    step(aut, chunks.remainder(), map, &mut sid)
-}
-
-/// Steps `sid` over `bytes`; true at the first match.
-fn step<A: Automaton>(aut: &A, bytes: &[u8], map: &[u8; 256], sid: &mut StateID) -> bool {
-    for &byte in bytes {
-        let mapped = map[byte as usize];
-        if mapped != 0 {
-            *sid = aut.next_state(Anchored::No, *sid, mapped);
-            if aut.is_match(*sid) {
-                return true;
-            }
-        }
-    }
-    false
+    chunks.remainder().iter().any(|&byte| {
+        sid = aut.next_state(Anchored::No, sid, byte);
+        aut.is_match(sid)
+    })
 }
 
 /// Every occurrence of every pattern of `aut` in `bytes`, as (pattern, start,
-/// end); `lens` gives each pattern's length.
-fn spans<A: Automaton>(aut: &A, bytes: &[u8], lens: &[usize], mut each: impl FnMut(usize, usize, usize)) {
+/// end); `len` gives each pattern's length.
+fn spans<A: Automaton>(aut: &A, bytes: &[u8], len: impl Fn(usize) -> usize, mut each: impl FnMut(usize, usize, usize)) {
     let Ok(mut sid) = aut.start_state(Anchored::No) else { return };
     for (at, &byte) in bytes.iter().enumerate() {
         sid = aut.next_state(Anchored::No, sid, byte);
@@ -545,19 +714,8 @@ fn spans<A: Automaton>(aut: &A, bytes: &[u8], lens: &[usize], mut each: impl FnM
             for i in 0..aut.match_len(sid) {
                 let pattern = aut.match_pattern(sid, i).as_usize();
                 let end = at + 1;
-                each(pattern, end - lens[pattern], end);
+                each(pattern, end - len(pattern), end);
             }
         }
     }
 }
-
-/// For text already reduced to its skeleton: every byte stays.
-const IDENTITY: [u8; 256] = {
-    let mut table = [0u8; 256];
-    let mut b = 0;
-    while b < 256 {
-        table[b] = b as u8;
-        b += 1;
-    }
-    table
-};

@@ -132,19 +132,20 @@ impl Folded {
         self.source.clear();
     }
 
-    /// The disguises a match of `entry` (folded by the same steps) at byte
-    /// `start` of this text needed: the steps that changed the text's
+    /// The disguises a match of an entry (folded by the same steps) at byte
+    /// `start` of this text needed, given the entry's `before` and
+    /// `disguises` (its [`Folded`]'s): the steps that changed the text's
     /// characters where the entry's, as written, were not changed the same
     /// way, and the entry's where the text's were not (an entry written in
     /// Traditional matched by Simplified text is a `traditional` match too).
     ///
     /// # Panics
-    /// If `entry` does not fit in the text at `start`.
-    pub fn disguises_against(&self, start: usize, entry: &Folded) -> Disguises {
+    /// If the entry does not fit in the text at `start`.
+    pub fn disguises_against(&self, start: usize, before: &[char], disguises: &[Disguises]) -> Disguises {
         let mut found = Disguises::NONE;
-        let text = start..start + entry.text.len();
+        let text = start..start + before.len();
         for ((&td, &tb), (&ed, &eb)) in
-            self.disguises[text.clone()].iter().zip(&self.before[text]).zip(entry.disguises.iter().zip(&entry.before))
+            self.disguises[text.clone()].iter().zip(&self.before[text]).zip(disguises.iter().zip(before))
         {
             found |= Disguises(td.0 ^ ed.0);
             if tb != eb {
@@ -166,6 +167,7 @@ impl Folded {
 /// ```
 /// use groupgate_text::{Disguises, fold};
 /// assert_eq!(fold("Z0RRBL@X!", Disguises::STEPS).text, "zorbiax");
+/// assert_eq!(fold("pi11s", Disguises::STEPS).text, "pis");
 /// assert_eq!(fold("黑雲券", Disguises::STEPS).text, "黑云券");
 /// assert_eq!(fold("Z0RRBL@X!", Disguises::NONE).text, "z0rrblx");
 /// ```
@@ -178,32 +180,118 @@ pub fn fold(text: &str, steps: Disguises) -> Folded {
 /// [`fold`] into a caller's [`Folded`] (cleared first).
 pub fn fold_into(text: &str, steps: Disguises, out: &mut Folded) {
     out.clear();
-    let mut folder = Folder { steps, out, last: None, pending_break: false, run: Vec::new() };
-    let leet = steps.contains(Disguises::LEET);
-    let mut index = 0u32;
-    let mut rest = text;
-    while !rest.is_empty() {
-        // A segment: a character and the combining marks after it, so NFKC,
-        // which may compose them, cannot lose a character's place.
-        let mut ends = rest.char_indices().skip(1).filter(|&(_, c)| canonical_combining_class(c) == 0);
-        let end = ends.next().map_or(rest.len(), |(at, _)| at);
-        let (segment, after) = rest.split_at(end);
-        for c in segment.nfkc() {
-            if is_break(c) && !(leet && is_leet_symbol(c)) {
-                folder.flush();
-                folder.pending_break = true;
-            } else {
-                folder.run.push((c, index));
-            }
-        }
-        index += u32::try_from(segment.chars().count()).unwrap_or(u32::MAX);
-        rest = after;
+    if text.is_ascii() {
+        let len = text.len();
+        out.text.reserve(len);
+        out.breaks.reserve(len + 1);
+        out.disguises.reserve(len);
+        out.before.reserve(len);
+        out.source.reserve(len);
+        fold_ascii(text.as_bytes(), steps, &mut FoldedSink { out, pending_break: false });
+        frame(out);
+        return;
     }
-    folder.flush();
+    fold_general(text, steps, out);
+    frame(out);
+}
+
+/// Makes the first break and the one after the last byte true.
+fn frame(out: &mut Folded) {
     if let Some(first) = out.breaks.first_mut() {
         *first = true;
     }
     out.breaks.push(true);
+}
+
+/// [`fold_into`] for any text, through NFKC, a run at a time.
+fn fold_general(text: &str, steps: Disguises, out: &mut Folded) {
+    let mut folder = Folder { steps, out, last: None, pending_break: false, run: Vec::new(), items: Vec::new() };
+    let leet = steps.contains(Disguises::LEET);
+    let push = |folder: &mut Folder<'_>, c: char, index: u32| {
+        if is_break(c) && !(leet && is_leet_symbol(c)) {
+            folder.flush();
+            folder.pending_break = true;
+        } else {
+            folder.run.push((c, index));
+        }
+    };
+    let mut index = 0u32;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        // A character that NFKC leaves as it is, with no combining mark
+        // after it to compose with: as it is (most text, ASCII and Han).
+        let next_starts = chars.peek().is_none_or(|&n| canonical_combining_class(n) == 0);
+        if next_starts && (c.is_ascii() || is_nfkc_char(c)) {
+            push(&mut folder, c, index);
+            index += 1;
+            continue;
+        }
+        // A segment: the character and the combining marks after it, so
+        // NFKC, which may compose them, cannot lose a character's place.
+        let mut segment = String::from(c);
+        while let Some(&n) = chars.peek()
+            && canonical_combining_class(n) != 0
+        {
+            segment.push(n);
+            chars.next();
+        }
+        for k in segment.nfkc() {
+            push(&mut folder, k, index);
+        }
+        index += u32::try_from(segment.chars().count()).unwrap_or(u32::MAX);
+    }
+    folder.flush();
+}
+
+/// Whether NFKC leaves `c` as it is, on its own.
+fn is_nfkc_char(c: char) -> bool {
+    unicode_normalization::is_nfkc_quick(std::iter::once(c)) == unicode_normalization::IsNormalized::Yes
+}
+
+/// A listed entry folded every way a text holding it may fold, so that a
+/// matcher finds it whatever surrounds it: as written and, when `steps` has
+/// [`Disguises::LEET`] and the entry has digits or `@`/`$`, with them read
+/// as letters (as in a run with letters: `1989` in `in1989` folds to
+/// `i989`) and as themselves (as in a run of their own: the `2000` of
+/// `coin2000` in `coin 2000`). Distinct and not empty; none when the entry
+/// has no letters or digits.
+pub fn fold_entry(entry: &str, steps: Disguises) -> Vec<Folded> {
+    let mut out: Vec<Folded> = Vec::new();
+    let mut add = |folded: Folded| {
+        if !folded.text.is_empty() && !out.iter().any(|o| o.text == folded.text) {
+            out.push(folded);
+        }
+    };
+    add(fold(entry, steps));
+    let plain = fold(entry, Disguises::NONE).text;
+    let has_leet = plain.chars().any(|c| leet(c).is_some()) || entry.chars().any(is_leet_symbol);
+    if !steps.contains(Disguises::LEET) || !has_leet {
+        return out;
+    }
+    // As letters: one run, behind a letter that neither repeats nor merges
+    // with the entry's first, which is then cut off again.
+    let joined: String = entry.chars().filter(|&c| !is_break(c) || is_leet_symbol(c)).collect();
+    let lead = if plain.starts_with('x') { 'q' } else { 'x' };
+    let mut letters = fold(&format!("{lead}{joined}"), steps);
+    letters.text.remove(0);
+    letters.breaks.remove(0);
+    letters.disguises.remove(0);
+    letters.before.remove(0);
+    letters.source.remove(0);
+    add(letters);
+    // As themselves: each run of digits and symbols apart from the letters.
+    let mut apart = String::new();
+    let mut previous: Option<bool> = None;
+    for c in entry.chars() {
+        let digitlike = c.is_numeric() || is_leet_symbol(c);
+        if previous.is_some_and(|p| p != digitlike) {
+            apart.push(' ');
+        }
+        previous = (!is_break(c) || is_leet_symbol(c)).then_some(digitlike);
+        apart.push(c);
+    }
+    add(fold(&apart, steps));
+    out
 }
 
 /// `@` and `$`: punctuation, but letters to leetspeak.
@@ -288,13 +376,16 @@ pub fn pinyin(text: &str) -> Option<String> {
 struct Folder<'a> {
     steps: Disguises,
     out: &'a mut Folded,
-    /// The last letter written (after every step but the `l`/`i` merge), for
-    /// [`Disguises::REPEAT`]; carried across breaks, as the skeleton drops them.
+    /// The last letter written, for [`Disguises::REPEAT`]; carried across
+    /// breaks, as the skeleton drops them.
     last: Option<char>,
     /// Whether a break stood before the next byte written.
     pending_break: bool,
     /// NFKC characters of the run, with their place in the original.
     run: Vec<(char, u32)>,
+    /// The run's characters folded to their skeleton, with their place and
+    /// look-alike letters (kept to reuse its allocation).
+    items: Vec<(char, u32, Option<&'static str>)>,
 }
 
 impl Folder<'_> {
@@ -303,13 +394,14 @@ impl Folder<'_> {
             return;
         }
         let run = std::mem::take(&mut self.run);
+        let mut items = std::mem::take(&mut self.items);
+        items.clear();
         let leet_step = self.steps.contains(Disguises::LEET);
         // The skeleton of each character (lower-cased, diacritics of Latin,
         // Greek and Cyrillic letters dropped), leetspeak symbols kept.
         // Each with its look-alike letters, if it has any: looked up before
         // lower-casing too, as a capital may look like a Latin letter where
         // its small letter does not (Greek `Ζ` is `Z`, `ζ` is no `z`).
-        let mut items: Vec<(char, u32, Option<&'static str>)> = Vec::with_capacity(run.len());
         for &(c, source) in &run {
             if leet_step && is_leet_symbol(c) {
                 items.push((c, source, None));
@@ -328,7 +420,7 @@ impl Folder<'_> {
         let confusables = self.steps.contains(Disguises::CONFUSABLE) && (has_ascii_letter || all_confusable);
         let traditional = self.steps.contains(Disguises::TRADITIONAL);
         let mut buf = [0u8; 4];
-        for (c, source, prototype) in items {
+        for &(c, source, prototype) in &items {
             let before = c;
             let mut disguises = Disguises::NONE;
             // What the character becomes: one character, or the up to
@@ -359,17 +451,19 @@ impl Folder<'_> {
                 }
             }
             for &k in &mapped[..len] {
+                // `l` and `i` are one letter to leetspeak, which writes `1` for either.
+                let (k, merged) = if leet_step && k == 'l' { ('i', Disguises::LEET) } else { (k, Disguises::NONE) };
                 if self.steps.contains(Disguises::REPEAT) && k.is_alphabetic() && self.last == Some(k) {
-                    // The letter again: one letter, marked as a repeat.
+                    // The letter again: one letter, marked as a repeat, with
+                    // what this one undid.
                     let at = self.out.text.len();
                     let len = self.out.text[..at].chars().next_back().map_or(0, char::len_utf8);
                     for d in &mut self.out.disguises[at - len..] {
-                        *d |= Disguises::REPEAT;
+                        *d |= Disguises::REPEAT | disguises | merged;
                     }
                     continue;
                 }
                 self.last = k.is_alphabetic().then_some(k);
-                let (k, merged) = if leet_step && k == 'l' { ('i', Disguises::LEET) } else { (k, Disguises::NONE) };
                 let bytes = k.encode_utf8(&mut buf).as_bytes();
                 let at = self.out.text.len();
                 let script_change = at > 0 && self.out.text.as_bytes()[at - 1].is_ascii() != k.is_ascii();
@@ -386,12 +480,13 @@ impl Folder<'_> {
         }
         self.run = run;
         self.run.clear();
+        self.items = items;
     }
 }
 
 /// [`fold`]'s text alone, as bytes into a caller's buffer (cleared first):
 /// the path every request takes before anything matched, so plain ASCII
-/// (most chat) is folded by table lookups, a run at a time.
+/// (most chat) is folded by table lookups in one pass ([`fold_ascii`]).
 pub fn fold_bytes_into(text: &str, steps: Disguises, out: &mut Vec<u8>, scratch: &mut Folded) {
     out.clear();
     if !text.is_ascii() {
@@ -399,41 +494,217 @@ pub fn fold_bytes_into(text: &str, steps: Disguises, out: &mut Vec<u8>, scratch:
         out.extend_from_slice(scratch.text.as_bytes());
         return;
     }
-    if steps.without(Disguises::TRADITIONAL | Disguises::CONFUSABLE).is_empty() {
-        // ASCII has neither Han nor letters of other scripts: the skeleton.
-        out.extend(text.bytes().map(|b| crate::ASCII_SKELETON[b as usize]).filter(|&b| b != 0));
+    out.reserve(text.len());
+    fold_ascii(text.as_bytes(), steps, &mut BytesSink(out));
+}
+
+/// Where [`fold_ascii`] writes what it folds: a buffer, a [`Folded`], or a
+/// matcher that steps an automaton over the bytes as they come, so that
+/// folding and matching are one pass.
+pub trait Sink {
+    /// A point [`Sink::rewind`] can go back to.
+    type Mark: Copy;
+    /// The next folded byte: from the text's byte `at`, which was
+    /// `original`, with the disguises undone to make it.
+    fn push(&mut self, byte: u8, original: u8, at: usize, disguises: Disguises);
+    /// The text's byte `at` folded to the letter pushed last again, which
+    /// [`Disguises::REPEAT`] writes once: the last byte also undid `disguises`.
+    fn repeat(&mut self, at: usize, disguises: Disguises);
+    /// A word break before the next byte.
+    fn separator(&mut self);
+    /// Where the sink is now.
+    fn mark(&self) -> Self::Mark;
+    /// Back to `mark`, forgetting everything pushed since.
+    fn rewind(&mut self, mark: Self::Mark);
+}
+
+/// Folds ASCII `text` by `steps` into `sink`, as [`fold`] does: the
+/// skeleton by table lookup, leetspeak inside runs with letters, repeated
+/// letters once. (Traditional characters and confusables are not ASCII.)
+///
+/// A run's leetspeak depends on whether it has a letter, maybe after its
+/// digits (`4ever`): digits before a run's first letter are written as
+/// digits, and when a letter comes the sink is rewound and the run folded
+/// again from its start, which is rare.
+pub fn fold_ascii<S: Sink>(text: &[u8], steps: Disguises, sink: &mut S) {
+    // Most text has no digit or symbol that leetspeak reads as a letter:
+    // one lookup a byte, no runs to follow. Else the careful way, from the
+    // start.
+    let start = sink.mark();
+    if fold_ascii_plain(text, steps, sink) {
         return;
     }
+    sink.rewind(start);
+    fold_ascii_runs(text, steps, sink);
+}
+
+/// [`fold_ascii`] of a text with no leetspeak digit or symbol (or without
+/// the leetspeak step); false, having pushed part of it, at the first one.
+#[inline]
+fn fold_ascii_plain<S: Sink>(text: &[u8], steps: Disguises, sink: &mut S) -> bool {
     let leet_step = steps.contains(Disguises::LEET);
     let repeat = steps.contains(Disguises::REPEAT);
-    let bytes = text.as_bytes();
-    // Without leetspeak, `@` and `$` are punctuation like any other.
-    let separates = |b: u8| {
-        let kind = ASCII_KIND[b as usize];
-        kind == SEPARATOR || (kind == LEET_SYMBOL && !leet_step)
-    };
+    let table = if leet_step { &ASCII_PLAIN_LEET } else { &crate::ASCII_SKELETON };
     let mut last = 0u8;
-    let mut i = 0;
-    while i < bytes.len() {
-        let start = i;
-        let mut has_letter = false;
-        while i < bytes.len() && !separates(bytes[i]) {
-            has_letter |= ASCII_KIND[bytes[i] as usize] == LETTER;
-            i += 1;
+    for (i, &b) in text.iter().enumerate() {
+        let k = table[b as usize];
+        if k == 0 {
+            if ASCII_KIND[b as usize] == SEPARATOR || (!leet_step && ASCII_KIND[b as usize] == LEET_SYMBOL) {
+                sink.separator();
+            }
+            continue;
         }
-        let map = if leet_step && has_letter { &ASCII_LEET } else { &crate::ASCII_SKELETON };
-        for &b in &bytes[start..i] {
-            let k = map[b as usize];
-            if k == 0 || (repeat && k == last && k.is_ascii_alphabetic()) {
+        if k == LEET_MARK {
+            return false;
+        }
+        let disguises = if k == b'i' && (b | 0x20) == b'l' { Disguises::LEET } else { Disguises::NONE };
+        // Digits sort before letters: only a letter repeats.
+        if repeat && k == last && k >= b'a' {
+            sink.repeat(i, disguises);
+        } else {
+            sink.push(k, b, i, disguises);
+            last = k;
+        }
+    }
+    true
+}
+
+/// [`fold_ascii`] run by run, for text with leetspeak digits or symbols.
+fn fold_ascii_runs<S: Sink>(text: &[u8], steps: Disguises, sink: &mut S) {
+    let leet_step = steps.contains(Disguises::LEET);
+    let repeat = steps.contains(Disguises::REPEAT);
+    let (plain, lettered) =
+        if leet_step { (&ASCII_MERGED, &ASCII_LEET) } else { (&crate::ASCII_SKELETON, &crate::ASCII_SKELETON) };
+    let mut last = 0u8;
+    // Where the run began (in the text and the sink), and `last` then.
+    let (mut run_start, mut run_mark, mut run_last) = (0, sink.mark(), 0u8);
+    let (mut has_letter, mut pending) = (false, false);
+    // The letters alone, for the loop's common case.
+    let letters = if leet_step { &ASCII_LETTERS_MERGED } else { &ASCII_LETTERS };
+    let mut i = 0;
+    while i < text.len() {
+        let b = text[i];
+        // Most bytes: a letter in a run that has one already.
+        let k = letters[b as usize];
+        if has_letter && k != 0 {
+            if repeat && k == last {
+                sink.repeat(i, if k == b'i' && (b | 0x20) == b'l' { Disguises::LEET } else { Disguises::NONE });
+            } else {
+                sink.push(k, b, i, if k == b'i' && (b | 0x20) == b'l' { Disguises::LEET } else { Disguises::NONE });
+                last = k;
+            }
+            i += 1;
+            continue;
+        }
+        match ASCII_KIND[b as usize] {
+            LETTER if !has_letter => {
+                has_letter = true;
+                if pending {
+                    pending = false;
+                    sink.rewind(run_mark);
+                    (i, last) = (run_start, run_last);
+                    continue;
+                }
+            }
+            SEPARATOR => {
+                sink.separator();
+                (has_letter, pending) = (false, false);
+                (run_start, run_mark, run_last) = (i + 1, sink.mark(), last);
+                i += 1;
                 continue;
             }
-            last = if k.is_ascii_alphabetic() { k } else { 0 };
-            out.push(if leet_step && k == b'l' { b'i' } else { k });
+            LEET_SYMBOL if !leet_step => {
+                sink.separator();
+                (has_letter, pending) = (false, false);
+                (run_start, run_mark, run_last) = (i + 1, sink.mark(), last);
+                i += 1;
+                continue;
+            }
+            LEET_SYMBOL if !has_letter => {
+                // Punctuation after all, unless a letter follows in the run.
+                pending = true;
+                sink.separator();
+                i += 1;
+                continue;
+            }
+            LEET_DIGIT if !has_letter => pending = true,
+            _ => {}
         }
-        // The separators go.
-        while i < bytes.len() && separates(bytes[i]) {
-            i += 1;
+        let k = if has_letter { lettered[b as usize] } else { plain[b as usize] };
+        if k != 0 {
+            let disguises = if k == crate::ASCII_SKELETON[b as usize] { Disguises::NONE } else { Disguises::LEET };
+            let letter = k.is_ascii_lowercase();
+            if repeat && letter && k == last {
+                sink.repeat(i, disguises);
+            } else {
+                sink.push(k, b, i, disguises);
+                last = if letter { k } else { 0 };
+            }
         }
+        i += 1;
+    }
+}
+
+/// The folded bytes alone.
+struct BytesSink<'a>(&'a mut Vec<u8>);
+
+impl Sink for BytesSink<'_> {
+    type Mark = usize;
+    #[inline]
+    fn push(&mut self, byte: u8, _: u8, _: usize, _: Disguises) {
+        self.0.push(byte);
+    }
+    #[inline]
+    fn repeat(&mut self, _: usize, _: Disguises) {}
+    #[inline]
+    fn separator(&mut self) {}
+    #[inline]
+    fn mark(&self) -> usize {
+        self.0.len()
+    }
+    #[inline]
+    fn rewind(&mut self, mark: usize) {
+        self.0.truncate(mark);
+    }
+}
+
+/// A whole [`Folded`], with a break pending before the next byte.
+struct FoldedSink<'a> {
+    out: &'a mut Folded,
+    pending_break: bool,
+}
+
+impl Sink for FoldedSink<'_> {
+    type Mark = (usize, bool);
+    fn push(&mut self, byte: u8, original: u8, at: usize, disguises: Disguises) {
+        let out = &mut *self.out;
+        out.breaks.push(std::mem::take(&mut self.pending_break));
+        out.text.push(char::from(byte));
+        out.disguises.push(disguises);
+        // The character as the skeleton has it: `@` and `$` as themselves.
+        let skeleton = crate::ASCII_SKELETON[original as usize];
+        out.before.push(char::from(if skeleton == 0 { original } else { skeleton }));
+        out.source.push(u32::try_from(at).unwrap_or(u32::MAX));
+    }
+    fn repeat(&mut self, _: usize, disguises: Disguises) {
+        if let Some(last) = self.out.disguises.last_mut() {
+            *last |= Disguises::REPEAT | disguises;
+        }
+    }
+    fn separator(&mut self) {
+        self.pending_break = true;
+    }
+    fn mark(&self) -> (usize, bool) {
+        (self.out.text.len(), self.pending_break)
+    }
+    fn rewind(&mut self, (len, pending_break): (usize, bool)) {
+        let out = &mut *self.out;
+        out.text.truncate(len);
+        out.breaks.truncate(len);
+        out.disguises.truncate(len);
+        out.before.truncate(len);
+        out.source.truncate(len);
+        self.pending_break = pending_break;
     }
 }
 
@@ -441,6 +712,7 @@ const OTHER: u8 = 0;
 const LETTER: u8 = 1;
 const SEPARATOR: u8 = 2;
 const LEET_SYMBOL: u8 = 3;
+const LEET_DIGIT: u8 = 4;
 
 /// What each ASCII byte is to a run: a letter, a separator (a break), `@`
 /// or `$`, or anything else (a digit, or a control character the skeleton
@@ -454,6 +726,8 @@ const ASCII_KIND: [u8; 256] = {
             LETTER
         } else if c == b'@' || c == b'$' {
             LEET_SYMBOL
+        } else if matches!(c, b'0' | b'1' | b'3' | b'4' | b'5' | b'7') {
+            LEET_DIGIT
         } else if c.is_ascii_whitespace() || c.is_ascii_punctuation() || c == 0x0b {
             SEPARATOR
         } else {
@@ -464,9 +738,58 @@ const ASCII_KIND: [u8; 256] = {
     table
 };
 
+/// [`crate::ASCII_SKELETON`] with `l` as `i`, as leetspeak has it outside a
+/// run with letters (digits stay digits, `@` and `$` go).
+const ASCII_MERGED: [u8; 256] = {
+    let mut table = crate::ASCII_SKELETON;
+    table[b'l' as usize] = b'i';
+    table[b'L' as usize] = b'i';
+    table
+};
+
+/// What [`fold_ascii_plain`] makes of each byte with the leetspeak step:
+/// letters lower-cased (`l` as `i`), digits that leetspeak does not read
+/// as themselves, [`LEET_MARK`] for those it does and for `@` and `$`, and
+/// 0 for the rest.
+const ASCII_PLAIN_LEET: [u8; 256] = {
+    let mut table = ASCII_MERGED;
+    let mut b = 0;
+    while b < 128 {
+        if matches!(ASCII_KIND[b], LEET_DIGIT | LEET_SYMBOL) {
+            table[b] = LEET_MARK;
+        }
+        b += 1;
+    }
+    table
+};
+
+/// A byte leetspeak may read as a letter, depending on its run.
+const LEET_MARK: u8 = 0xFF;
+
+/// The lower-case form of each ASCII letter, else 0.
+const ASCII_LETTERS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 128 {
+        if (b as u8).is_ascii_alphabetic() {
+            table[b] = (b as u8).to_ascii_lowercase();
+        }
+        b += 1;
+    }
+    table
+};
+
+/// [`ASCII_LETTERS`] with `l` as `i`, as leetspeak has it.
+const ASCII_LETTERS_MERGED: [u8; 256] = {
+    let mut table = ASCII_LETTERS;
+    table[b'l' as usize] = b'i';
+    table[b'L' as usize] = b'i';
+    table
+};
+
 /// [`crate::ASCII_SKELETON`] in a run that has letters, with leetspeak.
 const ASCII_LEET: [u8; 256] = {
-    let mut table = crate::ASCII_SKELETON;
+    let mut table = ASCII_MERGED;
     table[b'0' as usize] = b'o';
     table[b'1' as usize] = b'i';
     table[b'3' as usize] = b'e';
@@ -495,6 +818,7 @@ mod tests {
         assert_eq!(folded("z0rbl@x"), "zorbiax");
         assert_eq!(folded("pa$$word"), "pasword");
         assert_eq!(folded("zzoorrbbllaaxx"), "zorbiax");
+        assert_eq!(folded("pi11s"), folded("pills"));
         assert_eq!(folded("Z O R B L A X"), "zorbiax");
         // Digits without letters in their run are digits.
         assert_eq!(folded("room 101, 4 $"), "rom1014");
@@ -533,8 +857,40 @@ mod tests {
                 let mut fast = Vec::new();
                 fold_bytes_into(text, steps, &mut fast, &mut scratch);
                 assert_eq!(String::from_utf8(fast).unwrap(), fold(text, steps).text, "{text:?} {steps:?}");
+                assert_eq!(fold(text, steps), general(text, steps), "{text:?} {steps:?}");
             }
         }
+    }
+
+    /// The same on many short texts of the bytes that matter to runs.
+    #[test]
+    fn ascii_path_folds_as_the_general_path_on_many_texts() {
+        // With leetspeak's digits and symbols, and without (another path).
+        let alphabets: [&[u8]; 2] = [b"aAlLi1I0o34@$5 7.-\t9x", b"aAlLiIoO .-\t9xZz2'"];
+        let mut seed = 0x9e37_79b9_u32;
+        let mut scratch = Folded::default();
+        for round in 0..10_000 {
+            let alphabet = alphabets[round % 2];
+            let mut text = String::new();
+            for _ in 0..(seed % 12) {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                text.push(char::from(alphabet[(seed as usize) % alphabet.len()]));
+            }
+            let mut fast = Vec::new();
+            fold_bytes_into(&text, Disguises::STEPS, &mut fast, &mut scratch);
+            assert_eq!(String::from_utf8(fast).unwrap(), fold(&text, Disguises::STEPS).text, "{text:?}");
+            assert_eq!(fold(&text, Disguises::STEPS), general(&text, Disguises::STEPS), "{text:?}");
+        }
+    }
+
+    /// `fold` through the general path, as text that is not ASCII takes it.
+    fn general(text: &str, steps: Disguises) -> Folded {
+        let mut out = Folded::default();
+        fold_general(text, steps, &mut out);
+        frame(&mut out);
+        out
     }
 
     #[test]
@@ -543,7 +899,7 @@ mod tests {
         let check = |text: &str| {
             let t = fold(text, Disguises::STEPS);
             let start = t.text.find(&entry.text).expect("matches");
-            t.disguises_against(start, &entry).names().collect::<Vec<_>>()
+            t.disguises_against(start, &entry.before, &entry.disguises).names().collect::<Vec<_>>()
         };
         assert!(check("a zorblax").is_empty());
         assert_eq!(check("z0rblax"), ["leet"]);
@@ -553,15 +909,18 @@ mod tests {
         assert_eq!(check("zorbiax"), ["leet"], "`i` for `l`");
         let han = fold("黑云券", Disguises::STEPS);
         let t = fold("买黑雲劵", Disguises::STEPS);
-        assert_eq!(t.disguises_against(3, &han).names().collect::<Vec<_>>(), ["traditional"]);
+        assert_eq!(t.disguises_against(3, &han.before, &han.disguises).names().collect::<Vec<_>>(), ["traditional"]);
         let t = fold("黑云券", Disguises::STEPS);
-        assert!(t.disguises_against(0, &han).is_empty());
+        assert!(t.disguises_against(0, &han.before, &han.disguises).is_empty());
         // An entry written in Traditional, matched by Simplified text.
         let traditional = fold("黑雲券", Disguises::STEPS);
-        assert_eq!(t.disguises_against(0, &traditional).names().collect::<Vec<_>>(), ["traditional"]);
+        assert_eq!(
+            t.disguises_against(0, &traditional.before, &traditional.disguises).names().collect::<Vec<_>>(),
+            ["traditional"]
+        );
         // An entry with a double letter, written so.
         let book = fold("bookkeeper", Disguises::STEPS);
-        assert!(fold("bookkeeper", Disguises::STEPS).disguises_against(0, &book).is_empty());
+        assert!(fold("bookkeeper", Disguises::STEPS).disguises_against(0, &book.before, &book.disguises).is_empty());
     }
 
     #[test]
@@ -576,6 +935,22 @@ mod tests {
         // NFKC's compositions keep the place of the character they start at.
         let t = fold("xe\u{301}y", Disguises::NONE);
         assert_eq!((t.text.as_str(), t.source.as_slice()), ("xey", &[0, 1, 3][..]));
+    }
+
+    #[test]
+    fn an_entry_with_digits_is_found_in_either_kind_of_run() {
+        let texts =
+            |entry: &str| -> Vec<String> { fold_entry(entry, Disguises::STEPS).into_iter().map(|f| f.text).collect() };
+        assert_eq!(texts("zorblax"), ["zorbiax"]);
+        assert_eq!(texts("1989"), ["1989", "i989"]);
+        assert_eq!(texts("coin2000"), ["coin2o", "coin2000"]);
+        assert_eq!(texts("kr0nikcoin"), ["kronikcoin", "kr0nikcoin"]);
+        assert!(texts("!!").is_empty());
+        for (text, entry) in [("in1989", "1989"), ("1989", "1989"), ("coin 2000", "coin2000"), ("coin2000", "coin2000")]
+        {
+            let folded = fold(text, Disguises::STEPS).text;
+            assert!(texts(entry).iter().any(|e| folded.contains(e.as_str())), "{entry:?} in {text:?}");
+        }
     }
 
     #[test]

@@ -11,7 +11,10 @@
 use unicode_normalization::UnicodeNormalization;
 
 mod fold;
-pub use fold::{Disguises, Folded, confusable, fold, fold_bytes_into, fold_into, pinyin, pinyin_of, simplified};
+pub use fold::{
+    Disguises, Folded, Sink, confusable, fold, fold_ascii, fold_bytes_into, fold_entry, fold_into, pinyin, pinyin_of,
+    simplified,
+};
 
 /// The folding tables, compiled from maintained data by `build.rs`.
 #[allow(clippy::unreadable_literal)]

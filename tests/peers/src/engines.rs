@@ -275,21 +275,32 @@ impl Engine for Cedar {
 }
 
 /// The same rules hand-written in Rust: hash-set look-ups, plain conditions,
-/// and for the lists the plugin's own text skeleton scanned by an
-/// Aho-Corasick DFA, the automaton the plugin builds.
+/// and for the lists the plugin's own text folding (every step, as its lists
+/// take them) scanned by an Aho-Corasick DFA over every folded form of each
+/// entry, its pinyin included: the automaton the plugin builds. (The plugin
+/// also tells a match's disguises apart and finds pinyin only as a whole
+/// word, which no benchmark request needs: a match is rare.)
 pub struct Native {
     users: HashSet<String>,
     groups: HashSet<String>,
     deny: AhoCorasick,
     watch: AhoCorasick,
     scratch: Vec<u8>,
+    folded: groupgate_text::Folded,
 }
 
 impl Native {
     pub fn new(lists: &Lists) -> Result<Native> {
         let matcher = |words: &[String]| -> Result<AhoCorasick> {
-            let skeletons: Vec<String> = words.iter().map(|w| groupgate_text::skeleton(w)).collect();
-            Ok(AhoCorasick::builder().kind(Some(AhoCorasickKind::DFA)).build(skeletons)?)
+            let steps = groupgate_text::Disguises::STEPS;
+            let mut forms = Vec::new();
+            for word in words {
+                let spoken = groupgate_text::pinyin(word);
+                for written in std::iter::once(word.as_str()).chain(spoken.as_deref()) {
+                    forms.extend(groupgate_text::fold_entry(written, steps).into_iter().map(|f| f.text));
+                }
+            }
+            Ok(AhoCorasick::builder().kind(Some(AhoCorasickKind::DFA)).build(forms)?)
         };
         Ok(Native {
             users: lists.users.iter().cloned().collect(),
@@ -297,6 +308,7 @@ impl Native {
             deny: matcher(&lists.deny)?,
             watch: matcher(&lists.watch)?,
             scratch: Vec::new(),
+            folded: groupgate_text::Folded::default(),
         })
     }
 
@@ -304,7 +316,12 @@ impl Native {
     fn scan<'t>(&mut self, texts: impl IntoIterator<Item = &'t str>) -> (bool, bool) {
         let (mut deny, mut watch) = (false, false);
         for text in texts {
-            groupgate_text::skeleton_bytes_into(text, &mut self.scratch);
+            groupgate_text::fold_bytes_into(
+                text,
+                groupgate_text::Disguises::STEPS,
+                &mut self.scratch,
+                &mut self.folded,
+            );
             deny |= self.deny.is_match(self.scratch.as_slice());
             watch |= self.watch.is_match(self.scratch.as_slice());
         }
