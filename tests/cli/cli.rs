@@ -396,9 +396,15 @@ fn check_names_the_policy_and_key_of_a_config_error_in_any_shipped_policy() {
         ),
         (
             "prohibited-content",
-            "kr[o0]n",
-            "kr[o0n",
-            "config key `lists.severe.patterns`: pattern `kr[o0n[i1l]kcoin\\d*` does not compile: unclosed character class",
+            "suspend_secs = 86400\n",
+            "suspend_secs = 86400\npatterns = [\"kr[o0n\"]\n",
+            "config key `lists.severe.patterns`: pattern `kr[o0n` does not compile: unclosed character class",
+        ),
+        (
+            "prohibited-content",
+            "severity = \"review\"\npinyin = true",
+            "severity = \"review\"\npinyin = \"yes\"",
+            "config key `lists.watch.pinyin`: invalid type",
         ),
         (
             "prohibited-content",

@@ -21,7 +21,9 @@
 //! listed ones: with [`Disguises::REPEAT`], `hell` folds to `hel`, found in
 //! `help`; with [`Disguises::LEET`], `l` and `i` are one letter (`1` stands
 //! for either). Short entries in Latin letters should be matched as whole
-//! words.
+//! words. And where a run of `i`, `l` and `1` folds to one letter, only its
+//! first says how it was written: `piils` and `pi11s` match `pills` as
+//! written, even for a list that turned leetspeak off.
 
 use std::ops::{BitOr, BitOrAssign};
 
@@ -147,9 +149,11 @@ impl Folded {
         for ((&td, &tb), (&ed, &eb)) in
             self.disguises[text.clone()].iter().zip(&self.before[text]).zip(disguises.iter().zip(before))
         {
+            // A repeat on one side only; a character written otherwise, and
+            // what made the two one (a repeat is the other side's own).
             found |= Disguises(td.0 ^ ed.0);
             if tb != eb {
-                found |= td | ed;
+                found |= (td | ed).without(Disguises::REPEAT);
             }
         }
         found
@@ -205,7 +209,8 @@ fn frame(out: &mut Folded) {
 
 /// [`fold_into`] for any text, through NFKC, a run at a time.
 fn fold_general(text: &str, steps: Disguises, out: &mut Folded) {
-    let mut folder = Folder { steps, out, last: None, pending_break: false, run: Vec::new(), items: Vec::new() };
+    let mut folder =
+        Folder { steps, out, last: None, last_before: None, pending_break: false, run: Vec::new(), items: Vec::new() };
     let leet = steps.contains(Disguises::LEET);
     let push = |folder: &mut Folder<'_>, c: char, index: u32| {
         if is_break(c) && !(leet && is_leet_symbol(c)) {
@@ -379,6 +384,8 @@ struct Folder<'a> {
     /// The last letter written, for [`Disguises::REPEAT`]; carried across
     /// breaks, as the skeleton drops them.
     last: Option<char>,
+    /// The last character folded into it, as the skeleton has it.
+    last_before: Option<char>,
     /// Whether a break stood before the next byte written.
     pending_break: bool,
     /// NFKC characters of the run, with their place in the original.
@@ -454,16 +461,20 @@ impl Folder<'_> {
                 // `l` and `i` are one letter to leetspeak, which writes `1` for either.
                 let (k, merged) = if leet_step && k == 'l' { ('i', Disguises::LEET) } else { (k, Disguises::NONE) };
                 if self.steps.contains(Disguises::REPEAT) && k.is_alphabetic() && self.last == Some(k) {
-                    // The letter again: one letter, marked as a repeat, with
-                    // what this one undid.
+                    // The letter again: one letter, with what this one
+                    // undid; a repeat if it was written as the one before
+                    // (not `l` after `i`, which is leetspeak's doing).
+                    let again = if self.last_before == Some(before) { Disguises::REPEAT } else { Disguises::NONE };
+                    self.last_before = Some(before);
                     let at = self.out.text.len();
                     let len = self.out.text[..at].chars().next_back().map_or(0, char::len_utf8);
                     for d in &mut self.out.disguises[at - len..] {
-                        *d |= Disguises::REPEAT | disguises | merged;
+                        *d |= again | disguises | merged;
                     }
                     continue;
                 }
                 self.last = k.is_alphabetic().then_some(k);
+                self.last_before = Some(before);
                 let bytes = k.encode_utf8(&mut buf).as_bytes();
                 let at = self.out.text.len();
                 let script_change = at > 0 && self.out.text.as_bytes()[at - 1].is_ascii() != k.is_ascii();
@@ -508,7 +519,9 @@ pub trait Sink {
     /// `original`, with the disguises undone to make it.
     fn push(&mut self, byte: u8, original: u8, at: usize, disguises: Disguises);
     /// The text's byte `at` folded to the letter pushed last again, which
-    /// [`Disguises::REPEAT`] writes once: the last byte also undid `disguises`.
+    /// [`Disguises::REPEAT`] writes once: the last byte also undid
+    /// `disguises` (`REPEAT` among them when the byte was written as the
+    /// one before it).
     fn repeat(&mut self, at: usize, disguises: Disguises);
     /// A word break before the next byte.
     fn separator(&mut self);
@@ -545,7 +558,8 @@ fn fold_ascii_plain<S: Sink>(text: &[u8], steps: Disguises, sink: &mut S) -> boo
     let leet_step = steps.contains(Disguises::LEET);
     let repeat = steps.contains(Disguises::REPEAT);
     let table = if leet_step { &ASCII_PLAIN_LEET } else { &crate::ASCII_SKELETON };
-    let mut last = 0u8;
+    // The last byte pushed, and the last byte folded into it, lower-cased.
+    let (mut last, mut last_before) = (0u8, 0u8);
     for (i, &b) in text.iter().enumerate() {
         let k = table[b as usize];
         if k == 0 {
@@ -558,15 +572,25 @@ fn fold_ascii_plain<S: Sink>(text: &[u8], steps: Disguises, sink: &mut S) -> boo
             return false;
         }
         let disguises = if k == b'i' && (b | 0x20) == b'l' { Disguises::LEET } else { Disguises::NONE };
+        let before = b.to_ascii_lowercase();
         // Digits sort before letters: only a letter repeats.
         if repeat && k == last && k >= b'a' {
-            sink.repeat(i, disguises);
+            sink.repeat(i, again(before, last_before) | disguises);
         } else {
             sink.push(k, b, i, disguises);
             last = k;
         }
+        last_before = before;
     }
     true
+}
+
+/// [`Disguises::REPEAT`] if a letter folded into the one before it was
+/// written as the last one folded into it (`ll`), else none (`il`, where
+/// leetspeak made the two one letter).
+#[inline]
+fn again(before: u8, last_before: u8) -> Disguises {
+    if before == last_before { Disguises::REPEAT } else { Disguises::NONE }
 }
 
 /// [`fold_ascii`] run by run, for text with leetspeak digits or symbols.
@@ -575,9 +599,9 @@ fn fold_ascii_runs<S: Sink>(text: &[u8], steps: Disguises, sink: &mut S) {
     let repeat = steps.contains(Disguises::REPEAT);
     let (plain, lettered) =
         if leet_step { (&ASCII_MERGED, &ASCII_LEET) } else { (&crate::ASCII_SKELETON, &crate::ASCII_SKELETON) };
-    let mut last = 0u8;
+    let (mut last, mut last_before) = (0u8, 0u8);
     // Where the run began (in the text and the sink), and `last` then.
-    let (mut run_start, mut run_mark, mut run_last) = (0, sink.mark(), 0u8);
+    let (mut run_start, mut run_mark, mut run_last) = (0, sink.mark(), (0u8, 0u8));
     let (mut has_letter, mut pending) = (false, false);
     // The letters alone, for the loop's common case.
     let letters = if leet_step { &ASCII_LETTERS_MERGED } else { &ASCII_LETTERS };
@@ -587,12 +611,15 @@ fn fold_ascii_runs<S: Sink>(text: &[u8], steps: Disguises, sink: &mut S) {
         // Most bytes: a letter in a run that has one already.
         let k = letters[b as usize];
         if has_letter && k != 0 {
+            let disguises = if k == b'i' && (b | 0x20) == b'l' { Disguises::LEET } else { Disguises::NONE };
+            let before = b.to_ascii_lowercase();
             if repeat && k == last {
-                sink.repeat(i, if k == b'i' && (b | 0x20) == b'l' { Disguises::LEET } else { Disguises::NONE });
+                sink.repeat(i, again(before, last_before) | disguises);
             } else {
-                sink.push(k, b, i, if k == b'i' && (b | 0x20) == b'l' { Disguises::LEET } else { Disguises::NONE });
+                sink.push(k, b, i, disguises);
                 last = k;
             }
+            last_before = before;
             i += 1;
             continue;
         }
@@ -602,21 +629,21 @@ fn fold_ascii_runs<S: Sink>(text: &[u8], steps: Disguises, sink: &mut S) {
                 if pending {
                     pending = false;
                     sink.rewind(run_mark);
-                    (i, last) = (run_start, run_last);
+                    (i, (last, last_before)) = (run_start, run_last);
                     continue;
                 }
             }
             SEPARATOR => {
                 sink.separator();
                 (has_letter, pending) = (false, false);
-                (run_start, run_mark, run_last) = (i + 1, sink.mark(), last);
+                (run_start, run_mark, run_last) = (i + 1, sink.mark(), (last, last_before));
                 i += 1;
                 continue;
             }
             LEET_SYMBOL if !leet_step => {
                 sink.separator();
                 (has_letter, pending) = (false, false);
-                (run_start, run_mark, run_last) = (i + 1, sink.mark(), last);
+                (run_start, run_mark, run_last) = (i + 1, sink.mark(), (last, last_before));
                 i += 1;
                 continue;
             }
@@ -634,12 +661,14 @@ fn fold_ascii_runs<S: Sink>(text: &[u8], steps: Disguises, sink: &mut S) {
         if k != 0 {
             let disguises = if k == crate::ASCII_SKELETON[b as usize] { Disguises::NONE } else { Disguises::LEET };
             let letter = k.is_ascii_lowercase();
+            let before = b.to_ascii_lowercase();
             if repeat && letter && k == last {
-                sink.repeat(i, disguises);
+                sink.repeat(i, again(before, last_before) | disguises);
             } else {
                 sink.push(k, b, i, disguises);
                 last = if letter { k } else { 0 };
             }
+            last_before = before;
         }
         i += 1;
     }
@@ -688,7 +717,7 @@ impl Sink for FoldedSink<'_> {
     }
     fn repeat(&mut self, _: usize, disguises: Disguises) {
         if let Some(last) = self.out.disguises.last_mut() {
-            *last |= Disguises::REPEAT | disguises;
+            *last |= disguises;
         }
     }
     fn separator(&mut self) {
@@ -918,6 +947,21 @@ mod tests {
             t.disguises_against(0, &traditional.before, &traditional.disguises).names().collect::<Vec<_>>(),
             ["traditional"]
         );
+        // `i` for `l` counts as leetspeak, a letter less as a repeat.
+        let pills = fold("pills", Disguises::STEPS);
+        let against = |text: &str| {
+            let t = fold(text, Disguises::STEPS);
+            t.disguises_against(0, &pills.before, &pills.disguises).names().collect::<Vec<_>>()
+        };
+        assert!(against("PILLS").is_empty());
+        assert_eq!(against("pils"), ["repeat"]);
+        assert_eq!(against("p1lls"), ["leet"]);
+        // The limit: where `i`, `l` and `1` fold into one letter, only the
+        // first says how it was written, and a letter doubled in the entry
+        // is doubled however often it is in the text.
+        assert!(against("pi11s").is_empty());
+        assert!(against("piiiils").is_empty());
+        assert!(against("piils").is_empty());
         // An entry with a double letter, written so.
         let book = fold("bookkeeper", Disguises::STEPS);
         assert!(fold("bookkeeper", Disguises::STEPS).disguises_against(0, &book.before, &book.disguises).is_empty());
