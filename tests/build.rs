@@ -18,6 +18,7 @@ const GUESTS: &[&str] = &[
     "reject-init",
     "hostile",
     "other-contract",
+    "text-fold",
 ];
 
 fn main() {

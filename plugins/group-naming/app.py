@@ -7,6 +7,15 @@ one of the configured labels (e.g. `verified-organisation`). A name longer
 than `max_name_chars` characters, or one with no letter or digit in it, is
 denied.
 
+Terms are matched on the text as the host folds it (the contract's `text`
+interface, through `groupgate.fold`), the folding the standard
+`prohibited-content` policy matches on: case, full-width forms, diacritics
+and everything but letters and digits set aside, and three disguises undone,
+look-alike letters of other scripts (`Gоvernment` with a Cyrillic `о`),
+digits and symbols for letters (`P0L1CE`) and Traditional characters for
+Simplified ones. The evidence names the term, and how the name wrote it when
+that differs.
+
 Before any of that, a founder whose group creations were denied citing
 Art. 8 `max_denied_names` times or more in the last 24 hours has the next
 one held for a moderator (`naming-attempts`): someone trying name after
@@ -35,7 +44,6 @@ in Python".
 """
 
 import json
-import unicodedata
 
 import groupgate
 import wit_world
@@ -52,13 +60,16 @@ COUNTER = "naming_denials"
 WINDOW = "24h"
 
 
-def skeleton(text: str) -> str:
-    """The text as terms are matched on it: compatibility forms folded
-    (full-width letters, ligatures), case folded, and everything that is not
-    a letter or digit removed, so `O.F.F.I.C.I.A.L` and `ＯＦＦＩＣＩＡＬ`
-    read as `official`."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return "".join(c for c in folded if c.isalnum())
+# The disguises undone before terms are matched, on the text and on the
+# terms alike. Not `repeat`: doubled letters are how many names are spelt.
+FOLD_STEPS = {"traditional": True, "confusable": True, "leet": True}
+
+
+def folded(text: str) -> str:
+    """The text as terms are matched on it, folded by the host: so
+    `O.F.F.I.C.I.A.L`, `ＯＦＦＩＣＩＡＬ`, `0ff1c1al` and `оfficial` (a
+    Cyrillic `о`) all read as `official` does."""
+    return groupgate.fold(text, **FOLD_STEPS).text
 
 
 def allow() -> types.Verdict:
@@ -93,7 +104,7 @@ class WitWorld(wit_world.WitWorld):
         if unknown:
             raise Err(f"unknown config key `{unknown[0]}` (known: {', '.join(sorted(KNOWN_KEYS))})")
         terms = given.get("official_terms", DEFAULT_TERMS)
-        if not isinstance(terms, list) or not all(isinstance(t, str) and skeleton(t) for t in terms):
+        if not isinstance(terms, list) or not all(isinstance(t, str) and folded(t) for t in terms):
             raise Err("config `official_terms` must be a list of terms, each with a letter or digit")
         labels = given.get("exempt_labels", [])
         if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
@@ -107,7 +118,7 @@ class WitWorld(wit_world.WitWorld):
         max_denied = given.get("max_denied_names", 3)
         if isinstance(max_denied, bool) or not isinstance(max_denied, int) or max_denied < 1:
             raise Err(f"config `max_denied_names` must be a whole number of at least 1, not {max_denied!r}")
-        settings.terms = [(skeleton(t), t) for t in terms]
+        settings.terms = [(folded(t), t) for t in terms]
         settings.exempt = set(labels)
         settings.max_chars = max_chars
         settings.check_description = check_description
@@ -185,11 +196,17 @@ class WitWorld(wit_world.WitWorld):
 
 
 def official_term(text: str) -> str | None:
-    """The configured term, as written in the config, found in `text`."""
-    flat = skeleton(text)
-    for folded, term in settings.terms:
-        if folded in flat:
-            return term
+    """The configured term, as written in the config, found in `text`; with
+    what `text` wrote for it when that is not the term itself."""
+    flat = groupgate.fold(text, **FOLD_STEPS)
+    for term_folded, term in settings.terms:
+        at = flat.text.find(term_folded)
+        if at < 0:
+            continue
+        # `offsets` gives, per character of the folded text, the index of the
+        # character of `text` it comes from: Python slices the original.
+        written = text[flat.offsets[at] : flat.offsets[at + len(term_folded) - 1] + 1]
+        return term if written.casefold() == term.casefold() else f"{term}, written `{written}`"
     return None
 
 

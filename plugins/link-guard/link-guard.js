@@ -8,6 +8,11 @@
 // a moderator; a listed domain covers its subdomains. Attachments (Art. 10):
 // a file whose name ends in an executable type is denied.
 //
+// A domain disguised with letters of other scripts that look like Latin ones
+// (`zоrblax.example` with a Cyrillic `о`, `𝐳orblax.example`) is read as the
+// Latin letters, folded by the host (the contract's `text` interface,
+// through `groupgate.fold`), so a look-alike of a listed domain is listed.
+//
 // Links are counted in the policy's own counter `links`, of the sender, which
 // its manifest declares with the window "1h":
 //
@@ -110,8 +115,8 @@ function isWordChar(c) {
  * the last `@`: whatever follows (a port, a closing bracket, a comma, `。`)
  * ends it, so `(https://blocked.example)` and `https://blocked.example，看`
  * name `blocked.example`. Full-width forms and the ideographic full stop read
- * as their ASCII, as browsers read them. A host in another script ends at
- * its first non-ASCII letter, so no list entry matches it.
+ * as their ASCII, as browsers read them. A letter beyond ASCII is read by
+ * `lookAlikeHost`.
  */
 function hostAt(lower, start) {
   let end = start;
@@ -124,15 +129,69 @@ function hostAt(lower, start) {
   let i = from;
   for (; i < end; i++) {
     const c = asciiOf(lower.charCodeAt(i));
-    if (!((c >= "a" && c <= "z") || (c >= "0" && c <= "9") || c === "." || c === "-")) {
+    if (!isHostChar(c)) {
+      if (c >= "\u0080") {
+        // Another script: the host call is paid only by such links.
+        return lookAlikeHost(lower, from, end);
+      }
       break;
     }
     host += c;
   }
+  return [trimDots(host), i];
+}
+
+/**
+ * `hostAt` for an authority (`from` to `end`) with characters beyond ASCII:
+ * each letter that the host's fold (the skeleton, and letters of other
+ * scripts that look like Latin ones as those) reads as ASCII letters or
+ * digits is read so (Cyrillic `о` as `o`, `𝐳` as `z`, `é` as `e`), the
+ * combining marks on a letter go with it, and the first other character
+ * (a letter of another script, `看`) ends the host, so no list entry
+ * matches a host really written in another script.
+ */
+function lookAlikeHost(lower, from, end) {
+  // By characters, as the fold's offsets count them, not UTF-16 units.
+  const chars = Array.from(lower.slice(from, end));
+  const folded = groupgate.fold(chars.join(""), { confusable: true });
+  // What each character folds to: "" for one the fold drops.
+  const as = chars.map(() => "");
+  Array.from(folded.text).forEach((c, i) => {
+    as[folded.offsets[i]] += c;
+  });
+  let host = "";
+  let at = from;
+  for (let i = 0; i < chars.length; i++) {
+    const c = chars[i];
+    const ascii = asciiOf(c.codePointAt(0));
+    if (isHostChar(ascii)) {
+      host += ascii;
+    } else if (ascii < "\u0080" || !(/^[a-z0-9]+$/.test(as[i]) || (as[i] === "" && isCombiningMark(c)))) {
+      break;
+    } else {
+      host += as[i];
+    }
+    at += c.length;
+  }
+  return [trimDots(host), at];
+}
+
+/** A letter, digit, dot or hyphen of a host name (in ASCII). */
+function isHostChar(c) {
+  return (c >= "a" && c <= "z") || (c >= "0" && c <= "9") || c === "." || c === "-";
+}
+
+/** A combining diacritical mark (U+0300 to U+036F), part of the letter before it. */
+function isCombiningMark(c) {
+  return c >= "\u0300" && c <= "\u036f";
+}
+
+/** `host` without trailing dots (`example.com.` is `example.com`). */
+function trimDots(host) {
   while (host.endsWith(".")) {
     host = host.slice(0, -1);
   }
-  return [host, i];
+  return host;
 }
 
 /** The character of code `code`, full-width ASCII and full stops as ASCII. */
@@ -143,7 +202,7 @@ function asciiOf(code) {
   if (code >= 0xff01 && code <= 0xff5e) {
     return String.fromCharCode(code - 0xfee0).toLowerCase();
   }
-  return String.fromCharCode(code);
+  return String.fromCodePoint(code);
 }
 
 /**

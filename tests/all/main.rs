@@ -12,3 +12,4 @@ mod request_encoding;
 mod server;
 mod state_redis;
 mod test_runner;
+mod text_folding;

@@ -2,7 +2,8 @@
 //! `policies/polyglot`. `scripts/build-components` builds `link-guard`
 //! (componentize-js) and `group-naming` (componentize-py) from source, its
 //! toolchains installed from npm and PyPI as their lock files pin them; then
-//! `groupgate test` runs the set's cases, and a server serving all three
+//! `groupgate test` runs the set's cases, both policies fold disguised text
+//! through the host's `text` interface, and a server serving all three
 //! languages reloads an edited JavaScript policy under load without failing
 //! a request, and restarts from its compile cache without compiling.
 
@@ -65,6 +66,57 @@ fn the_javascript_and_python_sdks_read_the_request_encoding_as_the_rust_reader_d
         let out = Command::new(tool).arg(repo_root().join(script)).output().expect("run the SDK's test");
         assert!(out.status.success(), "{script}:\n{}", text(&out));
     }
+}
+
+/// `groupgate eval` of `request` on `policies/polyglot`: the decision.
+fn eval(hook: &str, request: &str, cache: &Path) -> serde_json::Value {
+    use std::io::Write as _;
+    let mut child = Command::new(GROUPGATE)
+        .args(["eval", "--policies", "policies/polyglot", "--hook", hook, "--cache-dir", cache.to_str().unwrap(), "-"])
+        .current_dir(repo_root())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run groupgate eval");
+    child.stdin.take().unwrap().write_all(request.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&out)))
+}
+
+#[test]
+fn the_javascript_and_python_policies_fold_disguised_text_through_the_host() {
+    built();
+    let cache = tempfile::tempdir().unwrap();
+    let user = r#"{ "id": "usr-42", "identity_verified": true, "credit_level": 3, "region": "CN-11", "groups_created": 1, "groups_joined": 2, "labels": [] }"#;
+    let group = r#"{ "id": "grp-7", "name": "Riverside cycling club", "category": "community", "region": "CN-11", "member_count": 42, "member_limit": 500, "founder_id": "usr-1" }"#;
+    // JavaScript: a blocked domain written with a Cyrillic `о` (U+043E) and
+    // with mathematical letters, read as Latin by `groupgate.fold`.
+    let message = format!(
+        r#"{{ "id": "msg-1", "group": {group}, "sender": {user}, "sender_role": "member", "text": "cheap at https://z\u043erblax.example and https://\ud835\udc1f\ud835\udc2bee-qwexium.example", "attachments": [], "sent_at": 1764316800000 }}"#
+    );
+    let decision = eval("message", &message, cache.path());
+    assert_eq!(decision["outcome"], "deny", "{decision:#}");
+    let evidence: Vec<_> = decision["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["policy"] == "link-guard" && r["code"] == "blocked-link")
+        .map(|r| r["evidence"].as_str().unwrap())
+        .collect();
+    assert_eq!(evidence, ["zorblax.example", "free-qwexium.example"], "{decision:#}");
+    // Python: an official term with a Cyrillic `о` and digits for letters,
+    // found by `groupgate.fold` and quoted from the name by its offsets.
+    let creation = format!(
+        r#"{{ "id": "req-1", "founder": {user}, "name": "G\u043evernment P0L1CE", "description": "", "category": "community", "region": "CN-11", "member_limit": 100, "requested_at": 1764316800000 }}"#
+    );
+    let decision = eval("group-creation", &creation, cache.path());
+    assert_eq!(decision["outcome"], "review", "{decision:#}");
+    let reason = &decision["reasons"][0];
+    assert_eq!(reason["policy"], "group-naming", "{decision:#}");
+    assert_eq!(reason["code"], "impersonates-official-body", "{decision:#}");
+    assert_eq!(reason["evidence"], "government, written `G\u{43e}vernment`", "{decision:#}");
 }
 
 /// Requests in all three languages' hooks, with what each must decide.

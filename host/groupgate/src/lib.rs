@@ -48,7 +48,7 @@ pub use manifest::{
     StateSettings, TESTS_DIR, parse_toml,
 };
 pub use request::{Request, RequestError};
-pub use sandbox::{HostInterface, Log, PolicyState, Runtime, RuntimeBuilder, printable};
+pub use sandbox::{HostInterface, Log, PolicyState, Runtime, RuntimeBuilder, TEXT_MAX_BYTES, Text, printable};
 pub use set::{POLICY_ERROR, PolicySet};
 pub use source::{Folder, SetSource};
 pub use wire::{

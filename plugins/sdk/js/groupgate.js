@@ -26,10 +26,20 @@
 // `attachment.size`, counts), enums their WIT names as strings (`"manager"`,
 // `"invite"`), an absent `option` `undefined`.
 //
+// Text folding comes from the host (the contract's `text` interface), so a
+// policy matches disguised words as the standard policies do without Unicode
+// tables of its own (the engine has none):
+//
+//   const { text, offsets } = groupgate.fold("Ｚ0RBL@X", { leet: true });
+//   // text "zorbiax"; offsets[i] is the index in Array.from(original) of
+//   // the character text's i-th character (Array.from(text)[i]) came from
+//   groupgate.pinyin("黑雲券");        // "hei yun quan", or undefined
+//
 // componentize-js resolves a relative import of a module in the policy's
 // folder: copy this file next to the policy (scripts/build-components does).
 
 import { abort } from "groupgate:policy/abort@0.2.0";
+import { fold as hostFold, pinyin as hostPinyin } from "groupgate:policy/text@0.2.0";
 
 /** The encoding's version this module reads. */
 export const VERSION = 1;
@@ -351,4 +361,45 @@ export function groupCreation(bytes) {
 /** The membership in `bytes`, what `evaluateMembership` receives. */
 export function membership(bytes) {
   return new Membership(bytes);
+}
+
+const FOLD_STEPS = ["traditional", "confusable", "leet", "repeat"];
+
+/**
+ * `text` folded by the host as the standard `prohibited-content` policy
+ * folds it: the skeleton (NFKC, lower case, the diacritics of Latin, Greek
+ * and Cyrillic letters dropped, everything but letters and digits dropped),
+ * then each step given as true: `traditional` (Traditional Han as
+ * Simplified), `confusable` (look-alike letters of other scripts as Latin
+ * ones), `leet` (`0` `1` `3` `4` `5` `7` `@` `$` as letters, and `l` as
+ * `i`), `repeat` (a letter written several times as one). Fold what you
+ * look for with the same steps as the text.
+ *
+ * Returns `{ text, offsets }`: `offsets` has one number per character of
+ * `text` (as `Array.from(text)` counts them, not UTF-16 units), the index in
+ * `Array.from(original)` of the character it comes from. At most 65,536
+ * bytes of UTF-8 a call: a longer text stops the call as a failure.
+ */
+export function fold(text, steps = {}) {
+  for (const step of Object.keys(steps)) {
+    if (!FOLD_STEPS.includes(step)) {
+      throw new TypeError(`unknown folding step \`${step}\` (known: ${FOLD_STEPS.join(", ")})`);
+    }
+  }
+  const folded = hostFold(text, {
+    traditional: steps.traditional === true,
+    confusable: steps.confusable === true,
+    leet: steps.leet === true,
+    repeat: steps.repeat === true,
+  });
+  return { text: folded.text, offsets: folded.offsets };
+}
+
+/**
+ * The toneless pinyin of `text`, syllables spaced, other letters and digits
+ * kept (`"黑雲券"` → `"hei yun quan"`); `undefined` when it has no Han
+ * character, or one without a reading.
+ */
+export function pinyin(text) {
+  return hostPinyin(text);
 }

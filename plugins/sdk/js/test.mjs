@@ -4,24 +4,38 @@
 // It reads the buffers in ../testdata, written by the Rust reference
 // (plugins/encoding's `Writer` and `set_counts`), and compares every field
 // with ../testdata/expected.json, which that crate's own reader read back
-// from them. The import `groupgate:policy/abort@0.2.0`, which a component
-// gets from the host, is a stub here that records its message.
+// from them. The imports `groupgate:policy/abort@0.2.0` and
+// `groupgate:policy/text@0.2.0`, which a component gets from the host, are
+// stubs here: `abort` records its message, `fold` what it was asked and
+// `pinyin` answers one text (the folding itself is the host's, tested there).
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { register } from "node:module";
 
-// Resolve the host's import to a stub that records what it was asked.
-const stub = "export function abort(message) { globalThis.aborted.push(message); }";
+// Resolve the host's imports to stubs that record what they were asked.
+const stubs = {
+  "groupgate:policy/abort@0.2.0": "export function abort(message) { globalThis.aborted.push(message); }",
+  // As the bindings lift a `folded`: `offsets` a Uint32Array, one per character.
+  "groupgate:policy/text@0.2.0": `
+    export function fold(text, steps) {
+      globalThis.folds.push([text, steps]);
+      const chars = Array.from(text).map((c, i) => [c.toLowerCase(), i]).filter(([c]) => c.trim() !== "");
+      return { text: chars.map(([c]) => c).join(""), offsets: Uint32Array.from(chars, ([, i]) => i) };
+    }
+    export function pinyin(text) { return text === "黑雲券" ? "hei yun quan" : undefined; }`,
+};
 const hooks = `
+const stubs = ${JSON.stringify(stubs)};
 export async function resolve(specifier, context, next) {
-  if (specifier === "groupgate:policy/abort@0.2.0") {
-    return { url: "data:text/javascript,${encodeURIComponent(stub)}", shortCircuit: true };
+  if (Object.hasOwn(stubs, specifier)) {
+    return { url: "data:text/javascript," + encodeURIComponent(stubs[specifier]), shortCircuit: true };
   }
   return next(specifier, context);
 }`;
 register(`data:text/javascript,${encodeURIComponent(hooks)}`);
 globalThis.aborted = [];
+globalThis.folds = [];
 
 const groupgate = await import("./groupgate.js");
 const testdata = new URL("../testdata/", import.meta.url);
@@ -167,5 +181,27 @@ const whole = fixture("message.bin");
 const padded = new Uint8Array(whole.length + 16);
 padded.set(whole, 16);
 eq(groupgate.message(padded.subarray(16)).sender().id, "usr-42", "a request at an offset in its ArrayBuffer");
+
+// Text folding: the steps given as true reach the host as its flags, the
+// others as false; the host's text and offsets come back as they are.
+const NO_STEPS = { traditional: false, confusable: false, leet: false, repeat: false };
+const folded = groupgate.fold("Ａ b𝐂", { confusable: true, leet: true });
+eq(folded.text, "ａb𝐂", "fold's text");
+eq(Array.from(folded.offsets), [0, 2, 3], "fold's offsets count characters, not UTF-16 units");
+eq(globalThis.folds.pop(), ["Ａ b𝐂", { ...NO_STEPS, confusable: true, leet: true }], "fold's steps");
+groupgate.fold("x");
+eq(globalThis.folds.pop(), ["x", NO_STEPS], "fold without steps asks for the skeleton");
+groupgate.fold("x", { traditional: true, repeat: 1 });
+eq(globalThis.folds.pop(), ["x", { ...NO_STEPS, traditional: true }], "only `true` asks for a step");
+assert.throws(
+  () => groupgate.fold("x", { repeats: true }),
+  (e) =>
+    e instanceof TypeError &&
+    e.message === "unknown folding step `repeats` (known: traditional, confusable, leet, repeat)",
+);
+checks++;
+eq(globalThis.folds.length, 0, "an unknown step reaches no host");
+eq(groupgate.pinyin("黑雲券"), "hei yun quan", "pinyin");
+eq(groupgate.pinyin("zorblax"), undefined, "pinyin of no Han");
 
 console.log(`groupgate.js: ${checks} checks on ${Object.keys(expected).length} fixtures passed`);

@@ -23,6 +23,16 @@ those of a user, group or attachment attributes (`sender.credit_level`,
 `group.member_count`, `attachment.name`). Numbers are `int`; enums the
 generated `types.Role` and `types.MembershipKind`; an absent option `None`.
 
+Text folding comes from the host (the contract's `text` interface), so a
+policy matches disguised words as the standard policies do without Unicode
+tables of its own::
+
+    folded = groupgate.fold("Ｚ0RBL@X", leet=True)
+    folded.text                 # "zorbiax"
+    folded.offsets              # per character of folded.text, the index
+                                # in the original string it came from
+    groupgate.pinyin("黑雲券")   # "hei yun quan", or None
+
 componentize-py finds this module on its Python path: give its folder with
 `-p` (`scripts/build-components` passes `-p plugins/sdk/python`).
 """
@@ -30,6 +40,7 @@ componentize-py finds this module on its Python path: give its folder with
 import struct
 
 from wit_world.imports import abort, types
+from wit_world.imports import text as _text
 
 #: The encoding's version this module reads.
 VERSION = 1
@@ -395,3 +406,44 @@ def group_creation(data: bytes) -> GroupCreation:
 def membership(data: bytes) -> Membership:
     """The membership in `data`, what `evaluate_membership` receives."""
     return Membership(data)
+
+
+_FOLD_STEP_NAMES = ("TRADITIONAL", "CONFUSABLE", "LEET", "REPEAT")
+_FOLD_STEPS: dict = {}
+
+
+def fold(
+    text: str, *, traditional: bool = False, confusable: bool = False, leet: bool = False, repeat: bool = False
+) -> "_text.Folded":
+    """`text` folded by the host as the standard `prohibited-content` policy
+    folds it: the skeleton (NFKC, lower case, the diacritics of Latin, Greek
+    and Cyrillic letters dropped, everything but letters and digits
+    dropped), then each step given as True: `traditional` (Traditional Han as
+    Simplified), `confusable` (look-alike letters of other scripts as Latin
+    ones), `leet` (`0` `1` `3` `4` `5` `7` `@` `$` as letters, and `l` as
+    `i`), `repeat` (a letter written several times as one). Fold what you
+    look for with the same steps as the text.
+
+    Returns a record with `text`, the folded text, and `offsets`, one int per
+    character of it: the index in `text` (the original) of the character it
+    comes from, so `text[offsets[i] : offsets[j - 1] + 1]` is what a match at
+    `folded.text[i:j]` stands for. At most 65,536 bytes of UTF-8 a call: a
+    longer text stops the call as a failure."""
+    key = (bool(traditional), bool(confusable), bool(leet), bool(repeat))
+    steps = _FOLD_STEPS.get(key)
+    if steps is None:
+        # Made once per combination: arithmetic on an `enum.Flag` is slow
+        # in an interpreter without a JIT.
+        steps = _text.FoldSteps(0)
+        for wanted, step in zip(key, _FOLD_STEP_NAMES):
+            if wanted:
+                steps |= _text.FoldSteps[step]
+        _FOLD_STEPS[key] = steps
+    return _text.fold(text, steps)
+
+
+def pinyin(text: str) -> str | None:
+    """The toneless pinyin of `text`, syllables spaced, other letters and
+    digits kept (`"黑雲券"` → `"hei yun quan"`); None when it has no Han
+    character, or one without a reading."""
+    return _text.pinyin(text)

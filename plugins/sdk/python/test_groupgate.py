@@ -4,11 +4,14 @@
 It reads the buffers in ../testdata, written by the Rust reference
 (plugins/encoding's `Writer` and `set_counts`), and compares every field
 with ../testdata/expected.json, which that crate's own reader read back from
-them. The modules componentize-py generates (`wit_world.imports.abort` and
-`wit_world.imports.types`) are stubs here: `abort` records its message, and
-the enums are those of the WIT, numbered as the generated ones are.
+them. The modules componentize-py generates (`wit_world.imports.abort`,
+`wit_world.imports.text` and `wit_world.imports.types`) are stubs here:
+`abort` records its message, `fold` what it was asked and `pinyin` answers
+one text (the folding itself is the host's, tested there), and the enums and
+flags are those of the WIT, numbered as the generated ones are.
 """
 
+import dataclasses
 import enum
 import json
 import struct
@@ -35,17 +38,43 @@ class MembershipKind(enum.Enum):
     INVITE = 1
 
 
+class FoldSteps(enum.Flag):
+    TRADITIONAL = enum.auto()
+    CONFUSABLE = enum.auto()
+    LEET = enum.auto()
+    REPEAT = enum.auto()
+
+
+@dataclasses.dataclass
+class Folded:
+    text: str
+    offsets: list[int]
+
+
+folds: list[tuple[str, FoldSteps]] = []
+
+
+def _fold(text: str, steps: FoldSteps) -> Folded:
+    """Records the call; lower-cases and drops spaces, with offsets."""
+    folds.append((text, steps))
+    kept = [(c.lower(), i) for i, c in enumerate(text) if not c.isspace()]
+    return Folded(text="".join(c for c, _ in kept), offsets=[i for _, i in kept])
+
+
 def _stub_bindings() -> None:
     wit_world = pytypes.ModuleType("wit_world")
     imports = pytypes.ModuleType("wit_world.imports")
     abort = pytypes.ModuleType("wit_world.imports.abort")
     abort.abort = aborted.append
+    text = pytypes.ModuleType("wit_world.imports.text")
+    text.FoldSteps, text.Folded, text.fold = FoldSteps, Folded, _fold
+    text.pinyin = lambda t: "hei yun quan" if t == "黑雲券" else None
     wit_types = pytypes.ModuleType("wit_world.imports.types")
     wit_types.Role = Role
     wit_types.MembershipKind = MembershipKind
     wit_world.imports = imports
-    imports.abort, imports.types = abort, wit_types
-    for module in (wit_world, imports, abort, wit_types):
+    imports.abort, imports.text, imports.types = abort, text, wit_types
+    for module in (wit_world, imports, abort, text, wit_types):
         sys.modules[module.__name__] = module
 
 
@@ -174,6 +203,28 @@ class Fixtures(unittest.TestCase):
         m = groupgate.message(bytes(data))
         self.assertEqual(m.sender().region, "CN-44")
         self.aborts(lambda: m.sender().id, MALFORMED)
+
+
+class TextFolding(unittest.TestCase):
+    def test_the_steps_given_reach_the_host_as_its_flags(self) -> None:
+        folds.clear()
+        folded = groupgate.fold("Ａ b𝐂", confusable=True, leet=True)
+        self.assertEqual((folded.text, folded.offsets), ("ａb𝐂", [0, 2, 3]))
+        self.assertEqual(folds.pop(), ("Ａ b𝐂", FoldSteps.CONFUSABLE | FoldSteps.LEET))
+        groupgate.fold("x")
+        self.assertEqual(folds.pop(), ("x", FoldSteps(0)), "no step: the skeleton")
+        groupgate.fold("x", traditional=True, confusable=True, leet=True, repeat=True)
+        every = FoldSteps.TRADITIONAL | FoldSteps.CONFUSABLE | FoldSteps.LEET | FoldSteps.REPEAT
+        self.assertEqual(folds.pop(), ("x", every))
+        with self.assertRaises(TypeError):
+            groupgate.fold("x", repeats=True)
+        with self.assertRaises(TypeError):
+            groupgate.fold("x", True)
+        self.assertEqual(folds, [], "a wrong call reaches no host")
+
+    def test_pinyin_is_the_hosts(self) -> None:
+        self.assertEqual(groupgate.pinyin("黑雲券"), "hei yun quan")
+        self.assertIsNone(groupgate.pinyin("zorblax"))
 
 
 if __name__ == "__main__":

@@ -85,8 +85,10 @@
 //! asks the platform to act, `.increment()` adds to a counter, and
 //! [`Verdict::and`] combines the verdicts of several rules. [`parse_config`]
 //! reads `[config]` into a serde type with errors naming the key,
-//! [`data_file`] and [`entries`] read `[data]` files, and [`skeleton`] is the
-//! text normalisation every standard policy matches on.
+//! [`data_file`] and [`entries`] read `[data]` files, [`skeleton`] is the
+//! text normalisation every standard policy matches on, and [`fold`] adds
+//! the steps that undo disguises (Traditional characters, look-alike
+//! letters, leetspeak, repeated letters) that `prohibited-content` takes.
 
 extern crate self as groupgate_sdk;
 
@@ -110,7 +112,10 @@ pub use bindings::groupgate::policy::types::{
     DataFile, Increment, Measure, MeasureKind, Outcome, Reason, Target, Verdict,
 };
 pub use groupgate_encoding::{Attachment, Attachments, Group, MembershipKind, Role, Strings, User};
-pub use groupgate_text::{ASCII_SKELETON, skeleton, skeleton_bytes_into, skeleton_into, skeleton_with_breaks_into};
+pub use groupgate_text::{
+    ASCII_SKELETON, Disguises, Folded, fold, fold_entry, fold_into, pinyin, skeleton, skeleton_bytes_into,
+    skeleton_into, skeleton_with_breaks_into,
+};
 
 /// A content policy. `init` builds it once per instance from the manifest's
 /// `[config]` (as JSON) and `[data]` files; the hooks are then called for each

@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, StoreContextMut};
 
-pub use host::{HostInterface, Log};
+pub use host::{HostInterface, Log, TEXT_MAX_BYTES, Text};
 pub(crate) use request::{Aborted, Encoded};
 pub use state::PolicyState;
 pub use state::printable;
@@ -89,7 +89,7 @@ impl Drop for Inner {
 /// Makes a [`Runtime`]. Every setting has a default, so
 /// `Runtime::builder().build()` is a runtime that compiles every component
 /// it loads (once), keeps nothing on disk, knows no standard plugin and
-/// offers policies the `log` interface.
+/// offers policies the `log` and `text` interfaces.
 ///
 /// ```no_run
 /// use groupgate::{Log, Runtime};
@@ -118,7 +118,7 @@ impl Default for RuntimeBuilder {
             cache_dir: None,
             perf_map: false,
             builtins: Vec::new(),
-            interfaces: vec![Arc::new(Log::default())],
+            interfaces: vec![Arc::new(Log::default()), Arc::new(Text::default())],
             state: None,
         }
     }
@@ -150,9 +150,9 @@ impl RuntimeBuilder {
     }
 
     /// Offers policies `interface`, replacing one of the same name (the
-    /// default `log`, say). Adding a host interface means adding it to the
-    /// contract (`wit/policy.wit`), implementing [`HostInterface`] in a module
-    /// of its own, and passing a value of it here.
+    /// default `log` or `text`, say). Adding a host interface means adding it
+    /// to the contract (`wit/policy.wit`), implementing [`HostInterface`] in a
+    /// module of its own, and passing a value of it here.
     pub fn host_interface(&mut self, interface: impl HostInterface) -> &mut Self {
         self.interfaces.retain(|i| i.name() != interface.name());
         self.interfaces.push(Arc::new(interface));
