@@ -100,3 +100,61 @@ fn devanagari_keeps_its_vowel_signs_but_not_its_punctuation() {
     assert_eq!(skeleton("ब।म"), "बम");
     assert_eq!(skeleton("किताब"), "किताब");
 }
+
+/// The folding steps against disguise, through `groupgate-text`'s public
+/// API (its own unit tests run in the plugins' workspace, which `cargo
+/// test` here does not build).
+mod folding {
+    use groupgate_text::{Disguises, fold, fold_bytes_into, fold_entry, pinyin};
+
+    fn folded(text: &str) -> String {
+        fold(text, Disguises::STEPS).text
+    }
+
+    #[test]
+    fn each_step_undoes_its_disguise() {
+        assert_eq!(folded("黑雲劵"), "黑云券");
+        assert_eq!(folded("z\u{43e}rblax"), folded("zorblax"));
+        assert_eq!(folded("z0rbl@x"), folded("zorblax"));
+        assert_eq!(folded("zzoorrbbllaaxx"), folded("zorblax"));
+        assert_eq!(folded("room 101"), "rom101");
+        assert_eq!(folded("\u{43f}\u{440}\u{438}\u{432}\u{435}\u{442}"), "\u{43f}\u{440}\u{438}\u{432}\u{435}\u{442}");
+        assert_eq!(pinyin("黑雲券").as_deref(), Some("hei yun quan"));
+        let forms: Vec<String> = fold_entry("1989", Disguises::STEPS).into_iter().map(|f| f.text).collect();
+        assert_eq!(forms, ["1989", "i989"]);
+    }
+
+    /// ASCII text is folded by a path of its own (table lookups, one pass);
+    /// a Han character after it sends the same text down the general path
+    /// (NFKC, a run at a time). Both must fold alike, byte for byte, with
+    /// the same sources, disguises and breaks.
+    #[test]
+    fn ascii_folds_as_any_text_does() {
+        let alphabets: [&[u8]; 2] = [b"aAlLi1I0o34@$5 7.-\t9xZ", b"aAlLiIoO .-\t9xZz2'"];
+        let mut seed = 0x2545_f491_u32;
+        let mut bytes = Vec::new();
+        let mut scratch = groupgate_text::Folded::default();
+        for round in 0..10_000 {
+            let alphabet = alphabets[round % 2];
+            let mut text = String::new();
+            for _ in 0..(seed % 14) {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                text.push(char::from(alphabet[(seed as usize) % alphabet.len()]));
+            }
+            for steps in [Disguises::STEPS, Disguises::NONE, Disguises::LEET, Disguises::REPEAT] {
+                let ascii = fold(&text, steps);
+                let general = fold(&format!("{text}一"), steps);
+                let n = ascii.text.len();
+                assert_eq!(format!("{}一", ascii.text), general.text, "{text:?} {steps:?}");
+                assert_eq!(ascii.before[..], general.before[..n], "{text:?} {steps:?}");
+                assert_eq!(ascii.disguises[..], general.disguises[..n], "{text:?} {steps:?}");
+                assert_eq!(ascii.source[..], general.source[..n], "{text:?} {steps:?}");
+                assert_eq!(ascii.breaks[..n], general.breaks[..n], "{text:?} {steps:?}");
+                fold_bytes_into(&text, steps, &mut bytes, &mut scratch);
+                assert_eq!(bytes, ascii.text.as_bytes(), "{text:?} {steps:?}");
+            }
+        }
+    }
+}
