@@ -137,11 +137,13 @@ mod folding {
         for round in 0..10_000 {
             let alphabet = alphabets[round % 2];
             let mut text = String::new();
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            let mut pick = seed;
             for _ in 0..(seed % 14) {
-                seed ^= seed << 13;
-                seed ^= seed >> 17;
-                seed ^= seed << 5;
-                text.push(char::from(alphabet[(seed as usize) % alphabet.len()]));
+                pick = pick.rotate_left(5).wrapping_mul(0x9e37_79b9);
+                text.push(char::from(alphabet[(pick >> 16) as usize % alphabet.len()]));
             }
             for steps in [Disguises::STEPS, Disguises::NONE, Disguises::LEET, Disguises::REPEAT] {
                 let ascii = fold(&text, steps);

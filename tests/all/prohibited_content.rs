@@ -246,7 +246,7 @@ fn evidence_of(set: &PolicySet, text: &str) -> String {
 #[test]
 fn each_list_sees_through_only_the_disguises_it_takes() {
     let config = "[config.lists.strict]\n\
-                  [config.lists.plain]\ntraditional = false\nconfusables = false\nleet = false\nrepeats = false\n\
+                  [config.lists.plain]\ntraditional = false\nconfusable = false\nleet = false\nrepeat = false\n\
                   [config.lists.spoken]\npinyin = true\n";
     let set = set_with(
         config,
@@ -335,4 +335,36 @@ fn no_clean_word_matches_a_listed_entry_however_the_text_is_folded() {
     assert!(items.len() >= 20_000 && english >= 10_000 && chinese >= 5_000, "the clean list is too small");
     assert!(entries >= 200, "{entries} entries");
     assert!(flagged.is_empty(), "clean items denied or held:\n{}", flagged.join("\n"));
+}
+
+#[test]
+fn an_entry_of_digits_is_found_only_where_the_text_wrote_them() {
+    let set = set_with("", &[("words", "14\n1989\n")]).unwrap_or_else(|e| panic!("{e}"));
+    for found in ["14", "in1989", "1989!", "year 1 9 8 9"] {
+        assert_eq!(set.evaluate_message(&message(found)).unwrap().outcome, Outcome::Deny, "{found:?}");
+    }
+    // `14` read as letters is `ia`, and `1989` is `i989`: not in these.
+    for clean in ["media", "asia", "i989", "ia"] {
+        assert_eq!(set.evaluate_message(&message(clean)).unwrap().outcome, Outcome::Allow, "{clean:?}");
+    }
+    let err = set_with("", &[("words", "@\n")]).err().unwrap();
+    assert!(err.contains("entry `@` has no letters or digits"), "{err}");
+}
+
+#[test]
+fn a_word_after_one_ending_in_its_first_letter_is_still_a_word() {
+    let set = set_with("[config.lists.words]\npinyin = true\n", &[("words", "<meth>\n黑云券\n")])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(evidence_of(&set, "I am meth"), "text: list `words` entry `<meth>`");
+    assert_eq!(evidence_of(&set, "uh heiyunquan"), "text: list `words` entry `黑云券` (pinyin)");
+}
+
+#[test]
+fn patterns_see_the_skeleton_and_allowed_terms_hide_them() {
+    let config = "[config]\nallow_lists = [\"ok\"]\n[config.lists.words]\npatterns = [\"pil+s\", \"z[o0]rblax\"]\n";
+    let set = set_with(config, &[("words", "vorpex\n"), ("ok", "pills-free\n")]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(evidence_of(&set, "cheap PILLS"), "text: list `words` pattern `pil+s`");
+    assert_eq!(evidence_of(&set, "z0rblax"), "text: list `words` pattern `z[o0]rblax`");
+    assert_eq!(evidence_of(&set, "a pills-free zone"), "Allow");
+    assert_eq!(evidence_of(&set, "pills-free pills"), "text: list `words` pattern `pil+s`");
 }

@@ -12,9 +12,10 @@
 //!   such a file), `patterns` (regular expressions matched on the skeleton),
 //!   `severity` (`deny`, the default, or `review`), and for a deny list
 //!   `escalate = true` with `suspend_secs` (default 86400). Its folding
-//!   steps, each a bool: `traditional`, `confusables`, `leet`, `repeats`
-//!   (on unless set to false) and `pinyin` (off unless set to true: a Han
-//!   entry also matches its toneless pinyin, as a whole word). Without
+//!   steps, each a bool named as the evidence names the disguise:
+//!   `traditional`, `confusable`, `leet`, `repeat` (on unless set to false)
+//!   and `pinyin` (off unless set to true: a Han entry of two characters or
+//!   more also matches its toneless pinyin, as a whole word). Without
 //!   `lists`, every `[data]` file not named in `allow_lists` is a deny list
 //!   with every step but `pinyin`.
 //! - `allow_lists`: `[data]` files of terms that never trigger: a listed
@@ -78,11 +79,11 @@ struct ListConfig {
     #[serde(default = "on")]
     traditional: bool,
     #[serde(default = "on")]
-    confusables: bool,
+    confusable: bool,
     #[serde(default = "on")]
     leet: bool,
     #[serde(default = "on")]
-    repeats: bool,
+    repeat: bool,
     #[serde(default)]
     pinyin: bool,
 }
@@ -97,9 +98,9 @@ impl ListConfig {
         let mut accepts = Disguises::NONE;
         for (on, step) in [
             (self.traditional, Disguises::TRADITIONAL),
-            (self.confusables, Disguises::CONFUSABLE),
+            (self.confusable, Disguises::CONFUSABLE),
             (self.leet, Disguises::LEET),
-            (self.repeats, Disguises::REPEAT),
+            (self.repeat, Disguises::REPEAT),
             (self.pinyin, Disguises::PINYIN),
         ] {
             if on {
@@ -127,9 +128,9 @@ impl Default for ListConfig {
             escalate: false,
             suspend_secs: None,
             traditional: true,
-            confusables: true,
+            confusable: true,
             leet: true,
-            repeats: true,
+            repeat: true,
             pinyin: false,
         }
     }
@@ -159,6 +160,9 @@ struct Needle {
     whole: (bool, bool),
     /// Whether this is the entry's pinyin.
     pinyin: bool,
+    /// Whether the text must have written `before` as it stands: an entry
+    /// without letters, whose digits a form reads as letters.
+    literal: bool,
 }
 
 /// Something a list matches: an entry (a word, through the automaton) or a
@@ -194,17 +198,20 @@ type Found = Vec<(&'static str, usize, Disguises)>;
 struct Scratch {
     bytes: Vec<u8>,
     folded: Folded,
+    /// The text folded by no step, for patterns.
+    skeleton: Folded,
 }
 
-/// Allowed spans, sorted by start, each with the furthest end of any span
-/// starting at or before it: whether a match lies inside one is then a
-/// binary search, however many there are.
+/// Allowed spans, as the first and last character of the text each covers,
+/// sorted by start, each with the furthest end of any span starting at or
+/// before it: whether a match lies inside one is then a binary search,
+/// however many there are.
 struct Allowed {
-    spans: Vec<(usize, usize)>,
+    spans: Vec<(u32, u32)>,
 }
 
 impl Needle {
-    fn new(rule: usize, form: &Folded, whole: bool, pinyin: bool) -> Self {
+    fn new(rule: usize, form: &Folded, whole: bool, pinyin: bool, literal: bool) -> Self {
         // Whole-word ends matter for Latin letters and digits, which other
         // words continue; Han text has no spaces to stand between words.
         let latin = |b: Option<&u8>| whole && b.is_some_and(u8::is_ascii);
@@ -216,12 +223,13 @@ impl Needle {
             disguises: form.disguises.clone().into_boxed_slice(),
             whole: (latin(bytes.first()), latin(bytes.last())),
             pinyin,
+            literal,
         }
     }
 }
 
 impl Allowed {
-    fn new(mut spans: Vec<(usize, usize)>) -> Self {
+    fn new(mut spans: Vec<(u32, u32)>) -> Self {
         spans.sort_unstable();
         let mut furthest = 0;
         for span in &mut spans {
@@ -231,8 +239,8 @@ impl Allowed {
         Allowed { spans }
     }
 
-    /// Whether some allowed span holds all of `start..end`.
-    fn covers(&self, start: usize, end: usize) -> bool {
+    /// Whether some allowed span holds characters `start..=end`.
+    fn covers(&self, start: u32, end: u32) -> bool {
         let starting_before = self.spans.partition_point(|&(s, _)| s <= start);
         starting_before > 0 && self.spans[starting_before - 1].1 >= end
     }
@@ -292,17 +300,22 @@ impl Policy for ProhibitedContent {
                     if forms.is_empty() {
                         return Err(format!("data file `{}`: entry `{word}` has no letters or digits", file.name));
                     }
+                    let literal = !fold(word, Disguises::NONE).text.chars().any(char::is_alphabetic);
                     for form in forms {
-                        needles.push(Needle::new(rule, &form, whole, false));
+                        needles.push(Needle::new(rule, &form, whole, false, literal));
                         words.push(form.text);
                     }
+                    // Pinyin for entries of two Han characters or more: one
+                    // syllable (`bing`) is too short a word to stand for one.
+                    let han = word.chars().filter(|c| ('\u{3400}'..='\u{9fff}').contains(c)).count();
                     if list.pinyin
+                        && han >= 2
                         && let Some(spoken) = pinyin(word)
                     {
                         // Pinyin is Latin letters: a whole word, or `hei` would
                         // be found in `their`.
                         for form in fold_entry(&spoken, steps) {
-                            needles.push(Needle::new(rule, &form, true, true));
+                            needles.push(Needle::new(rule, &form, true, true, false));
                             words.push(form.text);
                         }
                     }
@@ -414,27 +427,35 @@ impl ProhibitedContent {
     /// (where each byte came from and what changed it, where words break).
     fn scan(&self, text: &str, field: &'static str, found: &mut Found) {
         let mut scratch = self.scratch.borrow_mut();
-        let Scratch { bytes, folded } = &mut *scratch;
+        let Scratch { bytes, folded, skeleton } = &mut *scratch;
+        let mut ready = false;
         let hit = match &self.matcher {
             Some(matcher) if text.is_ascii() => matcher.any_folding(text.as_bytes(), self.steps),
             Some(matcher) => {
                 fold_bytes_into(text, self.steps, bytes, folded);
+                ready = true;
                 matcher.any(bytes)
             }
             None => false,
         };
-        if !hit && self.patterns.is_none() {
-            return;
-        }
-        fold_into(text, self.steps, folded);
-        let folded = &*folded;
-        let patterns_hit = self.patterns.as_ref().is_some_and(|(set, _)| set.is_match(&folded.text));
+        // Patterns are matched on the skeleton: folded text has no `l`, no
+        // doubled letter and no digit beside a letter, which they may name.
+        let patterns_hit = self.patterns.as_ref().is_some_and(|(set, _)| {
+            fold_into(text, Disguises::NONE, skeleton);
+            set.is_match(&skeleton.text)
+        });
         if !hit && !patterns_hit {
             return;
         }
+        if !ready {
+            fold_into(text, self.steps, folded);
+        }
+        let folded = &*folded;
+        // Matches and allowed terms compare by place in the text, counted in
+        // characters, as patterns and entries are found in two foldings.
         let allowed = self.allowed_spans(folded);
-        let mut record = |rule: usize, start: usize, end: usize, disguises: Disguises| {
-            if !allowed.covers(start, end) {
+        let mut record = |rule: usize, first: u32, last: u32, disguises: Disguises| {
+            if !allowed.covers(first, last) {
                 self.record(found, field, rule, disguises);
             }
         };
@@ -448,21 +469,26 @@ impl ProhibitedContent {
                     if (before && !folded.breaks[start]) || (after && !folded.breaks[end]) {
                         return;
                     }
+                    // An entry without letters, read as letters (`14` as
+                    // `ia`), only where the text wrote the same digits.
+                    if needle.literal && folded.before[start..end] != *needle.before {
+                        return;
+                    }
                     let mut disguises = folded.disguises_against(start, &needle.before, &needle.disguises);
                     if needle.pinyin {
                         disguises |= Disguises::PINYIN;
                     }
                     if self.lists[self.rules[needle.rule].list].accepts.contains(disguises) {
-                        record(needle.rule, start, end, disguises);
+                        record(needle.rule, folded.source[start], folded.source[end - 1], disguises);
                     }
                 },
             );
         }
         if patterns_hit && let Some((set, each)) = &self.patterns {
             let first = self.rules.len() - each.len();
-            for i in set.matches(&folded.text).iter() {
-                for m in each[i].find_iter(&folded.text) {
-                    record(first + i, m.start(), m.end(), Disguises::NONE);
+            for i in set.matches(&skeleton.text).iter() {
+                for m in each[i].find_iter(&skeleton.text).filter(|m| !m.is_empty()) {
+                    record(first + i, skeleton.source[m.start()], skeleton.source[m.end() - 1], Disguises::NONE);
                 }
             }
         }
@@ -498,7 +524,7 @@ impl ProhibitedContent {
                     let whole = breaks[start] && breaks[end];
                     let inner = (start + 1..end).all(|i| !breaks[i] || term_breaks[term][i - start]);
                     if whole && inner {
-                        spans.push((start, end));
+                        spans.push((folded.source[start], folded.source[end - 1]));
                     }
                 },
             );

@@ -5,8 +5,8 @@
 //! |---|---|---|
 //! | [`Disguises::TRADITIONAL`] | Traditional characters and variant forms, folded to Simplified | `黑雲劵` → `黑云券` |
 //! | [`Disguises::CONFUSABLE`] | letters of other scripts that look like Latin ones (UTS #39) | `zоrblax` (Cyrillic `о`) → `zorblax` |
-//! | [`Disguises::LEET`] | digits and symbols for letters, inside a run that has letters | `z0rbl4x` → `zorblax` |
-//! | [`Disguises::REPEAT`] | a letter written several times in a row | `zzoorrbbllaaxx` → `zorblax` |
+//! | [`Disguises::LEET`] | digits and symbols for letters, inside a run that has Latin letters; `l` and `i` one letter | `z0rbl4x` → `zorbiax` |
+//! | [`Disguises::REPEAT`] | a letter (not a Han character) written several times in a row | `zzoorrbbllaaxx` → `zorbiax` |
 //!
 //! [`Disguises::PINYIN`] is not a step on the text: a listed Han entry is
 //! also listed as its toneless [`pinyin`], which the text is matched against.
@@ -209,8 +209,22 @@ fn frame(out: &mut Folded) {
 
 /// [`fold_into`] for any text, through NFKC, a run at a time.
 fn fold_general(text: &str, steps: Disguises, out: &mut Folded) {
-    let mut folder =
-        Folder { steps, out, last: None, last_before: None, pending_break: false, run: Vec::new(), items: Vec::new() };
+    fold_general_with(text, steps, false, out);
+}
+
+/// [`fold_general`]; with `all_lettered`, leetspeak reads every run as one
+/// with letters (for [`fold_entry`]).
+fn fold_general_with(text: &str, steps: Disguises, all_lettered: bool, out: &mut Folded) {
+    let mut folder = Folder {
+        steps,
+        out,
+        all_lettered,
+        last: None,
+        last_before: None,
+        pending_break: false,
+        run: Vec::new(),
+        items: Vec::new(),
+    };
     let leet = steps.contains(Disguises::LEET);
     let push = |folder: &mut Folder<'_>, c: char, index: u32| {
         if is_break(c) && !(leet && is_leet_symbol(c)) {
@@ -223,19 +237,19 @@ fn fold_general(text: &str, steps: Disguises, out: &mut Folded) {
     let mut index = 0u32;
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
-        // A character that NFKC leaves as it is, with no combining mark
-        // after it to compose with: as it is (most text, ASCII and Han).
-        let next_starts = chars.peek().is_none_or(|&n| canonical_combining_class(n) == 0);
-        if next_starts && (c.is_ascii() || is_nfkc_char(c)) {
+        // A character that NFKC leaves as it is, with nothing after it that
+        // NFKC would join to it: as it is (most text, ASCII and Han).
+        if (c.is_ascii() || is_nfkc_char(c)) && chars.peek().is_none_or(|&n| !joins_previous(n)) {
             push(&mut folder, c, index);
-            index += 1;
+            index = index.saturating_add(1);
             continue;
         }
-        // A segment: the character and the combining marks after it, so
-        // NFKC, which may compose them, cannot lose a character's place.
+        // A segment: the character and what NFKC may compose with it
+        // (combining marks, conjoining jamo, a half-width voicing mark), so
+        // that no character loses its place.
         let mut segment = String::from(c);
         while let Some(&n) = chars.peek()
-            && canonical_combining_class(n) != 0
+            && joins_previous(n)
         {
             segment.push(n);
             chars.next();
@@ -243,9 +257,27 @@ fn fold_general(text: &str, steps: Disguises, out: &mut Folded) {
         for k in segment.nfkc() {
             push(&mut folder, k, index);
         }
-        index += u32::try_from(segment.chars().count()).unwrap_or(u32::MAX);
+        index = index.saturating_add(u32::try_from(segment.chars().count()).unwrap_or(u32::MAX));
     }
     folder.flush();
+}
+
+/// Whether NFKC may compose `c` with the character before it: a combining
+/// mark, a character NFKC's quick check is unsure of (a conjoining jamo, a
+/// two-part vowel sign), or one that NFKC maps to a combining mark.
+fn joins_previous(c: char) -> bool {
+    use unicode_normalization::IsNormalized;
+    if c.is_ascii() {
+        return false;
+    }
+    if canonical_combining_class(c) != 0 {
+        return true;
+    }
+    match unicode_normalization::is_nfkc_quick(std::iter::once(c)) {
+        IsNormalized::Yes => false,
+        IsNormalized::Maybe => true,
+        IsNormalized::No => std::iter::once(c).nfkc().next().is_some_and(|k| canonical_combining_class(k) != 0),
+    }
 }
 
 /// Whether NFKC leaves `c` as it is, on its own.
@@ -259,7 +291,9 @@ fn is_nfkc_char(c: char) -> bool {
 /// as letters (as in a run with letters: `1989` in `in1989` folds to
 /// `i989`) and as themselves (as in a run of their own: the `2000` of
 /// `coin2000` in `coin 2000`). Distinct and not empty; none when the entry
-/// has no letters or digits.
+/// has no letters or digits (`@` alone). A matcher should take the
+/// letter-read form of an entry without letters only where the text wrote
+/// the same digits (`14` read as `ia` is no reason to find it in `media`).
 pub fn fold_entry(entry: &str, steps: Disguises) -> Vec<Folded> {
     let mut out: Vec<Folded> = Vec::new();
     let mut add = |folded: Folded| {
@@ -267,36 +301,45 @@ pub fn fold_entry(entry: &str, steps: Disguises) -> Vec<Folded> {
             out.push(folded);
         }
     };
-    add(fold(entry, steps));
     let plain = fold(entry, Disguises::NONE).text;
+    if plain.is_empty() {
+        return out;
+    }
+    add(fold(entry, steps));
     let has_leet = plain.chars().any(|c| leet(c).is_some()) || entry.chars().any(is_leet_symbol);
     if !steps.contains(Disguises::LEET) || !has_leet {
         return out;
     }
-    // As letters: one run, behind a letter that neither repeats nor merges
-    // with the entry's first, which is then cut off again.
-    let joined: String = entry.chars().filter(|&c| !is_break(c) || is_leet_symbol(c)).collect();
-    let lead = if plain.starts_with('x') { 'q' } else { 'x' };
-    let mut letters = fold(&format!("{lead}{joined}"), steps);
-    letters.text.remove(0);
-    letters.breaks.remove(0);
-    letters.disguises.remove(0);
-    letters.before.remove(0);
-    letters.source.remove(0);
+    // As letters: every run read as one with letters.
+    let mut letters = Folded::default();
+    fold_general_with(entry, steps, true, &mut letters);
+    frame(&mut letters);
     add(letters);
-    // As themselves: each run of digits and symbols apart from the letters.
+    // As themselves: each run of digits apart from the letters.
     let mut apart = String::new();
     let mut previous: Option<bool> = None;
     for c in entry.chars() {
-        let digitlike = c.is_numeric() || is_leet_symbol(c);
-        if previous.is_some_and(|p| p != digitlike) {
+        let digit = c.is_numeric();
+        if previous.is_some_and(|p| p != digit) {
             apart.push(' ');
         }
-        previous = (!is_break(c) || is_leet_symbol(c)).then_some(digitlike);
+        previous = (!is_break(c) || is_leet_symbol(c)).then_some(digit);
         apart.push(c);
     }
     add(fold(&apart, steps));
     out
+}
+
+/// Whether [`Disguises::REPEAT`] folds `c` written twice: a letter, but
+/// not a Han character, which Chinese doubles as grammar (`谢谢`, `看看`).
+fn repeats(c: char) -> bool {
+    c.is_alphabetic() && !is_han(c)
+}
+
+/// Latin letters and digits, for word breaks: between them and other
+/// scripts a word ends (`卖meth`), within them it does not (`straße`).
+fn is_latin(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c as u32, 0x00C0..=0x024F | 0x1E00..=0x1EFF)
 }
 
 /// `@` and `$`: punctuation, but letters to leetspeak.
@@ -381,6 +424,8 @@ pub fn pinyin(text: &str) -> Option<String> {
 struct Folder<'a> {
     steps: Disguises,
     out: &'a mut Folded,
+    /// Whether leetspeak reads every run as one with letters.
+    all_lettered: bool,
     /// The last letter written, for [`Disguises::REPEAT`]; carried across
     /// breaks, as the skeleton drops them.
     last: Option<char>,
@@ -420,11 +465,15 @@ impl Folder<'_> {
                 }
             }
         }
-        let has_letter = items.iter().any(|&(c, _, _)| c.is_alphabetic());
         let has_ascii_letter = items.iter().any(|&(c, _, _)| c.is_ascii_alphabetic());
         let all_confusable =
             items.iter().filter(|&&(c, _, _)| c.is_alphabetic()).all(|&(c, _, p)| c.is_ascii() || p.is_some());
         let confusables = self.steps.contains(Disguises::CONFUSABLE) && (has_ascii_letter || all_confusable);
+        // Leetspeak writes Latin words: a run's digits are letters only beside
+        // Latin letters (or letters read as Latin), not in Chinese (`价格455元`).
+        let has_letter = self.all_lettered
+            || has_ascii_letter
+            || (confusables && items.iter().any(|&(c, _, p)| c.is_alphabetic() && p.is_some()));
         let traditional = self.steps.contains(Disguises::TRADITIONAL);
         let mut buf = [0u8; 4];
         for &(c, source, prototype) in &items {
@@ -460,24 +509,34 @@ impl Folder<'_> {
             for &k in &mapped[..len] {
                 // `l` and `i` are one letter to leetspeak, which writes `1` for either.
                 let (k, merged) = if leet_step && k == 'l' { ('i', Disguises::LEET) } else { (k, Disguises::NONE) };
-                if self.steps.contains(Disguises::REPEAT) && k.is_alphabetic() && self.last == Some(k) {
+                if self.steps.contains(Disguises::REPEAT) && repeats(k) && self.last == Some(k) {
                     // The letter again: one letter, with what this one
                     // undid; a repeat if it was written as the one before
                     // (not `l` after `i`, which is leetspeak's doing).
-                    let again = if self.last_before == Some(before) { Disguises::REPEAT } else { Disguises::NONE };
+                    // (Across a word break it is two words, no disguise.)
+                    let again = if self.last_before == Some(before) && !self.pending_break {
+                        Disguises::REPEAT
+                    } else {
+                        Disguises::NONE
+                    };
                     self.last_before = Some(before);
                     let at = self.out.text.len();
                     let len = self.out.text[..at].chars().next_back().map_or(0, char::len_utf8);
                     for d in &mut self.out.disguises[at - len..] {
                         *d |= again | disguises | merged;
                     }
+                    // A word began at the letter (`am meth`): it begins a
+                    // word too, and the break stays for the next letter.
+                    if self.pending_break {
+                        self.out.breaks[at - len] = true;
+                    }
                     continue;
                 }
-                self.last = k.is_alphabetic().then_some(k);
+                self.last = repeats(k).then_some(k);
                 self.last_before = Some(before);
                 let bytes = k.encode_utf8(&mut buf).as_bytes();
                 let at = self.out.text.len();
-                let script_change = at > 0 && self.out.text.as_bytes()[at - 1].is_ascii() != k.is_ascii();
+                let script_change = self.out.text[..at].chars().next_back().is_some_and(|p| is_latin(p) != is_latin(k));
                 self.out.breaks.push(self.pending_break || script_change);
                 self.pending_break = false;
                 self.out.breaks.extend(std::iter::repeat_n(false, bytes.len() - 1));
@@ -716,8 +775,17 @@ impl Sink for FoldedSink<'_> {
         out.source.push(u32::try_from(at).unwrap_or(u32::MAX));
     }
     fn repeat(&mut self, _: usize, disguises: Disguises) {
+        // Across a word break it is two words, no disguise.
+        let disguises = if self.pending_break { disguises.without(Disguises::REPEAT) } else { disguises };
         if let Some(last) = self.out.disguises.last_mut() {
             *last |= disguises;
+        }
+        // A word began at the letter (`am meth`): it begins a word too, and
+        // the break stays for the next letter.
+        if self.pending_break
+            && let Some(at) = self.out.breaks.len().checked_sub(1)
+        {
+            self.out.breaks[at] = true;
         }
     }
     fn separator(&mut self) {
@@ -901,11 +969,13 @@ mod tests {
         for round in 0..10_000 {
             let alphabet = alphabets[round % 2];
             let mut text = String::new();
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            let mut pick = seed;
             for _ in 0..(seed % 12) {
-                seed ^= seed << 13;
-                seed ^= seed >> 17;
-                seed ^= seed << 5;
-                text.push(char::from(alphabet[(seed as usize) % alphabet.len()]));
+                pick = pick.rotate_left(5).wrapping_mul(0x9e37_79b9);
+                text.push(char::from(alphabet[(pick >> 16) as usize % alphabet.len()]));
             }
             let mut fast = Vec::new();
             fold_bytes_into(&text, Disguises::STEPS, &mut fast, &mut scratch);
@@ -990,6 +1060,9 @@ mod tests {
         assert_eq!(texts("coin2000"), ["coin2o", "coin2000"]);
         assert_eq!(texts("kr0nikcoin"), ["kronikcoin", "kr0nikcoin"]);
         assert!(texts("!!").is_empty());
+        assert!(texts("@").is_empty(), "no letters or digits");
+        assert_eq!(texts("@home"), ["ahome"], "`@` beside letters is one of them");
+        assert_eq!(texts("жо1"), ["жо1", "жоi"], "a Cyrillic word stays Cyrillic, its digit read either way");
         for (text, entry) in [("in1989", "1989"), ("1989", "1989"), ("coin 2000", "coin2000"), ("coin2000", "coin2000")]
         {
             let folded = fold(text, Disguises::STEPS).text;

@@ -1,8 +1,10 @@
-//! Text normalisation for content matching (Art. 10). Policies compare the
-//! *skeleton* of a text against the skeletons of listed words, so that width,
-//! case, diacritics, invisible characters and separators between letters do
-//! not hide a word: `b.a.d`, `Ｂ ＡＤ`, `bäd` and `b\u{200b}ad` all have the
-//! skeleton `bad`.
+//! Text normalisation for content matching (Art. 10). The *skeleton* of a
+//! text is the first step, so that width, case, diacritics, invisible
+//! characters and separators between letters do not hide a word: `b.a.d`,
+//! `Ｂ ＡＤ`, `bäd` and `b\u{200b}ad` all have the skeleton `bad`. [`fold`]
+//! adds the steps that undo disguises (Traditional characters, look-alike
+//! letters, leetspeak, repeated letters), which `prohibited-content` matches
+//! on.
 //!
 //! ```
 //! assert_eq!(groupgate_text::skeleton("Ｂ.A\u{200b}d"), "bad");
@@ -30,7 +32,8 @@ mod tables {
 /// format characters, and the combining marks that only decorate a letter.
 ///
 /// Because separators vanish, a listed word matches wherever its letters stand
-/// in a row, also across word boundaries; lists are written with that in mind.
+/// in a row, also across word boundaries, unless a matcher checks the word
+/// breaks that [`skeleton_with_breaks_into`] and [`fold`] record.
 pub fn skeleton(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     skeleton_into(text, &mut out);

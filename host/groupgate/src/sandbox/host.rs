@@ -108,7 +108,7 @@ impl v2::log::Host for PolicyState {
 /// multiply a text (NFKC writes U+FDFA as 18 letters): 1 MiB of it takes
 /// 1.4 s. So one call takes at most [`TEXT_MAX_BYTES`] (the default
 /// `max_text_bytes` of a set, so any text field as a set takes it by
-/// default): the worst such fold takes about 90 ms and ordinary text a few,
+/// default): the worst such fold takes about 100 ms and ordinary text a few,
 /// and a longer text traps the call (a policy folds a longer text in parts).
 /// Between two calls the deadline stops a policy that calls again and again.
 /// What the host returns is copied into the policy's memory, within its
