@@ -46,7 +46,9 @@ use groupgate_sdk::{
     DataFile, GroupCreation, Measure, MeasureKind, Message, Policy, Verdict, all, allow, data_file, deny, entries,
     parse_config, review,
 };
-use groupgate_text::{Disguises, Folded, Sink, fold, fold_ascii, fold_bytes_into, fold_entry, fold_into, pinyin};
+use groupgate_text::{
+    Disguises, Folded, Sink, fold, fold_ascii, fold_bytes_into, fold_entry, fold_into, is_han, pinyin,
+};
 use regex::{Regex, RegexSet};
 use serde::Deserialize;
 
@@ -307,7 +309,7 @@ impl Policy for ProhibitedContent {
                     }
                     // Pinyin for entries of two Han characters or more: one
                     // syllable (`bing`) is too short a word to stand for one.
-                    let han = word.chars().filter(|c| ('\u{3400}'..='\u{9fff}').contains(c)).count();
+                    let han = word.chars().filter(|&c| is_han(c)).count();
                     if list.pinyin
                         && han >= 2
                         && let Some(spoken) = pinyin(word)
