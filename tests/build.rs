@@ -19,6 +19,7 @@ const GUESTS: &[&str] = &[
     "hostile",
     "other-contract",
     "text-fold",
+    "counter",
 ];
 
 fn main() {

@@ -109,11 +109,18 @@ module = "builtin:flood-control"
 hooks = ["message"]
 [counters.messages]
 of = "sender"
+host = { hook = "message" }
 windows = ["60s"]
 [config]
 max_messages = 2
 window_secs = 60
 "#;
+
+/// The `counter` test guest, which adds 1 to its own counter `events` on
+/// every message, with `declared` as that counter's table.
+fn counter_guest(declared: &str) -> TempSet {
+    TempSet::new("").guest("counter", groupgate_tests::guests::COUNTER, &format!("[counters.events]\n{declared}"))
+}
 
 #[test]
 fn a_counter_counts_within_its_window_of_request_time() {
@@ -134,6 +141,89 @@ fn a_counter_counts_within_its_window_of_request_time() {
     zero.insert("messages", "60s", Some(0));
     let given = Recorded::new([("flood-control".into(), zero)].into());
     assert_eq!(set.evaluate_with_counts(&from("usr-a", 4), &given).unwrap().outcome, Outcome::Allow);
+}
+
+#[test]
+fn a_policy_adds_to_its_own_counter_and_reads_it_back() {
+    let set = load(counter_guest("of = \"sender\"\nwindows = [\"60s\"]").path()).unwrap();
+    let outcomes: Vec<Outcome> = (0..4).map(|s| set.evaluate(&from("usr-o", s)).unwrap().outcome).collect();
+    assert_eq!(outcomes, [Outcome::Allow, Outcome::Allow, Outcome::Deny, Outcome::Deny]);
+    let denied = set.evaluate(&from("usr-o", 4)).unwrap();
+    assert_eq!(denied.policies[0].counts.get("events", "60s"), Some(Some(4)), "denied messages add too");
+    assert_eq!(set.evaluate(&from("usr-p", 4)).unwrap().outcome, Outcome::Allow, "another sender's count");
+}
+
+/// FLOOD with `call_from` for its counter.
+fn flood_from(call_from: &str) -> String {
+    FLOOD.replace("windows = [\"60s\"]", &format!("windows = [\"60s\"]\ncall_from = {call_from}"))
+}
+
+#[test]
+fn below_call_from_a_policy_is_not_called_and_its_answer_taken_as_allow() {
+    let set = load(TempSet::new("").policy("flood", &flood_from("\"max_messages\""), &[]).path()).unwrap();
+    let decisions: Vec<Decision> = (0..4).map(|s| set.evaluate(&from("usr-s", s)).unwrap()).collect();
+    let called: Vec<bool> = decisions.iter().map(|d| !d.policies[0].skipped).collect();
+    assert_eq!(called, [false, false, true, true], "called from the second count on (max_messages = 2)");
+    let outcomes: Vec<Outcome> = decisions.iter().map(|d| d.outcome).collect();
+    assert_eq!(outcomes, [Outcome::Allow, Outcome::Allow, Outcome::Deny, Outcome::Deny]);
+    // A skipped policy's report still carries the counts it read (a replay
+    // decides the same), says so in JSON, and took no time.
+    let first = &decisions[0].policies[0];
+    assert_eq!(first.counts.get("messages", "60s"), Some(Some(0)));
+    assert_eq!(first.duration, std::time::Duration::ZERO);
+    assert!(decisions[0].to_json().contains("\"skipped\":true"), "{}", decisions[0].to_json());
+    assert!(!decisions[2].to_json().contains("skipped"), "{}", decisions[2].to_json());
+    // Counts that could not be read: called, so it can say so.
+    let unread = set.evaluate_with_counts(&from("usr-s", 0), &Recorded::unavailable()).unwrap();
+    assert!(!unread.policies[0].skipped);
+    assert_eq!(codes(&unread), ["counts-unavailable"]);
+    // Tested alone, a policy is always called.
+    let alone = set.evaluate_policy("flood-control", &from("usr-s", 0)).unwrap().unwrap();
+    assert!(!alone.policies[0].skipped);
+    // Nothing to check when call_from keeps its promise.
+    assert!(set.check_call_from(&from("usr-s", 0), &Recorded::default()).unwrap().is_empty());
+}
+
+#[test]
+fn a_call_from_above_the_policys_own_threshold_is_caught_by_the_check() {
+    let set = load(TempSet::new("").policy("flood", &flood_from("5"), &[]).path()).unwrap();
+    let mut three = groupgate::state::PolicyCounts::new();
+    three.insert("messages", "60s", Some(3));
+    let given = Recorded::new([("flood-control".into(), three)].into());
+    // The host skips it at 3, though it would deny: the promise is broken,
+    // and the check says so.
+    assert_eq!(set.evaluate_with_counts(&from("usr-t", 0), &given).unwrap().outcome, Outcome::Allow);
+    let broken = set.check_call_from(&from("usr-t", 0), &given).unwrap();
+    assert_eq!(broken.len(), 1, "{broken:?}");
+    assert!(broken[0].contains("policy `flood-control` answered `deny` (flood)"), "{}", broken[0]);
+    assert!(broken[0].contains("messages 60s = 3"), "{}", broken[0]);
+}
+
+#[test]
+fn call_from_is_checked_when_the_set_loads() {
+    for (bad, says) in [
+        (flood_from("\"max_mesages\""), "names `[config]` key `max_mesages`, which the manifest does not set"),
+        (flood_from("0"), "0 must be at least 1"),
+        (flood_from("1.5"), "a whole number, the name of a `[config]` key, or a table of window to either"),
+        (flood_from("{ \"1m\" = 3 }"), "names window `1m`, which `windows` does not list (60s)"),
+        (flood_from("{}"), "gives no threshold for window `60s`"),
+        (flood_from("\"max_messages\"").replace("max_messages = 2", "max_messages = \"two\""), "is a string"),
+        (
+            format!("{}[counters.other]\nof = \"sender\"\nwindows = [\"1h\"]\n", flood_from("2")),
+            "counters.other.call_from",
+        ),
+        (
+            FLOOD.replace("host = { hook = \"message\" }", "host = { hook = \"message\", outcome = \"allow\" }"),
+            "not `allow`",
+        ),
+        (
+            FLOOD.replace("host = { hook = \"message\" }", "host = { hook = \"message\", articles = [\"Art. 7\"] }"),
+            "filters the reasons of an `outcome`",
+        ),
+    ] {
+        let err = load(TempSet::new("").policy("flood", &bad, &[]).path()).err().expect(says).to_string();
+        assert!(err.contains(says), "{says}: {err}");
+    }
 }
 
 /// repeat-offender reading the host's denials with `filter` (e.g.
@@ -205,13 +295,12 @@ fn counters_a_manifest_does_not_declare_are_refused() {
     assert_eq!(decision.outcome, Outcome::Deny, "on_error deny");
 
     // Write: the counter is one the host keeps, not the policy's own.
-    let hosts =
-        FLOOD.replace("windows = [\"60s\"]", "host = { hook = \"message\", outcome = \"deny\" }\nwindows = [\"60s\"]");
-    let set = load(TempSet::new("").policy("flood", &hosts, &[]).path()).unwrap();
+    let hosts = counter_guest("of = \"sender\"\nhost = { hook = \"message\" }\nwindows = [\"60s\"]");
+    let set = load(hosts.path()).unwrap();
     let decision = set.evaluate(&from("usr-d", 0)).unwrap();
     let report = &decision.policies[0];
     assert_eq!(report.error_kind, Some(ErrorKind::Contract), "{report:?}");
-    assert!(report.error.as_deref().unwrap().contains("adds to counter `messages`"), "{report:?}");
+    assert!(report.error.as_deref().unwrap().contains("adds to counter `events`"), "{report:?}");
 
     // Load: a counter of nobody in the policy's hooks, a bad window.
     for (bad, says) in [

@@ -84,6 +84,10 @@ pub struct PolicyReport {
     /// a policy that reads none.
     #[serde(default, skip_serializing_if = "PolicyCounts::is_empty")]
     pub counts: PolicyCounts,
+    /// The policy was not called: each of its counts was below its
+    /// `call_from`, so its answer is taken to be allow. Absent when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skipped: bool,
     /// The policy's place in its set: not serialised.
     #[serde(skip)]
     pub(crate) position: usize,
@@ -228,6 +232,7 @@ mod tests {
             error_kind: None,
             duration: Duration::from_micros(1),
             counts: PolicyCounts::new(),
+            skipped: false,
             position: 0,
         }
     }

@@ -197,6 +197,14 @@ fn run_case(set: &PolicySet, case: &Case) -> CaseResult {
     if failures.is_empty() {
         failures.extend(check(&case.expect, &decision));
     }
+    // A policy the host did not call must have had nothing to say: call it
+    // and see. (A policy's own cases always call it.)
+    if case.policy.is_none() && decision.policies.iter().any(|p| p.skipped) {
+        match set.check_call_from(&case.request, &case.counts) {
+            Ok(broken) => failures.extend(broken),
+            Err(refused) => failures.push(format!("the request was refused: {refused}")),
+        }
+    }
     let mut limits = Vec::new();
     let mut slow = Vec::new();
     for report in &decision.policies {

@@ -5,10 +5,13 @@
 //!
 //! Config: `max_messages` (20), `window_secs` (60), `suspend_secs` (300).
 //!
-//! The policy counts messages in its own counter `messages`, of the sender,
-//! which its manifest declares with the window `"{window_secs}s"` written
-//! exactly so (`window_secs = 60` reads `"60s"`; `"1m"` is another window,
-//! and `count` on an undeclared one fails the call):
+//! The policy reads the counter `messages`, of the sender, which its
+//! manifest declares as one the host keeps of every message decision
+//! (`host = { hook = "message" }`, no `outcome`), with the window
+//! `"{window_secs}s"` written exactly so (`window_secs = 60` reads `"60s"`;
+//! `"1m"` is another window, and `count` on an undeclared one fails the
+//! call). `call_from` lets the host leave the policy uncalled while the
+//! count is below `max_messages`, where it would allow anyway:
 //!
 //! ```toml
 //! hooks = ["message"]
@@ -16,24 +19,27 @@
 //!
 //! [counters.messages]
 //! of = "sender"
+//! host = { hook = "message" }
 //! windows = ["60s"]
+//! call_from = "max_messages"
 //!
 //! [config]
 //! max_messages = 20
 //! window_secs = 60
 //! ```
 //!
-//! Every attempt counts, a denied one too: each verdict adds 1 to
-//! `messages`, so a sender who keeps trying stays over the limit. When the
-//! counter cannot be read (`on_state_error = "no_counts"`, the default) the
-//! message is allowed with the reason `counts-unavailable`, so that a moderator
-//! sees that flood control was skipped; with `on_state_error = "error"` the
-//! policy fails instead and its `on_error` decides.
+//! Every attempt counts, a denied one too: the host counts each message it
+//! decides, whatever the decision, so a sender who keeps trying stays over
+//! the limit, and the policy itself adds nothing. When the counter cannot be
+//! read (`on_state_error = "no_counts"`, the default) the message is allowed
+//! with the reason `counts-unavailable`, so that a moderator sees that flood
+//! control was skipped; with `on_state_error = "error"` the policy fails
+//! instead and its `on_error` decides.
 
 use groupgate_sdk::{DataFile, Measure, MeasureKind, Message, Policy, Reason, Verdict, allow, deny, parse_config};
 use serde::Deserialize;
 
-/// The policy's own counter of messages, of the sender.
+/// The host's counter of messages, of the sender.
 const COUNTER: &str = "messages";
 
 #[derive(Deserialize)]
@@ -71,7 +77,7 @@ impl Policy for FloodControl {
     }
 
     fn message(&self, m: &Message) -> Verdict {
-        let verdict = match m.count(COUNTER, &self.window) {
+        match m.count(COUNTER, &self.window) {
             None => allow().with_reason(
                 Reason::new(
                     "counts-unavailable",
@@ -91,8 +97,7 @@ impl Policy for FloodControl {
                     .measure(Measure::on_user(MeasureKind::SuspendPublication, sender).for_secs(self.suspend_secs))
             }
             Some(_) => allow(),
-        };
-        verdict.increment(COUNTER, 1)
+        }
     }
 }
 

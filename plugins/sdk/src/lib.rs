@@ -50,14 +50,20 @@
 //! of = "sender"                  # with `outcome`, citing one of `articles`
 //! host = { hook = "message", outcome = "deny", articles = ["Art. 9", "Art. 10"] }
 //! windows = ["24h", "30d"]
+//! hooks = ["message"]            # read on these of the policy's hooks only
+//! call_from = { "24h" = 3, "30d" = "blacklist_after" }   # a number or a [config] key
 //! ```
 //!
 //! An own counter (no `host`) holds what the policy's verdicts add to it. A
 //! host counter holds the final, merged decisions of requests of `hook` with
-//! `outcome` and a reason of that outcome citing one of `articles` (reasons
-//! of policies that failed do not count), each counted once for the user who
-//! acted (the sender, the founder, the subject) and once for the group; `of`
-//! says whose count the policy reads in its own request.
+//! `outcome` (every one, without `outcome`) and a reason of that outcome
+//! citing one of `articles` (reasons of policies that failed do not count),
+//! each counted once for the user who acted (the sender, the founder, the
+//! subject) and once for the group; `of` says whose count the policy reads
+//! in its own request. With `call_from` on every counter, the host calls the
+//! policy only when some count reaches its threshold (or could not be read),
+//! and otherwise takes its answer to be a plain [`allow`]: the policy must
+//! allow, with no reason, measure or increment, below every threshold.
 //!
 //! Every request reads them with `count(counter, window) -> Option<u64>`: `m.count("messages", "60s")` is how many events counter
 //! `messages` holds for whom its `of` names in this request, over the 60

@@ -69,16 +69,19 @@ pub enum OnStateError {
     Error,
 }
 
-/// A counter the host keeps itself: the final decisions of one hook with
-/// one outcome, for every set sharing the store's namespace.
+/// A counter the host keeps itself: the final decisions of one hook, with
+/// one outcome or any, for every set sharing the store's namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct HostCounter {
     /// Decisions of which hook.
     pub hook: Hook,
-    /// With which outcome: `deny` or `review`.
-    pub outcome: Outcome,
+    /// With which outcome: `deny` or `review`; every decision of the hook,
+    /// whatever its outcome, when absent (the requests made: a sender's
+    /// messages for flood control).
+    #[serde(default)]
+    pub outcome: Option<Outcome>,
     /// Only decisions with a reason of that outcome citing one of these
     /// articles; every such decision when empty.
     #[serde(default)]
@@ -94,7 +97,8 @@ impl HostCounter {
         articles.sort();
         articles.dedup();
         let filter = if articles.is_empty() { "*".to_owned() } else { articles.join(",") };
-        format!("host/{}/{}/{filter}", self.hook, self.outcome.as_str())
+        let outcome = self.outcome.map_or("any", Outcome::as_str);
+        format!("host/{}/{outcome}/{filter}", self.hook)
     }
 
     /// Whether a decision citing `articles` (for reasons of the counter's
@@ -114,8 +118,55 @@ pub struct CounterSpec {
     pub of: Party,
     /// The windows the policy reads.
     pub windows: Vec<Window>,
+    /// The hooks on which it is read: those the policy answers whose
+    /// requests have `of`, unless the manifest names fewer (`hooks`).
+    pub hooks: Vec<Hook>,
     /// Set when the host keeps it; the policy's own counter otherwise.
     pub host: Option<HostCounter>,
+    /// `call_from`, one per window in `windows` order: the count from which
+    /// the policy needs calling. Below every one (and with every count
+    /// read), the host takes the policy's answer to be a plain allow and
+    /// does not call it. Either every counter of a policy has it or none.
+    pub call_from: Option<Vec<u64>>,
+}
+
+/// `call_from` as written: one threshold for every window, or one per window.
+#[derive(Debug, Deserialize)]
+#[serde(untagged, expecting = "a whole number, the name of a `[config]` key, or a table of window to either")]
+pub(super) enum RawCallFrom {
+    All(RawThreshold),
+    PerWindow(BTreeMap<String, RawThreshold>),
+}
+
+/// A threshold as written: a number, or the name of an integer in the
+/// policy's `[config]`, so the two cannot drift apart.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawThreshold {
+    Count(i64),
+    Config(String),
+}
+
+impl RawThreshold {
+    fn resolve(&self, config: &toml::Table) -> Result<u64, String> {
+        let n = match self {
+            RawThreshold::Count(n) => *n,
+            RawThreshold::Config(key) => match config.get(key) {
+                Some(toml::Value::Integer(n)) => *n,
+                Some(other) => {
+                    return Err(format!(
+                        "names `[config]` key `{key}`, which is a {}, not a whole number",
+                        other.type_str()
+                    ));
+                }
+                None => return Err(format!("names `[config]` key `{key}`, which the manifest does not set")),
+            },
+        };
+        u64::try_from(n).ok().filter(|&n| n >= 1).ok_or_else(|| match self {
+            RawThreshold::Count(_) => format!("{n} must be at least 1"),
+            RawThreshold::Config(key) => format!("`[config]` key `{key}` is {n}; it must be at least 1"),
+        })
+    }
 }
 
 /// `[counters.NAME]` as written.
@@ -125,13 +176,16 @@ pub(super) struct RawCounter {
     of: Party,
     windows: Vec<String>,
     host: Option<HostCounter>,
+    hooks: Option<Vec<Hook>>,
+    call_from: Option<RawCallFrom>,
 }
 
-/// Checks a policy's `[counters]` against the hooks it answers. Errors are
-/// `(key, message)`.
+/// Checks a policy's `[counters]` against the hooks it answers, resolving
+/// `call_from` against its `[config]`. Errors are `(key, message)`.
 pub(super) fn check_counters(
     raw: BTreeMap<String, RawCounter>,
     hooks: &[Hook],
+    config: &toml::Table,
 ) -> Result<Vec<CounterSpec>, (String, String)> {
     let mut counters = Vec::with_capacity(raw.len());
     for (name, counter) in raw {
@@ -164,8 +218,19 @@ pub(super) fn check_counters(
             windows.push(window);
         }
         if let Some(host) = &counter.host {
-            if host.outcome == Outcome::Allow {
-                return Err((key("host.outcome"), "the host counts `deny` and `review` decisions, not `allow`".into()));
+            if host.outcome == Some(Outcome::Allow) {
+                return Err((
+                    key("host.outcome"),
+                    "the host counts `deny` and `review` decisions, not `allow` (leave `outcome` out to count every \
+                     decision)"
+                        .into(),
+                ));
+            }
+            if host.outcome.is_none() && !host.articles.is_empty() {
+                return Err((
+                    key("host.articles"),
+                    "filters the reasons of an `outcome`, and none is given (`deny` or `review`)".into(),
+                ));
             }
             if let Some(bad) = host.articles.iter().find(|a| a.is_empty() || a.contains([',', '|', '%'])) {
                 return Err((key("host.articles"), format!("`{bad}` must be non-empty, without `,`, `|` or `%`")));
@@ -174,7 +239,62 @@ pub(super) fn check_counters(
                 return Err((key("of"), "a group creation has no group yet to count decisions of".into()));
             }
         }
-        counters.push(CounterSpec { name, of: counter.of, windows, host: counter.host });
+        let call_from = match &counter.call_from {
+            None => None,
+            Some(RawCallFrom::All(t)) => {
+                let n = t.resolve(config).map_err(|m| (key("call_from"), m))?;
+                Some(vec![n; windows.len()])
+            }
+            Some(RawCallFrom::PerWindow(table)) => {
+                if let Some(other) = table.keys().find(|w| !counter.windows.contains(w)) {
+                    return Err((
+                        key("call_from"),
+                        format!(
+                            "names window `{other}`, which `windows` does not list ({})",
+                            counter.windows.join(", ")
+                        ),
+                    ));
+                }
+                let mut each = Vec::with_capacity(windows.len());
+                for text in &counter.windows {
+                    let t = table.get(text).ok_or_else(|| {
+                        (key("call_from"), format!("gives no threshold for window `{text}`; give one for every window"))
+                    })?;
+                    each.push(t.resolve(config).map_err(|m| (key(&format!("call_from.{text}")), m))?);
+                }
+                Some(each)
+            }
+        };
+        let read_on = match &counter.hooks {
+            None => hooks.iter().copied().filter(|&h| counter.of.in_hook(h)).collect(),
+            Some(listed) => {
+                if listed.is_empty() {
+                    return Err((key("hooks"), "lists no hook: leave it out to read the counter on every hook".into()));
+                }
+                if let Some(h) = listed.iter().find(|h| !hooks.contains(h)) {
+                    return Err((key("hooks"), format!("`{h}` is not one of the hooks the policy answers")));
+                }
+                if let Some(h) = listed.iter().find(|&&h| !counter.of.in_hook(h)) {
+                    return Err((key("hooks"), format!("a `{h}` request has no `{}`", counter.of.as_str())));
+                }
+                listed.clone()
+            }
+        };
+        counters.push(CounterSpec { name, of: counter.of, windows, hooks: read_on, host: counter.host, call_from });
+    }
+    // A counter without `call_from` would never be looked at when deciding
+    // whether to call: the policy could miss a count it was written to see.
+    if let Some(with) = counters.iter().find(|c| c.call_from.is_some())
+        && let Some(without) = counters.iter().find(|c| c.call_from.is_none())
+    {
+        return Err((
+            format!("counters.{}.call_from", without.name),
+            format!(
+                "is missing, while `counters.{}` has one: give every counter a `call_from`, or none, since the \
+                 policy is called only when some count reaches its `call_from`",
+                with.name
+            ),
+        ));
     }
     Ok(counters)
 }

@@ -239,7 +239,8 @@ pub(crate) fn parse_policy(cx: &PolicyContext<'_>, dir: &str, text: &str) -> Res
         files.data.push(resolved);
     }
 
-    let counters = check_counters(raw.counters, &raw.hooks).map_err(|(key, message)| bad(&key, message))?;
+    let counters =
+        check_counters(raw.counters, &raw.hooks, &raw.config).map_err(|(key, message)| bad(&key, message))?;
     if raw.on_state_error.is_some() && counters.is_empty() {
         return Err(bad("on_state_error", "the policy declares no `[counters]` to read".into()));
     }

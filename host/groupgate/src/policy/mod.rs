@@ -19,7 +19,7 @@ use crate::manifest::{Isolation, PolicyManifest};
 use crate::request::RequestRef;
 use crate::sandbox::{Aborted, Breach, Encoded, PolicyState, Runtime, printable, ticks};
 use crate::state::PolicyCounts;
-use crate::wire::{DataFile, Verdict};
+use crate::wire::{DataFile, Outcome, Verdict};
 use pool::Pool;
 
 /// Most reasons, and most measures, one verdict may carry.
@@ -111,6 +111,25 @@ pub(crate) struct Warm {
 pub(crate) struct Answer {
     pub(crate) verdict: Verdict,
     pub(crate) increments: Vec<v2::Increment>,
+}
+
+impl Answer {
+    /// Allow, for no reason, adding nothing: what the host takes a policy
+    /// it does not call to answer.
+    pub(crate) fn allow() -> Answer {
+        Answer {
+            verdict: Verdict { outcome: Outcome::Allow, reasons: Vec::new(), measures: Vec::new() },
+            increments: Vec::new(),
+        }
+    }
+
+    /// Whether it is [`Answer::allow`].
+    pub(crate) fn is_plain_allow(&self) -> bool {
+        self.verdict.outcome == Outcome::Allow
+            && self.verdict.reasons.is_empty()
+            && self.verdict.measures.is_empty()
+            && self.increments.is_empty()
+    }
 }
 
 /// Warm instances kept per policy between calls. Calls run on the caller's

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::decision::Decision;
+use crate::hook::Hook;
 use crate::manifest::{HostCounter, Party, PolicyManifest};
 use crate::request::RequestRef;
 use crate::state::counts::Names;
@@ -66,15 +67,20 @@ impl Prefix {
     /// per series) larger than that.
     fn key(&self, id: &str) -> String {
         let mut key = String::with_capacity(self.0.len() + id.len().min(MAX_KEY_ID_BYTES + 8));
-        key.push_str(&self.0);
+        self.key_into(&mut key, id);
+        key
+    }
+
+    /// [`Prefix::key`], appended to `out`.
+    fn key_into(&self, out: &mut String, id: &str) {
+        out.push_str(&self.0);
         if id.len() > MAX_KEY_ID_BYTES {
             use sha2::{Digest, Sha256};
-            key.push_str("%sha256:");
-            key.push_str(&crate::sandbox::hex(&Sha256::digest(id.as_bytes())));
+            out.push_str("%sha256:");
+            out.push_str(&crate::sandbox::hex(&Sha256::digest(id.as_bytes())));
         } else {
-            escape_into(&mut key, id);
+            escape_into(out, id);
         }
-        key
     }
 }
 
@@ -83,6 +89,8 @@ impl Prefix {
 struct Counter {
     name: Arc<str>,
     of: Party,
+    /// The hooks it is read on.
+    hooks: Vec<Hook>,
     /// Whether the policy adds to it (not the host).
     own: bool,
     prefix: Prefix,
@@ -93,9 +101,18 @@ struct Counter {
 #[derive(Debug, Clone)]
 pub(crate) struct PolicyCounters {
     counters: Vec<Counter>,
-    /// Every `(counter, window)` the policy reads, in declaration order: the
-    /// table every decision's counts share.
+    /// What each hook the policy answers reads.
+    hooks: Vec<(Hook, Reads)>,
+}
+
+/// The counts a policy reads on one hook.
+#[derive(Debug, Clone)]
+struct Reads {
+    /// Every `(counter, window)` read, in declaration order: the table every
+    /// decision's counts share.
     names: Names,
+    /// The `call_from` of each of `names`, when the policy gives them.
+    call_from: Option<Vec<u64>>,
 }
 
 impl PolicyCounters {
@@ -111,17 +128,46 @@ impl PolicyCounters {
                 Counter {
                     name: spec.name.as_str().into(),
                     of: spec.of,
+                    hooks: spec.hooks.clone(),
                     own: spec.host.is_none(),
                     prefix: Prefix::new(namespace, &series, spec.of.kind()),
                     windows: spec.windows.clone(),
                 }
             })
             .collect();
-        let names = counters
+        let hooks = m
+            .hooks
             .iter()
-            .flat_map(|c| c.windows.iter().map(|w| (c.name.clone(), Arc::<str>::from(w.as_str()))))
+            .map(|&hook| {
+                let read = || m.counters.iter().filter(move |spec| spec.hooks.contains(&hook));
+                let names = read()
+                    .flat_map(|spec| {
+                        spec.windows.iter().map(|w| (Arc::from(spec.name.as_str()), Arc::from(w.as_str())))
+                    })
+                    .collect();
+                // Every counter has `call_from` or none has (checked at load).
+                let call_from = m
+                    .counters
+                    .first()
+                    .is_some_and(|c| c.call_from.is_some())
+                    .then(|| read().flat_map(|spec| spec.call_from.iter().flatten().copied()).collect());
+                (hook, Reads { names, call_from })
+            })
             .collect();
-        PolicyCounters { counters, names }
+        PolicyCounters { counters, hooks }
+    }
+
+    /// What the policy reads on `hook`.
+    fn reads(&self, hook: Hook) -> Option<&Reads> {
+        self.hooks.iter().find(|(h, _)| *h == hook).map(|(_, reads)| reads)
+    }
+
+    /// Whether the policy can go uncalled on `hook` with `plan`'s counts: it
+    /// has `call_from`, every count was read (or the request has nobody it
+    /// counts), and none reaches its threshold.
+    pub(crate) fn below_call_from(&self, hook: Hook, plan: &Plan) -> bool {
+        let Some(thresholds) = self.reads(hook).and_then(|r| r.call_from.as_ref()) else { return false };
+        !plan.failed && plan.counts.counts().iter().zip(thresholds).all(|(count, &from)| count.is_none_or(|n| n < from))
     }
 
     /// The increment of the policy's own counter `counter` by `amount`, for
@@ -140,9 +186,11 @@ impl PolicyCounters {
 /// made of borrowed keys once every policy's are known.
 #[derive(Default)]
 pub(crate) struct Batch<'s> {
-    keys: Vec<String>,
-    /// Key index, window, and the policy (in `chosen` order) and slot it fills.
-    reads: Vec<(usize, &'s Window, usize, usize)>,
+    /// Every key, one after another (one allocation for them all).
+    keys: String,
+    /// Where each key ends in `keys`, the window, and the policy (in
+    /// `chosen` order) and slot it fills.
+    reads: Vec<(std::ops::Range<usize>, &'s Window, usize, usize)>,
 }
 
 impl Batch<'_> {
@@ -159,8 +207,11 @@ impl Batch<'_> {
         timeout_ms: u64,
         plans: &mut [Plan],
     ) -> Result<(), crate::state::StateError> {
-        let reads: Vec<Read<'_>> =
-            self.reads.iter().map(|&(key, window, _, _)| Read { series: &self.keys[key], window, at_ms }).collect();
+        let reads: Vec<Read<'_>> = self
+            .reads
+            .iter()
+            .map(|(key, window, _, _)| Read { series: &self.keys[key.clone()], window, at_ms })
+            .collect();
         let answered = store.read(&reads, timeout_ms).and_then(|counts| {
             if counts.len() == reads.len() {
                 Ok(counts)
@@ -199,10 +250,15 @@ impl Plan {
         counts: Counts<'_>,
         batch: &mut Batch<'s>,
     ) -> Plan {
+        let hook = request.hook();
+        let Some(reads) = counters.reads(hook) else {
+            return Plan { counts: PolicyCounts::new(), failed: false };
+        };
         let mut plan =
-            Plan { counts: PolicyCounts::of(counters.names.clone(), vec![None; counters.names.len()]), failed: false };
+            Plan { counts: PolicyCounts::of(reads.names.clone(), vec![None; reads.names.len()]), failed: false };
         let mut slot = 0;
-        for c in &counters.counters {
+        // Counters not read on this hook have no slots.
+        for c in counters.counters.iter().filter(|c| c.hooks.contains(&hook)) {
             let first = slot;
             slot += c.windows.len();
             // Nobody to count: the slots stay none.
@@ -217,10 +273,11 @@ impl Plan {
                 }
                 Counts::Store(_) => {
                     // One key per counter, shared by its windows.
-                    batch.keys.push(c.prefix.key(id));
-                    let key = batch.keys.len() - 1;
+                    let start = batch.keys.len();
+                    c.prefix.key_into(&mut batch.keys, id);
+                    let key = start..batch.keys.len();
                     for (i, window) in c.windows.iter().enumerate() {
-                        batch.reads.push((key, window, index, first + i));
+                        batch.reads.push((key.clone(), window, index, first + i));
                     }
                 }
             }
@@ -234,26 +291,33 @@ impl Plan {
     }
 }
 
-/// A counter the host keeps for the set, its key prefixes worked out.
+/// A counter the host keeps for the set, its key prefixes worked out: of
+/// users, and of groups, where some policy of the set reads it of them.
 #[derive(Debug, Clone)]
 pub(crate) struct KeptCounter {
     counter: HostCounter,
-    user: Prefix,
-    group: Prefix,
+    name: String,
+    user: Option<Prefix>,
+    group: Option<Prefix>,
 }
 
 impl KeptCounter {
     /// Every distinct host counter the set's policies read.
     pub(crate) fn all<'a>(manifests: impl Iterator<Item = &'a PolicyManifest>, namespace: &str) -> Vec<KeptCounter> {
         let mut kept: Vec<KeptCounter> = Vec::new();
-        for counter in manifests.flat_map(|m| &m.counters).filter_map(|c| c.host.as_ref()) {
+        for spec in manifests.flat_map(|m| &m.counters) {
+            let Some(counter) = &spec.host else { continue };
             let name = counter.series_name();
-            if kept.iter().all(|k| k.counter.series_name() != name) {
-                kept.push(KeptCounter {
-                    counter: counter.clone(),
-                    user: Prefix::new(namespace, &name, Party::Sender.kind()),
-                    group: Prefix::new(namespace, &name, Party::Group.kind()),
-                });
+            let k = match kept.iter().position(|k| k.name == name) {
+                Some(i) => &mut kept[i],
+                None => {
+                    kept.push(KeptCounter { counter: counter.clone(), name, user: None, group: None });
+                    kept.last_mut().expect("just pushed")
+                }
+            };
+            let prefix = if spec.of == Party::Group { &mut k.group } else { &mut k.user };
+            if prefix.is_none() {
+                *prefix = Some(Prefix::new(namespace, &k.name, spec.of.kind()));
             }
         }
         kept
@@ -264,12 +328,37 @@ impl KeptCounter {
 /// `request`: for every distinct host counter the set's policies read whose
 /// hook and outcome are the request's and the decision's, and whose articles
 /// a reason of that outcome cites, one event for the user who acted (the
-/// sender, the founder, the subject) and one for the group, where there is one.
+/// sender, the founder, the subject) and one for the group, where there is one
+/// and some policy of the set reads the counter of them.
+///
+/// A counter of every decision (no `outcome`) counts each one, whatever it is.
 pub(crate) fn host_increments(kept: &[KeptCounter], request: RequestRef<'_>, decision: &Decision) -> Vec<Increment> {
-    if decision.outcome == Outcome::Allow || kept.is_empty() {
-        return Vec::new();
+    let mut increments = Vec::new();
+    if kept.is_empty() {
+        return increments;
     }
     let hook = request.hook();
+    let at_ms = request_time(request);
+    let actor = match request {
+        RequestRef::Message(_) => Party::Sender,
+        RequestRef::GroupCreation(_) => Party::Founder,
+        RequestRef::Membership(_) => Party::Subject,
+    };
+    let mut count = |k: &KeptCounter| {
+        for (party, prefix) in [(actor, &k.user), (Party::Group, &k.group)] {
+            if let Some(prefix) = prefix
+                && let Some(id) = party_id(request, party)
+            {
+                increments.push(Increment { series: prefix.key(id), amount: 1, at_ms });
+            }
+        }
+    };
+    for k in kept.iter().filter(|k| k.counter.hook == hook && k.counter.outcome.is_none()) {
+        count(k);
+    }
+    if decision.outcome == Outcome::Allow {
+        return increments;
+    }
     // The articles of the reasons given by the policies whose own outcome is
     // the decision's.
     // A policy that failed gave its `on_error` verdict, not a finding: its
@@ -287,24 +376,12 @@ pub(crate) fn host_increments(kept: &[KeptCounter], request: RequestRef<'_>, dec
         .iter()
         .any(|p| p.outcome == decision.outcome && p.error.is_none() && p.mode == crate::manifest::Mode::Enforce);
     if !found {
-        return Vec::new();
+        return increments;
     }
-    let actor = match request {
-        RequestRef::Message(_) => Party::Sender,
-        RequestRef::GroupCreation(_) => Party::Founder,
-        RequestRef::Membership(_) => Party::Subject,
-    };
-    let at_ms = request_time(request);
-    let mut increments = Vec::new();
     for k in kept {
         let c = &k.counter;
-        if c.hook != hook || c.outcome != decision.outcome || !c.matches(articles()) {
-            continue;
-        }
-        for (party, prefix) in [(actor, &k.user), (Party::Group, &k.group)] {
-            if let Some(id) = party_id(request, party) {
-                increments.push(Increment { series: prefix.key(id), amount: 1, at_ms });
-            }
+        if c.hook == hook && c.outcome == Some(decision.outcome) && c.matches(articles()) {
+            count(k);
         }
     }
     increments

@@ -198,28 +198,97 @@ impl PolicySet {
         Ok(self.decide(request, None, Counts::Store(&*self.state)))
     }
 
+    /// The policies that decide `request`, by index: every one whose hooks
+    /// and scope match, or only the one at `only`.
+    fn chosen(&self, request: RequestRef<'_>, only: Option<usize>) -> Vec<usize> {
+        let hook = request.hook();
+        let (region, category) = request.scope_keys();
+        (0..self.policies.len())
+            .filter(|&index| {
+                let m = &self.policies[index].manifest;
+                only.is_none_or(|i| i == index) && m.hooks.contains(&hook) && m.scope.matches(region, category)
+            })
+            .collect()
+    }
+
+    /// The counts each of `chosen` reads: given ones filled in, a store's
+    /// added to `batch`.
+    fn plans<'s>(
+        &'s self,
+        chosen: &[usize],
+        request: RequestRef<'_>,
+        counts: Counts<'_>,
+        batch: &mut Batch<'s>,
+    ) -> Vec<Plan> {
+        chosen
+            .iter()
+            .enumerate()
+            .map(|(n, &i)| Plan::new(n, &self.policies[i].manifest.name, &self.counters[i], request, counts, batch))
+            .collect()
+    }
+
+    /// Checks the promise of `call_from` on one request with given counts:
+    /// each policy the host would not call (every count below its
+    /// `call_from`) is called, and each that then answers anything but a
+    /// plain allow (no reasons, no measures, nothing added to its counters),
+    /// or fails, is named with what it answered. Test cases run it, so a
+    /// `call_from` set higher than the policy's own threshold fails a case
+    /// instead of letting requests through in production.
+    pub fn check_call_from(&self, request: &Request, counts: &Recorded) -> Result<Vec<String>, RequestError> {
+        self.check(request)?;
+        let request = request.as_ref();
+        let chosen = self.chosen(request, None);
+        let mut batch = Batch::default();
+        let plans = self.plans(&chosen, request, Counts::Recorded(counts), &mut batch);
+        let mut broken = Vec::new();
+        let mut encoded = None;
+        for (&index, plan) in chosen.iter().zip(&plans) {
+            if !self.counters[index].below_call_from(request.hook(), plan) {
+                continue;
+            }
+            let policy = &self.policies[index];
+            let answered = match policy.evaluate(request, &mut encoded, &plan.counts).0 {
+                Ok(answer) if answer.is_plain_allow() => continue,
+                Ok(Answer { verdict, increments }) => {
+                    let codes: Vec<&str> = verdict.reasons.iter().map(|r| r.code.as_str()).collect();
+                    let mut said = format!("`{}`", verdict.outcome);
+                    if !codes.is_empty() {
+                        said.push_str(&format!(" ({})", codes.join(", ")));
+                    }
+                    if !verdict.measures.is_empty() {
+                        said.push_str(&format!(" with {} measure(s)", verdict.measures.len()));
+                    }
+                    if !increments.is_empty() {
+                        said.push_str(&format!(" adding to {} counter(s)", increments.len()));
+                    }
+                    said
+                }
+                Err(failure) => format!("nothing: it {failure}"),
+            };
+            let counts: Vec<String> = plan
+                .counts
+                .iter()
+                .map(|(c, w, n)| format!("{c} {w} = {}", n.map_or("none".into(), |n| n.to_string())))
+                .collect();
+            broken.push(format!(
+                "policy `{}` answered {answered} with counts {}, each below its `call_from`: the host does not \
+                 call it there and takes its answer to be allow, so its `call_from` must be lower",
+                policy.name,
+                counts.join(", ")
+            ));
+        }
+        Ok(broken)
+    }
+
     /// Runs every matching policy, or only the one at index `only`: reads
     /// their counts in one batch, calls each, merges the verdicts, and then
     /// applies every increment, and the host's own counts of the decision, in
     /// one batch.
     fn decide(&self, request: RequestRef<'_>, only: Option<usize>, counts: Counts<'_>) -> Decision {
         let hook = request.hook();
-        let (region, category) = request.scope_keys();
-        let chosen: Vec<usize> = (0..self.policies.len())
-            .filter(|&index| {
-                let m = &self.policies[index].manifest;
-                only.is_none_or(|i| i == index) && m.hooks.contains(&hook) && m.scope.matches(region, category)
-            })
-            .collect();
-
+        let chosen = self.chosen(request, only);
         let mut batch = Batch::default();
-        let mut plans: Vec<Plan> = chosen
-            .iter()
-            .enumerate()
-            .map(|(n, &i)| {
-                Plan::new(n, &self.policies[i].manifest.name, &self.counters[i], request, counts, &mut batch)
-            })
-            .collect();
+        let mut plans = self.plans(&chosen, request, counts, &mut batch);
         let mut state_error = None;
         if let Counts::Store(store) = counts
             && !batch.is_empty()
@@ -233,11 +302,17 @@ impl PolicySet {
         // policy on the 0.2 contract.
         let mut encoded = None;
         let mut decision = Decision::new();
+        decision.policies.reserve_exact(chosen.len());
         let mut increments = Vec::new();
         for (&index, plan) in chosen.iter().zip(plans) {
             let policy = &self.policies[index];
             let m = &policy.manifest;
-            let (result, elapsed) = if m.on_state_error == OnStateError::Error && plan.failed() {
+            // A policy tested alone is always called: its own cases test
+            // what it answers, not whether the host may skip it.
+            let skipped = only.is_none() && self.counters[index].below_call_from(hook, &plan);
+            let (result, elapsed) = if skipped {
+                (Ok(Answer::allow()), std::time::Duration::ZERO)
+            } else if m.on_state_error == OnStateError::Error && plan.failed() {
                 let why = state_error.clone().unwrap_or_else(|| "the counts were given as unavailable".into());
                 (Err(Failure::State(why)), std::time::Duration::ZERO)
             } else {
@@ -269,6 +344,7 @@ impl PolicySet {
                 error_kind,
                 duration: elapsed,
                 counts: plan.counts,
+                skipped,
                 position: index,
             };
             let merged = only.is_some() || m.mode == Mode::Enforce;

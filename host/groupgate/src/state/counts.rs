@@ -80,6 +80,10 @@ impl PolicyCounts {
     }
 
     /// The counts, in the order of the names.
+    pub(crate) fn counts(&self) -> &[Option<u64>] {
+        &self.counts
+    }
+
     pub(crate) fn counts_mut(&mut self) -> &mut [Option<u64>] {
         &mut self.counts
     }

@@ -158,6 +158,11 @@ pub fn series_key(namespace: &str, counter: &str, whom: &str, id: &str) -> Strin
 
 /// `|` separates a key's parts and `%` escapes: both are escaped in a part.
 pub(crate) fn escape_into(out: &mut String, part: &str) {
+    // Most ids have neither: copied whole.
+    if !part.bytes().any(|b| b == b'%' || b == b'|') {
+        out.push_str(part);
+        return;
+    }
     for c in part.chars() {
         match c {
             '%' => out.push_str("%25"),
