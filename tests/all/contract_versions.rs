@@ -5,7 +5,9 @@
 //! refused as manifests declare. Time is the requests' own, so a day passes
 //! between two calls.
 
-use groupgate::state::Recorded;
+use std::sync::Arc;
+
+use groupgate::state::{Recorded, StateStore};
 use groupgate::{Decision, ErrorKind, Message, Outcome, PolicySet, Request};
 use groupgate_tests::{TempSet, creation, load, membership, message, repo_root, user};
 
@@ -162,7 +164,7 @@ fn flood_from(call_from: &str) -> String {
 fn below_call_from_a_policy_is_not_called_and_its_answer_taken_as_allow() {
     let set = load(TempSet::new("").policy("flood", &flood_from("\"max_messages\""), &[]).path()).unwrap();
     let decisions: Vec<Decision> = (0..4).map(|s| set.evaluate(&from("usr-s", s)).unwrap()).collect();
-    let called: Vec<bool> = decisions.iter().map(|d| !d.policies[0].skipped).collect();
+    let called: Vec<bool> = decisions.iter().map(|d| !d.policies[0].below_call_from).collect();
     assert_eq!(called, [false, false, true, true], "called from the second count on (max_messages = 2)");
     let outcomes: Vec<Outcome> = decisions.iter().map(|d| d.outcome).collect();
     assert_eq!(outcomes, [Outcome::Allow, Outcome::Allow, Outcome::Deny, Outcome::Deny]);
@@ -171,15 +173,15 @@ fn below_call_from_a_policy_is_not_called_and_its_answer_taken_as_allow() {
     let first = &decisions[0].policies[0];
     assert_eq!(first.counts.get("messages", "60s"), Some(Some(0)));
     assert_eq!(first.duration, std::time::Duration::ZERO);
-    assert!(decisions[0].to_json().contains("\"skipped\":true"), "{}", decisions[0].to_json());
-    assert!(!decisions[2].to_json().contains("skipped"), "{}", decisions[2].to_json());
+    assert!(decisions[0].to_json().contains("\"below_call_from\":true"), "{}", decisions[0].to_json());
+    assert!(!decisions[2].to_json().contains("below_call_from"), "{}", decisions[2].to_json());
     // Counts that could not be read: called, so it can say so.
     let unread = set.evaluate_with_counts(&from("usr-s", 0), &Recorded::unavailable()).unwrap();
-    assert!(!unread.policies[0].skipped);
+    assert!(!unread.policies[0].below_call_from);
     assert_eq!(codes(&unread), ["counts-unavailable"]);
     // Tested alone, a policy is always called.
     let alone = set.evaluate_policy("flood-control", &from("usr-s", 0)).unwrap().unwrap();
-    assert!(!alone.policies[0].skipped);
+    assert!(!alone.policies[0].below_call_from);
     // Nothing to check when call_from keeps its promise.
     assert!(set.check_call_from(&from("usr-s", 0), &Recorded::default()).unwrap().is_empty());
 }
@@ -197,6 +199,66 @@ fn a_call_from_above_the_policys_own_threshold_is_caught_by_the_check() {
     assert_eq!(broken.len(), 1, "{broken:?}");
     assert!(broken[0].contains("policy `flood-control` answered `deny` (flood)"), "{}", broken[0]);
     assert!(broken[0].contains("messages 60s = 3"), "{}", broken[0]);
+}
+
+#[test]
+fn a_policy_is_called_on_a_hook_where_it_has_nobody_to_count_and_reads_a_counter_only_on_its_hooks() {
+    // flood-control answering group creations too, where a sender counter
+    // has nobody to count: called there (its answer is its own), skipped
+    // on an ordinary message.
+    let both =
+        flood_from("\"max_messages\"").replace("hooks = [\"message\"]", "hooks = [\"message\", \"group-creation\"]");
+    let set = load(TempSet::new("").policy("flood", &both, &[]).path()).unwrap();
+    let created = set.evaluate(&Request::GroupCreation(creation("A club"))).unwrap();
+    assert!(!created.policies[0].below_call_from, "{created:?}");
+    assert_eq!(created.policies[0].counts.get("messages", "60s"), Some(None));
+    assert!(set.evaluate(&from("usr-h", 0)).unwrap().policies[0].below_call_from);
+
+    // Read on messages only: a group creation reads nothing, and the policy
+    // is called there.
+    let narrowed = both.replace("call_from = \"max_messages\"", "call_from = \"max_messages\"\nhooks = [\"message\"]");
+    let set = load(TempSet::new("").policy("flood", &narrowed, &[]).path()).unwrap();
+    let created = set.evaluate(&Request::GroupCreation(creation("A club"))).unwrap();
+    assert!(created.policies[0].counts.is_empty(), "{created:?}");
+    assert!(!created.policies[0].below_call_from);
+    assert!(set.evaluate(&from("usr-h", 0)).unwrap().policies[0].below_call_from);
+
+    for (hooks, says) in [
+        ("[]", "lists no hook"),
+        ("[\"membership\"]", "`membership` is not one of the hooks the policy answers"),
+        ("[\"group-creation\"]", "a `group-creation` request has no `sender`"),
+    ] {
+        let bad = both.replace("call_from = \"max_messages\"", &format!("hooks = {hooks}"));
+        let err = load(TempSet::new("").policy("flood", &bad, &[]).path()).err().expect(says).to_string();
+        assert!(err.contains(says), "{says}: {err}");
+    }
+}
+
+#[test]
+fn a_host_counter_without_outcome_counts_every_decision_once_for_whom_the_set_reads() {
+    let store = Arc::new(groupgate::state::Memory::new());
+    let set = TempSet::new("policies = [\"words\", \"flood\"]\n").prohibited_content("words", "zorblax\n", "").policy(
+        "flood",
+        FLOOD,
+        &[],
+    );
+    let set = load(set.path()).unwrap().with_state(store.clone());
+    let namespace = set.state_namespace().to_owned();
+    let mut denied = from("usr-k", 0);
+    if let Request::Message(m) = &mut denied {
+        m.text = "zorblax".into();
+    }
+    assert_eq!(set.evaluate(&denied).unwrap().outcome, Outcome::Deny);
+    assert_eq!(set.evaluate(&from("usr-k", 1)).unwrap().outcome, Outcome::Allow);
+    let window = groupgate::state::Window::parse("60s").unwrap();
+    let count = |kind: &str, id: &str| {
+        let series = groupgate::state::series_key(&namespace, "host/message/any/*", kind, id);
+        let read = groupgate::state::Read { series: &series, window: &window, at_ms: 1_764_316_800_000 + 2_000 };
+        store.read(&[read], 0).unwrap()[0]
+    };
+    assert_eq!(count("user", "usr-k"), 2, "a denied message and an allowed one, each once");
+    let Request::Message(m) = from("usr-k", 0) else { unreachable!() };
+    assert_eq!(count("group", &m.group.id), 0, "no policy of the set reads it of groups");
 }
 
 #[test]

@@ -87,7 +87,7 @@ pub struct PolicyReport {
     /// The policy was not called: each of its counts was below its
     /// `call_from`, so its answer is taken to be allow. Absent when false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub skipped: bool,
+    pub below_call_from: bool,
     /// The policy's place in its set: not serialised.
     #[serde(skip)]
     pub(crate) position: usize,
@@ -232,7 +232,7 @@ mod tests {
             error_kind: None,
             duration: Duration::from_micros(1),
             counts: PolicyCounts::new(),
-            skipped: false,
+            below_call_from: false,
             position: 0,
         }
     }

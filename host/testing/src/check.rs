@@ -80,9 +80,14 @@ pub(crate) fn check(expect: &Expect, decision: &Decision) -> Vec<String> {
         }
     }
     for name in &expect.skipped {
-        if let Some(p) = decision.policies.iter().find(|p| *p.name == **name) {
-            failures
-                .push(format!("expected policy `{name}` to be skipped, but it ran and decided {}", p.outcome.as_str()));
+        match decision.policies.iter().find(|p| *p.name == **name) {
+            Some(p) if p.below_call_from => failures.push(format!(
+                "expected policy `{name}` to be skipped, but its hooks and scope match: it was only not called, \
+                 its counts being below its `call_from`"
+            )),
+            Some(p) => failures
+                .push(format!("expected policy `{name}` to be skipped, but it ran and decided {}", p.outcome.as_str())),
+            None => {}
         }
     }
     failures

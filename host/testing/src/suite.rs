@@ -199,7 +199,7 @@ fn run_case(set: &PolicySet, case: &Case) -> CaseResult {
     }
     // A policy the host did not call must have had nothing to say: call it
     // and see. (A policy's own cases always call it.)
-    if case.policy.is_none() && decision.policies.iter().any(|p| p.skipped) {
+    if case.policy.is_none() && decision.policies.iter().any(|p| p.below_call_from) {
         match set.check_call_from(&case.request, &case.counts) {
             Ok(broken) => failures.extend(broken),
             Err(refused) => failures.push(format!("the request was refused: {refused}")),

@@ -61,7 +61,7 @@
 //! each counted once for the user who acted (the sender, the founder, the
 //! subject) and once for the group; `of` says whose count the policy reads
 //! in its own request. With `call_from` on every counter, the host calls the
-//! policy only when some count reaches its threshold (or could not be read),
+//! policy only when some count reaches its threshold (or is none),
 //! and otherwise takes its answer to be a plain [`allow`]: the policy must
 //! allow, with no reason, measure or increment, below every threshold.
 //!

@@ -118,8 +118,9 @@ pub struct CounterSpec {
     pub of: Party,
     /// The windows the policy reads.
     pub windows: Vec<Window>,
-    /// The hooks on which it is read: those the policy answers whose
-    /// requests have `of`, unless the manifest names fewer (`hooks`).
+    /// The hooks on which it is read: every one the policy answers, unless
+    /// the manifest names fewer (`hooks`). On a hook whose requests have
+    /// nobody it counts, its counts are none.
     pub hooks: Vec<Hook>,
     /// Set when the host keeps it; the policy's own counter otherwise.
     pub host: Option<HostCounter>,
@@ -266,7 +267,7 @@ pub(super) fn check_counters(
             }
         };
         let read_on = match &counter.hooks {
-            None => hooks.iter().copied().filter(|&h| counter.of.in_hook(h)).collect(),
+            None => hooks.to_vec(),
             Some(listed) => {
                 if listed.is_empty() {
                     return Err((key("hooks"), "lists no hook: leave it out to read the counter on every hook".into()));

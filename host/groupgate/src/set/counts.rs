@@ -146,15 +146,34 @@ impl PolicyCounters {
                     })
                     .collect();
                 // Every counter has `call_from` or none has (checked at load).
+                // Every counter has `call_from` or none has (checked at
+                // load). On a hook that reads none, the policy is called.
                 let call_from = m
                     .counters
                     .first()
                     .is_some_and(|c| c.call_from.is_some())
-                    .then(|| read().flat_map(|spec| spec.call_from.iter().flatten().copied()).collect());
+                    .then(|| read().flat_map(|spec| spec.call_from.iter().flatten().copied()).collect::<Vec<u64>>())
+                    .filter(|thresholds| !thresholds.is_empty());
                 (hook, Reads { names, call_from })
             })
             .collect();
         PolicyCounters { counters, hooks }
+    }
+
+    /// The same counters, the policy called whatever its counts: for a
+    /// variant given another `[config]` than the one its `call_from` was
+    /// read from.
+    pub(crate) fn always_called(mut self) -> PolicyCounters {
+        for (_, reads) in &mut self.hooks {
+            reads.call_from = None;
+        }
+        self
+    }
+
+    /// The `call_from` of each count the policy reads on `hook`, if it
+    /// gives them.
+    pub(crate) fn call_from(&self, hook: Hook) -> Option<&[u64]> {
+        self.reads(hook).and_then(|r| r.call_from.as_deref())
     }
 
     /// What the policy reads on `hook`.
@@ -163,11 +182,14 @@ impl PolicyCounters {
     }
 
     /// Whether the policy can go uncalled on `hook` with `plan`'s counts: it
-    /// has `call_from`, every count was read (or the request has nobody it
-    /// counts), and none reaches its threshold.
+    /// has `call_from`, and every count it reads on the hook was read (the
+    /// store answered, and the request has someone it counts) and is below
+    /// its threshold. A count that is none says nothing of what the policy
+    /// would answer, so it is called.
     pub(crate) fn below_call_from(&self, hook: Hook, plan: &Plan) -> bool {
-        let Some(thresholds) = self.reads(hook).and_then(|r| r.call_from.as_ref()) else { return false };
-        !plan.failed && plan.counts.counts().iter().zip(thresholds).all(|(count, &from)| count.is_none_or(|n| n < from))
+        let Some(thresholds) = self.call_from(hook) else { return false };
+        !plan.failed
+            && plan.counts.counts().iter().zip(thresholds).all(|(count, &from)| count.is_some_and(|n| n < from))
     }
 
     /// The increment of the policy's own counter `counter` by `amount`, for

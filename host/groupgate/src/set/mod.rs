@@ -183,7 +183,8 @@ impl PolicySet {
             state: self.state.clone(),
             namespace: self.namespace.clone(),
             state_timeout_ms: self.state_timeout_ms,
-            counters: vec![self.counters[index].clone()],
+            // Its `call_from` was read from the manifest's `[config]`.
+            counters: vec![self.counters[index].clone().always_called()],
             host_counters: self.host_counters.clone(),
         })
     }
@@ -229,53 +230,68 @@ impl PolicySet {
 
     /// Checks the promise of `call_from` on one request with given counts:
     /// each policy the host would not call (every count below its
-    /// `call_from`) is called, and each that then answers anything but a
-    /// plain allow (no reasons, no measures, nothing added to its counters),
-    /// or fails, is named with what it answered. Test cases run it, so a
-    /// `call_from` set higher than the policy's own threshold fails a case
-    /// instead of letting requests through in production.
+    /// `call_from`) is called with those counts, and again with every count
+    /// it reads one below its `call_from` (the most it is skipped at), and
+    /// each that then answers anything but a plain allow (no reasons, no
+    /// measures, nothing added to its counters), or fails, is named with what
+    /// it answered. Test cases run it, so a `call_from` set higher than the
+    /// policy's own threshold fails a case instead of letting requests
+    /// through in production.
     pub fn check_call_from(&self, request: &Request, counts: &Recorded) -> Result<Vec<String>, RequestError> {
         self.check(request)?;
         let request = request.as_ref();
+        let hook = request.hook();
         let chosen = self.chosen(request, None);
         let mut batch = Batch::default();
         let plans = self.plans(&chosen, request, Counts::Recorded(counts), &mut batch);
         let mut broken = Vec::new();
         let mut encoded = None;
         for (&index, plan) in chosen.iter().zip(&plans) {
-            if !self.counters[index].below_call_from(request.hook(), plan) {
+            let counters = &self.counters[index];
+            let (true, Some(thresholds)) = (counters.below_call_from(hook, plan), counters.call_from(hook)) else {
                 continue;
+            };
+            let mut highest = plan.counts.clone();
+            for (count, &from) in highest.counts_mut().iter_mut().zip(thresholds) {
+                if count.is_some() {
+                    *count = Some(from - 1);
+                }
             }
             let policy = &self.policies[index];
-            let answered = match policy.evaluate(request, &mut encoded, &plan.counts).0 {
-                Ok(answer) if answer.is_plain_allow() => continue,
-                Ok(Answer { verdict, increments }) => {
-                    let codes: Vec<&str> = verdict.reasons.iter().map(|r| r.code.as_str()).collect();
-                    let mut said = format!("`{}`", verdict.outcome);
-                    if !codes.is_empty() {
-                        said.push_str(&format!(" ({})", codes.join(", ")));
+            for probe in [&plan.counts, &highest] {
+                let answered = match policy.evaluate(request, &mut encoded, probe).0 {
+                    Ok(answer) if answer.is_plain_allow() => continue,
+                    Ok(Answer { verdict, increments }) => {
+                        let codes: Vec<&str> = verdict.reasons.iter().map(|r| r.code.as_str()).collect();
+                        let mut said = format!("`{}`", verdict.outcome);
+                        if !codes.is_empty() {
+                            said.push_str(&format!(" ({})", codes.join(", ")));
+                        }
+                        if !verdict.measures.is_empty() {
+                            said.push_str(&format!(" with {} measure(s)", verdict.measures.len()));
+                        }
+                        if !increments.is_empty() {
+                            said.push_str(&format!(" adding to {} counter(s)", increments.len()));
+                        }
+                        said
                     }
-                    if !verdict.measures.is_empty() {
-                        said.push_str(&format!(" with {} measure(s)", verdict.measures.len()));
-                    }
-                    if !increments.is_empty() {
-                        said.push_str(&format!(" adding to {} counter(s)", increments.len()));
-                    }
-                    said
-                }
-                Err(failure) => format!("nothing: it {failure}"),
-            };
-            let counts: Vec<String> = plan
-                .counts
-                .iter()
-                .map(|(c, w, n)| format!("{c} {w} = {}", n.map_or("none".into(), |n| n.to_string())))
-                .collect();
-            broken.push(format!(
-                "policy `{}` answered {answered} with counts {}, each below its `call_from`: the host does not \
-                 call it there and takes its answer to be allow, so its `call_from` must be lower",
-                policy.name,
-                counts.join(", ")
-            ));
+                    Err(failure) => format!("nothing: it {failure}"),
+                };
+                let counts: Vec<String> = probe
+                    .iter()
+                    .zip(thresholds)
+                    .map(|((c, w, n), from)| {
+                        format!("{c} {w} = {} (call_from {from})", n.map_or("none".into(), |n| n.to_string()))
+                    })
+                    .collect();
+                broken.push(format!(
+                    "policy `{}` answered {answered} with counts {}, each below its `call_from`: the host does not \
+                     call it there and takes its answer to be allow, so its `call_from` must be lower",
+                    policy.name,
+                    counts.join(", ")
+                ));
+                break;
+            }
         }
         Ok(broken)
     }
@@ -309,8 +325,8 @@ impl PolicySet {
             let m = &policy.manifest;
             // A policy tested alone is always called: its own cases test
             // what it answers, not whether the host may skip it.
-            let skipped = only.is_none() && self.counters[index].below_call_from(hook, &plan);
-            let (result, elapsed) = if skipped {
+            let below_call_from = only.is_none() && self.counters[index].below_call_from(hook, &plan);
+            let (result, elapsed) = if below_call_from {
                 (Ok(Answer::allow()), std::time::Duration::ZERO)
             } else if m.on_state_error == OnStateError::Error && plan.failed() {
                 let why = state_error.clone().unwrap_or_else(|| "the counts were given as unavailable".into());
@@ -344,7 +360,7 @@ impl PolicySet {
                 error_kind,
                 duration: elapsed,
                 counts: plan.counts,
-                skipped,
+                below_call_from,
                 position: index,
             };
             let merged = only.is_some() || m.mode == Mode::Enforce;

@@ -84,6 +84,7 @@ impl PolicyCounts {
         &self.counts
     }
 
+    /// The counts, to fill in.
     pub(crate) fn counts_mut(&mut self) -> &mut [Option<u64>] {
         &mut self.counts
     }

@@ -21,7 +21,9 @@ const SHARDS: usize = 16;
 ///
 /// Bounded: it holds at most `max_series` series (a counter for one user or
 /// group). Buckets too old for any window read at their resolution are
-/// dropped as a series is written. When a new series would pass the bound,
+/// dropped as a series is written, before its memory would grow, so a
+/// series holds at most twice the buckets its windows need. When a new
+/// series would pass the bound,
 /// the tenth of the series written least recently is forgotten first (their
 /// counts read zero from then on) and counted in
 /// `groupgate_state_series_evicted_total`: the store keeps the users and
@@ -90,19 +92,13 @@ impl Series {
             if head.1 == 0 || head.0 == b {
                 *head = (b, head.1.saturating_add(amount));
             } else if head.0 < b {
-                // Too old for any window read at this resolution, as seen
-                // from this request's time, unless it is dated far ahead of
-                // the rest: dropped before the level's memory would grow, so
-                // a level holds at most twice the buckets it must keep.
-                if prune && level.len() == level.capacity() {
-                    let oldest_kept = b.saturating_sub(retention_secs(resolution) / resolution);
-                    while level.front().is_some_and(|&(b, _)| b < oldest_kept) {
-                        level.pop_front();
-                    }
-                }
+                prune_full(level, b, resolution, prune);
                 level.push_back(*head);
                 *head = (b, amount);
             } else {
+                // Older than the newest: after one dated far ahead, every
+                // request until then lands here, so it prunes too.
+                prune_full(level, b, resolution, prune);
                 match level.iter().rposition(|&(existing, _)| existing <= b) {
                     Some(i) if level[i].0 == b => level[i].1 = level[i].1.saturating_add(amount),
                     Some(i) => level.insert(i + 1, (b, amount)),
@@ -125,6 +121,20 @@ impl Series {
             .skip_while(|(b, _)| b > range.end())
             .take_while(|(b, _)| b >= range.start())
             .fold(newest, |sum, &(_, n)| sum.saturating_add(n))
+    }
+}
+
+/// Drops the buckets of `level` too old for any window read at its
+/// `resolution`, as seen from bucket `b`, unless `prune` is false (the
+/// request is dated far ahead of the rest): only when the level is full,
+/// before its memory would grow, so a level holds at most twice the buckets
+/// it must keep and most increments never touch its oldest ones.
+fn prune_full(level: &mut VecDeque<(u64, u64)>, b: u64, resolution: u64, prune: bool) {
+    if prune && level.len() == level.capacity() {
+        let oldest_kept = b.saturating_sub(retention_secs(resolution) / resolution);
+        while level.front().is_some_and(|&(b, _)| b < oldest_kept) {
+            level.pop_front();
+        }
     }
 }
 
@@ -319,6 +329,22 @@ mod tests {
             let keep = (retention_secs(resolution) / resolution) as usize + 1;
             assert!(level.len() <= 2 * keep, "{} buckets of {resolution} s kept", level.len());
         }
+    }
+
+    #[test]
+    fn after_a_request_dated_far_ahead_a_series_stays_bounded() {
+        let store = Memory::new();
+        add(&store, "s", 1_000_000);
+        add(&store, "s", 4_102_444_800_000); // 2100: the newest bucket of every resolution
+        // A day of requests a second apart, each older than that one.
+        for i in 0..86_400 {
+            add(&store, "s", 1_000_000 + i * 1000);
+        }
+        assert_eq!(read(&store, "s", "60s", 1_000_000 + 86_399_500), 60);
+        let map = store.shard("s").1.lock().unwrap();
+        let series = &map.iter().next().unwrap().series;
+        let keep = (retention_secs(1) + 1) as usize;
+        assert!(series.levels[0].len() <= 2 * keep, "{} buckets of a second kept", series.levels[0].len());
     }
 
     #[test]
