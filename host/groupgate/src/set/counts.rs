@@ -145,7 +145,6 @@ impl PolicyCounters {
                         spec.windows.iter().map(|w| (Arc::from(spec.name.as_str()), Arc::from(w.as_str())))
                     })
                     .collect();
-                // Every counter has `call_from` or none has (checked at load).
                 // Every counter has `call_from` or none has (checked at
                 // load). On a hook that reads none, the policy is called.
                 let call_from = m
@@ -210,7 +209,7 @@ impl PolicyCounters {
 pub(crate) struct Batch<'s> {
     /// Every key, one after another (one allocation for them all).
     keys: String,
-    /// Where each key ends in `keys`, the window, and the policy (in
+    /// Where each read's key lies in `keys`, the window, and the policy (in
     /// `chosen` order) and slot it fills.
     reads: Vec<(std::ops::Range<usize>, &'s Window, usize, usize)>,
 }
