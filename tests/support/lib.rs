@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use groupgate::{Group, GroupCreation, LoadError, Membership, MembershipKind, Message, PolicySet, Role, Runtime, User};
 
 pub mod redis;
+pub mod registry;
 
 /// Paths of the test guest components, built by this crate's build script.
 pub mod guests {
@@ -190,10 +191,15 @@ pub fn membership() -> Membership {
 /// port, with `flags` added: the process, once it answers `/readyz` with
 /// 200, and the address it listens on (read from its log).
 pub fn serve(bin: &str, set: &Path, flags: &[&str]) -> (std::process::Child, std::net::SocketAddr) {
+    serve_policies(bin, set.to_str().unwrap(), flags)
+}
+
+/// [`serve`] with `--policies` as given: a folder, or `oci://…`.
+pub fn serve_policies(bin: &str, policies: &str, flags: &[&str]) -> (std::process::Child, std::net::SocketAddr) {
     use std::io::BufRead;
     use std::process::{Command, Stdio};
     let mut child = Command::new(bin)
-        .args(["serve", "--policies", set.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .args(["serve", "--policies", policies, "--listen", "127.0.0.1:0"])
         .args(flags)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -133,7 +133,7 @@ fn ping(port: u16) -> bool {
 }
 
 /// A loopback port free now.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).and_then(|l| l.local_addr()).expect("a free loopback port").port()
 }
 
@@ -141,25 +141,24 @@ fn free_port() -> u16 {
 /// `scripts/ensure-packages` (once per test binary).
 fn redis_server() -> PathBuf {
     static PROGRAM: OnceLock<PathBuf> = OnceLock::new();
-    PROGRAM
-        .get_or_init(|| {
-            if let Some(found) = on_path("redis-server") {
-                return found;
-            }
-            let script = super::repo_root().join("scripts/ensure-packages");
-            let status = Command::new(&script).arg("redis-server").status();
-            match status {
-                Ok(status) if status.success() => {}
-                Ok(status) => {
-                    panic!("redis-server is not installed, and `{} redis-server` failed ({status})", script.display())
-                }
-                Err(e) => panic!("redis-server is not installed, and `{}` could not run: {e}", script.display()),
-            }
-            on_path("redis-server").unwrap_or_else(|| {
-                panic!("`{} redis-server` succeeded but redis-server is still not on the PATH", script.display())
-            })
-        })
-        .clone()
+    PROGRAM.get_or_init(|| installed("redis-server", "redis-server")).clone()
+}
+
+/// The program `command` of the Debian package `package`: on the `PATH`,
+/// or installed by `scripts/ensure-packages`.
+pub(crate) fn installed(package: &str, command: &str) -> PathBuf {
+    if let Some(found) = on_path(command) {
+        return found;
+    }
+    let script = super::repo_root().join("scripts/ensure-packages");
+    let status = Command::new(&script).arg(format!("{package}:{command}")).status();
+    match status {
+        Ok(status) if status.success() => {}
+        Ok(status) => panic!("{command} is not installed, and `{} {package}` failed ({status})", script.display()),
+        Err(e) => panic!("{command} is not installed, and `{}` could not run: {e}", script.display()),
+    }
+    on_path(command)
+        .unwrap_or_else(|| panic!("`{} {package}` succeeded but {command} is still not on the PATH", script.display()))
 }
 
 /// `program` in a folder of the `PATH`.

@@ -54,7 +54,8 @@ pub fn main() -> ExitCode {
     } else {
         logs.init();
     }
-    let result = runtime::make(cli.cache, cli.command.policies()).and_then(|runtime| cli.command.run(runtime));
+    let result = runtime::make(cli.cache, cli.command.policies(), cli.command.default_cache_dir())
+        .and_then(|runtime| cli.command.run(runtime));
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

@@ -57,12 +57,12 @@ fn parse_state(value: &str) -> Result<StateArg, String> {
 
 /// The runtime for a command that loads the policy set (or sets)
 /// `policies`; `None` for a command that loads none. Its compile cache is
-/// `--cache-dir`, or else `.groupgate-cache` next to the policy set
+/// `--cache-dir`, or else `default_cache`, or else `.groupgate-cache` next to the policy set
 /// `policies` is or lies in (none when it is in no set: a folder of sets,
 /// or a path that does not exist). A folder named on the command line that
 /// cannot be used is an error; the default one only costs a warning, and
 /// the run compiles without a cache.
-pub fn make(args: CacheArgs, policies: Option<&Path>) -> Result<Option<Runtime>> {
+pub fn make(args: CacheArgs, policies: Option<&Path>, default_cache: Option<PathBuf>) -> Result<Option<Runtime>> {
     let Some(policies) = policies else { return Ok(None) };
     let state: Arc<dyn StateStore> = match &args.state {
         StateArg::Memory => Arc::new(groupgate::state::Memory::new()),
@@ -84,7 +84,7 @@ pub fn make(args: CacheArgs, policies: Option<&Path>) -> Result<Option<Runtime>>
             tracing::info!(dir = %dir.display(), "compile cache");
             return Ok(Some(runtime));
         }
-        (false, None) => default_cache_dir(policies),
+        (false, None) => default_cache.or_else(|| default_cache_dir(policies)),
     };
     if let Some(dir) = cache_dir {
         match builder(Some(&dir)).build() {

@@ -75,7 +75,12 @@ pub(crate) fn not_ready(state: &ServerState) -> String {
 async fn readyz(State(state): State<Arc<ServerState>>) -> Response {
     match state.active() {
         Some(active) => {
-            json(StatusCode::OK, &serde_json::json!({ "status": "ready", "generation": active.generation }))
+            let mut body = serde_json::json!({ "status": "ready", "generation": active.generation });
+            // Ready, but on the set kept from before: the operator should know.
+            if let Some(why) = &active.origin.last_known_good {
+                body["last_known_good"] = why.as_str().into();
+            }
+            json(StatusCode::OK, &body)
         }
         None => error(StatusCode::SERVICE_UNAVAILABLE, not_ready(&state)),
     }

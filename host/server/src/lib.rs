@@ -22,11 +22,13 @@ mod fixtures;
 mod json;
 mod metrics;
 mod policies;
+mod provider;
 mod serve;
 mod state;
 
 pub use app::app;
 pub use groupgate::source::{DEBOUNCE, MAX_WAIT, RECHECK};
 pub use metrics::Metrics;
+pub use provider::{Fetched, Origin, Plain, Provider};
 pub use serve::{DRAIN_TIMEOUT, serve, watch};
 pub use state::{Active, Options, ReloadReport, ServerState};

@@ -1,6 +1,6 @@
 //! `GET /v1/policies`: the active set as an operator checks it (each
-//! policy's version, module SHA-256, hooks, mode, scope and limits) and the
-//! last reload attempt.
+//! policy's version, module SHA-256, hooks, mode, scope and limits), where
+//! it came from (source, digest, signer) and the last reload attempt.
 
 use std::sync::Arc;
 
@@ -69,7 +69,11 @@ pub(crate) async fn policies(State(state): State<Arc<ServerState>>) -> Response 
         serde_json::json!({
             "generation": a.generation,
             "loaded_at": humantime::format_rfc3339_millis(a.loaded_at).to_string(),
-            "source": a.set.root().display().to_string(),
+            "source": a.origin.source,
+            "digest": a.origin.digest,
+            "manifest_digest": a.origin.manifest,
+            "signer": a.origin.signer,
+            "last_known_good": a.origin.last_known_good,
             "cases_passed": a.cases,
             "policies": policies,
         })

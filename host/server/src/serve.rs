@@ -24,7 +24,7 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 pub async fn serve(state: Arc<ServerState>, listener: tokio::net::TcpListener, watching: bool) -> std::io::Result<()> {
     let signals = Signals::install()?;
     let addr: SocketAddr = listener.local_addr()?;
-    tracing::info!(%addr, policies = %state.policies_dir().display(), "serving");
+    tracing::info!(%addr, policies = %state.policies_from(), "serving");
     let _watch =
         if watching { Some(watch(state.clone()).map_err(|e| std::io::Error::other(e.to_string()))?) } else { None };
     let first = state.clone();
@@ -52,13 +52,13 @@ pub async fn serve(state: Arc<ServerState>, listener: tokio::net::TcpListener, w
     Ok(())
 }
 
-/// Reloads the state's policy set whenever its source says it changed (a
-/// burst of changes once), on the source's thread, for as long as the
-/// returned [`Watch`] is kept.
+/// Reloads the state's policy set whenever its provider says another may be
+/// there (a burst of changes once, a new digest at a registry's tag), on
+/// the provider's thread, for as long as the returned [`Watch`] is kept.
 pub fn watch(state: Arc<ServerState>) -> Result<Watch, SourceError> {
-    let source = state.options.source.clone();
-    source.watch(Box::new(move || {
-        state.reload("watch");
+    let provider = state.options.provider.clone();
+    provider.watch(Box::new(move |trigger| {
+        state.reload(trigger);
     }))
 }
 

@@ -1,13 +1,15 @@
 //! The server's state: the active policy set, swapped atomically on reload,
 //! and the record of the last reload attempt.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwapOption;
 use groupgate::source::{Folder, SetSource};
+
+use crate::provider::{Origin, Plain, Provider};
 use groupgate::{AuditSettings, PolicySet, Runtime};
 use groupgate_audit::{DecisionSink, Recorder, SinkError};
 use groupgate_testing::{self as testing, RunOptions, Suite};
@@ -25,6 +27,8 @@ pub struct Active {
     pub loaded_at: SystemTime,
     /// How many test cases it passed before activation.
     pub cases: usize,
+    /// Where it came from.
+    pub origin: Origin,
     /// Each policy's counters, in policy order: a decision's reports index
     /// them by `position`.
     pub(crate) counters: Vec<Arc<PolicyCounters>>,
@@ -38,7 +42,7 @@ type Sink = Result<Arc<dyn DecisionSink>, SinkError>;
 pub struct ReloadReport {
     /// When it finished, RFC 3339.
     pub at: String,
-    /// What asked for it: `start`, `watch`, `http` or `signal`.
+    /// What asked for it: `start`, `watch`, `poll`, `http` or `signal`.
     pub trigger: &'static str,
     /// Whether the new set was activated.
     pub ok: bool,
@@ -54,8 +58,9 @@ pub struct ReloadReport {
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct Options {
-    /// Where the policy set comes from: a folder, to begin with.
-    pub source: Arc<dyn SetSource>,
+    /// Where the policy set comes from on each reload: a folder, a
+    /// folder whose set must be signed, a registry.
+    pub provider: Arc<dyn Provider>,
     /// The largest request body accepted, in bytes.
     pub max_body: usize,
     /// The longest a client may take to send a request's headers, and
@@ -82,7 +87,17 @@ impl Options {
 
     /// Defaults for serving the set that `source` yields.
     pub fn with_source(source: Arc<dyn SetSource>) -> Options {
-        Options { source, max_body: Options::DEFAULT_MAX_BODY, read_timeout: Options::DEFAULT_READ_TIMEOUT, sink: None }
+        Options::with_provider(Arc::new(Plain(source)))
+    }
+
+    /// Defaults for serving the sets that `provider` yields.
+    pub fn with_provider(provider: Arc<dyn Provider>) -> Options {
+        Options {
+            provider,
+            max_body: Options::DEFAULT_MAX_BODY,
+            read_timeout: Options::DEFAULT_READ_TIMEOUT,
+            sink: None,
+        }
     }
 }
 
@@ -189,7 +204,7 @@ impl ServerState {
         *last_started = Some(start);
         let result = self.build();
         let report = match result {
-            Ok((set, cases)) => {
+            Ok((set, cases, origin)) => {
                 if let Some(settings) = set.audit_settings() {
                     // Opened once: a later change of `[audit]` needs a restart.
                     self.sink.get_or_init(|| {
@@ -223,7 +238,9 @@ impl ServerState {
                 // Found by name once here, so that counting a decision looks
                 // nothing up.
                 let counters = self.metrics.policy_counters(&set);
-                let active = Arc::new(Active { set, generation, loaded_at: SystemTime::now(), cases, counters });
+                self.options.provider.activated(&origin);
+                let active =
+                    Arc::new(Active { set, generation, loaded_at: SystemTime::now(), cases, counters, origin });
                 // The set and the report of the reload that activated it
                 // change together under this lock, so `snapshot` never pairs
                 // a new generation with the previous report.
@@ -266,9 +283,11 @@ impl ServerState {
         report
     }
 
-    /// The new set, with the number of cases it passed.
-    fn build(&self) -> Result<(PolicySet, usize), String> {
-        let source = &*self.options.source;
+    /// The new set, with the number of cases it passed and where it came
+    /// from.
+    fn build(&self) -> Result<(PolicySet, usize, Origin), String> {
+        let fetched = self.options.provider.fetch()?;
+        let source = &*fetched.source;
         let dir = &source.root().to_path_buf();
         let set = PolicySet::load(&self.runtime, source).map_err(|e| e.to_string())?;
         // The log, once open, stays as it is: a set that would stop or move
@@ -300,12 +319,12 @@ impl ServerState {
                 first.failures.join("; ")
             ));
         }
-        Ok((set, report.cases.len()))
+        Ok((set, report.cases.len(), fetched.origin))
     }
 
-    /// The policy folder.
-    pub fn policies_dir(&self) -> &Path {
-        self.options.source.root()
+    /// What the policy set is served from: a folder, or `oci://…`.
+    pub fn policies_from(&self) -> String {
+        self.options.provider.describe()
     }
 }
 

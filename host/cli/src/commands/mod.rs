@@ -4,6 +4,7 @@ mod audit;
 mod bench;
 mod check;
 mod eval;
+mod fleet;
 mod replay;
 mod serve;
 mod test;
@@ -39,6 +40,19 @@ pub enum Command {
     /// Run policy test cases (`tests/*.toml`) and report what failed.
     #[command(after_help = test::HELP)]
     Test(test::Args),
+    /// Sign a policy set: list every file's SHA-256 in `groupgate.sum`
+    /// and sign it with an SSH key.
+    #[command(after_help = fleet::SIGN_HELP)]
+    Sign(fleet::SignArgs),
+    /// Check a set's signature against trusted keys: who signed it, or
+    /// exactly what does not match.
+    #[command(after_help = fleet::VERIFY_HELP)]
+    Verify(fleet::VerifyArgs),
+    /// Store a signed policy set in an OCI registry.
+    #[command(after_help = fleet::PUSH_HELP)]
+    Push(fleet::PushArgs),
+    /// Fetch a policy set from an OCI registry into a folder, verified.
+    Pull(fleet::PullArgs),
 }
 
 impl Command {
@@ -49,10 +63,26 @@ impl Command {
             Command::Check(args) => Some(&args.policies),
             Command::Eval(args) => Some(&args.request.policies),
             Command::Bench(args) => Some(&args.request.policies),
-            Command::Serve(args) => Some(&args.policies),
+            Command::Serve(args) => match &args.policies {
+                fleet::SetArg::Folder(dir) => Some(dir),
+                // The sets pulled are kept in the state folder.
+                fleet::SetArg::Oci(_) => Some(Path::new(".")),
+            },
             Command::Replay(args) => Some(&args.policies),
             Command::Test(args) => args.paths.first().map(PathBuf::as_path),
-            Command::Audit { .. } => None,
+            Command::Audit { .. } | Command::Sign(_) | Command::Verify(_) | Command::Push(_) | Command::Pull(_) => None,
+        }
+    }
+
+    /// The compile cache a command keeps when no flag names one and its
+    /// policies do not say: a server's sets from a registry keep theirs in
+    /// the state folder.
+    pub fn default_cache_dir(&self) -> Option<PathBuf> {
+        match self {
+            Command::Serve(args) if matches!(args.policies, fleet::SetArg::Oci(_)) => {
+                args.data_dir().ok().map(|d| d.join("cache"))
+            }
+            _ => None,
         }
     }
 
@@ -68,6 +98,10 @@ impl Command {
             Command::Replay(args) => replay::run(&runtime()?, args),
             Command::Audit { command } => audit::run(command),
             Command::Test(args) => test::run(&runtime()?, args),
+            Command::Sign(args) => fleet::sign(args),
+            Command::Verify(args) => fleet::verify(args),
+            Command::Push(args) => fleet::push(args),
+            Command::Pull(args) => fleet::pull(args),
         }
     }
 }
