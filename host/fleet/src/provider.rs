@@ -142,15 +142,18 @@ impl Inner {
             Snapshot::read(&Folder::new(&folder)).map_err(|e| Fetch::Refused(e.to_string()))?
         } else {
             let at = self.reference.at(manifest);
-            self.registry.pull(&at, &folder).map_err(|e| Fetch::Unreachable(format!("{e:#}")))?
+            self.registry.pull(&at, &folder).map_err(|e| Fetch::Retry(format!("{e:#}")))?
         };
         let named = |e: String| format!("{} ({manifest}): {e}", self.reference);
         let verified = verify(snapshot.files(), &trusted).map_err(|e| Fetch::Refused(named(e.to_string())))?;
-        // Kept only once verified: the folder holds nothing unchecked.
-        if !kept && let Err(e) = snapshot.write_to(&folder) {
-            if !folder.is_dir() {
-                tracing::warn!("cannot keep the verified set in `{}`: {e}", folder.display());
-            }
+        // Kept only once verified: the folder holds nothing unchecked. The
+        // test runner reads the set's cases from it. Another replica
+        // sharing the state folder may have written it first.
+        if !kept
+            && let Err(e) = snapshot.write_to(&folder)
+            && !folder.is_dir()
+        {
+            return Err(Fetch::Retry(format!("cannot keep the verified set in `{}`: {e}", folder.display())));
         }
         let mut origin = origin(self.reference.to_string(), verified);
         origin.manifest = Some(manifest.to_owned());
@@ -207,8 +210,10 @@ impl Inner {
 
 /// How fetching the tag's set ended, when it did not.
 enum Fetch {
-    /// The registry could not be reached or did not answer: try again.
-    Unreachable(String),
+    /// The registry could not be reached or did not answer, or the set
+    /// could not be kept on disk: try again at the next poll, serving the
+    /// kept set meanwhile.
+    Retry(String),
     /// The set is refused: only a new digest is worth another try.
     Refused(String),
 }
@@ -230,13 +235,13 @@ impl Provider for OciSource {
         };
         let result = inner.fetch_live(&manifest);
         match &result {
-            Err(Fetch::Unreachable(_)) => {}
+            Err(Fetch::Retry(_)) => {}
             _ => *inner.seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(manifest),
         }
         match result {
             Ok(fetched) => Ok(fetched),
             Err(Fetch::Refused(e)) => Err(e),
-            Err(Fetch::Unreachable(e)) => {
+            Err(Fetch::Retry(e)) => {
                 let kept = inner.fetch_kept(&e);
                 *inner.on_disk.lock().unwrap_or_else(|e| e.into_inner()) = kept.is_ok();
                 kept
