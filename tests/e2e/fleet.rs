@@ -277,6 +277,10 @@ fn replicas_serve_one_signed_tag_pick_up_new_versions_and_refuse_what_no_trusted
     });
     stop(a);
     registry.stop();
+    // A replica already serving keeps its set while the registry is away.
+    std::thread::sleep(POLL * 2);
+    assert_eq!(serving(b_addr), v2_digest);
+    assert!(get(b_addr, "/readyz").get("last_known_good").is_none());
     let (a, a_addr) = start(&data_a);
     let ready = get(a_addr, "/readyz");
     let why = ready["last_known_good"].as_str().unwrap_or_default();

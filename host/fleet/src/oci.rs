@@ -12,8 +12,11 @@ use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::net::IpAddr;
 use std::path::Path;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
-use anyhow::{Context as _, Result, anyhow, bail, ensure};
+use anyhow::{Context as _, Result, anyhow, bail};
 use oci_client::client::{ClientConfig, ClientProtocol, Config, ImageLayer};
 use oci_client::manifest::OciImageManifest;
 use oci_client::secrets::RegistryAuth;
@@ -32,6 +35,19 @@ pub const FILE_MEDIA_TYPE: &str = "application/vnd.groupgate.set.file.v1";
 const TITLE: &str = "org.opencontainers.image.title";
 /// The most files a set pulled may hold.
 const MAX_FILES: usize = 10_000;
+/// How long connecting to a registry, and then each read, may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest one call (a resolve, a whole pull or push) may take: a
+/// registry that accepts and never answers must not hold a reload forever.
+const CALL_DEADLINE: Duration = Duration::from_secs(600);
+
+/// What an artifact holds that no retry will change: not a set, a path
+/// that is not plain, over the bounds. A pull that fails so is refused,
+/// not retried, until the tag moves.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidArtifact(pub String);
 
 /// An `oci://HOST[:PORT]/REPO:TAG` (or `@sha256:…`) reference.
 #[derive(Debug, Clone)]
@@ -131,7 +147,12 @@ impl Registry {
         } else {
             ClientProtocol::Https
         };
-        let client = Client::new(ClientConfig { protocol, ..ClientConfig::default() });
+        let client = Client::new(ClientConfig {
+            protocol,
+            connect_timeout: Some(CONNECT_TIMEOUT),
+            read_timeout: Some(READ_TIMEOUT),
+            ..ClientConfig::default()
+        });
         let auth = match &options.credentials {
             Some((user, password)) => RegistryAuth::Basic(user.clone(), password.clone()),
             None => match docker_credential::get_credential(&registry) {
@@ -157,7 +178,13 @@ impl Registry {
         runtime.spawn(async move {
             let _ = tx.send(work.await);
         });
-        rx.recv().map_err(|_| anyhow!("the registry client stopped"))?
+        match rx.recv_timeout(CALL_DEADLINE) {
+            Ok(result) => result,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                bail!("the registry did not finish within {CALL_DEADLINE:?}")
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => bail!("the registry client stopped"),
+        }
     }
 
     /// The digest of the manifest `of` names now (one HEAD request).
@@ -214,36 +241,85 @@ impl Registry {
                 .pull_image_manifest(&reference, &auth)
                 .await
                 .with_context(|| format!("cannot read the manifest of oci://{whole}"))?;
+            let invalid = |why: String| anyhow::Error::new(InvalidArtifact(format!("oci://{whole}: {why}")));
             if manifest.config.media_type != CONFIG_MEDIA_TYPE {
-                bail!(
-                    "oci://{whole} is not a groupgate policy set: its config is `{}`, not `{CONFIG_MEDIA_TYPE}` (push sets with `groupgate push`)",
+                return Err(invalid(format!(
+                    "not a groupgate policy set: its config is `{}`, not `{CONFIG_MEDIA_TYPE}` (push sets with `groupgate push`)",
                     manifest.config.media_type
-                );
+                )));
             }
-            ensure!(manifest.layers.len() <= MAX_FILES, "oci://{whole} has {} files, more than {MAX_FILES}", manifest.layers.len());
-            let total: i64 = manifest.layers.iter().map(|l| l.size.max(0)).sum();
-            ensure!(total as u64 <= MAX_SET_BYTES, "oci://{whole} holds {total} bytes, more than {MAX_SET_BYTES}");
+            if manifest.layers.len() > MAX_FILES {
+                return Err(invalid(format!("{} files, more than {MAX_FILES}", manifest.layers.len())));
+            }
+            let mut total: u64 = 0;
+            for layer in &manifest.layers {
+                total = u64::try_from(layer.size).ok().and_then(|size| total.checked_add(size)).unwrap_or(u64::MAX);
+            }
+            if total > MAX_SET_BYTES {
+                return Err(invalid(format!("its files add up to more than {MAX_SET_BYTES} bytes")));
+            }
             let mut seen = HashSet::new();
             let mut files = BTreeMap::new();
             for layer in &manifest.layers {
-                ensure!(layer.media_type == FILE_MEDIA_TYPE, "oci://{whole}: a layer of type `{}` is not a set's file", layer.media_type);
+                if layer.media_type != FILE_MEDIA_TYPE {
+                    return Err(invalid(format!("a layer of type `{}` is not a set's file", layer.media_type)));
+                }
                 let path = layer
                     .annotations
                     .as_ref()
                     .and_then(|a| a.get(TITLE))
-                    .ok_or_else(|| anyhow!("oci://{whole}: a layer has no `{TITLE}` annotation naming its file"))?;
-                safe_relative(path).map_err(|e| anyhow!("oci://{whole}: {e}"))?;
-                ensure!(seen.insert(path.clone()), "oci://{whole}: `{path}` is stored twice");
-                let mut bytes = Vec::with_capacity(layer.size.max(0) as usize);
-                // The client checks the blob against its digest as it reads.
-                client.pull_blob(&reference, layer, &mut bytes).await.with_context(|| format!("cannot pull `{path}` of oci://{whole}"))?;
-                ensure!(bytes.len() as i64 == layer.size, "oci://{whole}: `{path}` is not the size its manifest says");
-                files.insert(path.clone(), bytes);
+                    .ok_or_else(|| invalid(format!("a layer has no `{TITLE}` annotation naming its file")))?;
+                safe_relative(path).map_err(|e| invalid(e.to_string()))?;
+                if !seen.insert(path.clone()) {
+                    return Err(invalid(format!("`{path}` is stored twice")));
+                }
+                // Sizes were bounded above; the blob is cut off past its own,
+                // and the client checks it against its digest as it reads.
+                let size = layer.size as usize;
+                let mut out = Bounded { bytes: Vec::with_capacity(size), limit: size };
+                client.pull_blob(&reference, layer, &mut out).await.with_context(|| format!("cannot pull `{path}` of oci://{whole}"))?;
+                if out.bytes.len() != size {
+                    return Err(invalid(format!("`{path}` is not the size its manifest says")));
+                }
+                files.insert(path.clone(), out.bytes);
             }
             Ok(files)
         })?;
         Ok(Snapshot::new(root, files))
     }
+}
+
+/// A blob's bytes, refused past `limit`: a registry cannot make a pull
+/// read more than the manifest declared.
+struct Bounded {
+    bytes: Vec<u8>,
+    limit: usize,
+}
+
+impl tokio::io::AsyncWrite for Bounded {
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, data: &[u8]) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        if this.bytes.len() + data.len() > this.limit {
+            return Poll::Ready(Err(std::io::Error::other("the blob is larger than its manifest says")));
+        }
+        this.bytes.extend_from_slice(data);
+        Poll::Ready(Ok(data.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// `sha256:` and 64 lowercase hex digits.
+pub fn is_sha256_digest(digest: &str) -> bool {
+    digest
+        .strip_prefix("sha256:")
+        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
 }
 
 /// Whether `registry` (`HOST[:PORT]`) may be reached over plain HTTP: a
@@ -274,6 +350,26 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn only_sha256_digests_are_taken_from_a_registry() {
+        assert!(is_sha256_digest(&format!("sha256:{}", "a".repeat(64))));
+        assert!(!is_sha256_digest("sha256:../../etc"));
+        assert!(!is_sha256_digest(&format!("sha256:{}", "A".repeat(64))));
+        assert!(!is_sha256_digest(&format!("sha512:{}", "a".repeat(64))));
+    }
+
+    #[test]
+    fn a_blob_cannot_grow_past_its_declared_size() {
+        use tokio::io::AsyncWriteExt as _;
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let mut out = Bounded { bytes: Vec::new(), limit: 4 };
+        runtime.block_on(async {
+            out.write_all(b"abcd").await.unwrap();
+            assert!(out.write_all(b"e").await.is_err());
+        });
+        assert_eq!(out.bytes, b"abcd");
     }
 
     #[test]

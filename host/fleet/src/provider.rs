@@ -3,6 +3,7 @@
 //! verified kept on disk.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -11,7 +12,7 @@ use groupgate::source::{Folder, SetSource as _, SourceError, Watch};
 use groupgate_server::{Fetched, Origin, Provider};
 use serde::{Deserialize, Serialize};
 
-use crate::oci::{OciRef, Registry, RegistryOptions};
+use crate::oci::{InvalidArtifact, OciRef, Registry, RegistryOptions};
 use crate::signing::{Verified, verify};
 use crate::snapshot::Snapshot;
 use crate::trust::TrustedKeys;
@@ -76,7 +77,8 @@ struct Current {
 /// Under the state folder, each repository has a folder of its own
 /// (`oci/HOST_PORT_REPO/`) holding `sets/MANIFEST-HEX/` (a verified set's
 /// files, written whole or not at all) and `current.json` (which of them was
-/// last activated).
+/// last activated, and for which tag). A state folder belongs to one
+/// replica: two sharing one would prune each other's sets.
 pub struct OciSource {
     inner: Arc<Inner>,
 }
@@ -87,13 +89,15 @@ struct Inner {
     trusted_keys: PathBuf,
     dir: PathBuf,
     poll: Duration,
-    /// The manifest digest last fetched to an end (served or refused):
-    /// polling asks for a reload only when the tag's digest differs.
+    /// The manifest digest last fetched to an end (activated or refused):
+    /// polling asks for a reload only when the tag's digest differs. It is
+    /// `None` until the registry has answered once, so a replica that
+    /// started on its kept set reloads from the registry when it answers.
     seen: Mutex<Option<String>>,
-    /// Whether the set served is the one kept on disk, served because the
-    /// registry could not be reached: polling asks for a reload as soon as
-    /// the registry answers.
-    on_disk: Mutex<bool>,
+    /// Whether a set has been activated: from then on, a registry that
+    /// cannot be reached leaves it serving (the reload fails) instead of
+    /// swapping in the kept set.
+    active: AtomicBool,
 }
 
 impl OciSource {
@@ -118,7 +122,7 @@ impl OciSource {
                 dir,
                 poll,
                 seen: Mutex::new(None),
-                on_disk: Mutex::new(false),
+                active: AtomicBool::new(false),
             }),
         })
     }
@@ -135,29 +139,46 @@ impl Inner {
 
     /// The set at the tag now: pulled unless already kept, verified.
     fn fetch_live(&self, manifest: &str) -> Result<Fetched, Fetch> {
-        let trusted = trusted(&self.trusted_keys).map_err(Fetch::Refused)?;
-        let folder = self.set_dir(manifest);
-        let kept = folder.is_dir();
-        let snapshot = if kept {
-            Snapshot::read(&Folder::new(&folder)).map_err(|e| Fetch::Refused(e.to_string()))?
-        } else {
-            let at = self.reference.at(manifest);
-            self.registry.pull(&at, &folder).map_err(|e| Fetch::Retry(format!("{e:#}")))?
-        };
+        // A trusted keys file that cannot be read is the operator's to fix;
+        // the same digest is worth another try once it is.
+        let trusted = trusted(&self.trusted_keys).map_err(Fetch::Local)?;
         let named = |e: String| format!("{} ({manifest}): {e}", self.reference);
+        let folder = self.set_dir(manifest);
+        if folder.is_dir() {
+            let kept = Snapshot::read(&Folder::new(&folder)).map_err(|e| e.to_string()).and_then(|snapshot| {
+                let verified = verify(snapshot.files(), &trusted).map_err(|e| e.to_string())?;
+                Ok((snapshot, verified))
+            });
+            match kept {
+                Ok((snapshot, verified)) => return Ok(self.fetched(snapshot, verified, manifest)),
+                // Damaged on disk, or signed by a key no longer trusted:
+                // pulled again, and judged as pulled.
+                Err(e) => {
+                    tracing::warn!("the kept set `{}` is pulled again: {e}", folder.display());
+                    let _ = std::fs::remove_dir_all(&folder);
+                }
+            }
+        }
+        let at = self.reference.at(manifest);
+        let snapshot = self.registry.pull(&at, &folder).map_err(|e| match e.downcast_ref::<InvalidArtifact>() {
+            Some(_) => Fetch::Refused(format!("{e:#}")),
+            None => Fetch::Retry(named(format!("{e:#}"))),
+        })?;
         let verified = verify(snapshot.files(), &trusted).map_err(|e| Fetch::Refused(named(e.to_string())))?;
         // Kept only once verified: the folder holds nothing unchecked. The
-        // test runner reads the set's cases from it. Another replica
-        // sharing the state folder may have written it first.
-        if !kept
-            && let Err(e) = snapshot.write_to(&folder)
+        // test runner reads the set's cases from it.
+        if let Err(e) = snapshot.write_to(&folder)
             && !folder.is_dir()
         {
-            return Err(Fetch::Retry(format!("cannot keep the verified set in `{}`: {e}", folder.display())));
+            return Err(Fetch::Local(format!("cannot keep the verified set in `{}`: {e}", folder.display())));
         }
+        Ok(self.fetched(snapshot, verified, manifest))
+    }
+
+    fn fetched(&self, snapshot: Snapshot, verified: Verified, manifest: &str) -> Fetched {
         let mut origin = origin(self.reference.to_string(), verified);
         origin.manifest = Some(manifest.to_owned());
-        Ok(Fetched { source: Arc::new(snapshot), origin })
+        Fetched { source: Arc::new(snapshot), origin }
     }
 
     /// The set last activated, kept on disk, verified again.
@@ -210,6 +231,9 @@ impl Inner {
 
 /// How fetching the tag's set ended, when it did not.
 enum Fetch {
+    /// Something on this machine (the trusted keys file, the state folder):
+    /// the set is refused, and the same digest tried again at the next poll.
+    Local(String),
     /// The registry could not be reached or did not answer, or the set
     /// could not be kept on disk: try again at the next poll, serving the
     /// kept set meanwhile.
@@ -225,27 +249,28 @@ impl Provider for OciSource {
 
     fn fetch(&self) -> Result<Fetched, String> {
         let inner = &self.inner;
-        let manifest = match inner.registry.resolve(&inner.reference) {
-            Ok(manifest) => manifest,
-            Err(e) => {
-                let kept = inner.fetch_kept(&format!("{e:#}"));
-                *inner.on_disk.lock().unwrap_or_else(|e| e.into_inner()) = kept.is_ok();
-                return kept;
+        // Until a set is active, one kept on disk is better than none; after,
+        // the active set is, and an outage only fails the reload.
+        let or_kept = |why: String| {
+            if inner.active.load(Ordering::Relaxed) {
+                Err(format!("{why}; the active set keeps serving"))
+            } else {
+                inner.fetch_kept(&why)
             }
         };
+        let manifest = match inner.registry.resolve(&inner.reference) {
+            Ok(manifest) => manifest,
+            Err(e) if e.downcast_ref::<InvalidArtifact>().is_some() => return Err(format!("{e:#}")),
+            Err(e) => return or_kept(format!("{e:#}")),
+        };
         let result = inner.fetch_live(&manifest);
-        match &result {
-            Err(Fetch::Retry(_)) => {}
-            _ => *inner.seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(manifest),
+        if let Ok(_) | Err(Fetch::Refused(_)) = &result {
+            *inner.seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(manifest);
         }
         match result {
             Ok(fetched) => Ok(fetched),
-            Err(Fetch::Refused(e)) => Err(e),
-            Err(Fetch::Retry(e)) => {
-                let kept = inner.fetch_kept(&e);
-                *inner.on_disk.lock().unwrap_or_else(|e| e.into_inner()) = kept.is_ok();
-                kept
-            }
+            Err(Fetch::Refused(e) | Fetch::Local(e)) => Err(e),
+            Err(Fetch::Retry(e)) => or_kept(e),
         }
     }
 
@@ -268,8 +293,7 @@ impl Provider for OciSource {
                             }
                             was_down = false;
                             let seen = inner.seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                            let on_disk = *inner.on_disk.lock().unwrap_or_else(|e| e.into_inner());
-                            if seen.as_deref() != Some(&manifest) || on_disk {
+                            if seen.as_deref() != Some(&manifest) {
                                 changed("poll");
                             }
                         }
@@ -287,10 +311,10 @@ impl Provider for OciSource {
     }
 
     fn activated(&self, origin: &Origin) {
+        self.inner.active.store(true, Ordering::Relaxed);
         if origin.last_known_good.is_some() {
             return;
         }
-        *self.inner.on_disk.lock().unwrap_or_else(|e| e.into_inner()) = false;
         if let Err(e) = self.inner.keep(origin) {
             tracing::warn!("cannot record the set activated in `{}`: {e}", self.inner.dir.display());
         }

@@ -122,7 +122,7 @@ fn check(files: &BTreeMap<String, Vec<u8>>, trusted: Option<&TrustedKeys>) -> Re
             why: match why {
                 Untrusted::Unknown => "no line trusts".into(),
                 Untrusted::Namespace => format!("is not trusted for the namespace `{NAMESPACE}`"),
-                Untrusted::Expired(when) => format!("is trusted {when} only"),
+                Untrusted::Expired(when) => format!("is trusted only {when}"),
             },
             file: trusted.file().to_owned(),
         })?,

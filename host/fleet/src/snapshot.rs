@@ -101,3 +101,28 @@ impl SetSource for Snapshot {
         Ok(Watch::none())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_visible_relative_paths_are_written() {
+        for bad in ["", "/etc/passwd", "../x", "a/../../x", "a//b", ".hidden", "a/.git/config", "a\\b", "a/"] {
+            assert!(safe_relative(bad).is_err(), "{bad:?}");
+        }
+        assert!(safe_relative("prohibited-content/words.txt").is_ok());
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("set");
+        let evil = Snapshot::new(
+            &target,
+            BTreeMap::from([("a.txt".to_owned(), b"a".to_vec()), ("../escape".to_owned(), vec![])]),
+        );
+        assert!(evil.write_to(&target).is_err());
+        assert!(!target.exists() && !dir.path().join("escape").exists(), "nothing written, nothing left behind");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no staging folder left");
+        let good = Snapshot::new(&target, BTreeMap::from([("p/a.txt".to_owned(), b"a".to_vec())]));
+        good.write_to(&target).unwrap();
+        assert_eq!(std::fs::read(target.join("p/a.txt")).unwrap(), b"a");
+    }
+}

@@ -69,6 +69,12 @@ pub fn parse(text: &str) -> Result<BTreeMap<String, String>, String> {
         {
             return Err(bad());
         }
+        if is_signature_file(path) {
+            return Err(format!(
+                "`{SUMS_FILE}` line {}: `{path}` cannot be listed: it is the listing or its signature",
+                n + 1
+            ));
+        }
         if sums.insert(path.to_owned(), hash.to_owned()).is_some() {
             return Err(format!("`{SUMS_FILE}` line {}: `{path}` is listed twice", n + 1));
         }
@@ -108,7 +114,7 @@ pub fn compare(signed: &BTreeMap<String, String>, files: &BTreeMap<String, Vec<u
         }
     }
     for path in signed.keys() {
-        if !files.contains_key(path) || is_signature_file(path) {
+        if !files.contains_key(path) {
             found.push(Mismatch::Missing(path.clone()));
         }
     }
@@ -158,5 +164,7 @@ mod tests {
         let err = parse(&format!("{h}  x\n{h}  x\n")).unwrap_err();
         assert!(err.contains("listed twice"), "{err}");
         assert!(listing(&files(&[("a\nb", "")])).is_err());
+        let err = parse(&format!("{h}  {SIG_FILE}\n")).unwrap_err();
+        assert!(err.contains("cannot be listed"), "{err}");
     }
 }

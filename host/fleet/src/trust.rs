@@ -46,7 +46,8 @@ pub enum Untrusted {
     Unknown,
     /// Its lines are for other namespaces.
     Namespace,
-    /// Its lines are not valid now: the reason.
+    /// Its lines are valid at other times only: `before DATE` or `after
+    /// DATE`.
     Expired(String),
 }
 
@@ -125,11 +126,11 @@ impl TrustedKeys {
                 continue;
             }
             if let Some(after) = entry.valid_after.filter(|&t| now < t) {
-                why = Untrusted::Expired(format!("valid only after {}", date(after)));
+                why = Untrusted::Expired(format!("after {}", date(after)));
                 continue;
             }
             if let Some(before) = entry.valid_before.filter(|&t| now >= t) {
-                why = Untrusted::Expired(format!("valid only before {}", date(before)));
+                why = Untrusted::Expired(format!("before {}", date(before)));
                 continue;
             }
             return Ok(&entry.principals);
