@@ -210,16 +210,17 @@ fn replicas_serve_one_signed_tag_pick_up_new_versions_and_refuse_what_no_trusted
         })
         .collect();
     std::thread::sleep(Duration::from_millis(200));
-    let pushed = Instant::now();
     ok(&["push", v2.to_str().unwrap(), &tag]);
+    // The tag moves when the push's last request, the manifest, is stored.
+    let pushed = Instant::now();
     for addr in [a_addr, b_addr] {
         wait_until(Duration::from_secs(120), "version 2 served", || serving(addr) == v2_digest);
     }
     let took = pushed.elapsed();
     running.store(false, Ordering::Relaxed);
     load.into_iter().for_each(|t| t.join().unwrap());
-    // Within one poll period plus the slower replica's reload (and the
-    // round trips of this check).
+    // Within one poll period plus the slower replica's reload (its pull,
+    // check, load and test run), and the round trips of this check.
     let reload_ms = [a_addr, b_addr]
         .iter()
         .map(|&addr| get(addr, "/v1/policies")["last_reload"]["duration_ms"].as_u64().unwrap())
