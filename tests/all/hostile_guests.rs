@@ -44,6 +44,16 @@ fn a_trapping_guest_gets_its_on_error_verdict() {
     assert_contained(&clean, "trap", Outcome::Review, "trapped");
     assert_eq!(clean.outcome, Outcome::Review);
 
+    // The guest's own words come with the trap: the panic's message and
+    // where it panicked, not Rust's hint about backtraces.
+    let error = report(&clean, "trap").error.clone().unwrap();
+    let (trap, said) =
+        error.split_once(&format!("\n{}\n", groupgate::OUTPUT_HEADER)).unwrap_or_else(|| panic!("{error}"));
+    assert!(trap.starts_with("trapped: "), "{error}");
+    assert!(said.contains("panicked at") && said.contains("src/lib.rs:12:9"), "{error}");
+    assert!(said.ends_with("policy bug on message `msg-1`"), "{error}");
+    assert!(!error.contains("RUST_BACKTRACE"), "{error}");
+
     let listed = set.evaluate_message(&message("buy zorblax")).unwrap();
     assert_contained(&listed, "trap", Outcome::Review, "trapped");
     assert_eq!(listed.outcome, Outcome::Deny, "the neighbour's deny still counts");

@@ -24,6 +24,10 @@ struct Running {
 fn start(dir: &Path, max_body: usize, watching: bool) -> Running {
     let mut options = Options::new(dir);
     options.max_body = max_body;
+    start_with(options, watching)
+}
+
+fn start_with(options: Options, watching: bool) -> Running {
     let state = ServerState::new(groupgate_tests::runtime().clone(), options);
     state.reload("start");
     let watcher = watching.then(|| watch(state.clone()).expect("watch the folder"));
@@ -550,6 +554,38 @@ fn a_digest_log_keeps_no_message_text() {
     assert!(text.contains("request_sha256"), "{text}");
     assert!(!text.contains("private sentence"), "{text}");
     assert_eq!(logged_ids(log.path()).len(), 1);
+}
+
+#[test]
+fn what_a_failing_policy_wrote_reaches_callers_unless_hidden_and_is_always_recorded() {
+    for hide in [false, true] {
+        let log = tempfile::tempdir().unwrap();
+        let set = TempSet::new(&format!("[audit]\ndir = {:?}\n", log.path().display().to_string())).guest(
+            "trap",
+            guests::TRAP,
+            "on_error = \"review\"",
+        );
+        let mut options = Options::new(set.path());
+        options.hide_policy_output = hide;
+        let server = start_with(options, false);
+        let mut client = Client::connect(server.addr).unwrap();
+        let (status, answer) = client.post("/v1/evaluate/message", &message("hello")).unwrap();
+        assert_eq!(status, 200, "{answer}");
+        let decision = json(&answer);
+        let reason = decision["reasons"].as_array().unwrap().iter().find(|r| r["code"] == "policy-error").unwrap();
+        let message = reason["message"].as_str().unwrap();
+        let error = decision["policies"][0]["error"].as_str().unwrap();
+        for text in [message, error] {
+            assert!(text.contains("trapped: "), "{text}");
+            assert_eq!(text.contains("policy bug on message `msg-load`"), !hide, "hidden: {hide}: {text}");
+        }
+        server.state.flush_log();
+        let records: String = std::fs::read_dir(log.path())
+            .unwrap()
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+            .collect();
+        assert!(records.contains("policy bug on message `msg-load`"), "the record keeps it: {records}");
+    }
 }
 
 #[test]

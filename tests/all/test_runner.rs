@@ -138,6 +138,13 @@ request = { id = "r", name = "n", description = "d", category = "c", region = "C
     assert!(!accident.passed);
     assert!(accident.failures[0].contains("policy `trap` failed (trapped"), "{:?}", accident.failures);
     assert!(accident.failures[0].contains("lists it under `errors`"), "{:?}", accident.failures);
+    // The FAIL line says what the policy said as it panicked, on lines of
+    // their own under it.
+    let lines = run.failure_lines();
+    let at = lines.iter().position(|l| l.starts_with("FAIL") && l.contains("deny, but only by accident")).unwrap();
+    let continued: Vec<&String> = lines[at + 1..].iter().take_while(|l| l.starts_with("      | ")).collect();
+    assert!(continued.iter().any(|l| l.ends_with("| policy output:")), "{lines:#?}");
+    assert!(continued.iter().any(|l| l.contains("policy bug on message")), "{lines:#?}");
     let expected = case(&run, "the trap is expected");
     assert!(expected.passed, "{:?}", expected.failures);
     assert_eq!(expected.limits.len(), 1, "the trap is reported even when expected");
@@ -240,8 +247,13 @@ outcome = "allow"
 }
 
 #[test]
-fn broken_case_files_are_all_reported_naming_file_case_and_key() {
+fn broken_case_files_are_all_reported_naming_file_case_and_key_while_the_valid_ones_run() {
     let set = words_set()
+        .file("words/tests/h-valid.toml", &format!("{MESSAGE_CASES}\n[[case]]\nname = \"fine\"\noutcome = \"allow\"\n"))
+        .file(
+            "words/tests/c-two-errors.toml",
+            &format!("{MESSAGE_CASES}\n[[case]]\nname = \" \"\noutcome = \"allow\"\n\n[[case]]\nname = \"two\"\noutcome = \"allow\"\nrequest = {{ sender = {{ credit_level = 300 }} }}\n"),
+        )
         .file("words/tests/a-syntax.toml", "[[case]\nname = 1")
         .file("words/tests/b-unknown-key.toml", &format!("{MESSAGE_CASES}\n[[case]]\nname = \"x\"\noutcome = \"deny\"\nexpect = 1\n"))
         .file(
@@ -254,11 +266,17 @@ fn broken_case_files_are_all_reported_naming_file_case_and_key() {
         .file("words/tests/g-unknown-policy.toml", &format!("{MESSAGE_CASES}\n[[case]]\nname = \"typo\"\noutcome = \"allow\"\nskipped = [\"wrods\"]\n"));
     let run = run_set(&set);
     assert_eq!(run.exit_code(false), 2);
-    let Err(TestError::Cases(errors)) = &run.sets[0].result else { panic!("case files should be refused") };
+    let report = run.sets[0].result.as_ref().expect("the set runs: its broken files are set aside");
+    assert_eq!((run.passed(), run.failed()), (1, 0), "the valid file beside them still runs");
+    assert_eq!(report.unreadable.len(), 8);
+    assert!(run.summary().ends_with("1 passed, 0 failed, 8 case files could not be read"), "{}", run.summary());
+    let errors: Vec<&String> = report.unreadable.iter().flat_map(|f| &f.errors).collect();
     let expect = [
         ("a-syntax.toml", "line 1"),
         ("b-unknown-key.toml", "key `case[0].expect`: unknown field `expect`"),
         ("c-bad-field.toml", "case `bad level`: invalid message request: field `sender.credit_level`"),
+        ("c-two-errors.toml", "key `name`: must not be empty"),
+        ("c-two-errors.toml", "case `two`: invalid message request"),
         ("d-no-hook.toml", "case `hookless`: no `hook`"),
         ("e-outside.toml", "case `escapes`: key `input`"),
         ("f-empty.toml", "no cases"),
@@ -268,6 +286,10 @@ fn broken_case_files_are_all_reported_naming_file_case_and_key() {
     for (error, (file, what)) in errors.iter().zip(expect) {
         assert!(error.contains(file) && error.contains(what), "`{error}` should name `{file}` and say `{what}`");
     }
+    let lines = run.case_lines(false);
+    assert_eq!(lines.iter().filter(|l| l.starts_with("ERROR")).count(), expect.len(), "{lines:#?}");
+    let junit = run.to_junit();
+    assert!(junit.contains(r#"errors="8""#), "{junit}");
 }
 
 #[test]
@@ -406,7 +428,7 @@ outcome = "allow"
     );
     let set = words_set().file("words/tests/cases.toml", &cases);
     let run = run_set(&set);
-    let Err(TestError::Cases(errors)) = &run.sets[0].result else { panic!("unsetting a missing field is an error") };
+    let errors = &run.sets[0].result.as_ref().unwrap().unreadable[0].errors;
     assert!(errors[0].contains("case `missing field unset`: key `unset`: `sender.nickname`"), "{errors:?}");
 
     let fixed = cases.replace("unset = [\"sender.nickname\"]", "request = { sender = { labels = [] } }");

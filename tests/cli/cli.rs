@@ -870,6 +870,31 @@ fn bench_counts_the_calls_in_which_a_policy_failed() {
 }
 
 #[test]
+fn a_panicking_policy_says_why_in_eval_and_in_the_fail_line() {
+    let case = format!("{}\n[[case]]\nname = \"fine\"\noutcome = \"allow\"\n", groupgate_tests::MESSAGE_CASES);
+    let set = TempSet::new("").guest("trap", groupgate_tests::guests::TRAP, "").file("trap/tests/cases.toml", &case);
+    let path = set.path().to_str().unwrap();
+    let out = groupgate(&["eval", "--policies", path, "--hook", "message", "examples/message.json"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let decision: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let error = decision["policies"][0]["error"].as_str().unwrap();
+    assert!(error.contains("policy output:\n") && error.contains("panicked at"), "{error}");
+    assert!(error.ends_with("policy bug on message `msg-1001`"), "{error}");
+    let reason = decision["reasons"][0]["message"].as_str().unwrap();
+    assert!(reason.contains("policy bug on message `msg-1001`"), "{reason}");
+
+    let out = groupgate(&["test", path], None);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    let fail =
+        lines.iter().position(|l| l.starts_with("FAIL") && l.contains("`fine`")).unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(lines[fail + 1], "      | policy output:", "{text}");
+    assert!(lines[fail + 2].starts_with("      | thread ") && lines[fail + 2].contains("panicked at"), "{text}");
+    assert!(lines[fail + 3].starts_with("      | policy bug on message `msg-1`"), "{text}");
+}
+
+#[test]
 fn bench_runs_on_several_threads_and_reports_a_deny() {
     let message = example_message().replace("Bring water!", "Bring zorblax!");
     let file = tempfile::NamedTempFile::new().unwrap();

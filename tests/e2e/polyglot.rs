@@ -70,9 +70,23 @@ fn the_javascript_and_python_sdks_read_the_request_encoding_as_the_rust_reader_d
 
 /// `groupgate eval` of `request` on `policies/polyglot`: the decision.
 fn eval(hook: &str, request: &str, cache: &Path) -> serde_json::Value {
+    eval_on(Path::new("policies/polyglot"), hook, request, cache)
+}
+
+/// `groupgate eval` of `request` on the set `set`: the decision.
+fn eval_on(set: &Path, hook: &str, request: &str, cache: &Path) -> serde_json::Value {
     use std::io::Write as _;
     let mut child = Command::new(GROUPGATE)
-        .args(["eval", "--policies", "policies/polyglot", "--hook", hook, "--cache-dir", cache.to_str().unwrap(), "-"])
+        .args([
+            "eval",
+            "--policies",
+            set.to_str().unwrap(),
+            "--hook",
+            hook,
+            "--cache-dir",
+            cache.to_str().unwrap(),
+            "-",
+        ])
         .current_dir(repo_root())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -192,13 +206,87 @@ fn build_edited_link_guard(work: &Path, edit: (&str, &str), out: &Path) {
     let status = Command::new(tool)
         .arg(&edited)
         .args(["--wit", repo_root().join("wit").to_str().unwrap(), "--world-name", "policy"])
-        .args(["--disable", "stdio", "random", "clocks", "http", "fetch-event", "-o"])
+        .args(["--disable", "random", "clocks", "http", "fetch-event", "-o"])
         .arg(&built)
         .status()
         .expect("run componentize-js");
     assert!(status.success());
     // Moved in whole, as a deployment would: the server never sees half a file.
     std::fs::rename(&built, out).unwrap();
+}
+
+/// Builds `app.py` with `edit` applied into `out`, with the componentize-py
+/// that `scripts/build-components` installed.
+fn build_edited_group_naming(work: &Path, edit: (&str, &str), out: &Path) {
+    let source = std::fs::read_to_string(repo_root().join("plugins/group-naming/app.py")).unwrap();
+    assert!(source.contains(edit.0), "app.py no longer says `{}`", edit.0);
+    std::fs::write(work.join("app.py"), source.replace(edit.0, edit.1)).unwrap();
+    let tool = repo_root().join("target/components/py/bin/componentize-py");
+    let status = Command::new(tool)
+        .args(["-d", repo_root().join("wit").to_str().unwrap(), "-w", "groupgate:policy/policy@0.2.0"])
+        .args(["componentize", "app", "-p", work.to_str().unwrap(), "-p"])
+        .arg(repo_root().join("plugins/sdk/python"))
+        .arg("-o")
+        .arg(out)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("run componentize-py");
+    assert!(status.success());
+}
+
+#[test]
+fn a_javascript_policy_that_throws_and_a_python_policy_that_raises_say_so_in_their_own_words() {
+    built();
+    let tmp = tempfile::tempdir().unwrap();
+    let set = tmp.path().join("set");
+    copy_dir(&repo_root().join("policies/polyglot"), &set);
+    let (js, py) = (tmp.path().join("js"), tmp.path().join("py"));
+    std::fs::create_dir_all(&js).unwrap();
+    std::fs::create_dir_all(&py).unwrap();
+    build_edited_link_guard(
+        &js,
+        (
+            "export function evaluateMessage(bytes) {",
+            "export function evaluateMessage(bytes) {\n    throw new Error(`no rule for ${bytes.length} bytes`);",
+        ),
+        &set.join("link-guard/link-guard.wasm"),
+    );
+    build_edited_group_naming(
+        &py,
+        (
+            "    def evaluate_group_creation(self, creation: bytes) -> types.Verdict:\n",
+            "    def evaluate_group_creation(self, creation: bytes) -> types.Verdict:\n        raise ValueError('no rule for this group')\n",
+        ),
+        &set.join("group-naming/group-naming.wasm"),
+    );
+    let cache = tmp.path().join("cache");
+    let error_of = |decision: &serde_json::Value, policy: &str| -> String {
+        let report = decision["policies"].as_array().unwrap().iter().find(|p| p["name"] == policy);
+        let error = report.and_then(|p| p["error"].as_str());
+        error.unwrap_or_else(|| panic!("`{policy}` should have failed: {decision:#}")).to_owned()
+    };
+    let message = std::fs::read_to_string(repo_root().join("examples/message.json")).unwrap();
+    let js_error = error_of(&eval_on(&set, "message", &message, &cache), "link-guard");
+    assert!(js_error.contains("policy output:\nno rule for ") && js_error.contains(" bytes\nStack:"), "{js_error}");
+    assert!(js_error.contains("evaluateMessage@link-guard.js:"), "the stack names the function: {js_error}");
+    assert!(!js_error.contains("mozalloc_abort"), "{js_error}");
+    let creation = std::fs::read_to_string(repo_root().join("examples/group-creation.json")).unwrap();
+    let py_error = error_of(&eval_on(&set, "group-creation", &creation, &cache), "group-naming");
+    assert!(py_error.contains("Traceback (most recent call last):"), "{py_error}");
+    assert!(py_error.contains("in evaluate_group_creation\nValueError: no rule for this group"), "{py_error}");
+
+    // The set's own cases now fail, and the FAIL lines say why in the
+    // policies' words.
+    let out = Command::new(GROUPGATE)
+        .args(["test", set.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let report = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    let fail = report.lines().position(|l| l.starts_with("FAIL")).unwrap_or_else(|| panic!("{report}"));
+    let continued = |needle: &str| report.lines().skip(fail).any(|l| l.starts_with("      | ") && l.contains(needle));
+    assert!(continued("ValueError: no rule for this group"), "{report}");
+    assert!(continued("evaluateMessage@link-guard.js:"), "{report}");
 }
 
 #[test]

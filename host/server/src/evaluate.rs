@@ -61,7 +61,7 @@ pub(crate) async fn evaluate(State(state): State<Arc<ServerState>>, hook: Hook, 
         tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(decide),
         _ => decide(),
     };
-    let (id, decision, recorded) = match decided {
+    let (id, mut decision, recorded) = match decided {
         Ok(decided) => decided,
         Err(e) => {
             state.metrics.rejected();
@@ -73,7 +73,23 @@ pub(crate) async fn evaluate(State(state): State<Arc<ServerState>>, hook: Hook, 
         return error(StatusCode::SERVICE_UNAVAILABLE, format!("the decision could not be recorded: {e}"));
     }
     state.metrics.record(&active, hook, &decision, start.elapsed());
+    if state.options.hide_policy_output {
+        hide_policy_output(&mut decision);
+    }
     json(StatusCode::OK, &Answer { decision_id: id, generation: active.generation, decision: &decision })
+}
+
+/// Cuts what failing policies wrote from the decision's errors, where
+/// `policy output:` starts it.
+fn hide_policy_output(decision: &mut Decision) {
+    let cut = |text: &mut String| {
+        if let Some(at) = text.find(groupgate::OUTPUT_HEADER) {
+            text.truncate(at);
+            text.truncate(text.trim_end().len());
+        }
+    };
+    decision.reasons.iter_mut().filter(|r| r.code == groupgate::POLICY_ERROR).for_each(|r| cut(&mut r.message));
+    decision.policies.iter_mut().filter_map(|p| p.error.as_mut()).for_each(cut);
 }
 
 /// Hands the decision's record to the decision sink, if the set asks for

@@ -72,6 +72,11 @@ pub struct Options {
     /// with [`Recorder`]. A sink given here takes every record instead, and
     /// of `[audit]` only `record_content` applies.
     pub sink: Option<Arc<dyn DecisionSink>>,
+    /// Leave out of answers what a failing policy wrote as it failed (its
+    /// panic message, traceback or stack, after `policy output:` in its
+    /// `policy-error` reason and its report's `error`): callers then see
+    /// only that it failed and how. Logs and decision records keep it.
+    pub hide_policy_output: bool,
 }
 
 impl Options {
@@ -97,6 +102,7 @@ impl Options {
             max_body: Options::DEFAULT_MAX_BODY,
             read_timeout: Options::DEFAULT_READ_TIMEOUT,
             sink: None,
+            hide_policy_output: false,
         }
     }
 }
@@ -307,6 +313,8 @@ impl ServerState {
             .next()
             .ok_or_else(|| format!("`{}` is not a policy set", dir.display()))?;
         let suite = Suite::collect(&set, &selection).map_err(|e| format!("test cases: {e}"))?;
+        // A set is activated only when every one of its cases ran.
+        suite.require_all_readable().map_err(|e| format!("test cases: {e}"))?;
         let report = suite.run(&set, &RunOptions::default());
         let failed: Vec<&testing::CaseResult> = report.cases.iter().filter(|c| !c.passed).collect();
         if let Some(first) = failed.first() {

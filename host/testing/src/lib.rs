@@ -36,7 +36,7 @@ pub use case::{Case, Expect, ExpectedMeasure, ExpectedReason};
 pub use coverage::{HookCoverage, PolicyCoverage, ReasonCoverage};
 pub use report::{CaseResult, Report, SetRun, TestRun};
 pub use select::{Selection, select};
-pub use suite::{Suite, run};
+pub use suite::{Suite, UnreadableFile, run};
 
 /// The folder, inside a policy or set folder, that holds its case files.
 pub use groupgate::TESTS_DIR;

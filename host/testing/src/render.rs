@@ -8,12 +8,28 @@ use groupgate::printable;
 use crate::report::micros;
 use crate::{CaseResult, Report, TestError, TestRun};
 
+/// What starts a line that continues the one above: the lines a failing
+/// policy wrote (a panic's location, a traceback) keep their own lines.
+const CONTINUED: &str = "      | ";
+
+/// `KIND  at: text`, a line of its own for each further line of `text`.
+fn push_block(lines: &mut Vec<String>, kind: &str, at: &str, text: &str) {
+    let mut parts = text.lines();
+    lines.push(format!("{kind} {at}: {}", printable(parts.next().unwrap_or_default())));
+    lines.extend(parts.map(|l| format!("{CONTINUED}{}", printable(l))));
+}
+
 impl TestRun {
     /// One line per failed case, per policy that hit a limit, and per slow
     /// policy call, in case order; with `verbose`, a line for every case.
     /// Each names the case file and the case.
     pub fn case_lines(&self, verbose: bool) -> Vec<String> {
         let mut lines = Vec::new();
+        for file in self.unreadable() {
+            for error in &file.errors {
+                push_block(&mut lines, "ERROR", &printable(&file.file.display().to_string()), error);
+            }
+        }
         for case in self.cases() {
             let at = format!("{}: `{}`", printable(&case.file.display().to_string()), printable(&case.name));
             if case.passed {
@@ -21,17 +37,28 @@ impl TestRun {
                     lines.push(format!("ok    {at} ({})", micros(case.duration_us)));
                 }
             } else {
-                lines.push(format!("FAIL  {at}: {}", printable(&case.failures.join("; "))));
+                push_block(&mut lines, "FAIL ", &at, &case.failures.join("; "));
             }
-            lines.extend(case.limits.iter().map(|l| format!("LIMIT {at}: {}", printable(l))));
+            for limit in &case.limits {
+                push_block(&mut lines, "LIMIT", &at, limit);
+            }
             lines.extend(case.slow.iter().map(|s| format!("SLOW  {at}: {}", printable(s))));
         }
         lines
     }
 
-    /// The failed cases' lines alone.
+    /// The failed cases' lines and the unreadable files' alone (with the
+    /// lines that continue them).
     pub fn failure_lines(&self) -> Vec<String> {
-        self.case_lines(false).into_iter().filter(|l| l.starts_with("FAIL")).collect()
+        let mut failing = false;
+        let mut lines = self.case_lines(false);
+        lines.retain(|l| {
+            if !l.starts_with(CONTINUED) {
+                failing = l.starts_with("FAIL") || l.starts_with("ERROR");
+            }
+            failing
+        });
+        lines
     }
 
     /// Per policy of each set tested: its hooks and reason codes that no
@@ -78,6 +105,22 @@ impl TestRun {
         for set in &self.sets {
             match &set.result {
                 Ok(report) => {
+                    for file in &report.unreadable {
+                        total = (total.0 + 1, total.1, total.2 + 1, total.3);
+                        let name = file.file.display().to_string();
+                        let message = file.errors.join("\n");
+                        let _ = writeln!(
+                            suites,
+                            r#"  <testsuite name="{0}" tests="1" failures="0" errors="1" skipped="0" time="0">
+    <testcase name="read the case file" classname="{0}" time="0">
+      <error message="{1}" type="cases">{2}</error>
+    </testcase>
+  </testsuite>"#,
+                            attr(&name),
+                            attr(file.errors.first().map_or("", String::as_str)),
+                            text(&message),
+                        );
+                    }
                     for group in by_file(report) {
                         let failed = group.iter().filter(|c| !c.passed).count();
                         let time: u64 = group.iter().map(|c| c.duration_us).sum();
@@ -143,6 +186,7 @@ impl TestRun {
                     "failed": report.cases.iter().filter(|c| !c.passed).count(),
                     "cases": report.cases,
                     "coverage": report.coverage,
+                    "unreadable": report.unreadable,
                 }),
                 Err(e) => serde_json::json!({
                     "root": set.root.display().to_string(),
@@ -151,10 +195,16 @@ impl TestRun {
                     "failed": 0,
                     "cases": [],
                     "coverage": [],
+                    "unreadable": [],
                 }),
             })
             .collect();
-        serde_json::json!({ "passed": self.passed(), "failed": self.failed(), "sets": sets })
+        serde_json::json!({
+            "passed": self.passed(),
+            "failed": self.failed(),
+            "unreadable_files": self.unreadable().count(),
+            "sets": sets,
+        })
     }
 }
 

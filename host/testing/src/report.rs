@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use groupgate::{Decision, Hook};
 
-use crate::{Expect, PolicyCoverage, TestError};
+use crate::{Expect, PolicyCoverage, TestError, UnreadableFile};
 
 /// How one case fared.
 #[derive(Debug, Clone, Serialize)]
@@ -50,6 +50,9 @@ pub struct Report {
     pub cases: Vec<CaseResult>,
     /// Per policy of the selection, what the cases exercised.
     pub coverage: Vec<PolicyCoverage>,
+    /// Case files that could not be read (their cases did not run), each
+    /// with every error found in it.
+    pub unreadable: Vec<UnreadableFile>,
 }
 
 /// One set's outcome: its report, or why it could not be tested.
@@ -89,15 +92,21 @@ impl TestRun {
         self.cases().filter(|c| !c.passed).count()
     }
 
+    /// Case files that could not be read, across sets.
+    pub fn unreadable(&self) -> impl Iterator<Item = &UnreadableFile> {
+        self.reports().flat_map(|r| &r.unreadable)
+    }
+
     /// Errors that kept a set from being tested.
     pub fn errors(&self) -> impl Iterator<Item = (&Path, &TestError)> {
         self.sets.iter().filter_map(|s| s.result.as_ref().err().map(|e| (s.root.as_path(), e)))
     }
 
-    /// The exit code for the command: 2 when a set could not be tested, 1
-    /// when a case failed (or, with `fail_on_empty`, when none ran), else 0.
+    /// The exit code for the command: 2 when a set could not be tested or
+    /// a case file could not be read, 1 when a case failed (or, with
+    /// `fail_on_empty`, when none ran), else 0.
     pub fn exit_code(&self, fail_on_empty: bool) -> u8 {
-        if self.errors().next().is_some() {
+        if self.errors().next().is_some() || self.unreadable().next().is_some() {
             2
         } else if self.failed() > 0 || (fail_on_empty && self.cases().next().is_none()) {
             1
@@ -106,15 +115,22 @@ impl TestRun {
         }
     }
 
-    /// The summary line: `N passed, N failed`.
+    /// The summary line: `N passed, N failed`, and `, N case files could
+    /// not be read` when some could not.
     pub fn summary(&self) -> String {
-        format!("{} passed, {} failed", self.passed(), self.failed())
+        let mut summary = format!("{} passed, {} failed", self.passed(), self.failed());
+        match self.unreadable().count() {
+            0 => {}
+            1 => summary.push_str(", 1 case file could not be read"),
+            n => summary.push_str(&format!(", {n} case files could not be read")),
+        }
+        summary
     }
 }
 
 /// Paths as shown to people, so a name that is not UTF-8 cannot fail the
 /// whole report.
-fn display_path<S: serde::Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn display_path<S: serde::Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(&path.display())
 }
 

@@ -21,12 +21,42 @@ pub struct Suite {
     cases: Vec<Case>,
     /// Policies whose coverage the selection speaks for.
     covered: Vec<String>,
+    /// Case files that could not be read.
+    unreadable: Vec<UnreadableFile>,
+}
+
+/// A case file that could not be read, and every error found in it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UnreadableFile {
+    /// The file.
+    #[serde(serialize_with = "crate::report::display_path")]
+    pub file: PathBuf,
+    /// Each error, naming the file and, where it can, the case and key.
+    pub errors: Vec<String>,
+}
+
+/// Errors for each policy a case names that the set does not hold.
+fn unknown_policies(case: &Case, all: &[String]) -> Vec<String> {
+    let named = case.expect.policy_outcomes.keys().chain(&case.expect.skipped).chain(&case.expect.errors);
+    named
+        .filter(|name| !all.contains(name))
+        .map(|name| {
+            format!(
+                "`{}`: case `{}`: no policy named `{name}` in the set (there are `{}`)",
+                case.file.display(),
+                case.name,
+                all.join("`, `")
+            )
+        })
+        .collect()
 }
 
 /// Runs the cases that `paths` select: each set is loaded once, on
-/// `runtime`. A path that selects nothing, a set that fails to
-/// load and invalid case files are reported as that set's error (exit code
-/// 2) without stopping the others, so a report is always complete.
+/// `runtime`. A path that selects nothing and a set that fails to load are
+/// reported as that set's error (exit code 2) without stopping the others;
+/// a case file that cannot be read is reported in its set's report (exit
+/// code 2 too) while the set's other files run, so a report is always
+/// complete.
 pub fn run(runtime: &Runtime, paths: &[PathBuf], options: &RunOptions) -> TestRun {
     let (selections, errors) = group(paths);
     let mut sets: Vec<SetRun> = errors.into_iter().map(|(root, error)| SetRun { root, result: Err(error) }).collect();
@@ -100,7 +130,9 @@ impl Suite {
 
         let mut seen = BTreeSet::new();
         let mut cases = Vec::new();
-        let mut errors = Vec::new();
+        // A file with an error is set aside whole, with every error it has;
+        // the other files still run.
+        let mut unreadable = Vec::new();
         for (file, policy) in files {
             // A file linked into two policies' folders runs for each.
             let resolved = canonical(&file)?;
@@ -109,30 +141,34 @@ impl Suite {
             }
             // Shown by its shortest name from the working folder.
             let file = relative_to_cwd(&resolved);
-            match case::read(set.root(), &file, policy.as_deref()) {
+            let read = case::read(set.root(), &file, policy.as_deref()).and_then(|found| {
+                let errors: Vec<String> = found.iter().flat_map(|case| unknown_policies(case, &all)).collect();
+                if errors.is_empty() { Ok(found) } else { Err(errors) }
+            });
+            match read {
                 Ok(found) => cases.extend(found),
-                Err(e) => errors.extend(e),
+                Err(errors) => unreadable.push(UnreadableFile { file, errors }),
             }
-        }
-        for case in &cases {
-            let named = case.expect.policy_outcomes.keys().chain(&case.expect.skipped).chain(&case.expect.errors);
-            for name in named {
-                if !all.contains(name) {
-                    errors.push(format!(
-                        "`{}`: case `{}`: no policy named `{name}` in the set (there are `{}`)",
-                        case.file.display(),
-                        case.name,
-                        all.join("`, `")
-                    ));
-                }
-            }
-        }
-        if !errors.is_empty() {
-            return Err(TestError::Cases(errors));
         }
         let mut unique = BTreeSet::new();
         covered.retain(|n| unique.insert(n.clone()));
-        Ok(Suite { root: set.root().to_path_buf(), cases, covered })
+        Ok(Suite { root: set.root().to_path_buf(), cases, covered, unreadable })
+    }
+
+    /// The case files that could not be read, each with every error found
+    /// in it: their cases do not run.
+    pub fn unreadable(&self) -> &[UnreadableFile] {
+        &self.unreadable
+    }
+
+    /// [`TestError::Cases`] naming every error of every unreadable file,
+    /// if there is one: for a caller that must refuse a set whose cases do
+    /// not all run (a server's reload).
+    pub fn require_all_readable(&self) -> Result<(), TestError> {
+        if self.unreadable.is_empty() {
+            return Ok(());
+        }
+        Err(TestError::Cases(self.unreadable.iter().flat_map(|f| f.errors.iter().cloned()).collect()))
     }
 
     /// The cases, in file order.
@@ -140,7 +176,8 @@ impl Suite {
         &self.cases
     }
 
-    /// Runs every case that the filter lets through, in order, against `set`.
+    /// Runs every case that the filter lets through, in order, against
+    /// `set`; the report lists the files that could not be read too.
     pub fn run(&self, set: &PolicySet, options: &RunOptions) -> Report {
         let selected = self.cases.iter().filter(|c| options.filter.as_ref().is_none_or(|f| f.is_match(&c.name)));
         // Cases that set their policy's config share one variant per config.
@@ -168,7 +205,7 @@ impl Suite {
             })
             .collect();
         let coverage = coverage(set, &self.covered, &cases);
-        Report { root: self.root.clone(), cases, coverage }
+        Report { root: self.root.clone(), cases, coverage, unreadable: self.unreadable.clone() }
     }
 }
 

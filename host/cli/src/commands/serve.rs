@@ -50,6 +50,11 @@ pub struct Args {
     /// Log lines as human-readable text or as JSON objects.
     #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
+    /// Leave what a failing policy wrote as it failed (its panic message,
+    /// traceback or stack) out of HTTP answers; logs and decision records
+    /// keep it. For callers who should see that a policy failed, not why.
+    #[arg(long)]
+    pub hide_policy_output: bool,
     /// Do not watch the folder (nor poll the registry); reload only on
     /// SIGHUP or POST /v1/reload.
     #[arg(long)]
@@ -120,6 +125,7 @@ pub fn run(runtime: Runtime, args: Args) -> Result<u8> {
     let mut options = groupgate_server::Options::with_provider(args.provider()?);
     options.max_body = args.max_body;
     options.read_timeout = args.read_timeout;
+    options.hide_policy_output = args.hide_policy_output;
     let state = groupgate_server::ServerState::new(runtime, options);
     let listen = args.listen;
     let tokio = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

@@ -35,7 +35,7 @@ pub struct Args {
 
 pub const HELP: &str = "Cases in a policy folder's `tests/` run against that policy alone; cases in the set's own `tests/` (next to groupgate.toml) run against the whole set. The case file format is described in the README.
 
-Output: a line per failed case (FAIL), per policy that hit a limit or trapped (LIMIT), and per policy call that took more than half its deadline (SLOW), then `N passed, N failed`.
+Output: a line per error of a case file that cannot be read (ERROR; the file's cases do not run, the other files' do), per failed case (FAIL), per policy that hit a limit or trapped (LIMIT), and per policy call that took more than half its deadline (SLOW), then `N passed, N failed` (and how many case files could not be read). What a failing policy wrote as it failed (a panic's message, a traceback) follows its line, each of its lines after `|`.
 
 Exit status: 0 when every case passed; 1 when a case failed (or none ran, with --fail-on-empty); 2 when a path, a case file or the policy set is invalid.";
 

@@ -31,11 +31,17 @@ pub(crate) const MAX_VERDICT_BYTES: usize = 64 * 1024;
 /// same guest bytes, so the copy could otherwise dwarf the memory cap.
 pub(crate) const MAX_COPY_BYTES: usize = 1024 * 1024;
 
+/// What starts the lines a policy wrote as it failed, in an error: the
+/// server cuts an error there for callers who are not to see them.
+pub const OUTPUT_HEADER: &str = "policy output:";
+
 /// Why a policy gave no verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Failure {
-    /// The guest trapped (a panic, `unreachable`, a stack overflow, ...).
-    Trap(String),
+    /// The guest trapped (a panic, `unreachable`, a stack overflow, ...):
+    /// why, and the last lines it wrote during the call, if any (a panic's
+    /// message and location, an exception's traceback).
+    Trap(String, Option<String>),
     /// The call ran past the deadline.
     Timeout(u64),
     /// The guest tried to grow its memory past the cap.
@@ -56,7 +62,7 @@ impl Failure {
     /// The failure's stable name.
     pub(crate) fn kind(&self) -> ErrorKind {
         match self {
-            Failure::Trap(_) => ErrorKind::Trap,
+            Failure::Trap(..) => ErrorKind::Trap,
             Failure::Timeout(_) => ErrorKind::Timeout,
             Failure::Memory(_) => ErrorKind::Memory,
             Failure::LogFlood => ErrorKind::LogFlood,
@@ -71,7 +77,8 @@ impl Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Failure::Trap(msg) => write!(f, "trapped: {msg}"),
+            Failure::Trap(msg, None) => write!(f, "trapped: {msg}"),
+            Failure::Trap(msg, Some(said)) => write!(f, "trapped: {msg}\n{OUTPUT_HEADER}\n{said}"),
             Failure::Timeout(ms) => write!(f, "timed out: ran past its {ms} ms deadline"),
             Failure::Memory(mb) => write!(f, "memory limit: tried to grow past its {mb} MiB cap"),
             Failure::LogFlood => {
@@ -153,6 +160,23 @@ pub(crate) struct LoadedPolicy {
     pool: Pool,
     /// Log lines over the per-call cap, counted across reloads by name.
     log_dropped: Arc<AtomicU64>,
+}
+
+/// Lines a language's runtime writes as any policy fails, which say nothing
+/// of this failure: Rust's hint to set `RUST_BACKTRACE` (a policy cannot),
+/// SpiderMonkey's note as JavaScript aborts.
+const RUNTIME_NOISE: [&str; 2] = ["note: run with `RUST_BACKTRACE=1`", "Redirecting call to abort() to mozalloc_abort"];
+
+/// A trap, with what the guest wrote as it failed: its own words about
+/// why, its runtime's noise left out.
+fn with_output(failure: Failure, said: Option<String>) -> Failure {
+    let said = said
+        .map(|s| s.lines().filter(|l| !RUNTIME_NOISE.iter().any(|n| l.starts_with(n))).collect::<Vec<_>>().join("\n"))
+        .filter(|s| !s.is_empty());
+    match failure {
+        Failure::Trap(trap, None) => Failure::Trap(trap, said),
+        other => other,
+    }
 }
 
 impl LoadedPolicy {
@@ -245,6 +269,9 @@ impl LoadedPolicy {
                 })
             }
         };
+        // What the guest wrote as it failed, before the call's output is
+        // logged and forgotten.
+        let said = if result.is_err() { warm.store.data().output.tail() } else { None };
         warm.store.data_mut().end_call();
         match result {
             Ok(answer) => {
@@ -254,7 +281,9 @@ impl LoadedPolicy {
                 Ok(answer)
             }
             // The instance is dropped: after a trap its state is unknown.
-            Err(e) => Err(self.classify(e, warm.store.data().breach, self.manifest.limits.timeout_ms)),
+            Err(e) => {
+                Err(with_output(self.classify(e, warm.store.data().breach, self.manifest.limits.timeout_ms), said))
+            }
         }
     }
 
@@ -310,8 +339,9 @@ impl LoadedPolicy {
                 (Exports::V2(exports), result)
             }
         };
+        let said = if result.is_err() { store.data().output.tail() } else { None };
         store.data_mut().end_call();
-        let outcome = result.map_err(|e| self.classify(e, store.data().breach, timeout))?;
+        let outcome = result.map_err(|e| with_output(self.classify(e, store.data().breach, timeout), said))?;
         outcome.map_err(Failure::InitRejected)?;
         Ok(Warm { store, exports })
     }
@@ -328,7 +358,7 @@ impl LoadedPolicy {
         }
         // The policy's own message, whatever it says.
         if let Some(Aborted(message)) = error.downcast_ref::<Aborted>() {
-            return Failure::Trap(message.clone());
+            return Failure::Trap(message.clone(), None);
         }
         let message = format!("{error:#}");
         // wasmtime's error for data over the copy budget has no public type.
@@ -336,10 +366,10 @@ impl LoadedPolicy {
             return Failure::Oversized(format!("more than {} KiB to copy out of the policy", MAX_COPY_BYTES / 1024));
         }
         match trap {
-            Some(trap) => Failure::Trap(trap.to_string()),
+            Some(trap) => Failure::Trap(trap.to_string(), None),
             // A host function's error (an undeclared counter, say): the
             // first line is wasmtime's wrapping, the cause is the news.
-            None => Failure::Trap(error.root_cause().to_string().lines().next().unwrap_or_default().to_owned()),
+            None => Failure::Trap(error.root_cause().to_string().lines().next().unwrap_or_default().to_owned(), None),
         }
     }
 }

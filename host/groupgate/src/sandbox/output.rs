@@ -13,6 +13,11 @@ use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 
 /// Bytes of guest output kept per call; the rest is counted and dropped.
 pub(crate) const OUTPUT_CAP: usize = 16 * 1024;
+/// Bytes of a failed call's last output given with its error: a panic's
+/// message and location, an exception's last frames.
+pub(crate) const TAIL_CAP: usize = 2 * 1024;
+/// Lines of it, at most.
+const TAIL_LINES: usize = 24;
 
 /// One policy instance's output, shared by its stdout and stderr streams.
 #[derive(Clone)]
@@ -26,6 +31,9 @@ pub(crate) struct GuestOutput {
 struct Buffer {
     kept: Vec<u8>,
     dropped: usize,
+    /// The latest bytes written past `kept`'s cap (at most twice
+    /// [`TAIL_CAP`]): what a guest wrote last, which a failure shows.
+    latest: Vec<u8>,
 }
 
 impl GuestOutput {
@@ -40,6 +48,37 @@ impl GuestOutput {
         let take = room.min(bytes.len());
         buf.kept.extend_from_slice(&bytes[..take]);
         buf.dropped += bytes.len() - take;
+        if take < bytes.len() {
+            let rest = &bytes[take..];
+            let rest = &rest[rest.len().saturating_sub(TAIL_CAP)..];
+            buf.latest.extend_from_slice(rest);
+            if buf.latest.len() > 2 * TAIL_CAP {
+                let cut = buf.latest.len() - TAIL_CAP;
+                buf.latest.drain(..cut);
+            }
+        }
+    }
+
+    /// The last lines the guest wrote during this call (at most
+    /// [`TAIL_CAP`] bytes and a few dozen lines, control characters
+    /// escaped), or `None` when it wrote nothing: given with a failure, they
+    /// are what the guest said as it failed.
+    pub(crate) fn tail(&self) -> Option<String> {
+        if !self.written.load(Ordering::Relaxed) {
+            return None;
+        }
+        let buf = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut bytes = buf.kept.clone();
+        bytes.extend_from_slice(&buf.latest);
+        let start = bytes.len().saturating_sub(TAIL_CAP);
+        let text = String::from_utf8_lossy(&bytes[start..]);
+        let lines: Vec<&str> = text.lines().map(str::trim_end).filter(|l| !l.is_empty()).collect();
+        let lines = &lines[lines.len().saturating_sub(TAIL_LINES)..];
+        let mut tail = lines.iter().map(|l| super::state::printable(l).into_owned()).collect::<Vec<_>>().join("\n");
+        if start > 0 || buf.dropped > buf.latest.len() {
+            tail.insert_str(0, "…\n");
+        }
+        (!lines.is_empty()).then_some(tail)
     }
 
     /// Emits what the guest wrote during the call that just ended, and resets.
@@ -67,6 +106,7 @@ impl GuestOutput {
         }
         buf.kept.clear();
         buf.dropped = 0;
+        buf.latest.clear();
     }
 }
 
