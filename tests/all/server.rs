@@ -585,7 +585,38 @@ fn what_a_failing_policy_wrote_reaches_callers_unless_hidden_and_is_always_recor
             .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
             .collect();
         assert!(records.contains("policy bug on message `msg-load`"), "the record keeps it: {records}");
+
+        // A reload refused for a failing case: its report, as /v1/reload and
+        // /v1/policies show it, follows the same rule.
+        let case = format!("{}\n[[case]]\nname = \"fine\"\noutcome = \"allow\"\n", groupgate_tests::MESSAGE_CASES);
+        std::fs::create_dir_all(set.path().join("trap/tests")).unwrap();
+        std::fs::write(set.path().join("trap/tests/cases.toml"), case).unwrap();
+        let (status, answer) = client.post("/v1/reload", "").unwrap();
+        assert_eq!(status, 422, "{answer}");
+        let error = json(&answer)["error"].as_str().unwrap().to_owned();
+        assert!(error.contains("trapped: "), "{error}");
+        assert_eq!(error.contains("policy bug on message `msg-1`"), !hide, "hidden: {hide}: {error}");
+        let (_, policies) = client.get("/v1/policies").unwrap();
+        assert_eq!(policies.contains("policy bug on message"), !hide, "hidden: {hide}: {policies}");
     }
+}
+
+#[test]
+fn a_digest_record_keeps_no_policy_output() {
+    let log = tempfile::tempdir().unwrap();
+    let set =
+        TempSet::new(&format!("[audit]\ndir = {:?}\nrecord_content = \"digest\"\n", log.path().display().to_string()))
+            .guest("trap", guests::TRAP, "on_error = \"review\"");
+    let server = start(set.path(), Options::DEFAULT_MAX_BODY, false);
+    let mut client = Client::connect(server.addr).unwrap();
+    let (status, answer) = client.post("/v1/evaluate/message", &message("hello")).unwrap();
+    assert_eq!(status, 200);
+    assert!(answer.contains("policy bug on message `msg-load`"), "the answer has it: {answer}");
+    server.state.flush_log();
+    let records: String =
+        std::fs::read_dir(log.path()).unwrap().map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap()).collect();
+    assert!(records.contains("trapped: ") && records.contains("left out"), "{records}");
+    assert!(!records.contains("policy bug on message"), "a panic may quote the message: {records}");
 }
 
 #[test]

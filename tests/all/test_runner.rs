@@ -136,8 +136,8 @@ request = { id = "r", name = "n", description = "d", category = "c", region = "C
     let run = run_set(&set);
     let accident = case(&run, "deny, but only by accident");
     assert!(!accident.passed);
-    assert!(accident.failures[0].contains("policy `trap` failed (trapped"), "{:?}", accident.failures);
-    assert!(accident.failures[0].contains("lists it under `errors`"), "{:?}", accident.failures);
+    assert!(accident.failures[0].contains("policy `trap` failed (a case"), "{:?}", accident.failures);
+    assert!(accident.failures[0].contains("lists it under `errors`): trapped"), "{:?}", accident.failures);
     // The FAIL line says what the policy said as it panicked, on lines of
     // their own under it.
     let lines = run.failure_lines();

@@ -92,14 +92,26 @@ impl DecisionRecord {
             }
             _ => RecordedRequest::Full(json),
         };
+        // A digest record keeps no message text, and what a failing policy
+        // wrote (a panic, a traceback) may quote it.
+        let digest = matches!(content, RecordContent::Digest);
+        let cut = |text: &str| -> String {
+            if digest { groupgate::without_policy_output(text).into_owned() } else { text.to_owned() }
+        };
         let policies = decision
             .policies
             .iter()
-            .map(|report| RecordedPolicy {
-                report: report.clone(),
-                module_sha256: set.module_sha256(&report.name).unwrap_or_default().to_owned(),
+            .map(|report| {
+                let module_sha256 = set.module_sha256(&report.name).unwrap_or_default().to_owned();
+                let mut report = report.clone();
+                report.error = report.error.as_deref().map(cut);
+                RecordedPolicy { report, module_sha256 }
             })
             .collect();
+        let mut reasons = decision.reasons.clone();
+        for reason in reasons.iter_mut().filter(|r| r.code == groupgate::POLICY_ERROR) {
+            reason.message = cut(&reason.message);
+        }
         DecisionRecord {
             id: id.into(),
             time_ms: unix_millis(SystemTime::now()),
@@ -107,7 +119,7 @@ impl DecisionRecord {
             generation,
             request: recorded,
             outcome: decision.outcome,
-            reasons: decision.reasons.clone(),
+            reasons,
             measures: decision.measures.clone(),
             policies,
         }

@@ -47,7 +47,7 @@ pub use manifest::{
     OnError, OnStateError, POLICY_FILE, Party, PolicyManifest, RecordContent, SET_FILE, Scope, SetLimits,
     StateSettings, TESTS_DIR, parse_toml,
 };
-pub use policy::OUTPUT_HEADER;
+pub use policy::{OUTPUT_HEADER, without_policy_output};
 pub use request::{Request, RequestError};
 pub use sandbox::{HostInterface, Log, PolicyState, Runtime, RuntimeBuilder, TEXT_MAX_BYTES, Text, printable};
 pub use set::{POLICY_ERROR, PolicySet};

@@ -79,13 +79,11 @@ pub(crate) async fn evaluate(State(state): State<Arc<ServerState>>, hook: Hook, 
     json(StatusCode::OK, &Answer { decision_id: id, generation: active.generation, decision: &decision })
 }
 
-/// Cuts what failing policies wrote from the decision's errors, where
-/// `policy output:` starts it.
+/// Cuts what failing policies wrote from the decision's errors.
 fn hide_policy_output(decision: &mut Decision) {
     let cut = |text: &mut String| {
-        if let Some(at) = text.find(groupgate::OUTPUT_HEADER) {
-            text.truncate(at);
-            text.truncate(text.trim_end().len());
+        if let std::borrow::Cow::Owned(cut) = groupgate::without_policy_output(text) {
+            *text = cut;
         }
     };
     decision.reasons.iter_mut().filter(|r| r.code == groupgate::POLICY_ERROR).for_each(|r| cut(&mut r.message));

@@ -266,14 +266,23 @@ impl ServerState {
                 let generation = active.as_ref().map(|a| a.generation);
                 // What the refused set compiled is not needed.
                 self.runtime.retain_modules(active.iter().flat_map(|a| a.set.module_hashes()));
+                // One log line: a policy's output in the error may look like others.
+                let logged = groupgate::printable(&error);
                 match generation {
                     Some(generation) => tracing::error!(
                         trigger,
                         generation,
-                        "policy set refused; the previous one keeps serving: {error}"
+                        "policy set refused; the previous one keeps serving: {logged}"
                     ),
-                    None => tracing::error!(trigger, "policy set refused; none is active: {error}"),
+                    None => tracing::error!(trigger, "policy set refused; none is active: {logged}"),
                 }
+                // Shown by /v1/reload and /v1/policies: without what policies
+                // wrote, when answers are not to carry it.
+                let error = if self.options.hide_policy_output {
+                    groupgate::without_policy_output(&error).into_owned()
+                } else {
+                    error
+                };
                 self.metrics.reload(false, generation.unwrap_or(0));
                 ReloadReport {
                     at: now(),

@@ -25,10 +25,9 @@ impl TestRun {
     /// Each names the case file and the case.
     pub fn case_lines(&self, verbose: bool) -> Vec<String> {
         let mut lines = Vec::new();
-        for file in self.unreadable() {
-            for error in &file.errors {
-                push_block(&mut lines, "ERROR", &printable(&file.file.display().to_string()), error);
-            }
+        // Each error names its file (and case and key) itself.
+        for error in self.unreadable().flat_map(|f| &f.errors) {
+            lines.push(format!("ERROR {}", printable(error)));
         }
         for case in self.cases() {
             let at = format!("{}: `{}`", printable(&case.file.display().to_string()), printable(&case.name));
@@ -37,7 +36,11 @@ impl TestRun {
                     lines.push(format!("ok    {at} ({})", micros(case.duration_us)));
                 }
             } else {
-                push_block(&mut lines, "FAIL ", &at, &case.failures.join("; "));
+                // Failures of one line first: one that ends with what a
+                // policy wrote runs on to lines of its own.
+                let (short, long): (Vec<&String>, Vec<&String>) = case.failures.iter().partition(|f| !f.contains('\n'));
+                let joined: Vec<&str> = short.into_iter().chain(long).map(String::as_str).collect();
+                push_block(&mut lines, "FAIL ", &at, &joined.join("; "));
             }
             for limit in &case.limits {
                 push_block(&mut lines, "LIMIT", &at, limit);

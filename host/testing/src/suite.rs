@@ -251,8 +251,10 @@ fn run_case(set: &PolicySet, case: &Case) -> CaseResult {
                 let what = if kind.is_limit() { "hit a limit" } else { "failed" };
                 limits.push(format!("policy `{}` {what}: {error}", report.name));
                 if !expected {
+                    // The error last: what the policy wrote ends it, on
+                    // lines of its own.
                     failures.push(format!(
-                        "policy `{}` {what} ({error}); a case that means this lists it under `errors`",
+                        "policy `{}` {what} (a case that means this lists it under `errors`): {error}",
                         report.name
                     ));
                 }

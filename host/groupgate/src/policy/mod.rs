@@ -31,9 +31,22 @@ pub(crate) const MAX_VERDICT_BYTES: usize = 64 * 1024;
 /// same guest bytes, so the copy could otherwise dwarf the memory cap.
 pub(crate) const MAX_COPY_BYTES: usize = 1024 * 1024;
 
-/// What starts the lines a policy wrote as it failed, in an error: the
-/// server cuts an error there for callers who are not to see them.
+/// What starts the lines a policy wrote as it failed, in an error: a line
+/// of its own (a policy's own text is escaped line by line, and so cannot
+/// make one).
 pub const OUTPUT_HEADER: &str = "policy output:";
+
+/// `text` (an error, or a reason's message) without what failing policies
+/// wrote: cut where the first [`OUTPUT_HEADER`] line starts, with a note
+/// that something was left out. For callers who are not to read a policy's
+/// internals, and for records that must not keep message text (a panic may
+/// quote the request).
+pub fn without_policy_output(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.find(&format!("\n{OUTPUT_HEADER}\n")) {
+        Some(at) => format!("{} [what the policy wrote is left out]", &text[..at]).into(),
+        None => text.into(),
+    }
+}
 
 /// Why a policy gave no verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,17 +175,9 @@ pub(crate) struct LoadedPolicy {
     log_dropped: Arc<AtomicU64>,
 }
 
-/// Lines a language's runtime writes as any policy fails, which say nothing
-/// of this failure: Rust's hint to set `RUST_BACKTRACE` (a policy cannot),
-/// SpiderMonkey's note as JavaScript aborts.
-const RUNTIME_NOISE: [&str; 2] = ["note: run with `RUST_BACKTRACE=1`", "Redirecting call to abort() to mozalloc_abort"];
-
 /// A trap, with what the guest wrote as it failed: its own words about
-/// why, its runtime's noise left out.
+/// why.
 fn with_output(failure: Failure, said: Option<String>) -> Failure {
-    let said = said
-        .map(|s| s.lines().filter(|l| !RUNTIME_NOISE.iter().any(|n| l.starts_with(n))).collect::<Vec<_>>().join("\n"))
-        .filter(|s| !s.is_empty());
     match failure {
         Failure::Trap(trap, None) => Failure::Trap(trap, said),
         other => other,

@@ -17,7 +17,11 @@ pub(crate) const OUTPUT_CAP: usize = 16 * 1024;
 /// message and location, an exception's last frames.
 pub(crate) const TAIL_CAP: usize = 2 * 1024;
 /// Lines of it, at most.
-const TAIL_LINES: usize = 24;
+pub(crate) const TAIL_LINES: usize = 24;
+/// Lines a language's runtime writes as any policy fails, which say nothing
+/// of this failure: Rust's hint to set `RUST_BACKTRACE` (a policy cannot),
+/// SpiderMonkey's note as JavaScript aborts.
+const RUNTIME_NOISE: [&str; 2] = ["note: run with `RUST_BACKTRACE=1`", "Redirecting call to abort() to mozalloc_abort"];
 
 /// One policy instance's output, shared by its stdout and stderr streams.
 #[derive(Clone)]
@@ -59,26 +63,46 @@ impl GuestOutput {
         }
     }
 
-    /// The last lines the guest wrote during this call (at most
-    /// [`TAIL_CAP`] bytes and a few dozen lines, control characters
-    /// escaped), or `None` when it wrote nothing: given with a failure, they
-    /// are what the guest said as it failed.
+    /// The last lines the guest wrote during this call, or `None` when it
+    /// wrote nothing that says anything: given with a failure, they are what
+    /// the guest said as it failed. Each line is escaped (no control
+    /// characters), lines of its runtime's [`RUNTIME_NOISE`] are left out,
+    /// and the whole is at most [`TAIL_CAP`] bytes and [`TAIL_LINES`] lines,
+    /// with `…` first when earlier lines were left out.
     pub(crate) fn tail(&self) -> Option<String> {
         if !self.written.load(Ordering::Relaxed) {
             return None;
         }
         let buf = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let mut bytes = buf.kept.clone();
+        // Twice the cap of raw bytes is plenty for the cap of escaped text.
+        let mut bytes = buf.kept[buf.kept.len().saturating_sub(2 * TAIL_CAP)..].to_vec();
         bytes.extend_from_slice(&buf.latest);
-        let start = bytes.len().saturating_sub(TAIL_CAP);
-        let text = String::from_utf8_lossy(&bytes[start..]);
-        let lines: Vec<&str> = text.lines().map(str::trim_end).filter(|l| !l.is_empty()).collect();
-        let lines = &lines[lines.len().saturating_sub(TAIL_LINES)..];
-        let mut tail = lines.iter().map(|l| super::state::printable(l).into_owned()).collect::<Vec<_>>().join("\n");
-        if start > 0 || buf.dropped > buf.latest.len() {
-            tail.insert_str(0, "…\n");
+        let cut_before = bytes.len() > 2 * TAIL_CAP || buf.kept.len() > 2 * TAIL_CAP || buf.dropped > buf.latest.len();
+        let bytes = &bytes[bytes.len().saturating_sub(2 * TAIL_CAP)..];
+        let text = String::from_utf8_lossy(bytes);
+        let lines: Vec<&str> = text
+            .lines()
+            .map(str::trim_end)
+            .filter(|l| !l.is_empty() && !RUNTIME_NOISE.iter().any(|n| l.starts_with(n)))
+            .collect();
+        let mut kept: Vec<String> = Vec::new();
+        let mut size = 0;
+        for line in lines.iter().rev() {
+            let line = super::state::printable(line);
+            if kept.len() == TAIL_LINES || size + line.len() + 1 > TAIL_CAP {
+                break;
+            }
+            size += line.len() + 1;
+            kept.push(line.into_owned());
         }
-        (!lines.is_empty()).then_some(tail)
+        if kept.is_empty() {
+            return None;
+        }
+        if cut_before || kept.len() < lines.len() {
+            kept.push("…".to_owned());
+        }
+        kept.reverse();
+        Some(kept.join("\n"))
     }
 
     /// Emits what the guest wrote during the call that just ended, and resets.
@@ -161,5 +185,36 @@ impl tokio::io::AsyncWrite for GuestOutput {
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_gets_the_last_lines_escaped_and_capped() {
+        let out = GuestOutput::new();
+        assert_eq!(out.tail(), None, "nothing written");
+        out.append(b"first\nnote: run with `RUST_BACKTRACE=1` to see more\n\x1b[31mred\nlast");
+        assert_eq!(out.tail().as_deref(), Some("first\n\\u{1b}[31mred\nlast"));
+        out.flush_to_log("p");
+        assert_eq!(out.tail(), None, "a call's output is gone with it");
+
+        // Far more than both caps: the latest lines, under the caps.
+        for n in 0..5000 {
+            out.append(format!("line {n}\n").as_bytes());
+        }
+        let tail = out.tail().unwrap();
+        assert!(tail.starts_with("…\n") && tail.ends_with("line 4999"), "{tail}");
+        assert_eq!(tail.lines().count(), TAIL_LINES + 1);
+        out.flush_to_log("p");
+
+        // Escaping cannot take it past the cap, nor can a long line.
+        out.append(&[0x1b; 3 * TAIL_CAP]);
+        out.append("\né".repeat(10).as_bytes());
+        let tail = out.tail().unwrap();
+        assert!(tail.len() <= TAIL_CAP + "…\n".len(), "{}", tail.len());
+        assert!(tail.ends_with('é'));
     }
 }

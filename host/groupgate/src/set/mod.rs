@@ -344,7 +344,8 @@ impl PolicySet {
                     (verdict, None, None)
                 }
                 Err(failure) => {
-                    tracing::warn!(policy = %m.name, %hook, "policy failed: {failure}");
+                    // One log line: what the policy wrote may look like others.
+                    tracing::warn!(policy = %m.name, %hook, "policy failed: {}", crate::printable(&failure.to_string()));
                     let message = format!("policy `{}` {failure}", m.name);
                     let reason = Reason { code: POLICY_ERROR.into(), message, article: None, evidence: None };
                     let verdict = Verdict { outcome: m.on_error.into(), reasons: vec![reason], measures: Vec::new() };
