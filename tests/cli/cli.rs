@@ -937,3 +937,48 @@ fn with_groupgate_perf_map_a_profiler_can_name_the_policies_functions() {
     let _ = std::fs::remove_file(&map);
     assert!(names.contains("evaluate-membership"), "`{}` names the policies' exports", map.display());
 }
+
+#[test]
+fn test_watch_runs_again_after_an_edit_and_shows_the_new_result() {
+    use std::io::BufRead as _;
+    let case = format!(
+        "{MESSAGE_CASES}\n[[case]]\nname = \"listed\"\nrequest = {{ text = \"buy zorblax\" }}\noutcome = \"deny\"\n"
+    );
+    let set = TempSet::new("").prohibited_content("words", "zorblax\n", "").file("words/tests/cases.toml", &case);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_groupgate"))
+        .args(["test", "--watch", set.path().to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = std::io::BufReader::new(child.stdout.take().unwrap());
+    std::thread::spawn(move || out.lines().map_while(Result::ok).for_each(|l| drop(tx.send(l))));
+    let next_summary = |seen: &mut Vec<String>| loop {
+        let line =
+            rx.recv_timeout(std::time::Duration::from_secs(60)).unwrap_or_else(|_| panic!("no summary: {seen:#?}"));
+        seen.push(line.clone());
+        if line.contains(" passed, ") {
+            return line;
+        }
+    };
+    let mut seen = Vec::new();
+    assert_eq!(next_summary(&mut seen), "1 passed, 0 failed", "{seen:#?}");
+    // Wait until it watches, then take the word off the list.
+    while !seen.last().is_some_and(|l| l.starts_with("watching ")) {
+        seen.push(rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap());
+    }
+    std::fs::write(set.path().join("words/words.txt"), "qwexium\n").unwrap();
+    assert_eq!(next_summary(&mut seen), "0 passed, 1 failed", "{seen:#?}");
+    assert!(seen.iter().any(|l| l.starts_with("--- changed at ")), "{seen:#?}");
+    assert!(
+        seen.iter().any(|l| l.starts_with("FAIL") && l.contains("`listed`: expected outcome deny, decided allow")),
+        "{seen:#?}"
+    );
+    // And back.
+    std::fs::write(set.path().join("words/words.txt"), "zorblax\n").unwrap();
+    assert_eq!(next_summary(&mut seen), "1 passed, 0 failed", "{seen:#?}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -31,20 +31,30 @@ pub struct Args {
     /// Print a line for every case, with the time spent in policy calls.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Keep running: run the cases again whenever a file of a set tested
+    /// changes (a case file, a manifest, a data file, a module copied in),
+    /// until interrupted.
+    #[arg(long, conflicts_with_all = ["junit", "json"])]
+    pub watch: bool,
 }
 
 pub const HELP: &str = "Cases in a policy folder's `tests/` run against that policy alone; cases in the set's own `tests/` (next to groupgate.toml) run against the whole set. The case file format is described in the README.
 
 Output: a line per error of a case file that cannot be read (ERROR; the file's cases do not run, the other files' do), per failed case (FAIL), per policy that hit a limit or trapped (LIMIT), and per policy call that took more than half its deadline (SLOW), then `N passed, N failed` (and how many case files could not be read). What a failing policy wrote as it failed (a panic's message, a traceback) follows its line, each of its lines after `|`.
 
+--watch runs the cases again after each change to a set tested (a case file, a manifest, a data file, a module copied in), printing each run, until interrupted; errors (a broken set, a case file that cannot be read) are printed and the watching goes on.
+
 Exit status: 0 when every case passed; 1 when a case failed (or none ran, with --fail-on-empty); 2 when a path, a case file or the policy set is invalid.";
 
 pub fn run(
     runtime: &Runtime,
-    Args { paths, filter, junit, json, fail_on_empty, coverage, verbose }: Args,
+    Args { paths, filter, junit, json, fail_on_empty, coverage, verbose, watch }: Args,
 ) -> Result<u8> {
     let mut options = RunOptions::default();
     options.filter = filter;
+    if watch {
+        return run_watching(runtime, &paths, &options, coverage, verbose);
+    }
     let run = testing::run(runtime, &paths, &options);
     for (root, error) in run.errors() {
         eprintln!("error: `{}`: {error}", root.display());
@@ -67,4 +77,72 @@ pub fn run(
         std::fs::write(path, run.to_junit()).with_context(|| format!("cannot write `{}`", path.display()))?;
     }
     Ok(run.exit_code(fail_on_empty))
+}
+
+/// Runs the cases, then again after every change to a set tested (a burst
+/// of changes once), printing each run as a plain run prints it. Sets are
+/// loaded afresh each time; components already compiled are found by their
+/// SHA-256, so a run after a change to a case or a data file takes
+/// milliseconds. Never returns but with an error.
+fn run_watching(
+    runtime: &Runtime,
+    paths: &[PathBuf],
+    options: &RunOptions,
+    coverage: bool,
+    verbose: bool,
+) -> Result<u8> {
+    use std::io::Write as _;
+    // Each path's set, or the path itself (a folder of sets).
+    let mut roots: Vec<PathBuf> = Vec::new();
+    for path in paths {
+        let path = std::path::absolute(path).with_context(|| format!("`{}`", path.display()))?;
+        let root = groupgate::source::enclosing_set(&path).map_or_else(|| path.clone(), std::path::Path::to_path_buf);
+        let root = if root.is_file() { root.parent().map(std::path::Path::to_path_buf).unwrap_or(root) } else { root };
+        if !roots.iter().any(|r| root.starts_with(r)) {
+            roots.retain(|r| !r.starts_with(&root));
+            roots.push(root);
+        }
+    }
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let mut watches = Vec::new();
+    for root in &roots {
+        let tx = tx.clone();
+        let changed = Box::new(move || {
+            let _ = tx.send(());
+        });
+        let watch = groupgate::SetSource::watch(&groupgate::Folder::new(root), changed)
+            .with_context(|| format!("cannot watch `{}`", root.display()))?;
+        watches.push(watch);
+    }
+    let show = |run: &testing::TestRun| {
+        for (root, error) in run.errors() {
+            println!("error: `{}`: {error}", root.display());
+        }
+        for line in run.case_lines(verbose) {
+            println!("{line}");
+        }
+        if coverage {
+            for line in run.coverage_lines() {
+                println!("{line}");
+            }
+        }
+        println!("{}", run.summary());
+        let _ = std::io::stdout().flush();
+    };
+    show(&testing::run(runtime, paths, options));
+    loop {
+        println!(
+            "watching {} for changes (Ctrl-C to stop)",
+            roots.iter().map(|r| format!("`{}`", r.display())).collect::<Vec<_>>().join(", ")
+        );
+        let _ = std::io::stdout().flush();
+        rx.recv().context("the folder watch stopped")?;
+        // One run for a burst of changes, however many watches saw it.
+        while rx.try_recv().is_ok() {}
+        println!(
+            "\n--- changed at {}: running again ---",
+            humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+        );
+        show(&testing::run(runtime, paths, options));
+    }
 }
