@@ -22,7 +22,7 @@ use commands::Command;
     name = "groupgate",
     version,
     about,
-    after_help = "Exit status: 0 on success (for `eval`, whatever the decision), 2 when the request or the policy set is invalid; `test` exits 1 when a case fails.\nLog level: RUST_LOG (default `warn`; `error` for `test`, `info` for `serve`); policy log lines use the target `groupgate::guest`.\nProfiling: GROUPGATE_PERF_MAP=1 names compiled policy code in /tmp/perf-PID.map for `perf`."
+    after_help = "Exit status: 0 on success (for `eval`, whatever the decision), 2 when the request or the policy set is invalid; `test` exits 1 when a case fails, `verify` when the set does not verify.\nLog level: RUST_LOG (default `warn`; `error` for `test`, `info` for `serve`); policy log lines use the target `groupgate::guest`.\nProfiling: GROUPGATE_PERF_MAP=1 names compiled policy code in /tmp/perf-PID.map for `perf`."
 )]
 struct Cli {
     #[command(subcommand)]
