@@ -234,9 +234,9 @@ enum Fetch {
     /// Something on this machine (the trusted keys file, the state folder):
     /// the set is refused, and the same digest tried again at the next poll.
     Local(String),
-    /// The registry could not be reached or did not answer, or the set
-    /// could not be kept on disk: try again at the next poll, serving the
-    /// kept set meanwhile.
+    /// The registry could not be reached or did not answer, or a pull was
+    /// cut short: try again at the next poll (a replica with nothing active
+    /// serves its kept set meanwhile).
     Retry(String),
     /// The set is refused: only a new digest is worth another try.
     Refused(String),
