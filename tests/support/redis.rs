@@ -71,9 +71,8 @@ impl RedisServer {
     /// Runs the server and waits for its `PONG`; the reason otherwise, with
     /// what it logged.
     fn spawn(&mut self, program: &Path) -> Result<(), String> {
-        let log_path = self.dir.path().join("redis.log");
-        let log = std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
-        let child = Command::new(program)
+        let mut command = Command::new(program);
+        command
             .args([
                 "--port",
                 &self.port.to_string(),
@@ -85,33 +84,46 @@ impl RedisServer {
                 "no",
                 "--dir",
             ])
-            .arg(self.dir.path())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(|e| e.to_string())?)
-            .stderr(log)
-            .spawn()
-            .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
-        self.child = Some(child);
-        let logged = || std::fs::read_to_string(&log_path).unwrap_or_default();
-        let started = Instant::now();
-        loop {
-            if ping(self.port) {
-                return Ok(());
-            }
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                self.child = None;
-                return Err(format!("it exited ({status}) on port {}; it logged:\n{}", self.port, logged()));
-            }
-            if started.elapsed() > START_TIMEOUT {
-                self.stop();
-                return Err(format!(
-                    "no answer to PING on port {} within {START_TIMEOUT:?}; it logged:\n{}",
-                    self.port,
-                    logged()
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(10));
+            .arg(self.dir.path());
+        let port = self.port;
+        let log = self.dir.path().join("redis.log");
+        self.child = Some(start_logged(command, &log, START_TIMEOUT, &format!("PING on port {port}"), || ping(port))?);
+        Ok(())
+    }
+}
+
+/// Runs `command` with its output in the file `log`, and waits until
+/// `ready` holds: the process; otherwise why not (it exited, or `ready`
+/// did not hold within `timeout`, when it is killed), with what it logged.
+pub(crate) fn start_logged(
+    mut command: Command,
+    log: &Path,
+    timeout: Duration,
+    what: &str,
+    ready: impl Fn() -> bool,
+) -> Result<Child, String> {
+    let file = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().map_err(|e| e.to_string())?)
+        .stderr(file)
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", command.get_program().to_string_lossy()))?;
+    let logged = || std::fs::read_to_string(log).unwrap_or_default();
+    let started = Instant::now();
+    loop {
+        if ready() {
+            return Ok(child);
         }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("it exited ({status}) before {what}; it logged:\n{}", logged()));
+        }
+        if started.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("no answer to {what} within {timeout:?}; it logged:\n{}", logged()));
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 

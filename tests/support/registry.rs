@@ -5,11 +5,11 @@
 
 use std::net::{Ipv4Addr, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::redis::{free_port, installed};
+use super::redis::{free_port, installed, start_logged};
 
 /// How long a started registry may take to answer.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -73,37 +73,13 @@ impl Registry {
             ),
         )
         .map_err(|e| e.to_string())?;
-        let log_path = self.dir.path().join("registry.log");
-        let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
-        let child = Command::new(program())
-            .arg("serve")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(|e| e.to_string())?)
-            .stderr(log)
-            .spawn()
-            .map_err(|e| format!("cannot run docker-registry: {e}"))?;
-        self.child = Some(child);
-        let logged = || std::fs::read_to_string(&log_path).unwrap_or_default();
-        let started = Instant::now();
-        loop {
-            if TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).is_ok() {
-                return Ok(());
-            }
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                self.child = None;
-                return Err(format!("it exited ({status}) on port {}; it logged:\n{}", self.port, logged()));
-            }
-            if started.elapsed() > START_TIMEOUT {
-                self.stop();
-                return Err(format!(
-                    "no answer on port {} within {START_TIMEOUT:?}; it logged:\n{}",
-                    self.port,
-                    logged()
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let mut command = Command::new(program());
+        command.arg("serve").arg(&config);
+        let port = self.port;
+        let log = self.dir.path().join("registry.log");
+        let ready = || TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok();
+        self.child = Some(start_logged(command, &log, START_TIMEOUT, &format!("a connection on port {port}"), ready)?);
+        Ok(())
     }
 }
 

@@ -150,49 +150,38 @@ fn date(secs: u64) -> String {
 
 /// A line's words, a quoted part (options) kept whole.
 fn split(line: &str) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
+    let mut words = split_outside_quotes(line, char::is_whitespace)?;
+    words.retain(|w| !w.is_empty());
+    Ok(words)
+}
+
+/// The options word split at commas outside quotes (an empty option is
+/// kept, and refused as unknown).
+fn split_options(options: &str) -> Result<Vec<String>, String> {
+    split_outside_quotes(options, |c| c == ',')
+}
+
+/// `text` split at each character `at` names outside double quotes, the
+/// quotes kept; an error when a quote is not closed.
+fn split_outside_quotes(text: &str, at: impl Fn(char) -> bool) -> Result<Vec<String>, String> {
+    let mut parts = Vec::new();
+    let mut part = String::new();
     let mut quoted = false;
-    for c in line.chars() {
-        match c {
-            '"' => {
-                quoted = !quoted;
-                word.push(c);
-            }
-            c if c.is_whitespace() && !quoted => {
-                if !word.is_empty() {
-                    words.push(std::mem::take(&mut word));
-                }
-            }
-            c => word.push(c),
+    for c in text.chars() {
+        if c == '"' {
+            quoted = !quoted;
+        }
+        if !quoted && at(c) {
+            parts.push(std::mem::take(&mut part));
+        } else {
+            part.push(c);
         }
     }
     if quoted {
         return Err("a quote is not closed".into());
     }
-    if !word.is_empty() {
-        words.push(word);
-    }
-    Ok(words)
-}
-
-/// The options word split at commas outside quotes.
-fn split_options(options: &str) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    let mut part = String::new();
-    let mut quoted = false;
-    for c in options.chars() {
-        match c {
-            '"' => {
-                quoted = !quoted;
-                part.push(c);
-            }
-            ',' if !quoted => out.push(std::mem::take(&mut part)),
-            c => part.push(c),
-        }
-    }
-    out.push(part);
-    Ok(out)
+    parts.push(part);
+    Ok(parts)
 }
 
 /// `YYYYMMDD[HHMM[SS]][Z]` as seconds since the epoch, read as UTC.

@@ -111,18 +111,7 @@ impl TestRun {
                     for file in &report.unreadable {
                         total = (total.0 + 1, total.1, total.2 + 1, total.3);
                         let name = file.file.display().to_string();
-                        let message = file.errors.join("\n");
-                        let _ = writeln!(
-                            suites,
-                            r#"  <testsuite name="{0}" tests="1" failures="0" errors="1" skipped="0" time="0">
-    <testcase name="read the case file" classname="{0}" time="0">
-      <error message="{1}" type="cases">{2}</error>
-    </testcase>
-  </testsuite>"#,
-                            attr(&name),
-                            attr(file.errors.first().map_or("", String::as_str)),
-                            text(&message),
-                        );
+                        error_suite(&mut suites, &name, "read the case file", &file.errors.join("\n"), "cases");
                     }
                     for group in by_file(report) {
                         let failed = group.iter().filter(|c| !c.passed).count();
@@ -145,24 +134,13 @@ impl TestRun {
                 Err(error) => {
                     total.0 += 1;
                     total.2 += 1;
+                    let kind = match error {
+                        TestError::Path(_) => "path",
+                        TestError::Load(_) => "load",
+                        TestError::Cases(_) => "cases",
+                    };
                     let root = set.root.display().to_string();
-                    let message = error.to_string();
-                    let _ = writeln!(
-                        suites,
-                        r#"  <testsuite name="{0}" tests="1" failures="0" errors="1" skipped="0" time="0">
-    <testcase name="load the policy set and its cases" classname="{0}" time="0">
-      <error message="{1}" type="{3}">{2}</error>
-    </testcase>
-  </testsuite>"#,
-                        attr(&root),
-                        attr(message.lines().next().unwrap_or_default()),
-                        text(&message),
-                        match error {
-                            TestError::Path(_) => "path",
-                            TestError::Load(_) => "load",
-                            TestError::Cases(_) => "cases",
-                        }
-                    );
+                    error_suite(&mut suites, &root, "load the policy set and its cases", &error.to_string(), kind);
                 }
             }
         }
@@ -209,6 +187,24 @@ impl TestRun {
             "sets": sets,
         })
     }
+}
+
+/// A `testsuite` named `name` of one `testcase` that could not run: an
+/// `error` of type `kind`, its first line as the message.
+fn error_suite(out: &mut String, name: &str, case: &str, message: &str, kind: &str) {
+    let _ = writeln!(
+        out,
+        r#"  <testsuite name="{0}" tests="1" failures="0" errors="1" skipped="0" time="0">
+    <testcase name="{1}" classname="{0}" time="0">
+      <error message="{2}" type="{4}">{3}</error>
+    </testcase>
+  </testsuite>"#,
+        attr(name),
+        attr(case),
+        attr(message.lines().next().unwrap_or_default()),
+        text(message),
+        kind
+    );
 }
 
 fn testcase(out: &mut String, report: &Report, case: &CaseResult, file: &str) {

@@ -56,27 +56,39 @@ pub fn run(
         return run_watching(runtime, &paths, &options, coverage, verbose);
     }
     let run = testing::run(runtime, &paths, &options);
-    for (root, error) in run.errors() {
-        eprintln!("error: `{}`: {error}", root.display());
-    }
     if json {
+        print_errors(&run);
         println!("{}", serde_json::to_string_pretty(&run.to_json())?);
     } else {
-        for line in run.case_lines(verbose) {
-            println!("{line}");
-        }
-        if coverage {
-            for line in run.coverage_lines() {
-                println!("{line}");
-            }
-        }
-        println!("{}", run.summary());
+        print_text(&run, coverage, verbose);
     }
     // Written after the results are shown, so a bad path loses nothing.
     if let Some(path) = &junit {
         std::fs::write(path, run.to_junit()).with_context(|| format!("cannot write `{}`", path.display()))?;
     }
     Ok(run.exit_code(fail_on_empty))
+}
+
+/// Errors that kept a set from being tested, on standard error.
+fn print_errors(run: &testing::TestRun) {
+    for (root, error) in run.errors() {
+        eprintln!("error: `{}`: {error}", root.display());
+    }
+}
+
+/// A run as text: its errors, its case lines, the coverage if asked, and
+/// the summary.
+fn print_text(run: &testing::TestRun, coverage: bool, verbose: bool) {
+    print_errors(run);
+    for line in run.case_lines(verbose) {
+        println!("{line}");
+    }
+    if coverage {
+        for line in run.coverage_lines() {
+            println!("{line}");
+        }
+    }
+    println!("{}", run.summary());
 }
 
 /// Runs the cases, then again after every change to a set tested (a burst
@@ -115,18 +127,7 @@ fn run_watching(
         watches.push(watch);
     }
     let show = |run: &testing::TestRun| {
-        for (root, error) in run.errors() {
-            println!("error: `{}`: {error}", root.display());
-        }
-        for line in run.case_lines(verbose) {
-            println!("{line}");
-        }
-        if coverage {
-            for line in run.coverage_lines() {
-                println!("{line}");
-            }
-        }
-        println!("{}", run.summary());
+        print_text(run, coverage, verbose);
         let _ = std::io::stdout().flush();
     };
     show(&testing::run(runtime, paths, options));
