@@ -43,9 +43,9 @@ pub use decision::{Decision, DecisionMeasure, DecisionReason, ErrorKind, PolicyR
 pub use error::{BoxError, ConfigError, LoadError, PolicyError, RuntimeError};
 pub use hook::{HOOKS, Hook, HookSpec, UnknownHook};
 pub use manifest::{
-    AuditSettings, CounterSpec, Durability, HostCounter, Isolation, Limits, MIN_RETENTION_DAYS, Mode, ModuleSource,
-    OnError, OnStateError, POLICY_FILE, Party, PolicyManifest, RecordContent, SET_FILE, Scope, SetLimits,
-    StateSettings, TESTS_DIR, parse_toml,
+    AuditSettings, BuildSpec, CounterSpec, Durability, HostCounter, Isolation, Language, Limits, MIN_RETENTION_DAYS,
+    Mode, ModuleSource, OnError, OnStateError, POLICY_FILE, Party, PolicyManifest, RecordContent, SET_FILE, Scope,
+    SetLimits, StateSettings, TESTS_DIR, parse_toml,
 };
 pub use policy::{OUTPUT_HEADER, without_policy_output};
 pub use request::{Request, RequestError};

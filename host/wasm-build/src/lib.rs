@@ -17,7 +17,8 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const TARGET: &str = "wasm32-wasip2";
+/// The target policies are built for.
+pub const TARGET: &str = "wasm32-wasip2";
 /// Names a rustup toolchain (`stable`, `1.95.0`) to build the guests with,
 /// instead of the one building the host.
 pub const GUEST_TOOLCHAIN: &str = "GROUPGATE_GUEST_TOOLCHAIN";
@@ -68,7 +69,9 @@ impl Guests {
         // `cargo fuzz`, say) can have the guests built by one that has it.
         println!("cargo:rerun-if-env-changed={GUEST_TOOLCHAIN}");
         let toolchain = env::var(GUEST_TOOLCHAIN).ok().filter(|t| !t.is_empty());
-        ensure_target_installed(toolchain.as_deref());
+        if let Err(e) = ensure_target_installed(toolchain.as_deref(), &mut |m| println!("cargo:warning={m}")) {
+            panic!("{e}");
+        }
         let target_dir = guest_target_dir(&self.workspace, self.target_name.as_deref());
         let mut cmd = match &toolchain {
             Some(toolchain) => {
@@ -135,9 +138,10 @@ fn guest_target_dir(workspace: &Path, name: Option<&str>) -> PathBuf {
 }
 
 /// Adds the `wasm32-wasip2` target with rustup when the toolchain lacks it
-/// (the one building the host, or [`GUEST_TOOLCHAIN`] when set),
-/// since rustup does not install targets on its own here.
-fn ensure_target_installed(toolchain: Option<&str>) {
+/// (the one `RUSTC` or `rustc` names, or `toolchain` when given), since
+/// rustup does not install targets on its own on every machine; `say` is told
+/// before it installs. Errors say what failed and what to do.
+pub fn ensure_target_installed(toolchain: Option<&str>, say: &mut dyn FnMut(&str)) -> Result<(), String> {
     let mut rustc = match toolchain {
         Some(toolchain) => {
             let mut cmd = Command::new("rustup");
@@ -155,19 +159,18 @@ fn ensure_target_installed(toolchain: Option<&str>) {
     if let Some(sysroot) = &sysroot
         && sysroot.join("lib/rustlib").join(TARGET).exists()
     {
-        return;
+        return Ok(());
     }
-    println!("cargo:warning=installing the {TARGET} target with rustup");
+    say(&format!("installing the {TARGET} target with rustup"));
     let mut add = Command::new("rustup");
     add.args(["target", "add", TARGET]);
     if let Some(toolchain) = toolchain {
         add.args(["--toolchain", toolchain]).env_remove("RUSTUP_TOOLCHAIN");
     }
-    let status = add.status();
-    match status {
-        Ok(s) if s.success() => {}
-        _ => {
-            panic!("the {TARGET} target is missing and `rustup target add {TARGET}` failed; install it and build again")
-        }
+    match add.status() {
+        Ok(s) if s.success() => Ok(()),
+        _ => Err(format!(
+            "the {TARGET} target is missing and `rustup target add {TARGET}` failed; install it and build again"
+        )),
     }
 }

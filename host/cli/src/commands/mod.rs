@@ -2,9 +2,11 @@
 
 mod audit;
 mod bench;
+mod build;
 mod check;
 mod eval;
 mod fleet;
+mod new;
 mod replay;
 mod serve;
 mod test;
@@ -37,6 +39,14 @@ pub enum Command {
         #[command(subcommand)]
         command: audit::Command,
     },
+    /// Make a policy folder from a template, in Rust, JavaScript or
+    /// Python: manifest, source, lock file and cases that pass.
+    #[command(after_help = new::HELP)]
+    New(new::Args),
+    /// Build the components of policies written in Rust, JavaScript or
+    /// Python from their source, skipping those up to date.
+    #[command(after_help = build::HELP)]
+    Build(build::Args),
     /// Run policy test cases (`tests/*.toml`) and report what failed.
     #[command(after_help = test::HELP)]
     Test(test::Args),
@@ -70,7 +80,13 @@ impl Command {
             },
             Command::Replay(args) => Some(&args.policies),
             Command::Test(args) => args.paths.first().map(PathBuf::as_path),
-            Command::Audit { .. } | Command::Sign(_) | Command::Verify(_) | Command::Push(_) | Command::Pull(_) => None,
+            Command::Audit { .. }
+            | Command::New(_)
+            | Command::Build(_)
+            | Command::Sign(_)
+            | Command::Verify(_)
+            | Command::Push(_)
+            | Command::Pull(_) => None,
         }
     }
 
@@ -98,6 +114,8 @@ impl Command {
             Command::Replay(args) => replay::run(&runtime()?, args),
             Command::Audit { command } => audit::run(command),
             Command::Test(args) => test::run(&runtime()?, args),
+            Command::New(args) => new::run(args),
+            Command::Build(args) => build::run(args),
             Command::Sign(args) => fleet::sign(args),
             Command::Verify(args) => fleet::verify(args),
             Command::Push(args) => fleet::push(args),

@@ -31,29 +31,32 @@ pub struct Args {
     /// Print a line for every case, with the time spent in policy calls.
     #[arg(short, long)]
     pub verbose: bool,
-    /// Keep running: run the cases again whenever a file of a set tested
-    /// changes (a case file, a manifest, a data file, a module copied in),
-    /// until interrupted.
+    /// Keep running: build what changed and run the cases again whenever a
+    /// file of a set tested changes (a source, a case file, a manifest, a
+    /// data file), until interrupted.
     #[arg(long, conflicts_with_all = ["junit", "json"])]
     pub watch: bool,
+    /// With --watch: where the builds keep their toolchains.
+    #[command(flatten)]
+    pub build_dir: super::build::BuildDir,
 }
 
 pub const HELP: &str = "Cases in a policy folder's `tests/` run against that policy alone; cases in the set's own `tests/` (next to groupgate.toml) run against the whole set. The case file format is described in the README.
 
 Output: a line per error of a case file that cannot be read (ERROR; the file's cases do not run, the other files' do), per failed case (FAIL), per policy that hit a limit or trapped (LIMIT), and per policy call that took more than half its deadline (SLOW), then `N passed, N failed` (and how many case files could not be read). What a failing policy wrote as it failed (a panic's message, a traceback) follows its line, each of its lines after `|`.
 
---watch runs the cases again after each change to a set tested (a case file, a manifest, a data file, a module copied in), printing each run, until interrupted; errors (a broken set, a case file that cannot be read) are printed and the watching goes on.
+--watch builds the policies that have a source (as `groupgate build` does: only those whose source changed) and runs the cases, then does it again after each change to a set tested (a source, a case file, a manifest, a data file), printing each run, until interrupted. Errors (a build that fails, a broken set, a case file that cannot be read) are printed and the watching goes on; after a failed build the cases wait for the next change, since they would test the component built before.
 
 Exit status: 0 when every case passed; 1 when a case failed (or none ran, with --fail-on-empty); 2 when a path, a case file or the policy set is invalid.";
 
 pub fn run(
     runtime: &Runtime,
-    Args { paths, filter, junit, json, fail_on_empty, coverage, verbose, watch }: Args,
+    Args { paths, filter, junit, json, fail_on_empty, coverage, verbose, watch, build_dir }: Args,
 ) -> Result<u8> {
     let mut options = RunOptions::default();
     options.filter = filter;
     if watch {
-        return run_watching(runtime, &paths, &options, coverage, verbose);
+        return run_watching(runtime, &paths, &options, &build_dir.resolve()?, (coverage, verbose));
     }
     let run = testing::run(runtime, &paths, &options);
     if json {
@@ -91,17 +94,17 @@ fn print_text(run: &testing::TestRun, coverage: bool, verbose: bool) {
     println!("{}", run.summary());
 }
 
-/// Runs the cases, then again after every change to a set tested (a burst
-/// of changes once), printing each run as a plain run prints it. Sets are
-/// loaded afresh each time; components already compiled are found by their
-/// SHA-256, so a run after a change to a case or a data file takes
-/// milliseconds. Never returns but with an error.
+/// Builds what changed and runs the cases, then again after every change
+/// to a set tested (a burst of changes once), printing each run as a plain
+/// run prints it. Sets are loaded afresh each time; components already
+/// compiled are found by their SHA-256, so a run after a change to a case
+/// or a data file takes milliseconds. Never returns but with an error.
 fn run_watching(
     runtime: &Runtime,
     paths: &[PathBuf],
     options: &RunOptions,
-    coverage: bool,
-    verbose: bool,
+    build_dir: &std::path::Path,
+    (coverage, verbose): (bool, bool),
 ) -> Result<u8> {
     use std::io::Write as _;
     // Each path's set, or the path itself (a folder of sets).
@@ -126,24 +129,63 @@ fn run_watching(
             .with_context(|| format!("cannot watch `{}`", root.display()))?;
         watches.push(watch);
     }
-    let show = |run: &testing::TestRun| {
-        print_text(run, coverage, verbose);
+    // Builds what changed, then runs the cases unless a build failed.
+    let round = || {
+        match super::build::out_of_date(&roots, build_dir) {
+            Ok(built) => {
+                for line in built {
+                    println!("{line}");
+                }
+                print_text(&testing::run(runtime, paths, options), coverage, verbose);
+            }
+            Err(e) => println!("BUILD FAILED: {e:#}\n(the cases run again after the next change)"),
+        }
         let _ = std::io::stdout().flush();
+        // What the round saw, its own builds included: a change event that
+        // finds the same (the component it moved in) starts no new round.
+        fingerprint(&roots)
     };
-    show(&testing::run(runtime, paths, options));
+    let mut seen = round();
     loop {
         println!(
             "watching {} for changes (Ctrl-C to stop)",
             roots.iter().map(|r| format!("`{}`", r.display())).collect::<Vec<_>>().join(", ")
         );
         let _ = std::io::stdout().flush();
-        rx.recv().context("the folder watch stopped")?;
-        // One run for a burst of changes, however many watches saw it.
-        while rx.try_recv().is_ok() {}
+        loop {
+            rx.recv().context("the folder watch stopped")?;
+            // One round for a burst of changes, however many watches saw it.
+            while rx.try_recv().is_ok() {}
+            if fingerprint(&roots) != seen {
+                break;
+            }
+        }
         println!(
             "\n--- changed at {}: running again ---",
             humantime::format_rfc3339_seconds(std::time::SystemTime::now())
         );
-        show(&testing::run(runtime, paths, options));
+        seen = round();
     }
+}
+
+/// The path, size and modification time of every file a set lists under
+/// `roots` (hidden ones left out, as sets leave them out).
+fn fingerprint(roots: &[PathBuf]) -> Vec<(PathBuf, u64, Option<std::time::SystemTime>)> {
+    let mut seen = Vec::new();
+    let mut stack: Vec<PathBuf> = roots.to_vec();
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            match entry.metadata() {
+                Ok(m) if m.is_dir() => stack.push(entry.path()),
+                Ok(m) => seen.push((entry.path(), m.len(), m.modified().ok())),
+                Err(_) => {}
+            }
+        }
+    }
+    seen.sort();
+    seen
 }

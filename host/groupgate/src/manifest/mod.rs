@@ -15,7 +15,7 @@ use crate::error::LoadError;
 use crate::wire::Outcome;
 
 pub use counters::{CounterSpec, HostCounter, OnStateError, Party, StateSettings};
-pub use policy::{Limits, ModuleSource, PolicyManifest, Scope};
+pub use policy::{BuildSpec, Language, Limits, ModuleSource, PolicyManifest, Scope};
 pub(crate) use policy::{PolicyContext, parse_policy};
 pub(crate) use set::parse_set;
 pub use set::{AuditSettings, Durability, MIN_RETENTION_DAYS, RecordContent, SetLimits};

@@ -36,6 +36,55 @@ struct RawPolicy {
     #[serde(default)]
     counters: BTreeMap<String, RawCounter>,
     on_state_error: Option<OnStateError>,
+    /// Read by `groupgate build`, not by loading; checked here so that a
+    /// typo in it is an error wherever the manifest is read.
+    build: Option<BuildSpec>,
+}
+
+/// `[build]`: how `groupgate build` makes the policy's module from the
+/// source in its folder. Without it, the build goes by convention (a
+/// `Cargo.toml`, one `.js` file, an `app.py`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct BuildSpec {
+    /// The language of the source.
+    pub language: Language,
+    /// The file the build starts from, relative to the policy folder:
+    /// `Cargo.toml` (Rust), the module that exports the hooks (JavaScript,
+    /// Python); by default `Cargo.toml`, the folder's one `.js` file, and
+    /// `app.py`.
+    pub entry: Option<String>,
+}
+
+/// A language `groupgate build` compiles to a component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Language {
+    /// cargo, for `wasm32-wasip2`, with the Rust SDK.
+    Rust,
+    /// componentize-js, with the JavaScript SDK module.
+    Javascript,
+    /// componentize-py, with the Python SDK module.
+    Python,
+}
+
+impl Language {
+    /// As `[build] language` writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::Rust => "rust",
+            Language::Javascript => "javascript",
+            Language::Python => "python",
+        }
+    }
+}
+
+impl std::fmt::Display for Language {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Which requests a policy sees; an empty list matches everything.
@@ -243,6 +292,10 @@ pub(crate) fn parse_policy(cx: &PolicyContext<'_>, dir: &str, text: &str) -> Res
         check_counters(raw.counters, &raw.hooks, &raw.config).map_err(|(key, message)| bad(&key, message))?;
     if raw.on_state_error.is_some() && counters.is_empty() {
         return Err(bad("on_state_error", "the policy declares no `[counters]` to read".into()));
+    }
+
+    if let Some(entry) = raw.build.as_ref().and_then(|b| b.entry.as_deref()) {
+        in_set(dir, entry).map_err(|m| bad("build.entry", m))?;
     }
 
     let config_json = serde_json::to_string(&toml::Value::Table(raw.config))
