@@ -4,8 +4,8 @@
     python3 scripts/bench-languages.py                 # about 40 s after the builds
     python3 scripts/bench-languages.py --duration 10s  # steadier numbers, longer
 
-Builds the JavaScript and Python components (scripts/build-components) and
-the release binary, then copies policies/polyglot to target/bench-languages/
+Builds the release binary, then the JavaScript and Python components with
+its `groupgate build`, then copies policies/polyglot to target/bench-languages/
 with `real-name` (Rust), `link-guard` (JavaScript) and `group-naming`
 (Python) all attached to every hook, so every input below runs through all
 three. On each input one policy does its real work and the others answer
@@ -67,8 +67,8 @@ def run(command, **kwargs):
 
 
 def prepare():
-    run(["bash", "scripts/build-components"])
     run(["cargo", "build", "--release", "--quiet", "-p", "groupgate-cli"])
+    run([ROOT / "target" / "release" / "groupgate", "build", "policies/polyglot", "--build-dir", ROOT / "target" / "components"])
     if WORK.exists():
         shutil.rmtree(WORK)
     shutil.copytree(ROOT / "policies" / "polyglot", WORK / "set")

@@ -8,6 +8,7 @@
 //! hold policies to 100 ms deadlines that such a neighbour could break.
 //! A filter picks a module: `cargo test -p groupgate-cli --test e2e polyglot::`.
 
+mod authoring;
 mod fleet;
 mod polyglot;
 mod state;

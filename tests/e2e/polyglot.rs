@@ -1,7 +1,8 @@
 //! Policies written in JavaScript and Python beside a Rust one, in the set
-//! `policies/polyglot`. `scripts/build-components` builds `link-guard`
-//! (componentize-js) and `group-naming` (componentize-py) from source, its
-//! toolchains installed from npm and PyPI as their lock files pin them; then
+//! `policies/polyglot`. `groupgate build` builds `link-guard`
+//! (componentize-js) and `group-naming` (componentize-py) from the sources
+//! in their policy folders, its toolchains installed from npm and PyPI as
+//! their lock files pin them; then
 //! `groupgate test` runs the set's cases, both policies fold disguised text
 //! through the host's `text` interface, and a server serving all three
 //! languages reloads an edited JavaScript policy under load without failing
@@ -23,16 +24,28 @@ fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
+/// Where the builds keep their toolchains: under `target/`, shared by every
+/// test that builds and kept between runs.
+pub(crate) fn build_dir() -> std::path::PathBuf {
+    repo_root().join("target/components")
+}
+
+/// `groupgate build PATH`, which must succeed.
+pub(crate) fn build(path: &Path) {
+    let out = Command::new(GROUPGATE)
+        .arg("build")
+        .arg(path)
+        .arg("--build-dir")
+        .arg(build_dir())
+        .output()
+        .expect("run groupgate build");
+    assert!(out.status.success(), "groupgate build {} failed:\n{}", path.display(), text(&out));
+}
+
 /// Builds the JavaScript and Python components, once per test run.
 fn built() {
     static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let out = Command::new("bash")
-            .arg(repo_root().join("scripts/build-components"))
-            .output()
-            .expect("bash runs scripts/build-components");
-        assert!(out.status.success(), "scripts/build-components failed:\n{}", text(&out));
-    });
+    BUILT.get_or_init(|| build(&repo_root().join("policies/polyglot")));
 }
 
 #[test]
@@ -192,46 +205,15 @@ fn metric(metrics: &str, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("no metric {name} in:\n{metrics}"))
 }
 
-/// Builds `link-guard.js` with `edit` applied into `out`, with the
-/// componentize-js that `scripts/build-components` installed.
-fn build_edited_link_guard(work: &Path, edit: (&str, &str), out: &Path) {
-    let source = std::fs::read_to_string(repo_root().join("plugins/link-guard/link-guard.js")).unwrap();
-    assert!(source.contains(edit.0), "link-guard.js no longer says `{}`", edit.0);
-    let edited = work.join("link-guard.js");
-    std::fs::write(&edited, source.replace(edit.0, edit.1)).unwrap();
-    // The SDK it imports, beside it, where componentize-js looks.
-    std::fs::copy(repo_root().join("plugins/sdk/js/groupgate.js"), work.join("groupgate.js")).unwrap();
-    let tool = repo_root().join("target/components/js/node_modules/.bin/componentize-js");
-    let built = work.join("link-guard.wasm");
-    let status = Command::new(tool)
-        .arg(&edited)
-        .args(["--wit", repo_root().join("wit").to_str().unwrap(), "--world-name", "policy"])
-        .args(["--disable", "random", "clocks", "http", "fetch-event", "-o"])
-        .arg(&built)
-        .status()
-        .expect("run componentize-js");
-    assert!(status.success());
-    // Moved in whole, as a deployment would: the server never sees half a file.
-    std::fs::rename(&built, out).unwrap();
-}
-
-/// Builds `app.py` with `edit` applied into `out`, with the componentize-py
-/// that `scripts/build-components` installed.
-fn build_edited_group_naming(work: &Path, edit: (&str, &str), out: &Path) {
-    let source = std::fs::read_to_string(repo_root().join("plugins/group-naming/app.py")).unwrap();
-    assert!(source.contains(edit.0), "app.py no longer says `{}`", edit.0);
-    std::fs::write(work.join("app.py"), source.replace(edit.0, edit.1)).unwrap();
-    let tool = repo_root().join("target/components/py/bin/componentize-py");
-    let status = Command::new(tool)
-        .args(["-d", repo_root().join("wit").to_str().unwrap(), "-w", "groupgate:policy/policy@0.2.0"])
-        .args(["componentize", "app", "-p", work.to_str().unwrap(), "-p"])
-        .arg(repo_root().join("plugins/sdk/python"))
-        .arg("-o")
-        .arg(out)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("run componentize-py");
-    assert!(status.success());
+/// Applies `edit` to `file` of the policy folder `policy` and builds it
+/// there, as its author would: the component is moved in whole, so a server
+/// watching the set never sees half of one.
+fn edit_and_build(policy: &Path, file: &str, edit: (&str, &str)) {
+    let path = policy.join(file);
+    let source = std::fs::read_to_string(&path).unwrap();
+    assert!(source.contains(edit.0), "{file} no longer says `{}`", edit.0);
+    std::fs::write(&path, source.replace(edit.0, edit.1)).unwrap();
+    build(policy);
 }
 
 #[test]
@@ -240,24 +222,21 @@ fn a_javascript_policy_that_throws_and_a_python_policy_that_raises_say_so_in_the
     let tmp = tempfile::tempdir().unwrap();
     let set = tmp.path().join("set");
     copy_dir(&repo_root().join("policies/polyglot"), &set);
-    let (js, py) = (tmp.path().join("js"), tmp.path().join("py"));
-    std::fs::create_dir_all(&js).unwrap();
-    std::fs::create_dir_all(&py).unwrap();
-    build_edited_link_guard(
-        &js,
+    edit_and_build(
+        &set.join("link-guard"),
+        "link-guard.js",
         (
             "export function evaluateMessage(bytes) {",
             "export function evaluateMessage(bytes) {\n    throw new Error(`no rule for ${bytes.length} bytes`);",
         ),
-        &set.join("link-guard/link-guard.wasm"),
     );
-    build_edited_group_naming(
-        &py,
+    edit_and_build(
+        &set.join("group-naming"),
+        "app.py",
         (
             "    def evaluate_group_creation(self, creation: bytes) -> types.Verdict:\n",
             "    def evaluate_group_creation(self, creation: bytes) -> types.Verdict:\n        raise ValueError('no rule for this group')\n",
         ),
-        &set.join("group-naming/group-naming.wasm"),
     );
     let cache = tmp.path().join("cache");
     let error_of = |decision: &serde_json::Value, policy: &str| -> String {
@@ -329,7 +308,7 @@ fn a_server_of_three_languages_reloads_an_edited_javascript_policy_under_load_an
     };
     let marker = "a moderator must check";
     let edit = (marker, "a moderator must check (edited)");
-    build_edited_link_guard(work.path(), edit, &set.join("link-guard/link-guard.wasm"));
+    edit_and_build(&set.join("link-guard"), "link-guard.js", edit);
     // Active once `/v1/policies` shows the edited module's hash.
     let edited = sha256_hex(&set.join("link-guard/link-guard.wasm"));
     let reloaded = wait_for(addr, Duration::from_secs(300), |v| {

@@ -36,7 +36,7 @@
 //   groupgate.pinyin("黑雲券");        // "hei yun quan", or undefined
 //
 // componentize-js resolves a relative import of a module in the policy's
-// folder: copy this file next to the policy (scripts/build-components does).
+// folder: copy this file next to the policy (`groupgate build` does).
 
 import { abort } from "groupgate:policy/abort@0.2.0";
 import { fold as hostFold, pinyin as hostPinyin } from "groupgate:policy/text@0.2.0";

@@ -34,7 +34,7 @@ tables of its own::
     groupgate.pinyin("黑雲券")   # "hei yun quan", or None
 
 componentize-py finds this module on its Python path: give its folder with
-`-p` (`scripts/build-components` passes `-p plugins/sdk/python`).
+`-p` (`groupgate build` passes the folder it writes this file into).
 """
 
 import struct

@@ -38,7 +38,7 @@ buffer (`bytes` in the request encoding), which the SDK module `groupgate`
 `creation.name()`, `creation.founder().labels`,
 `creation.count("naming_denials", "24h")` (an int, or None).
 
-Built into a component by `scripts/build-components` with componentize-py,
+Built into a component by `groupgate build` with componentize-py,
 with plugins/sdk/python on its Python path; see plugins/README.md, "Policies
 in Python".
 """

@@ -31,7 +31,7 @@
 // for: `message.text()`, `message.sender().creditLevel`,
 // `message.count("links", "1h")`.
 //
-// Built into a component by `scripts/build-components` with componentize-js,
+// Built into a component by `groupgate build` with componentize-js,
 // with groupgate.js copied next to this file; see plugins/README.md,
 // "Policies in JavaScript".
 
