@@ -1,7 +1,8 @@
 //! A policy author's loop, from an empty folder outside the repository:
 //! `groupgate new` in Rust, JavaScript and Python, `groupgate build`, and
 //! `groupgate test`, whose generated cases pass; then `groupgate test
-//! --watch`, which builds an edited source again and shows the new result.
+//! --watch`, which builds an edited source again and shows the new result;
+//! then a source that does not build.
 
 use std::io::BufRead as _;
 use std::path::Path;
@@ -96,6 +97,21 @@ fn a_policy_made_by_new_in_each_language_builds_and_passes_its_cases_from_an_emp
     assert!(seen.iter().any(|l| l.starts_with("FAIL") && l.contains("blocked-word")), "{seen:#?}");
     child.kill().unwrap();
     child.wait().unwrap();
+
+    // A source that does not build: the build says why in the toolchain's
+    // words, exits 1, and leaves the component built before in place.
+    let module = set.join("py-policy/py-policy.wasm");
+    let before = std::fs::read(&module).unwrap();
+    let app = set.join("py-policy/app.py");
+    let code = std::fs::read_to_string(&app).unwrap();
+    std::fs::write(&app, code.replace("def allow()", "def allow(")).unwrap();
+    let out = groupgate(set, &["build"]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("FAILED `py-policy` (python): componentize-py on "), "{said}");
+    assert!(said.contains("SyntaxError"), "the toolchain's own words: {said}");
+    assert!(said.contains("0 built, 2 up to date, 1 failed"), "{said}");
+    assert_eq!(std::fs::read(&module).unwrap(), before, "the component built before is kept");
 }
 
 /// Every file under `dir`, hidden ones (the build's own) left out.

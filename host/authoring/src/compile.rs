@@ -117,6 +117,10 @@ pub fn plan(folder: &Path) -> Result<Option<Plan>> {
             None => return Ok(None),
         },
     };
+    let plain = Path::new(&entry).components().all(|c| matches!(c, std::path::Component::Normal(_)));
+    if !plain {
+        bail!("`{}`: `[build] entry` `{entry}` must be a path inside the policy folder", path.display());
+    }
     if !folder.join(&entry).is_file() {
         bail!("`{}`: the {language} build starts from `{entry}`, which is not in the policy folder", path.display());
     }
@@ -205,6 +209,9 @@ impl<'a> Builder<'a> {
         }
         let bytes =
             std::fs::metadata(&partial).with_context(|| format!("the build wrote no `{}`", partial.display()))?.len();
+        if let Some(parent) = plan.module.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("cannot create `{}`", parent.display()))?;
+        }
         std::fs::rename(&partial, &plan.module)
             .with_context(|| format!("cannot move the component to `{}`", plan.module.display()))?;
         // cargo completes a new policy's Cargo.lock on its first build: what
@@ -286,6 +293,19 @@ impl<'a> Builder<'a> {
         let entry = stage.join(&plan.entry);
         let beside = entry.parent().expect("a file has a folder");
         std::fs::write(beside.join("groupgate.js"), embedded::file(embedded::JS_SDK, "groupgate.js"))?;
+        // componentize-js reports a syntax error without saying where; node
+        // says where, as an ES module, as componentize-js reads it.
+        std::fs::write(stage.join("package.json"), br#"{"type": "module"}"#)?;
+        for (relative, _) in sources(plan)?.iter().filter(|(r, _)| r.ends_with(".js") || r.ends_with(".mjs")) {
+            toolchain::run(
+                Command::new("node").arg("--check").arg(relative).current_dir(&stage),
+                &format!("node --check on `{}`", plan.folder.join(relative).display()),
+            )
+            // The file as the author knows it, not its staged copy.
+            .map_err(|e| {
+                anyhow!(format!("{e:#}").replace(&stage.display().to_string(), &plan.folder.display().to_string()))
+            })?;
+        }
         // Run from the entry's folder: componentize-js maps the working
         // directory into the component when it holds the source. stdio stays
         // on: an uncaught error's message and stack go to standard error,
@@ -430,4 +450,68 @@ fn inputs(plan: &Plan) -> Result<String> {
         part(&contents);
     }
     Ok(hash.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn folder(manifest: &str, files: &[&str]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(POLICY_FILE), manifest).unwrap();
+        for file in files {
+            std::fs::write(dir.path().join(file), "").unwrap();
+        }
+        dir
+    }
+
+    const HEAD: &str = "name = \"p\"\nversion = \"1\"\nmodule = \"p.wasm\"\nhooks = [\"message\"]\n";
+
+    #[test]
+    fn the_language_comes_from_build_or_from_the_files_and_a_bad_build_table_is_an_error() {
+        let plan_of = |extra: &str, files: &[&str]| plan(folder(&format!("{HEAD}{extra}"), files).path());
+        let language = |extra: &str, files: &[&str]| plan_of(extra, files).unwrap().map(|p| (p.language, p.entry));
+        assert_eq!(language("", &["Cargo.toml"]), Some((Language::Rust, "Cargo.toml".into())));
+        assert_eq!(language("", &["app.py"]), Some((Language::Python, "app.py".into())));
+        assert_eq!(language("", &["rule.js", "groupgate.js"]), Some((Language::Javascript, "rule.js".into())));
+        // Two scripts, or none: nothing to guess from, a module as it is.
+        assert_eq!(language("", &["a.js", "b.js"]), None);
+        assert_eq!(language("", &[]), None);
+        let js = "[build]\nlanguage = \"javascript\"\nentry = \"b.js\"\n";
+        assert_eq!(language(js, &["a.js", "b.js"]), Some((Language::Javascript, "b.js".into())));
+
+        let error = |extra: &str, files: &[&str]| format!("{:#}", plan_of(extra, files).unwrap_err());
+        assert!(error("[build]\nlanguage = \"cobol\"\n", &[]).contains("unknown variant `cobol`"));
+        assert!(
+            error("[build]\nlanguage = \"python\"\nentrypoint = \"x\"\n", &[]).contains("unknown field `entrypoint`")
+        );
+        assert!(
+            error("[build]\nlanguage = \"python\"\n", &[])
+                .contains("starts from `app.py`, which is not in the policy folder")
+        );
+        assert!(
+            error("[build]\nlanguage = \"python\"\nentry = \"../app.py\"\n", &[])
+                .contains("must be a path inside the policy folder")
+        );
+        let builtin = "name = \"p\"\nversion = \"1\"\nmodule = \"builtin:real-name\"\nhooks = [\"message\"]\n[build]\nlanguage = \"rust\"\n";
+        assert!(
+            format!("{:#}", plan(folder(builtin, &[]).path()).unwrap_err()).contains("a standard plugin is not built")
+        );
+    }
+
+    #[test]
+    fn only_the_files_a_language_builds_from_are_hashed() {
+        let dir = folder(&format!("{HEAD}[build]\nlanguage = \"python\"\n"), &["app.py", "words.txt", "p.wasm"]);
+        std::fs::create_dir_all(dir.path().join("tests")).unwrap();
+        std::fs::write(dir.path().join("tests/cases.toml"), "").unwrap();
+        let plan = plan(dir.path()).unwrap().unwrap();
+        let before = inputs(&plan).unwrap();
+        // A data file, a case, the component: not what it is built from.
+        std::fs::write(dir.path().join("words.txt"), "more").unwrap();
+        std::fs::write(dir.path().join("tests/cases.toml"), "more").unwrap();
+        std::fs::write(dir.path().join("p.wasm"), "more").unwrap();
+        assert_eq!(inputs(&plan).unwrap(), before);
+        std::fs::write(dir.path().join("app.py"), "# edited").unwrap();
+        assert_ne!(inputs(&plan).unwrap(), before);
+    }
 }

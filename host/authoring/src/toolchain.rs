@@ -22,12 +22,15 @@ pub(crate) fn short_hash<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> Strin
 /// Runs `cmd`, its output captured; on failure the error has the command,
 /// its status and the last lines it wrote.
 pub(crate) fn run(cmd: &mut Command, what: &str) -> Result<()> {
+    // componentize-py is written in Rust: a backtrace of its own would bury
+    // the Python error it reports.
+    cmd.env("RUST_BACKTRACE", "0").env("RUST_LIB_BACKTRACE", "0");
     let out = cmd.output().with_context(|| format!("cannot run {what} (`{}`)", cmd.get_program().display()))?;
     if out.status.success() {
         return Ok(());
     }
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let lines: Vec<&str> = text.lines().collect();
+    let lines: Vec<&str> = text.lines().take_while(|l| !l.trim_start().starts_with("Stack backtrace:")).collect();
     let tail = &lines[lines.len().saturating_sub(40)..];
     bail!("{what} failed ({}):\n{}", out.status, tail.join("\n"))
 }
