@@ -53,8 +53,10 @@ pub enum Built {
 }
 
 /// The policy folders at or under `path`: `path` itself when it holds a
-/// `policy.toml`, else every folder below that does (hidden folders,
-/// `node_modules` and `target` left out), in path order.
+/// `policy.toml`; the folders a set's `policies` lists, for a set that
+/// lists them (a draft beside them is not built); else every folder below
+/// that holds a `policy.toml` (hidden folders, `node_modules` and `target`
+/// left out). In path order.
 pub fn policy_folders(path: &Path) -> Result<Vec<PathBuf>> {
     if !path.is_dir() {
         bail!("`{}` is not a folder", path.display());
@@ -64,6 +66,10 @@ pub fn policy_folders(path: &Path) -> Result<Vec<PathBuf>> {
     while let Some(dir) = stack.pop() {
         if dir.join(POLICY_FILE).is_file() {
             found.push(dir);
+            continue;
+        }
+        if let Some(listed) = listed_policies(&dir) {
+            found.extend(listed.iter().map(|p| dir.join(p)).filter(|p| p.join(POLICY_FILE).is_file()));
             continue;
         }
         for entry in std::fs::read_dir(&dir).with_context(|| format!("cannot read `{}`", dir.display()))? {
@@ -76,6 +82,16 @@ pub fn policy_folders(path: &Path) -> Result<Vec<PathBuf>> {
     }
     found.sort();
     Ok(found)
+}
+
+/// The `policies` a set's `groupgate.toml` in `dir` lists, if it lists
+/// them. A file that cannot be read lists nothing here: loading the set
+/// says what is wrong with it.
+fn listed_policies(dir: &Path) -> Option<Vec<String>> {
+    let text = std::fs::read_to_string(dir.join(groupgate::SET_FILE)).ok()?;
+    let table: toml::Table = toml::from_str(&text).ok()?;
+    let listed = table.get("policies")?.as_array()?;
+    Some(listed.iter().filter_map(|p| p.as_str().map(str::to_owned)).collect())
 }
 
 /// The parts of `policy.toml` a build reads; loading checks the rest.
@@ -117,14 +133,28 @@ pub fn plan(folder: &Path) -> Result<Option<Plan>> {
             None => return Ok(None),
         },
     };
-    let plain = Path::new(&entry).components().all(|c| matches!(c, std::path::Component::Normal(_)));
-    if !plain {
-        bail!("`{}`: `[build] entry` `{entry}` must be a path inside the policy folder", path.display());
+    let bad = |message: String| anyhow!("`{}`: {message}", path.display());
+    if !inside(&entry) {
+        return Err(bad(format!("`[build] entry` `{entry}` must be a path inside the policy folder")));
     }
     if !folder.join(&entry).is_file() {
-        bail!("`{}`: the {language} build starts from `{entry}`, which is not in the policy folder", path.display());
+        return Err(bad(format!("the {language} build starts from `{entry}`, which is not in the policy folder")));
+    }
+    if language == Language::Rust && !entry.ends_with("Cargo.toml") {
+        return Err(bad(format!("a Rust build starts from a `Cargo.toml`, not `{entry}`")));
+    }
+    // What the build writes: the component, inside the policy folder, and
+    // nothing it is built from.
+    if !inside(&head.module) || !head.module.ends_with(".wasm") {
+        return Err(bad(format!("`module` `{}`: a build writes a `.wasm` file inside the policy folder", head.module)));
     }
     Ok(Some(Plan { folder: folder.to_path_buf(), name: head.name, language, entry, module: folder.join(&head.module) }))
+}
+
+/// Whether `relative` is a plain path below the folder it is relative to.
+fn inside(relative: &str) -> bool {
+    let mut parts = Path::new(relative).components().peekable();
+    parts.peek().is_some() && parts.all(|c| matches!(c, std::path::Component::Normal(_)))
 }
 
 /// The entry a `[build]` without one starts from.
@@ -174,6 +204,9 @@ impl<'a> Builder<'a> {
     /// A builder keeping its toolchains in `dir`; `say` is told what takes
     /// time (a toolchain installed, a build started).
     pub fn new(dir: PathBuf, say: &'a mut dyn FnMut(&str)) -> Builder<'a> {
+        // Toolchains run from other folders: a relative build folder would
+        // name another place for them.
+        let dir = std::path::absolute(&dir).unwrap_or(dir);
         Builder { dir, force: false, say }
     }
 
@@ -192,14 +225,21 @@ impl<'a> Builder<'a> {
         let lock = File::create(self.dir.join(".lock"))?;
         lock.lock().context("cannot lock the build folder")?;
         let started = Instant::now();
-        let inputs = inputs(plan)?;
+        let inputs = inputs(plan, false)?;
         let state = plan.folder.join(STATE_DIR);
         let stamp = state.join("stamp");
-        if !self.force && plan.module.is_file() && std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == inputs) {
+        // Up to date: built from these inputs, and the component there is
+        // the one that build wrote (not one copied over it since).
+        let stamped = std::fs::read_to_string(&stamp).unwrap_or_default();
+        let module = file_hash(&plan.module);
+        if !self.force && stamped.lines().next() == Some(&inputs) && stamped.lines().nth(1) == module.as_deref() {
             return Ok(Built::UpToDate);
         }
         std::fs::create_dir_all(&state).with_context(|| format!("cannot create `{}`", state.display()))?;
-        let partial = state.join(format!("{}.partial", plan.name));
+        // Named for this process: builds through another build folder may
+        // run at the same time.
+        let partial = state.join(format!("component.{}.partial", std::process::id()));
+        let before_without_lock = self::inputs(plan, true)?;
         (self.say)(&format!("building `{}` ({})", plan.name, plan.language));
         match plan.language {
             Language::Rust => self.rust(plan, &partial)?,
@@ -215,9 +255,14 @@ impl<'a> Builder<'a> {
         std::fs::rename(&partial, &plan.module)
             .with_context(|| format!("cannot move the component to `{}`", plan.module.display()))?;
         // cargo completes a new policy's Cargo.lock on its first build: what
-        // the next build compares with is the lock as it is now.
-        let inputs = if plan.language == Language::Rust { self::inputs(plan)? } else { inputs };
-        std::fs::write(&stamp, format!("{inputs}\n"))?;
+        // the next build compares with is the lock as it is now, unless a
+        // source was saved during the build, which must then build again.
+        let inputs = match plan.language {
+            Language::Rust if self::inputs(plan, true)? == before_without_lock => self::inputs(plan, false)?,
+            _ => inputs,
+        };
+        let module = file_hash(&plan.module).unwrap_or_default();
+        std::fs::write(&stamp, format!("{inputs}\n{module}\n"))?;
         Ok(Built::Compiled { bytes, took: started.elapsed() })
     }
 
@@ -254,6 +299,11 @@ impl<'a> Builder<'a> {
             .args(["build", "--release", "--target", groupgate_wasm_build::TARGET])
             .args(["--message-format", "json-render-diagnostics", "--manifest-path"])
             .arg(&manifest)
+            // What the standard policies are built with: wasmtime runs SIMD,
+            // and text scanning uses it.
+            .args(["--config", "target.wasm32-wasip2.rustflags=[\"-C\", \"target-feature=+simd128\"]"])
+            // The policy's own `.cargo/config.toml` applies, not the caller's.
+            .current_dir(manifest.parent().expect("a file has a folder"))
             .env("CARGO_TARGET_DIR", self.dir.join("rust"))
             .env_remove("CARGO_BUILD_TARGET")
             .stderr(Stdio::inherit())
@@ -390,7 +440,13 @@ fn sources(plan: &Plan) -> Result<Vec<(String, Vec<u8>)>> {
         let name = relative.rsplit('/').next().unwrap_or(relative);
         match plan.language {
             Language::Rust => {
-                ["Cargo.toml", "Cargo.lock", "build.rs"].contains(&relative) || relative.starts_with("src/")
+                // The crate's files, in the folder of its `Cargo.toml`.
+                let crate_dir = plan.entry.strip_suffix("Cargo.toml").unwrap_or_default();
+                relative.strip_prefix(crate_dir).is_some_and(|r| {
+                    ["Cargo.toml", "Cargo.lock", "build.rs"].contains(&r)
+                        || r.starts_with("src/")
+                        || r.starts_with(".cargo/")
+                })
             }
             Language::Javascript => {
                 [".js", ".mjs", ".cjs"].iter().any(|e| name.ends_with(e))
@@ -407,7 +463,7 @@ fn sources(plan: &Plan) -> Result<Vec<(String, Vec<u8>)>> {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
             let relative = format!("{prefix}{name}");
-            if name.starts_with('.')
+            if name.starts_with('.') && name != ".cargo"
                 || ["node_modules", "target", "__pycache__"].contains(&name.as_str())
                 || relative == "tests"
             {
@@ -424,9 +480,16 @@ fn sources(plan: &Plan) -> Result<Vec<(String, Vec<u8>)>> {
     Ok(found)
 }
 
+/// The SHA-256 of a file, if it can be read.
+fn file_hash(path: &Path) -> Option<String> {
+    let bytes = std::fs::read(path).ok()?;
+    Some(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// The hash of everything a build of `plan` depends on that groupgate
-/// knows of: its sources, its entry, and the SDK and contract embedded.
-fn inputs(plan: &Plan) -> Result<String> {
+/// knows of: its sources (but `Cargo.lock` when `without_lock`), its entry,
+/// and the SDK and contract embedded.
+fn inputs(plan: &Plan, without_lock: bool) -> Result<String> {
     let mut hash = Sha256::new();
     let mut part = |bytes: &[u8]| {
         hash.update((bytes.len() as u64).to_le_bytes());
@@ -446,6 +509,9 @@ fn inputs(plan: &Plan) -> Result<String> {
     }
     part(embedded::file(embedded::RUST_SDK, "wit/policy.wit"));
     for (relative, contents) in sources(plan)? {
+        if without_lock && relative.ends_with("Cargo.lock") {
+            continue;
+        }
         part(relative.as_bytes());
         part(&contents);
     }
@@ -505,13 +571,13 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("tests")).unwrap();
         std::fs::write(dir.path().join("tests/cases.toml"), "").unwrap();
         let plan = plan(dir.path()).unwrap().unwrap();
-        let before = inputs(&plan).unwrap();
+        let before = inputs(&plan, false).unwrap();
         // A data file, a case, the component: not what it is built from.
         std::fs::write(dir.path().join("words.txt"), "more").unwrap();
         std::fs::write(dir.path().join("tests/cases.toml"), "more").unwrap();
         std::fs::write(dir.path().join("p.wasm"), "more").unwrap();
-        assert_eq!(inputs(&plan).unwrap(), before);
+        assert_eq!(inputs(&plan, false).unwrap(), before);
         std::fs::write(dir.path().join("app.py"), "# edited").unwrap();
-        assert_ne!(inputs(&plan).unwrap(), before);
+        assert_ne!(inputs(&plan, false).unwrap(), before);
     }
 }

@@ -43,10 +43,26 @@ pub fn create(new: &NewPolicy) -> Result<Created> {
     let hooks: Vec<Hook> =
         HOOKS.iter().map(|s| s.hook).filter(|h| new.hooks.is_empty() || new.hooks.contains(h)).collect();
     let set = match &new.into {
-        Some(set) => set.clone(),
+        Some(set) => {
+            let absolute = std::path::absolute(set).with_context(|| format!("`{}`", set.display()))?;
+            // A folder inside a set (a policy's, say) is not a set of its own.
+            if let Some(outer) = absolute.parent().and_then(groupgate::source::enclosing_set)
+                && !absolute.join(SET_FILE).is_file()
+            {
+                bail!("`{}` is inside the set `{}`: give that with --into", set.display(), outer.display());
+            }
+            set.clone()
+        }
         None => {
             let here = std::env::current_dir().context("no current folder")?;
-            groupgate::source::enclosing_set(&here).map_or(here.clone(), Path::to_path_buf)
+            match groupgate::source::enclosing_set(&here) {
+                Some(set) => set.to_path_buf(),
+                // Made a set only when empty: a home folder is not one.
+                None if std::fs::read_dir(&here).is_ok_and(|mut d| d.next().is_none()) => here,
+                None => bail!(
+                    "the current folder is not in a policy set and is not empty: run from an empty folder, or say which set with --into SET (made if missing)"
+                ),
+            }
         }
     };
     if set.is_file() {
@@ -64,23 +80,29 @@ pub fn create(new: &NewPolicy) -> Result<Created> {
     let files = write_policy(new, &hooks, &partial).inspect_err(|_| {
         let _ = std::fs::remove_dir_all(&partial);
     })?;
+    // The set's file as it will be, worked out before anything is moved in:
+    // a set file that cannot be added to leaves nothing behind.
     let set_file = set.join(SET_FILE);
     let set_created = !set_file.exists();
-    let listed = if set_created {
-        std::fs::write(&set_file, NEW_SET).with_context(|| format!("cannot write `{}`", set_file.display()))?;
-        false
-    } else {
-        // Checked before the folder is moved in: a set file that cannot be
-        // added to leaves nothing behind.
-        match add_to_list(&set_file, &new.name) {
-            Ok(listed) => listed,
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&partial);
-                return Err(e);
-            }
+    let new_set = if set_created { Ok(Some(NEW_SET.to_owned())) } else { add_to_list(&set_file, &new.name) };
+    let new_set = match new_set {
+        Ok(text) => text,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&partial);
+            return Err(e);
         }
     };
-    std::fs::rename(&partial, &folder).with_context(|| format!("cannot create `{}`", folder.display()))?;
+    if let Err(e) = std::fs::rename(&partial, &folder) {
+        let _ = std::fs::remove_dir_all(&partial);
+        return Err(e).with_context(|| format!("cannot create `{}`", folder.display()));
+    }
+    let listed = !set_created && new_set.is_some();
+    if let Some(text) = new_set
+        && let Err(e) = std::fs::write(&set_file, text)
+    {
+        let _ = std::fs::remove_dir_all(&folder);
+        return Err(e).with_context(|| format!("cannot write `{}`", set_file.display()));
+    }
     Ok(Created { set, folder, files, set_created, listed })
 }
 
@@ -107,22 +129,28 @@ fn check_name(name: &str) -> Result<()> {
             "`{name}` is not a policy name: lower-case letters, digits and `-`, starting with a letter (like `link-limit`)"
         );
     }
+    // The SDK's own names (`groupgate.js`, the `groupgate` module), and the
+    // crates a Rust policy builds with, which a package may not be named.
+    let lock = std::str::from_utf8(embedded::file(embedded::RUST_SDK, "plugins/Cargo.lock"))?;
+    let taken = name.starts_with("groupgate") || lock.lines().any(|l| l == format!("name = \"{name}\""));
+    if taken {
+        bail!("`{name}` is the name of groupgate's SDK or of a crate it builds with: choose another");
+    }
     Ok(())
 }
 
-/// Adds `name` to the set's `policies` list if it has one, keeping the
-/// file's comments; whether it did.
-fn add_to_list(set_file: &Path, name: &str) -> Result<bool> {
+/// The set file with `name` added to its `policies` list, keeping the
+/// file's comments; `None` when it lists none.
+fn add_to_list(set_file: &Path, name: &str) -> Result<Option<String>> {
     let text = std::fs::read_to_string(set_file).with_context(|| format!("cannot read `{}`", set_file.display()))?;
     let mut doc: toml_edit::DocumentMut =
         text.parse().with_context(|| format!("`{}` is not valid TOML", set_file.display()))?;
-    let Some(item) = doc.get_mut("policies") else { return Ok(false) };
+    let Some(item) = doc.get_mut("policies") else { return Ok(None) };
     let Some(list) = item.as_array_mut() else {
         bail!("`{}`: `policies` is not a list", set_file.display());
     };
     list.push(name);
-    std::fs::write(set_file, doc.to_string()).with_context(|| format!("cannot write `{}`", set_file.display()))?;
-    Ok(true)
+    Ok(Some(doc.to_string()))
 }
 
 /// Renders the templates for `new` into `dir`; the files written.
@@ -210,7 +238,7 @@ fn type_name(name: &str) -> String {
             chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
         })
         .collect();
-    if camel.ends_with("Policy") { camel } else { camel + "Policy" }
+    if camel.ends_with("Policy") && camel != "Policy" { camel } else { camel + "Policy" }
 }
 
 #[cfg(test)]
@@ -253,6 +281,11 @@ mod tests {
         for bad in ["Upper", "9lives", "trailing-", "a/b", "..", ""] {
             assert!(create(&new(bad)).unwrap_err().to_string().contains("is not a policy name"), "{bad}");
         }
+        for taken in ["groupgate", "serde", "wit-bindgen"] {
+            assert!(create(&new(taken)).unwrap_err().to_string().contains("choose another"), "{taken}");
+        }
+        assert_eq!(type_name("policy"), "PolicyPolicy");
+        assert_eq!(type_name("link-limit"), "LinkLimitPolicy");
         std::fs::write(tmp.path().join(SET_FILE), "# mine\npolicies = [\"other\"]  # kept\n").unwrap();
         let made = create(&new("fresh")).unwrap();
         assert!(made.listed && !made.set_created);

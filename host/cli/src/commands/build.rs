@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use groupgate_authoring::{Builder, Built, plan, policy_folders};
 
 /// Flags of `build`.
@@ -92,21 +92,48 @@ fn shown(paths: &[PathBuf]) -> String {
     paths.iter().map(|p| format!("`{}`", p.display())).collect::<Vec<_>>().join(", ")
 }
 
-/// Builds what is out of date in the folders `roots`, for `test --watch`:
-/// a line per component built. The first build that fails is the error.
-pub fn out_of_date(roots: &[PathBuf], dir: &std::path::Path) -> Result<Vec<String>> {
-    let mut lines = Vec::new();
+/// What [`out_of_date`] did.
+pub struct Round {
+    /// A line per component built.
+    pub built: Vec<String>,
+    /// A line per build that failed, with why.
+    pub failed: Vec<String>,
+    /// The files the builds write (components, Rust's `Cargo.lock`): a
+    /// change to one of them is the build's, not the author's.
+    pub outputs: Vec<PathBuf>,
+}
+
+/// Builds what is out of date in the folders `roots`, for `test --watch`;
+/// a build that fails does not stop the others.
+pub fn out_of_date(roots: &[PathBuf], dir: &std::path::Path) -> Result<Round> {
+    let mut round = Round { built: Vec::new(), failed: Vec::new(), outputs: Vec::new() };
     let mut say = |line: &str| eprintln!("{line}");
     let mut builder = Builder::new(dir.to_path_buf(), &mut say);
     for root in roots {
         for folder in policy_folders(root)? {
-            let Some(plan) = plan(&folder)? else { continue };
-            let built =
-                builder.build(&plan).with_context(|| format!("building `{}` ({})", plan.name, plan.language))?;
-            if let Built::Compiled { took, .. } = built {
-                lines.push(format!("built `{}` ({}) in {:.1} s", plan.name, plan.language, took.as_secs_f64()));
+            let plan = match plan(&folder) {
+                Ok(Some(plan)) => plan,
+                Ok(None) => continue,
+                Err(e) => {
+                    round.failed.push(format!("{e:#}"));
+                    continue;
+                }
+            };
+            round.outputs.push(plan.module.clone());
+            if plan.language == groupgate::Language::Rust {
+                round.outputs.push(plan.folder.join(&plan.entry).with_file_name("Cargo.lock"));
+            }
+            match builder.build(&plan) {
+                Ok(Built::Compiled { took, .. }) => round.built.push(format!(
+                    "built `{}` ({}) in {:.1} s",
+                    plan.name,
+                    plan.language,
+                    took.as_secs_f64()
+                )),
+                Ok(Built::UpToDate) => {}
+                Err(e) => round.failed.push(format!("`{}` ({}): {e:#}", plan.name, plan.language)),
             }
         }
     }
-    Ok(lines)
+    Ok(round)
 }

@@ -130,22 +130,29 @@ fn run_watching(
         watches.push(watch);
     }
     // Builds what changed, then runs the cases unless a build failed.
-    let round = || {
-        match super::build::out_of_date(&roots, build_dir) {
-            Ok(built) => {
-                for line in built {
-                    println!("{line}");
-                }
-                print_text(&testing::run(runtime, paths, options), coverage, verbose);
+    // Returns what the round started from, the builds' own outputs left
+    // out: an event that finds the same (a component moved in) starts no
+    // new round, and a save during the round does.
+    let round = |outputs: &[PathBuf]| -> Result<(Fingerprint, Vec<PathBuf>)> {
+        let seen = fingerprint(&roots, outputs);
+        let done = super::build::out_of_date(&roots, build_dir)?;
+        for line in &done.built {
+            println!("{line}");
+        }
+        if done.failed.is_empty() {
+            print_text(&testing::run(runtime, paths, options), coverage, verbose);
+        } else {
+            for line in &done.failed {
+                println!("BUILD FAILED {line}");
             }
-            Err(e) => println!("BUILD FAILED: {e:#}\n(the cases run again after the next change)"),
+            println!("(the cases run again after the next change)");
         }
         let _ = std::io::stdout().flush();
-        // What the round saw, its own builds included: a change event that
-        // finds the same (the component it moved in) starts no new round.
-        fingerprint(&roots)
+        // The first round learns the outputs only as it builds.
+        let seen = seen.into_iter().filter(|(path, ..)| !done.outputs.contains(path)).collect();
+        Ok((seen, done.outputs))
     };
-    let mut seen = round();
+    let (mut seen, mut outputs) = round(&[])?;
     loop {
         println!(
             "watching {} for changes (Ctrl-C to stop)",
@@ -156,7 +163,7 @@ fn run_watching(
             rx.recv().context("the folder watch stopped")?;
             // One round for a burst of changes, however many watches saw it.
             while rx.try_recv().is_ok() {}
-            if fingerprint(&roots) != seen {
+            if fingerprint(&roots, &outputs) != seen {
                 break;
             }
         }
@@ -164,13 +171,19 @@ fn run_watching(
             "\n--- changed at {}: running again ---",
             humantime::format_rfc3339_seconds(std::time::SystemTime::now())
         );
-        seen = round();
+        match round(&outputs) {
+            Ok(done) => (seen, outputs) = done,
+            Err(e) => println!("error: {e:#}"),
+        }
     }
 }
 
+/// Each file's path, size and modification time.
+type Fingerprint = Vec<(PathBuf, u64, Option<std::time::SystemTime>)>;
+
 /// The path, size and modification time of every file a set lists under
-/// `roots` (hidden ones left out, as sets leave them out).
-fn fingerprint(roots: &[PathBuf]) -> Vec<(PathBuf, u64, Option<std::time::SystemTime>)> {
+/// `roots` (hidden ones left out, as sets leave them out), but `outputs`.
+fn fingerprint(roots: &[PathBuf], outputs: &[PathBuf]) -> Fingerprint {
     let mut seen = Vec::new();
     let mut stack: Vec<PathBuf> = roots.to_vec();
     while let Some(dir) = stack.pop() {
@@ -181,6 +194,7 @@ fn fingerprint(roots: &[PathBuf]) -> Vec<(PathBuf, u64, Option<std::time::System
             }
             match entry.metadata() {
                 Ok(m) if m.is_dir() => stack.push(entry.path()),
+                Ok(_) if outputs.contains(&entry.path()) => {}
                 Ok(m) => seen.push((entry.path(), m.len(), m.modified().ok())),
                 Err(_) => {}
             }

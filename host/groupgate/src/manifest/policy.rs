@@ -295,7 +295,11 @@ pub(crate) fn parse_policy(cx: &PolicyContext<'_>, dir: &str, text: &str) -> Res
     }
 
     if let Some(entry) = raw.build.as_ref().and_then(|b| b.entry.as_deref()) {
-        in_set(dir, entry).map_err(|m| bad("build.entry", m))?;
+        // Built from the policy's own folder, as `groupgate build` requires.
+        let mut parts = Path::new(entry).components().peekable();
+        if parts.peek().is_none() || !parts.all(|c| matches!(c, std::path::Component::Normal(_))) {
+            return Err(bad("build.entry", format!("`{entry}` must be a path inside the policy folder")));
+        }
     }
 
     let config_json = serde_json::to_string(&toml::Value::Table(raw.config))
