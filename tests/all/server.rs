@@ -646,3 +646,124 @@ fn a_log_that_cannot_be_written_refuses_decisions_with_503() {
     let logged = logged_ids(log.path());
     assert!(answered.iter().all(|id| logged.contains(id)), "an answered decision is missing from the log");
 }
+
+/// `{"hook": hook, "request": request}`, as a batch item.
+fn item(hook: &str, request: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({ "hook": hook, "request": request })
+}
+
+#[test]
+fn a_batch_is_decided_in_order_each_item_recorded_and_counted_and_a_bad_item_fails_alone() {
+    let log = tempfile::tempdir().unwrap();
+    let set = TempSet::new(&format!("[audit]\ndir = {:?}\n", log.path().display().to_string()))
+        .prohibited_content("words", "zorblax\n", "")
+        .policy(
+            "real-name",
+            "name = \"real-name\"\nversion = \"1\"\nmodule = \"builtin:real-name\"\nhooks = [\"message\", \"group-creation\", \"membership\"]\n[config]\nrequire_for_join = true\n",
+            &[],
+        );
+    let server = start(set.path(), Options::DEFAULT_MAX_BODY, false);
+    let mut client = Client::connect(server.addr).unwrap();
+    let mut unverified = groupgate_tests::membership();
+    unverified.subject.identity_verified = false;
+    let batch = serde_json::json!({ "requests": [
+        item("message", serde_json::json!(groupgate_tests::message("hello"))),
+        item("message", serde_json::json!(groupgate_tests::message("buy zorblax"))),
+        item("group-creation", serde_json::json!(groupgate_tests::creation("Riverside cycling club"))),
+        item("membership", serde_json::json!(unverified)),
+        item("voting", serde_json::json!(groupgate_tests::message("hello"))),
+        serde_json::json!({ "hook": "message" }),
+        item("message", serde_json::json!({ "text": "no sender" })),
+        serde_json::json!("not an object"),
+        item("membership", serde_json::json!(groupgate_tests::membership())),
+    ]});
+    let (status, body) = client.post("/v1/evaluate/batch", &batch.to_string()).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let answer = json(&body);
+    let generation = answer["generation"].as_u64().unwrap();
+    let results = answer["results"].as_array().unwrap();
+    assert_eq!(results.len(), 9, "{answer:#}");
+    let outcomes: Vec<&str> = results.iter().map(|r| r["outcome"].as_str().unwrap_or("error")).collect();
+    assert_eq!(outcomes, ["allow", "deny", "allow", "deny", "error", "error", "error", "error", "allow"], "{answer:#}");
+    assert_eq!(results[1]["reasons"][0]["code"], "prohibited-content");
+    assert_eq!(results[3]["reasons"][0]["code"], "identity-unverified");
+    let error = |i: usize| results[i]["error"].as_str().unwrap_or_else(|| panic!("item {i}: {answer:#}")).to_owned();
+    assert!(error(4).contains("voting"), "{}", error(4));
+    assert!(error(5).contains("missing field `request`"), "{}", error(5));
+    assert!(error(6).contains("sender") || error(6).contains("missing field"), "{}", error(6));
+    assert!(error(7).contains("not an item"), "{}", error(7));
+    // Each decision has its own id, on the batch's generation, in the log.
+    let ids: Vec<String> = results.iter().filter_map(|r| r["decision_id"].as_str().map(str::to_owned)).collect();
+    assert_eq!(ids.len(), 5);
+    assert!(results.iter().filter(|r| r.get("decision_id").is_some()).all(|r| r["generation"] == generation));
+    let logged = logged_ids(log.path());
+    for id in &ids {
+        assert!(logged.contains(id), "decision {id} was answered but is not in the log");
+    }
+    assert_eq!(ids.iter().collect::<std::collections::HashSet<_>>().len(), 5, "{ids:?}");
+    // Counted per item: five decisions by hook and outcome, four refusals.
+    let metrics = client.get("/metrics").unwrap().1;
+    let value = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{name}: {metrics}"))
+    };
+    assert_eq!(value("groupgate_evaluations_total{hook=\"message\",outcome=\"allow\"}"), 1);
+    assert_eq!(value("groupgate_evaluations_total{hook=\"message\",outcome=\"deny\"}"), 1);
+    assert_eq!(value("groupgate_evaluations_total{hook=\"membership\",outcome=\"deny\"}"), 1);
+    assert_eq!(value("groupgate_evaluations_total{hook=\"membership\",outcome=\"allow\"}"), 1);
+    assert_eq!(value("groupgate_evaluations_total{hook=\"group-creation\",outcome=\"allow\"}"), 1);
+    assert_eq!(value("groupgate_requests_rejected_total"), 4);
+    assert_eq!(value("groupgate_batches_total"), 1);
+    assert_eq!(value("groupgate_batch_items_total"), 9);
+}
+
+#[test]
+fn a_batch_over_the_limit_or_not_a_batch_is_refused_whole() {
+    let set = TempSet::new("").prohibited_content("words", "zorblax\n", "");
+    let server = start(set.path(), 1 << 20, false);
+    let mut client = Client::connect(server.addr).unwrap();
+    let one = item("message", serde_json::json!(groupgate_tests::message("hello")));
+    let limit = groupgate_server::MAX_BATCH;
+    let full = serde_json::json!({ "requests": vec![one.clone(); limit] });
+    let (status, body) = client.post("/v1/evaluate/batch", &full.to_string()).unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body)["results"].as_array().unwrap().len(), limit);
+    let over = serde_json::json!({ "requests": vec![one; limit + 1] });
+    let (status, body) = client.post("/v1/evaluate/batch", &over.to_string()).unwrap();
+    assert_eq!(status, 413, "{body}");
+    assert!(json(&body)["error"].as_str().unwrap().contains(&format!("at most {limit} requests")), "{body}");
+    for bad in ["[]", "{}", "{\"requests\": 3}", "{\"requests\": [], \"more\": 1}", "not json"] {
+        let (status, body) = client.post("/v1/evaluate/batch", bad).unwrap();
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(json(&body)["error"].as_str().unwrap().contains("the batch is not"), "{bad}: {body}");
+    }
+    let (status, body) = client.post("/v1/evaluate/batch", "{\"requests\": []}").unwrap();
+    assert_eq!((status, json(&body)["results"].as_array().map(Vec::len)), (200, Some(0)), "{body}");
+}
+
+#[test]
+fn a_client_that_sends_a_whole_oversized_body_before_reading_reads_413_every_time() {
+    use std::io::{Read, Write};
+    let set = reloadable_set();
+    let server = start(set.path(), 256 * 1024, false);
+    let body = vec![b'x'; 600 * 1024];
+    for attempt in 0..20 {
+        let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        // As Python's urllib does: the headers and the whole body, then read.
+        let head = format!(
+            "POST /v1/evaluate/message HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let sent = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(&body));
+        assert!(sent.is_ok(), "attempt {attempt}: the server stopped reading: {sent:?}");
+        let mut answer = Vec::new();
+        let read = stream.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(read.is_ok(), "attempt {attempt}: {read:?} after {answer}");
+        assert!(answer.starts_with("HTTP/1.1 413"), "attempt {attempt}: {answer}");
+        assert!(answer.to_ascii_lowercase().contains("connection: close"), "{answer}");
+    }
+}

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use groupgate::HOOKS;
 
-use crate::evaluate::evaluate;
+use crate::evaluate::{evaluate, evaluate_batch};
 use crate::json::{error, json};
 use crate::policies::policies;
 use crate::state::ServerState;
@@ -27,6 +27,7 @@ pub fn app(state: Arc<ServerState>) -> Router {
         router = router.route(&format!("/v1/evaluate/{}", spec.name), post(move |s, b| evaluate(s, hook, b)));
     }
     router
+        .route("/v1/evaluate/batch", post(evaluate_batch))
         .route("/v1/policies", get(policies))
         .route("/v1/reload", post(reload))
         .route("/healthz", get(|| async { json(StatusCode::OK, &serde_json::json!({ "status": "ok" })) }))
@@ -43,9 +44,24 @@ pub fn app(state: Arc<ServerState>) -> Router {
         .with_state(state)
 }
 
-/// A body whose declared length is over the limit is refused before any of
-/// it is read (and before a client waiting on `Expect: 100-continue` is told
-/// to send it). Bodies without a length are cut off at the limit as read.
+/// At most this much of a refused body is read and dropped before the
+/// connection closes.
+const LINGER_BYTES: usize = 16 << 20;
+/// For at most this long.
+const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A body whose declared length is over the limit is refused before any
+/// policy sees it, and before a client waiting on `Expect: 100-continue` is
+/// told to send it. Bodies without a length are cut off at the limit as
+/// read.
+///
+/// A client that sends its whole body before it reads (Python's `urllib`,
+/// most simple clients) would find the connection reset under it if the
+/// server closed with the body unread: the kernel answers unread data with
+/// a reset, which discards the 413 on its way. So, as nginx's
+/// `lingering_close` does, the body is read and dropped first, up to
+/// [`LINGER_BYTES`] and for [`LINGER_TIME`], and the connection is then
+/// closed.
 async fn too_large_up_front(
     request: axum::extract::Request,
     next: axum::middleware::Next,
@@ -59,9 +75,30 @@ async fn too_large_up_front(
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > max_body as u64) {
         state.metrics.rejected();
-        return error(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than {max_body} bytes"));
+        let waits_to_send =
+            request.headers().get(header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        if !waits_to_send {
+            let _ = tokio::time::timeout(LINGER_TIME, drain(request.into_body(), LINGER_BYTES)).await;
+        }
+        let mut response =
+            error(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than {max_body} bytes"));
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return response;
     }
     next.run(request).await
+}
+
+/// Reads and drops `body`, up to `limit` bytes.
+async fn drain(body: axum::body::Body, limit: usize) {
+    use http_body_util::BodyExt as _;
+    let mut body = body;
+    let mut read = 0;
+    while read <= limit {
+        match body.frame().await {
+            Some(Ok(frame)) => read += frame.data_ref().map_or(0, |d| d.len()),
+            _ => return,
+        }
+    }
 }
 
 /// Why no set is serving: the last reload's error, if it failed.

@@ -1,6 +1,9 @@
 //! `POST /v1/evaluate/{hook}`: a request read within its limits, decided by
 //! the active set, recorded through the decision sink when the set asks for
 //! a log, counted, and answered with its decision id and generation.
+//! `POST /v1/evaluate/batch`: several requests of any hooks, decided in
+//! order on one generation, each answered, recorded and counted as if it
+//! came alone.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -26,6 +29,45 @@ struct Answer<'a> {
     decision: &'a Decision,
 }
 
+/// Why a request got no decision.
+enum Refused {
+    /// The request is invalid for the set (`max_text_bytes`): nothing was decided.
+    Request(groupgate::RequestError),
+    /// Decided, but the set asks for a record and it could not be kept.
+    Unrecorded(String),
+}
+
+/// Decides `request` on `active`, records it and counts it: what one
+/// request costs, alone or in a batch. Called where blocking is allowed.
+fn decide_one(
+    state: &ServerState,
+    active: &Active,
+    request: &Request,
+    start: Instant,
+) -> Result<(String, Decision), Refused> {
+    // The set's own limits (`max_text_bytes`) refuse a request before any
+    // policy runs, and it is not recorded: nothing was decided.
+    let mut decision = active.set.evaluate(request).map_err(Refused::Request)?;
+    let id = state.decision_id();
+    record(state, active, &id, request, &decision).map_err(Refused::Unrecorded)?;
+    state.metrics.record(active, request.hook(), &decision, start.elapsed());
+    if state.options.hide_policy_output {
+        hide_policy_output(&mut decision);
+    }
+    Ok((id, decision))
+}
+
+/// Runs `decide` on this worker, marked blocking: a call is microseconds,
+/// but a policy running to its deadline (or a decision waiting for its
+/// record's fsync) then hands this worker's other requests, and health
+/// checks, to another thread.
+fn blocking<T>(decide: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(decide),
+        _ => decide(),
+    }
+}
+
 pub(crate) async fn evaluate(State(state): State<Arc<ServerState>>, hook: Hook, body: Body) -> Response {
     let start = Instant::now();
     let body = match read_body(&state, body).await {
@@ -45,38 +87,108 @@ pub(crate) async fn evaluate(State(state): State<Arc<ServerState>>, hook: Hook, 
     let Some(active) = state.active() else {
         return error(StatusCode::SERVICE_UNAVAILABLE, not_ready(&state));
     };
-    // Policies run on the request's own thread: a call is microseconds. It is
-    // marked blocking, though, so that a policy running to its deadline (or a
-    // decision waiting for its record's fsync) hands this worker's other
-    // requests, and health checks, to another thread.
-    let decide = || -> Result<_, groupgate::RequestError> {
-        // The set's own limits (`max_text_bytes`) refuse a request before any
-        // policy runs, and it is not recorded: nothing was decided.
-        let decision = active.set.evaluate(&request)?;
-        let id = state.decision_id();
-        let recorded = record(&state, &active, &id, &request, &decision);
-        Ok((id, decision, recorded))
-    };
-    let decided = match tokio::runtime::Handle::current().runtime_flavor() {
-        tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(decide),
-        _ => decide(),
-    };
-    let (id, mut decision, recorded) = match decided {
-        Ok(decided) => decided,
-        Err(e) => {
+    match blocking(|| decide_one(&state, &active, &request, start)) {
+        Ok((id, decision)) => {
+            json(StatusCode::OK, &Answer { decision_id: id, generation: active.generation, decision: &decision })
+        }
+        Err(Refused::Request(e)) => {
             state.metrics.rejected();
             let status = if e.is_too_large() { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::BAD_REQUEST };
-            return error(status, e.to_string());
+            error(status, e.to_string())
+        }
+        Err(Refused::Unrecorded(e)) => {
+            error(StatusCode::SERVICE_UNAVAILABLE, format!("the decision could not be recorded: {e}"))
+        }
+    }
+}
+
+/// The most requests one batch may hold.
+pub const MAX_BATCH: usize = 100;
+
+/// `POST /v1/evaluate/batch`'s body. Its items are read one by one, so that
+/// one that is not a request fails alone.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Batch {
+    requests: Vec<serde_json::Value>,
+}
+
+/// One item of a batch.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Item {
+    hook: String,
+    request: serde_json::Value,
+}
+
+/// One result of a batch: a decision, or why the item got none.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ItemResult<'a> {
+    Decided(Answer<'a>),
+    Refused { error: String },
+}
+
+pub(crate) async fn evaluate_batch(State(state): State<Arc<ServerState>>, body: Body) -> Response {
+    let body = match read_body(&state, body).await {
+        Ok(body) => body,
+        Err(response) => {
+            state.metrics.rejected();
+            return response;
         }
     };
-    if let Err(e) = recorded {
-        return error(StatusCode::SERVICE_UNAVAILABLE, format!("the decision could not be recorded: {e}"));
+    let batch: Batch = match serde_json::from_slice(&body) {
+        Ok(batch) => batch,
+        Err(e) => {
+            state.metrics.rejected();
+            return error(StatusCode::BAD_REQUEST, format!("the batch is not `{{\"requests\": [...]}}`: {e}"));
+        }
+    };
+    if batch.requests.len() > MAX_BATCH {
+        state.metrics.rejected();
+        let n = batch.requests.len();
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("a batch holds at most {MAX_BATCH} requests; this one has {n}"),
+        );
     }
-    state.metrics.record(&active, hook, &decision, start.elapsed());
-    if state.options.hide_policy_output {
-        hide_policy_output(&mut decision);
-    }
-    json(StatusCode::OK, &Answer { decision_id: id, generation: active.generation, decision: &decision })
+    let Some(active) = state.active() else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, not_ready(&state));
+    };
+    state.metrics.batch(batch.requests.len());
+    // In order, on the one generation taken above.
+    let decided: Vec<Result<(String, Decision), String>> =
+        blocking(|| batch.requests.into_iter().map(|item| decide_item(&state, &active, item)).collect());
+    let results: Vec<ItemResult<'_>> = decided
+        .iter()
+        .map(|result| match result {
+            Ok((id, decision)) => {
+                ItemResult::Decided(Answer { decision_id: id.clone(), generation: active.generation, decision })
+            }
+            Err(error) => ItemResult::Refused { error: error.clone() },
+        })
+        .collect();
+    json(StatusCode::OK, &serde_json::json!({ "generation": active.generation, "results": results }))
+}
+
+/// One item of a batch: read, decided, recorded and counted as a request
+/// alone would be, or why not.
+fn decide_item(state: &ServerState, active: &Active, item: serde_json::Value) -> Result<(String, Decision), String> {
+    let start = Instant::now();
+    let read = serde_json::from_value::<Item>(item)
+        .map_err(|e| format!("not an item `{{\"hook\": \"...\", \"request\": {{...}}}}`: {e}"))
+        .and_then(|item| {
+            let hook: Hook = item.hook.parse().map_err(|e: groupgate::UnknownHook| e.to_string())?;
+            Request::from_value(hook, item.request).map_err(|e| e.to_string())
+        });
+    let request = read.inspect_err(|_| state.metrics.rejected())?;
+    decide_one(state, active, &request, start).map_err(|refused| match refused {
+        Refused::Request(e) => {
+            state.metrics.rejected();
+            e.to_string()
+        }
+        Refused::Unrecorded(e) => format!("the decision could not be recorded: {e}"),
+    })
 }
 
 /// Cuts what failing policies wrote from the decision's errors.

@@ -27,6 +27,7 @@ mod serve;
 mod state;
 
 pub use app::app;
+pub use evaluate::MAX_BATCH;
 pub use groupgate::source::{DEBOUNCE, MAX_WAIT, RECHECK};
 pub use metrics::Metrics;
 pub use provider::{Fetched, Origin, Plain, Provider};

@@ -72,6 +72,8 @@ pub struct Metrics {
     /// and to render.
     policies: Mutex<BTreeMap<String, Arc<PolicyCounters>>>,
     rejected: AtomicU64,
+    batches: AtomicU64,
+    batch_items: AtomicU64,
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
     generation: AtomicU64,
@@ -97,6 +99,13 @@ impl Metrics {
     /// Counts a request refused before any policy ran (bad JSON, too large).
     pub fn rejected(&self) {
         self.rejected.fetch_add(1, Relaxed);
+    }
+
+    /// Counts a batch of `items` requests (each is counted as a decision
+    /// or a refusal too).
+    pub fn batch(&self, items: usize) {
+        self.batches.fetch_add(1, Relaxed);
+        self.batch_items.fetch_add(items as u64, Relaxed);
     }
 
     /// Counts a reload attempt, and the generation now active.
@@ -190,6 +199,18 @@ impl Metrics {
         }
         let simple = [
             ("groupgate_requests_rejected_total", "Requests refused before any policy ran.", "counter", &self.rejected),
+            (
+                "groupgate_batches_total",
+                "Batches of requests answered (POST /v1/evaluate/batch).",
+                "counter",
+                &self.batches,
+            ),
+            (
+                "groupgate_batch_items_total",
+                "Requests that came in batches, each also counted as a decision or a refusal.",
+                "counter",
+                &self.batch_items,
+            ),
             ("groupgate_reloads_ok_total", "Policy sets activated.", "counter", &self.reloads_ok),
             (
                 "groupgate_reloads_failed_total",
