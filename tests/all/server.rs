@@ -666,6 +666,8 @@ fn a_batch_is_decided_in_order_each_item_recorded_and_counted_and_a_bad_item_fai
     let mut client = Client::connect(server.addr).unwrap();
     let mut unverified = groupgate_tests::membership();
     unverified.subject.identity_verified = false;
+    let mut long = groupgate_tests::message("hello");
+    long.text = "x".repeat(70_000);
     let batch = serde_json::json!({ "requests": [
         item("message", serde_json::json!(groupgate_tests::message("hello"))),
         item("message", serde_json::json!(groupgate_tests::message("buy zorblax"))),
@@ -676,19 +678,33 @@ fn a_batch_is_decided_in_order_each_item_recorded_and_counted_and_a_bad_item_fai
         item("message", serde_json::json!({ "text": "no sender" })),
         serde_json::json!("not an object"),
         item("membership", serde_json::json!(groupgate_tests::membership())),
+        item("message", serde_json::json!(long)),
     ]});
-    let (status, body) = client.post("/v1/evaluate/batch", &batch.to_string()).unwrap();
+    // And one with a key twice, which JSON values cannot hold: read as a
+    // request alone is read, it is refused.
+    let hello = serde_json::to_string(&groupgate_tests::message("hello")).unwrap();
+    let twice =
+        format!("{{\"hook\": \"message\", \"request\": {}, \"text\": \"zorblax\"}}}}", &hello[..hello.len() - 1]);
+    let body = batch.to_string();
+    let body = format!("{}, {twice}]}}", &body[..body.len() - 2]);
+    let (status, body) = client.post("/v1/evaluate/batch", &body).unwrap();
     assert_eq!(status, 200, "{body}");
     let answer = json(&body);
     let generation = answer["generation"].as_u64().unwrap();
     let results = answer["results"].as_array().unwrap();
-    assert_eq!(results.len(), 9, "{answer:#}");
+    assert_eq!(results.len(), 11, "{answer:#}");
+    let error = |i: usize| results[i]["error"].as_str().unwrap_or_else(|| panic!("item {i}: {answer:#}")).to_owned();
     let outcomes: Vec<&str> = results.iter().map(|r| r["outcome"].as_str().unwrap_or("error")).collect();
-    assert_eq!(outcomes, ["allow", "deny", "allow", "deny", "error", "error", "error", "error", "allow"], "{answer:#}");
+    let expected = ["allow", "deny", "allow", "deny", "error", "error", "error", "error", "allow", "error", "error"];
+    assert_eq!(outcomes, expected, "{answer:#}");
+    // Each refusal with the status the request alone would get.
+    let statuses: Vec<u64> = results.iter().filter_map(|r| r["status"].as_u64()).collect();
+    assert_eq!(statuses, [400, 400, 400, 400, 413, 400], "{answer:#}");
+    assert!(error(9).contains("max_text_bytes") || error(9).contains("bytes"), "{}", error(9));
+    assert!(error(10).contains("duplicate field `text`"), "{}", error(10));
     assert_eq!(results[1]["reasons"][0]["code"], "prohibited-content");
     assert_eq!(results[3]["reasons"][0]["code"], "identity-unverified");
-    let error = |i: usize| results[i]["error"].as_str().unwrap_or_else(|| panic!("item {i}: {answer:#}")).to_owned();
-    assert!(error(4).contains("voting"), "{}", error(4));
+    assert!(error(4).contains("unknown hook `voting`"), "{}", error(4));
     assert!(error(5).contains("missing field `request`"), "{}", error(5));
     assert!(error(6).contains("sender") || error(6).contains("missing field"), "{}", error(6));
     assert!(error(7).contains("not an item"), "{}", error(7));
@@ -714,9 +730,9 @@ fn a_batch_is_decided_in_order_each_item_recorded_and_counted_and_a_bad_item_fai
     assert_eq!(value("groupgate_evaluations_total{hook=\"membership\",outcome=\"deny\"}"), 1);
     assert_eq!(value("groupgate_evaluations_total{hook=\"membership\",outcome=\"allow\"}"), 1);
     assert_eq!(value("groupgate_evaluations_total{hook=\"group-creation\",outcome=\"allow\"}"), 1);
-    assert_eq!(value("groupgate_requests_rejected_total"), 4);
+    assert_eq!(value("groupgate_requests_rejected_total"), 6);
     assert_eq!(value("groupgate_batches_total"), 1);
-    assert_eq!(value("groupgate_batch_items_total"), 9);
+    assert_eq!(value("groupgate_batch_items_total"), 11);
 }
 
 #[test]
@@ -765,5 +781,64 @@ fn a_client_that_sends_a_whole_oversized_body_before_reading_reads_413_every_tim
         assert!(read.is_ok(), "attempt {attempt}: {read:?} after {answer}");
         assert!(answer.starts_with("HTTP/1.1 413"), "attempt {attempt}: {answer}");
         assert!(answer.to_ascii_lowercase().contains("connection: close"), "{answer}");
+    }
+}
+
+#[test]
+fn a_batch_stops_at_a_decision_that_cannot_be_recorded() {
+    let log = tempfile::tempdir().unwrap();
+    let set = TempSet::new(&format!("[audit]\ndir = {:?}\nsegment_mb = 1\n", log.path().display().to_string()))
+        .prohibited_content("words", "zorblax\n", "");
+    let server = start(set.path(), 1 << 20, false);
+    // The next segment's name is taken, so the log fails when it rotates.
+    std::fs::create_dir(log.path().join("segment-00000002.jsonl")).unwrap();
+    let mut client = Client::connect(server.addr).unwrap();
+    let long = groupgate_tests::message(&"a long enough message to fill a segment soon. ".repeat(20));
+    let batch = serde_json::json!({ "requests": vec![item("message", serde_json::json!(long)); 100] }).to_string();
+    let mut answered = Vec::new();
+    let results = loop {
+        let (status, body) = client.post("/v1/evaluate/batch", &batch).unwrap();
+        assert_eq!(status, 200, "{body}");
+        let results = json(&body)["results"].as_array().unwrap().clone();
+        answered.extend(results.iter().filter_map(|r| r["decision_id"].as_str().map(str::to_owned)));
+        if results.iter().any(|r| r["status"] == 503) {
+            break results;
+        }
+        assert!(answered.len() < 10_000, "the log never failed");
+    };
+    // Decided up to the failure; the failing item and every one after it 503.
+    let first = results.iter().position(|r| r["status"] == 503).unwrap();
+    assert!(results[first]["error"].as_str().unwrap().contains("could not be recorded"), "{:#}", results[first]);
+    assert!(results[first..].iter().all(|r| r["status"] == 503 && r.get("decision_id").is_none()));
+    assert!(results[first + 1..].iter().all(|r| r["error"].as_str().unwrap().starts_with("not decided: ")));
+    std::fs::remove_dir(log.path().join("segment-00000002.jsonl")).unwrap();
+    let logged = logged_ids(log.path());
+    assert!(answered.iter().all(|id| logged.contains(id)), "an answered decision is missing from the log");
+}
+
+#[test]
+fn a_client_that_sends_a_whole_oversized_chunked_body_before_reading_reads_413() {
+    use std::io::{Read, Write};
+    let set = reloadable_set();
+    let server = start(set.path(), 256 * 1024, false);
+    let chunk = vec![b'x'; 60 * 1024];
+    for attempt in 0..5 {
+        let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut sent = stream.write_all(
+            b"POST /v1/evaluate/message HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+        );
+        for _ in 0..10 {
+            sent = sent.and_then(|()| write!(stream, "{:x}\r\n", chunk.len()));
+            sent = sent.and_then(|()| stream.write_all(&chunk));
+            sent = sent.and_then(|()| stream.write_all(b"\r\n"));
+        }
+        sent = sent.and_then(|()| stream.write_all(b"0\r\n\r\n"));
+        assert!(sent.is_ok(), "attempt {attempt}: the server stopped reading: {sent:?}");
+        let mut answer = Vec::new();
+        let read = stream.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(read.is_ok(), "attempt {attempt}: {read:?} after {answer}");
+        assert!(answer.starts_with("HTTP/1.1 413"), "attempt {attempt}: {answer}");
     }
 }

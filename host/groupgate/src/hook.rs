@@ -70,7 +70,7 @@ impl Hook {
     }
 
     /// The names of every hook, as an error message lists them.
-    pub(crate) fn expected() -> String {
+    pub fn expected() -> String {
         let names: Vec<String> = HOOKS.iter().map(|h| format!("`{}`", h.name)).collect();
         match names.split_last() {
             Some((last, rest)) if !rest.is_empty() => format!("{}, {last}", rest.join(", ")),

@@ -44,11 +44,11 @@ pub fn app(state: Arc<ServerState>) -> Router {
         .with_state(state)
 }
 
-/// At most this much of a refused body is read and dropped before the
-/// connection closes.
+/// At least this much of a refused body is read and dropped before the
+/// connection closes (the body limit, if that is more).
 const LINGER_BYTES: usize = 16 << 20;
 /// For at most this long.
-const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+pub(crate) const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A body whose declared length is over the limit is refused before any
 /// policy sees it, and before a client waiting on `Expect: 100-continue` is
@@ -78,27 +78,39 @@ async fn too_large_up_front(
         let waits_to_send =
             request.headers().get(header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
         if !waits_to_send {
-            let _ = tokio::time::timeout(LINGER_TIME, drain(request.into_body(), LINGER_BYTES)).await;
+            linger(request.into_body(), max_body).await;
         }
-        let mut response =
-            error(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than {max_body} bytes"));
-        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-        return response;
+        return closing(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than {max_body} bytes"),
+        ));
     }
     next.run(request).await
 }
 
-/// Reads and drops `body`, up to `limit` bytes.
-async fn drain(body: axum::body::Body, limit: usize) {
+/// Reads and drops what is left of a refused `body`, for at most
+/// [`LINGER_TIME`] and [`LINGER_BYTES`] (or `max_body`, if more), so that
+/// closing the connection does not reset it under the answer.
+pub(crate) async fn linger(body: axum::body::Body, max_body: usize) {
     use http_body_util::BodyExt as _;
-    let mut body = body;
-    let mut read = 0;
-    while read <= limit {
-        match body.frame().await {
-            Some(Ok(frame)) => read += frame.data_ref().map_or(0, |d| d.len()),
-            _ => return,
+    let limit = LINGER_BYTES.max(max_body);
+    let drain = async move {
+        let mut body = body;
+        let mut read = 0;
+        while read <= limit {
+            match body.frame().await {
+                Some(Ok(frame)) => read += frame.data_ref().map_or(0, |d| d.len()),
+                _ => return,
+            }
         }
-    }
+    };
+    let _ = tokio::time::timeout(LINGER_TIME, drain).await;
+}
+
+/// `response`, with the connection closed after it.
+pub(crate) fn closing(mut response: Response) -> Response {
+    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// Why no set is serving: the last reload's error, if it failed.

@@ -104,13 +104,18 @@ pub(crate) async fn evaluate(State(state): State<Arc<ServerState>>, hook: Hook, 
 
 /// The most requests one batch may hold.
 pub const MAX_BATCH: usize = 100;
+/// The longest a batch's items are decided for: the items after it are
+/// answered undecided, so that one batch cannot hold a thread for a hundred
+/// requests' worst case, nor outlast a graceful shutdown.
+pub const BATCH_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// `POST /v1/evaluate/batch`'s body. Its items are read one by one, so that
-/// one that is not a request fails alone.
+/// `POST /v1/evaluate/batch`'s body. Its items are kept as their JSON text
+/// and read one by one, each as a request alone is read (duplicate keys,
+/// nesting and all), so that one that is not a request fails alone.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Batch {
-    requests: Vec<serde_json::Value>,
+    requests: Vec<Box<serde_json::value::RawValue>>,
 }
 
 /// One item of a batch.
@@ -118,15 +123,16 @@ struct Batch {
 #[serde(deny_unknown_fields)]
 struct Item {
     hook: String,
-    request: serde_json::Value,
+    request: Box<serde_json::value::RawValue>,
 }
 
-/// One result of a batch: a decision, or why the item got none.
+/// One result of a batch: a decision, or why the item got none, with the
+/// status the request alone would have been answered.
 #[derive(Serialize)]
 #[serde(untagged)]
 enum ItemResult<'a> {
     Decided(Answer<'a>),
-    Refused { error: String },
+    Refused { error: String, status: u16 },
 }
 
 pub(crate) async fn evaluate_batch(State(state): State<Arc<ServerState>>, body: Body) -> Response {
@@ -156,39 +162,81 @@ pub(crate) async fn evaluate_batch(State(state): State<Arc<ServerState>>, body: 
         return error(StatusCode::SERVICE_UNAVAILABLE, not_ready(&state));
     };
     state.metrics.batch(batch.requests.len());
-    // In order, on the one generation taken above.
-    let decided: Vec<Result<(String, Decision), String>> =
-        blocking(|| batch.requests.into_iter().map(|item| decide_item(&state, &active, item)).collect());
+    // In order, on the one generation taken above. A decision that cannot
+    // be recorded stops the batch: the log is failing, and the items after
+    // it are not decided (nor counted), as single requests would not be.
+    let started = Instant::now();
+    let decided: Vec<Result<(String, Decision), (StatusCode, String)>> = blocking(|| {
+        let mut stopped: Option<String> = None;
+        let mut results = Vec::with_capacity(batch.requests.len());
+        for item in &batch.requests {
+            if stopped.is_none() && started.elapsed() > BATCH_BUDGET {
+                stopped = Some(format!("not decided: the batch ran past its {} s budget", BATCH_BUDGET.as_secs()));
+            }
+            if let Some(why) = &stopped {
+                results.push(Err((StatusCode::SERVICE_UNAVAILABLE, why.clone())));
+                continue;
+            }
+            let result = decide_item(&state, &active, item.get());
+            if let Err((StatusCode::SERVICE_UNAVAILABLE, why)) = &result {
+                stopped = Some(format!("not decided: {why}"));
+            }
+            results.push(result);
+        }
+        results
+    });
     let results: Vec<ItemResult<'_>> = decided
         .iter()
         .map(|result| match result {
             Ok((id, decision)) => {
                 ItemResult::Decided(Answer { decision_id: id.clone(), generation: active.generation, decision })
             }
-            Err(error) => ItemResult::Refused { error: error.clone() },
+            Err((status, error)) => ItemResult::Refused { error: error.clone(), status: status.as_u16() },
         })
         .collect();
     json(StatusCode::OK, &serde_json::json!({ "generation": active.generation, "results": results }))
 }
 
 /// One item of a batch: read, decided, recorded and counted as a request
-/// alone would be, or why not.
-fn decide_item(state: &ServerState, active: &Active, item: serde_json::Value) -> Result<(String, Decision), String> {
+/// alone would be, or the status and error it would have been answered.
+fn decide_item(state: &ServerState, active: &Active, item: &str) -> Result<(String, Decision), (StatusCode, String)> {
     let start = Instant::now();
-    let read = serde_json::from_value::<Item>(item)
-        .map_err(|e| format!("not an item `{{\"hook\": \"...\", \"request\": {{...}}}}`: {e}"))
-        .and_then(|item| {
-            let hook: Hook = item.hook.parse().map_err(|e: groupgate::UnknownHook| e.to_string())?;
-            Request::from_value(hook, item.request).map_err(|e| e.to_string())
-        });
-    let request = read.inspect_err(|_| state.metrics.rejected())?;
-    decide_one(state, active, &request, start).map_err(|refused| match refused {
+    let refused = |status: StatusCode, message: String| {
+        state.metrics.rejected();
+        (status, message)
+    };
+    let item: Item = serde_json::from_str(item).map_err(|e| {
+        refused(
+            StatusCode::BAD_REQUEST,
+            format!("not an item `{{\"hook\": \"...\", \"request\": {{...}}}}`: {}", short(&e.to_string())),
+        )
+    })?;
+    let hook: Hook = item.hook.parse().map_err(|_| {
+        refused(
+            StatusCode::BAD_REQUEST,
+            format!("unknown hook `{}` (expected {})", short(&item.hook), Hook::expected()),
+        )
+    })?;
+    let request = Request::from_json(hook, item.request.get().as_bytes()).map_err(|e| {
+        let status = if e.is_too_large() { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::BAD_REQUEST };
+        refused(status, e.to_string())
+    })?;
+    decide_one(state, active, &request, start).map_err(|refused_| match refused_ {
         Refused::Request(e) => {
-            state.metrics.rejected();
-            e.to_string()
+            let status = if e.is_too_large() { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::BAD_REQUEST };
+            refused(status, e.to_string())
         }
-        Refused::Unrecorded(e) => format!("the decision could not be recorded: {e}"),
+        Refused::Unrecorded(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("the decision could not be recorded: {e}")),
     })
+}
+
+/// `text`, cut to 100 characters: an error names what it refused without
+/// echoing a whole body back.
+fn short(text: &str) -> String {
+    match text.char_indices().nth(100) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
 }
 
 /// Cuts what failing policies wrote from the decision's errors.
@@ -226,19 +274,36 @@ fn record(
 
 /// Reads a request body of at most `max_body` bytes within `read_timeout`:
 /// a client that trickles its body gets 408 instead of holding the request.
+/// A body found over the limit as it is read (one sent without a length) is
+/// read on and dropped for a while before the 413 and the close, as one
+/// refused by its length is (see [`crate::app::linger`]).
 async fn read_body(state: &ServerState, body: Body) -> Result<Bytes, Response> {
+    use http_body_util::BodyExt as _;
     let max_body = state.options.max_body;
     let timeout = state.options.read_timeout;
-    match tokio::time::timeout(timeout, axum::body::to_bytes(body, max_body)).await {
+    let mut body = body;
+    let read = async {
+        let mut bytes = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| Some(e.to_string()))?;
+            if let Some(data) = frame.data_ref() {
+                if bytes.len() + data.len() > max_body {
+                    return Err(None::<String>);
+                }
+                bytes.extend_from_slice(data);
+            }
+        }
+        Ok(Bytes::from(bytes))
+    };
+    match tokio::time::timeout(timeout, read).await {
         Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(e)) => {
-            let over_limit = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
-                .any(|e| e.is::<http_body_util::LengthLimitError>());
-            Err(if over_limit {
-                error(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than {max_body} bytes"))
-            } else {
-                error(StatusCode::BAD_REQUEST, format!("the request body could not be read: {e}"))
-            })
+        Ok(Err(Some(e))) => Err(error(StatusCode::BAD_REQUEST, format!("the request body could not be read: {e}"))),
+        Ok(Err(None)) => {
+            crate::app::linger(body, max_body).await;
+            Err(crate::app::closing(error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the request body is larger than {max_body} bytes"),
+            )))
         }
         Err(_) => Err(error(
             StatusCode::REQUEST_TIMEOUT,
