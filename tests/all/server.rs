@@ -759,26 +759,32 @@ fn a_batch_over_the_limit_or_not_a_batch_is_refused_whole() {
     assert_eq!((status, json(&body)["results"].as_array().map(Vec::len)), (200, Some(0)), "{body}");
 }
 
+/// Sends `parts` whole, as Python's `urllib` does (everything, then read),
+/// and returns the answer: the server must have read it all and closed.
+fn send_whole_then_read(addr: SocketAddr, parts: &[&[u8]], attempt: usize) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let sent = parts.iter().try_for_each(|part| stream.write_all(part));
+    assert!(sent.is_ok(), "attempt {attempt}: the server stopped reading: {sent:?}");
+    let mut answer = Vec::new();
+    let read = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    assert!(read.is_ok(), "attempt {attempt}: {read:?} after {answer}");
+    answer
+}
+
 #[test]
 fn a_client_that_sends_a_whole_oversized_body_before_reading_reads_413_every_time() {
-    use std::io::{Read, Write};
     let set = reloadable_set();
     let server = start(set.path(), 256 * 1024, false);
     let body = vec![b'x'; 600 * 1024];
+    let head = format!(
+        "POST /v1/evaluate/message HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
     for attempt in 0..20 {
-        let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        // As Python's urllib does: the headers and the whole body, then read.
-        let head = format!(
-            "POST /v1/evaluate/message HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            body.len()
-        );
-        let sent = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(&body));
-        assert!(sent.is_ok(), "attempt {attempt}: the server stopped reading: {sent:?}");
-        let mut answer = Vec::new();
-        let read = stream.read_to_end(&mut answer);
-        let answer = String::from_utf8_lossy(&answer);
-        assert!(read.is_ok(), "attempt {attempt}: {read:?} after {answer}");
+        let answer = send_whole_then_read(server.addr, &[head.as_bytes(), &body], attempt);
         assert!(answer.starts_with("HTTP/1.1 413"), "attempt {attempt}: {answer}");
         assert!(answer.to_ascii_lowercase().contains("connection: close"), "{answer}");
     }
@@ -818,27 +824,18 @@ fn a_batch_stops_at_a_decision_that_cannot_be_recorded() {
 
 #[test]
 fn a_client_that_sends_a_whole_oversized_chunked_body_before_reading_reads_413() {
-    use std::io::{Read, Write};
     let set = reloadable_set();
     let server = start(set.path(), 256 * 1024, false);
-    let chunk = vec![b'x'; 60 * 1024];
+    let head = "POST /v1/evaluate/message HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+    // Ten chunks of 60 KiB, then the last one.
+    let mut chunk = format!("{:x}\r\n", 60 * 1024).into_bytes();
+    chunk.extend(vec![b'x'; 60 * 1024]);
+    chunk.extend(b"\r\n");
+    let mut parts: Vec<&[u8]> = vec![head.as_bytes()];
+    parts.extend(std::iter::repeat_n(chunk.as_slice(), 10));
+    parts.push(b"0\r\n\r\n");
     for attempt in 0..5 {
-        let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let mut sent = stream.write_all(
-            b"POST /v1/evaluate/message HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
-        );
-        for _ in 0..10 {
-            sent = sent.and_then(|()| write!(stream, "{:x}\r\n", chunk.len()));
-            sent = sent.and_then(|()| stream.write_all(&chunk));
-            sent = sent.and_then(|()| stream.write_all(b"\r\n"));
-        }
-        sent = sent.and_then(|()| stream.write_all(b"0\r\n\r\n"));
-        assert!(sent.is_ok(), "attempt {attempt}: the server stopped reading: {sent:?}");
-        let mut answer = Vec::new();
-        let read = stream.read_to_end(&mut answer);
-        let answer = String::from_utf8_lossy(&answer);
-        assert!(read.is_ok(), "attempt {attempt}: {read:?} after {answer}");
+        let answer = send_whole_then_read(server.addr, &parts, attempt);
         assert!(answer.starts_with("HTTP/1.1 413"), "attempt {attempt}: {answer}");
     }
 }
