@@ -717,7 +717,7 @@ fn a_batch_is_decided_in_order_each_item_recorded_and_counted_and_a_bad_item_fai
         assert!(logged.contains(id), "decision {id} was answered but is not in the log");
     }
     assert_eq!(ids.iter().collect::<std::collections::HashSet<_>>().len(), 5, "{ids:?}");
-    // Counted per item: five decisions by hook and outcome, four refusals.
+    // Counted per item: five decisions by hook and outcome, six refusals.
     let metrics = client.get("/metrics").unwrap().1;
     let value = |name: &str| -> u64 {
         metrics

@@ -18,7 +18,8 @@ pub struct NewPolicy {
     /// The hooks it answers; none means all of them.
     pub hooks: Vec<Hook>,
     /// The set to add it to; `None`: the set enclosing the current folder,
-    /// else the current folder, made a set when it is not one.
+    /// else the current folder if it is empty (made a set); any other
+    /// folder is refused.
     pub into: Option<PathBuf>,
 }
 

@@ -64,9 +64,9 @@ fn decide_one(
 /// thread, which serves other connections and health checks.
 ///
 /// Measured with `scripts/bench-http.py` (2 cores, `wrk -t2 -c64`, default
-/// set): p99 5.2 ms, 1.2 times nginx's, where marking the decision blocking
+/// set): p99 5.1 ms, 1.1 times nginx's, where marking the decision blocking
 /// on the worker itself (`block_in_place`, which hands the worker's queue to
-/// another thread on every call) gave 24 ms, 5.9 times; the same
+/// another thread on every call) gave 24 ms, 5.7 times; the same
 /// throughput. (Deciding on the worker without either was a third faster,
 /// but breaks the first guest that writes output, and lets slow policies
 /// occupy every worker.)

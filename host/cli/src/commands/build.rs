@@ -39,7 +39,7 @@ impl BuildDir {
 
 pub const HELP: &str = "Builds each policy with a source: the manifest's `[build]` names its language (`rust`, `javascript`, `python`) and `entry`; without it, a `Cargo.toml`, an `app.py` or a single `.js` file in the policy folder says. A set that lists its `policies` in groupgate.toml builds those only. The component is written where the manifest's `module` says (a `.wasm` inside the policy folder), moved in whole. A policy whose sources, SDK and contract are unchanged since its last build is not built again (the stamp is in its hidden `.groupgate/` folder, with the Rust SDK that its `Cargo.toml` points at).
 
-Toolchains: Rust, cargo with the wasm32-wasip2 target (added with rustup when missing); JavaScript, componentize-js from the policy's `package-lock.json`, else the one groupgate pins (`npm ci`); Python, componentize-py from the policy's `requirements.txt`, else the one groupgate pins (a virtual environment, hashes required). node, npm and Python's venv module are installed with apt-get when missing. Each is installed once, in the build folder.
+Toolchains: Rust, cargo with the wasm32-wasip2 target (added with rustup when missing); JavaScript, componentize-js from the policy's `package.json` and `package-lock.json` when it has both, else the one groupgate pins (`npm ci`); Python, componentize-py from the policy's `requirements.txt`, else the one groupgate pins (a virtual environment, hashes required). node, npm and Python's venv module are installed with apt-get when missing. Each is installed once, in the build folder.
 
 Exit status: 0 when every policy is built or up to date; 1 when a build failed (the others still build); 2 when a path or a manifest cannot be read.";
 

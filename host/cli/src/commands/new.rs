@@ -18,7 +18,8 @@ pub struct Args {
     #[arg(long, value_delimiter = ',', value_parser = super::parse_hook, value_name = "HOOK,...")]
     pub hooks: Vec<Hook>,
     /// The set to add it to (made if missing). Default: the set the current
-    /// folder is in, else the current folder, made a set if it is not one.
+    /// folder is in, else the current folder if it is empty (made a set);
+    /// any other folder is refused.
     #[arg(long, value_name = "SET")]
     pub into: Option<PathBuf>,
 }

@@ -113,7 +113,7 @@ impl Args {
     }
 }
 
-pub const HELP: &str = "Routes: POST /v1/evaluate/{message,group-creation,membership} (the decision, with decision_id and generation); GET /v1/policies (the set, its source, digest and signer); POST /v1/reload; GET /healthz, /readyz, /metrics. Errors are JSON {\"error\": ...}.
+pub const HELP: &str = "Routes: POST /v1/evaluate/{message,group-creation,membership} (the decision, with decision_id and generation); POST /v1/evaluate/batch (up to 100 requests of any hooks, a result each); GET /v1/policies (the set, its source, digest and signer); POST /v1/reload; GET /healthz, /readyz, /metrics. Errors are JSON {\"error\": ...}.
 
 Reload: a change in the folder (debounced), SIGHUP, or POST /v1/reload loads the folder, initialises every policy and runs every test case; the new set is activated only if all of that succeeds, otherwise the previous one keeps serving and the error shows in /v1/policies. A set that cannot load at start (or a folder that does not exist yet) leaves the server unready (503) until a good one appears. A folder replaced wholesale is watched anew within a second.
 
