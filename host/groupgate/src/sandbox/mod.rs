@@ -9,6 +9,7 @@
 
 mod cache;
 mod host;
+mod io;
 mod output;
 mod request;
 mod state;
@@ -215,6 +216,7 @@ impl RuntimeBuilder {
         let link = |what: &str, e: wasmtime::Error| RuntimeError::Link { what: what.to_owned(), cause: e.into() };
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| link("WASI", e))?;
         freeze_waiting(&mut linker).map_err(|e| link("the frozen clock", e))?;
+        io::add_to_linker(&mut linker).map_err(|e| link("WASI's streams", e))?;
         contract::add_to_linker(&mut linker).map_err(|e| link("the policy contract", e))?;
         for interface in &self.interfaces {
             interface.add_to_linker(&mut linker).map_err(|e| link(&format!("`{}`", interface.name()), e))?;
