@@ -369,6 +369,23 @@ fn policies_reports_each_policy_and_decision_ids_are_unique() {
     }
 }
 
+#[test]
+fn the_openapi_document_served_is_the_one_checked_in() {
+    let set = reloadable_set();
+    let server = start(set.path(), Options::DEFAULT_MAX_BODY, false);
+    let mut client = Client::connect(server.addr).unwrap();
+    let (status, served) = client.get("/openapi.json").unwrap();
+    assert_eq!(status, 200);
+    let document = json(&served);
+    assert_eq!(document["openapi"], "3.1.0");
+    let checked_in = std::fs::read_to_string(groupgate_tests::repo_root().join("docs/openapi.json")).unwrap();
+    assert!(
+        served == checked_in,
+        "docs/openapi.json is not the document the server serves: write it anew with \
+         `cargo run --release -- openapi > docs/openapi.json` and review the difference"
+    );
+}
+
 /// SHA-256 of a file, through the `sha256sum` tool every test machine has.
 fn sha256_of(path: &str) -> Vec<u8> {
     let out = std::process::Command::new("sha256sum").arg(path).output().expect("sha256sum");
@@ -436,6 +453,63 @@ fn a_policy_running_to_its_deadline_does_not_hold_up_other_requests() {
     for s in spinning {
         assert_eq!(s.join().unwrap(), 200);
     }
+}
+
+/// Where the active set's decisions run, as `/v1/policies` says.
+fn decisions(client: &mut Client) -> String {
+    let (_, body) = client.get("/v1/policies").unwrap();
+    json(&body)["active"]["decisions"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn after_its_probation_a_set_is_decided_inline_where_a_policy_that_prints_and_probes_still_works() {
+    // The probe writes to stdout, opens files and a socket and reads the
+    // clock: WASI calls that, on a connection's thread, must not wait on
+    // the runtime.
+    let set = TempSet::new("").guest("probe", guests::SANDBOX_PROBE, "");
+    let server = start(set.path(), Options::DEFAULT_MAX_BODY, false);
+    let mut client = Client::connect(server.addr).unwrap();
+    assert_eq!(decisions(&mut client), "probation");
+    for i in 0..1100 {
+        let (status, body) = client.post("/v1/evaluate/message", &message("hi")).unwrap();
+        assert_eq!(status, 200, "request {i}: {body}");
+        let v = json(&body);
+        assert_eq!((&v["outcome"], &v["reasons"][0]["code"]), (&"allow".into(), &"sandbox-held".into()), "{body}");
+    }
+    assert_eq!(decisions(&mut client), "inline");
+}
+
+#[test]
+fn a_set_whose_decisions_turn_slow_inline_goes_back_to_the_blocking_pool() {
+    let set = TempSet::new("").guest(
+        "hostile",
+        guests::HOSTILE,
+        "on_error = \"review\"\n[config]\nact = \"spin-on-spin\"\n[limits]\ntimeout_ms = 50",
+    );
+    let server = start(set.path(), Options::DEFAULT_MAX_BODY, false);
+    let mut client = Client::connect(server.addr).unwrap();
+    for _ in 0..1000 {
+        assert_eq!(client.post("/v1/evaluate/message", &message("hi")).unwrap().0, 200);
+    }
+    assert_eq!(decisions(&mut client), "inline");
+    // More slow decisions than a window's grace, from four clients at once.
+    let addr = server.addr;
+    let spinning: Vec<_> = (0..4)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut c = Client::connect(addr).unwrap();
+                (0..4).map(|_| json(&c.post("/v1/evaluate/message", &message("spin")).unwrap().1)).collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for answers in spinning {
+        for v in answers.join().unwrap() {
+            assert_eq!(v["outcome"], "review", "the policy timed out and gave its on_error: {v}");
+        }
+    }
+    assert_eq!(decisions(&mut client), "blocking-pool");
+    let (_, body) = client.post("/v1/evaluate/message", &message("hi")).unwrap();
+    assert_eq!(json(&body)["outcome"], "allow");
 }
 
 #[test]

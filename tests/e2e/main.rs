@@ -6,8 +6,10 @@
 //! its own, apart from `cli`: these start whole
 //! toolchains and servers that keep both cores busy, and the command tests
 //! hold policies to 100 ms deadlines that such a neighbour could break.
+//! The HTTP API is held to its OpenAPI document by schemathesis (`api`).
 //! A filter picks a module: `cargo test -p groupgate-cli --test e2e polyglot::`.
 
+mod api;
 mod authoring;
 mod fleet;
 mod polyglot;

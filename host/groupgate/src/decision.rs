@@ -14,6 +14,7 @@ use crate::wire::{MeasureKind, Outcome, Target, Verdict};
 
 /// The answer to one request, as the JSON that `groupgate eval` prints.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Decision {
     /// The merged outcome.
     pub outcome: Outcome,
@@ -27,6 +28,7 @@ pub struct Decision {
 
 /// A reason, tagged with its policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DecisionReason {
     /// The policy that gave it.
     pub policy: String,
@@ -42,6 +44,7 @@ pub struct DecisionReason {
 
 /// A measure, tagged with its policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DecisionMeasure {
     /// The policy that asked for it.
     pub policy: String,
@@ -59,10 +62,12 @@ pub struct DecisionMeasure {
 
 /// How one policy fared on this request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct PolicyReport {
     /// The policy's name (shared with the loaded policy: a report costs no
     /// copy of it).
+    #[cfg_attr(feature = "schema", schemars(description = "The policy's name."))]
     pub name: Arc<str>,
     /// The policy's version.
     pub version: Arc<str>,
@@ -78,6 +83,10 @@ pub struct PolicyReport {
     /// `duration_us`. Kept exact here: a warm call takes about one
     /// microsecond, so whole microseconds would lose most of it.
     #[serde(rename = "duration_us", with = "micros")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "u64", description = "Time spent in the policy, in whole microseconds.")
+    )]
     pub duration: Duration,
     /// The counts the policy read (`[counters]` in its manifest): counter →
     /// window → count, null where the store could not be read. Absent for
@@ -117,6 +126,7 @@ mod micros {
 
 /// Why a policy gave no verdict, as a stable name for reports and metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum ErrorKind {

@@ -207,6 +207,19 @@ fn decode<'de, D: serde::Deserializer<'de>>(
     }
 }
 
+impl Request {
+    /// The JSON Schema of `hook`'s request, as [`Request::from_json`] reads
+    /// it, from `generator` (a `$ref` into its definitions).
+    #[cfg(feature = "schema")]
+    pub fn json_schema(hook: Hook, generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        match hook {
+            Hook::Message => generator.subschema_for::<Message>(),
+            Hook::GroupCreation => generator.subschema_for::<GroupCreation>(),
+            Hook::Membership => generator.subschema_for::<Membership>(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,6 +253,37 @@ mod tests {
         let json = message("").replace(r#""credit_level":3"#, r#""credit_level":300"#);
         let err = Request::from_json(Hook::Message, json.as_bytes()).unwrap_err();
         assert!(err.to_string().contains("field `sender.credit_level`"), "{err}");
+    }
+
+    #[test]
+    fn a_count_may_be_written_as_a_whole_float_but_nothing_else() {
+        let with = |value: &str| message("").replace(r#""credit_level":3"#, &format!(r#""credit_level":{value}"#));
+        for whole in ["3.0", "3e0", "255.0", "-0.0"] {
+            let request = Request::from_json(Hook::Message, with(whole).as_bytes());
+            assert!(request.is_ok(), "{whole}: {:?}", request.err());
+        }
+        let Ok(Request::Message(m)) = Request::from_json(Hook::Message, with("3.0").as_bytes()) else { panic!() };
+        assert_eq!(m.sender.credit_level, 3);
+        for (bad, why) in [
+            ("3.5", "floating point `3.5`"),
+            ("256.0", "integer `256`"),
+            ("256", "integer `256`"),
+            ("-1", "integer `-1`"),
+            ("1e300", "floating point `"),
+            (r#""3""#, "invalid type: string"),
+        ] {
+            let err = Request::from_json(Hook::Message, with(bad).as_bytes()).unwrap_err().to_string();
+            assert!(err.contains(why) && err.contains("a whole number from 0 to 255"), "{bad}: {err}");
+        }
+        // Parsed exactly: a whole float is not taken for its neighbour.
+        let json = message("").replace(r#""sent_at":1"#, r#""sent_at":4207076911016754.0"#);
+        let Ok(Request::Message(m)) = Request::from_json(Hook::Message, json.as_bytes()) else { panic!() };
+        assert_eq!(m.sent_at, 4_207_076_911_016_754);
+        // The widest field, to its end.
+        let json = message("").replace(r#""sent_at":1"#, r#""sent_at":18446744073709551615"#);
+        assert!(Request::from_json(Hook::Message, json.as_bytes()).is_ok());
+        let json = message("").replace(r#""sent_at":1"#, r#""sent_at":18446744073709551616"#);
+        assert!(Request::from_json(Hook::Message, json.as_bytes()).is_err());
     }
 
     #[test]

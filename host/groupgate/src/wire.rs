@@ -12,8 +12,72 @@
 use serde::{Deserialize, Serialize};
 use wasmtime::component::{ComponentType, Lift, Lower};
 
+/// Whole numbers as JSON may write them: `3`, or `3.0` as clients that keep
+/// every number as a float send it (JSON Schema's `integer`, which the
+/// server's OpenAPI document gives these fields, takes both). A fraction, a
+/// sign or a value past the field's type is an error that says its range.
+mod whole {
+    use std::fmt;
+    use std::marker::PhantomData;
+
+    use serde::de::{Deserializer, Error, Unexpected, Visitor};
+
+    /// An unsigned field type.
+    pub(super) trait Whole: TryFrom<u64> {
+        const MAX: u64;
+    }
+
+    impl Whole for u8 {
+        const MAX: u64 = u8::MAX as u64;
+    }
+
+    impl Whole for u32 {
+        const MAX: u64 = u32::MAX as u64;
+    }
+
+    impl Whole for u64 {
+        const MAX: u64 = u64::MAX;
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>, T: Whole>(d: D) -> Result<T, D::Error> {
+        d.deserialize_any(WholeVisitor(PhantomData))
+    }
+
+    struct WholeVisitor<T>(PhantomData<T>);
+
+    impl<T: Whole> Visitor<'_> for WholeVisitor<T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "a whole number from 0 to {}", T::MAX)
+        }
+
+        fn visit_u64<E: Error>(self, v: u64) -> Result<T, E> {
+            T::try_from(v).map_err(|_| E::invalid_value(Unexpected::Unsigned(v), &self))
+        }
+
+        fn visit_i64<E: Error>(self, v: i64) -> Result<T, E> {
+            match u64::try_from(v) {
+                Ok(v) => self.visit_u64(v),
+                Err(_) => Err(E::invalid_value(Unexpected::Signed(v), &self)),
+            }
+        }
+
+        fn visit_f64<E: Error>(self, v: f64) -> Result<T, E> {
+            // 2^64, exactly: every whole float below it converts exactly.
+            const END: f64 = 18_446_744_073_709_551_616.0;
+            if v.fract() == 0.0 && (0.0..END).contains(&v) {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "whole and in range")]
+                return self.visit_u64(v as u64);
+            }
+            Err(E::invalid_value(Unexpected::Float(v), &self))
+        }
+    }
+}
+
 /// A user, as the platform knows them (Art. 6, 7, 8).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lower, Lift)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[component(record)]
 pub struct User {
@@ -24,14 +88,17 @@ pub struct User {
     pub identity_verified: bool,
     /// Credit level, 0 the lowest.
     #[component(name = "credit-level")]
+    #[serde(deserialize_with = "whole::deserialize")]
     pub credit_level: u8,
     /// Region the user is registered in.
     pub region: String,
     /// Groups this user has founded.
     #[component(name = "groups-created")]
+    #[serde(deserialize_with = "whole::deserialize")]
     pub groups_created: u32,
     /// Groups this user is a member of.
     #[component(name = "groups-joined")]
+    #[serde(deserialize_with = "whole::deserialize")]
     pub groups_joined: u32,
     /// Labels the platform attaches.
     #[serde(default)]
@@ -40,6 +107,7 @@ pub struct User {
 
 /// A group as it exists now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lower, Lift)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[component(record)]
 pub struct Group {
@@ -53,9 +121,11 @@ pub struct Group {
     pub region: String,
     /// Members now.
     #[component(name = "member-count")]
+    #[serde(deserialize_with = "whole::deserialize")]
     pub member_count: u32,
     /// Most members allowed.
     #[component(name = "member-limit")]
+    #[serde(deserialize_with = "whole::deserialize")]
     pub member_limit: u32,
     /// User id of the founder.
     #[component(name = "founder-id")]
@@ -64,6 +134,7 @@ pub struct Group {
 
 /// A member's role in a group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lower, Lift)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[component(enum)]
 #[repr(u8)]
@@ -82,6 +153,7 @@ pub enum Role {
 
 /// A file attached to a message (never its contents).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lower, Lift)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[component(record)]
 pub struct Attachment {
@@ -91,6 +163,7 @@ pub struct Attachment {
     #[component(name = "media-type")]
     pub media_type: String,
     /// Size in bytes.
+    #[serde(deserialize_with = "whole::deserialize")]
     pub size: u64,
     /// Hex SHA-256 of the contents.
     pub sha256: String,
@@ -98,6 +171,7 @@ pub struct Attachment {
 
 /// A message someone wants to publish.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lower, Lift)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[component(record)]
 pub struct Message {
@@ -117,11 +191,13 @@ pub struct Message {
     pub attachments: Vec<Attachment>,
     /// Sent at, unix milliseconds.
     #[component(name = "sent-at")]
+    #[serde(deserialize_with = "whole::deserialize")]
     pub sent_at: u64,
 }
 
 /// A request to create a group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lower, Lift)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[component(record)]
 pub struct GroupCreation {
@@ -139,14 +215,17 @@ pub struct GroupCreation {
     pub region: String,
     /// Requested member limit.
     #[component(name = "member-limit")]
+    #[serde(deserialize_with = "whole::deserialize")]
     pub member_limit: u32,
     /// Requested at, unix milliseconds.
     #[component(name = "requested-at")]
+    #[serde(deserialize_with = "whole::deserialize")]
     pub requested_at: u64,
 }
 
 /// Join or invite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lower, Lift)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[component(enum)]
 #[repr(u8)]
@@ -162,6 +241,7 @@ pub enum MembershipKind {
 
 /// A request for a user to join, or be invited into, a group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lower, Lift)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[component(record)]
 pub struct Membership {
@@ -178,6 +258,7 @@ pub struct Membership {
     pub inviter: Option<User>,
     /// Requested at, unix milliseconds.
     #[component(name = "requested-at")]
+    #[serde(deserialize_with = "whole::deserialize")]
     pub requested_at: u64,
 }
 
@@ -185,6 +266,7 @@ pub struct Membership {
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ComponentType, Lower, Lift,
 )]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[component(enum)]
 #[repr(u8)]
@@ -220,6 +302,7 @@ impl std::fmt::Display for Outcome {
 
 /// Why a policy decided as it did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lower, Lift)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[component(record)]
 pub struct Reason {
@@ -235,6 +318,7 @@ pub struct Reason {
 
 /// What kind of measure the platform should take (Art. 11).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lower, Lift)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[component(enum)]
 #[repr(u8)]
@@ -265,6 +349,7 @@ pub enum MeasureKind {
 
 /// Whom a measure is against: `{"user": id}` or `{"group": id}` in JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lower, Lift)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[component(variant)]
 #[non_exhaustive]
@@ -298,6 +383,7 @@ impl Target {
 
 /// A measure attached to a verdict.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lower, Lift)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[component(record)]
 pub struct Measure {
@@ -316,6 +402,7 @@ pub struct Measure {
 
 /// One policy's answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ComponentType, Lower, Lift)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[component(record)]
 pub struct Verdict {

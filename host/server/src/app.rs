@@ -14,7 +14,7 @@ use groupgate::HOOKS;
 use crate::evaluate::{evaluate, evaluate_batch};
 use crate::json::{error, json};
 use crate::policies::policies;
-use crate::state::ServerState;
+use crate::state::{ReloadReport, ServerState};
 
 /// The routes, over `state`. Separate from [`serve`](crate::serve) so tests
 /// and embedders can mount or drive it themselves.
@@ -30,9 +30,10 @@ pub fn app(state: Arc<ServerState>) -> Router {
         .route("/v1/evaluate/batch", post(evaluate_batch))
         .route("/v1/policies", get(policies))
         .route("/v1/reload", post(reload))
-        .route("/healthz", get(|| async { json(StatusCode::OK, &serde_json::json!({ "status": "ok" })) }))
+        .route("/healthz", get(|| async { json(StatusCode::OK, &Health { status: "ok" }) }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route".into()) })
         .method_not_allowed_fallback(|| async {
             error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this route".into())
@@ -121,18 +122,52 @@ pub(crate) fn not_ready(state: &ServerState) -> String {
     }
 }
 
+/// `GET /healthz`'s answer.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Health")]
+pub(crate) struct Health {
+    /// Always `ok`: the process answers.
+    status: &'static str,
+}
+
+/// `GET /readyz`'s answer when a set serves.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Ready")]
+pub(crate) struct Ready<'a> {
+    /// Always `ready`.
+    status: &'static str,
+    /// The generation of the set serving.
+    generation: u64,
+    /// Ready, but on the last known good set, kept from before because
+    /// its source could not be reached: why. Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_known_good: Option<&'a str>,
+}
+
+/// `POST /v1/reload`'s answer when the new set was refused (422).
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "ReloadRefused")]
+pub(crate) struct ReloadRefused {
+    /// Why the new set was refused; the previous one still serves.
+    error: String,
+    /// The attempt.
+    reload: ReloadReport,
+}
+
 async fn readyz(State(state): State<Arc<ServerState>>) -> Response {
     match state.active() {
         Some(active) => {
-            let mut body = serde_json::json!({ "status": "ready", "generation": active.generation });
-            // Ready, but on the set kept from before: the operator should know.
-            if let Some(why) = &active.origin.last_known_good {
-                body["last_known_good"] = why.as_str().into();
-            }
-            json(StatusCode::OK, &body)
+            let last_known_good = active.origin.last_known_good.as_deref();
+            json(StatusCode::OK, &Ready { status: "ready", generation: active.generation, last_known_good })
         }
         None => error(StatusCode::SERVICE_UNAVAILABLE, not_ready(&state)),
     }
+}
+
+async fn openapi() -> Response {
+    let mut response = crate::openapi::document().into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
 }
 
 async fn metrics(State(state): State<Arc<ServerState>>) -> Response {
@@ -148,8 +183,8 @@ async fn reload(State(state): State<Arc<ServerState>>) -> Response {
     match tokio::task::spawn_blocking(move || worker.reload("http")).await {
         Ok(report) if report.ok => json(StatusCode::OK, &report),
         Ok(report) => {
-            let message = report.error.clone().unwrap_or_default();
-            json(StatusCode::UNPROCESSABLE_ENTITY, &serde_json::json!({ "error": message, "reload": report }))
+            let error = report.error.clone().unwrap_or_default();
+            json(StatusCode::UNPROCESSABLE_ENTITY, &ReloadRefused { error, reload: report })
         }
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("the reload did not finish: {e}")),
     }

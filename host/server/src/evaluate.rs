@@ -6,7 +6,8 @@
 //! came alone.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -20,10 +21,15 @@ use crate::app::not_ready;
 use crate::json::{error, json};
 use crate::state::{Active, ServerState};
 
-/// A decision as answered over HTTP.
-#[derive(Serialize)]
-struct Answer<'a> {
+/// A decision as answered over HTTP: the merged decision, with the id its
+/// record carries and the generation of the set that made it.
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Answer")]
+pub(crate) struct Answer<'a> {
+    /// The decision's id, unique also across restarts, as its record and
+    /// the logs name it.
     decision_id: String,
+    /// The generation of the policy set that decided (see `/v1/policies`).
     generation: u64,
     #[serde(flatten)]
     decision: &'a Decision,
@@ -57,19 +63,107 @@ fn decide_one(
     Ok((id, decision))
 }
 
-/// Runs `decide` on the runtime's blocking pool and waits for it. A
-/// decision is microseconds, but a policy may run to its deadline, a
-/// decision may wait for its record's fsync or for Redis, and WASI's
-/// output capture blocks on the runtime: none of that may hold a worker
-/// thread, which serves other connections and health checks.
+/// A decision that keeps its thread busy longer than this is slow.
+/// Measured in the thread's CPU time, not the wall clock's, so that a
+/// decision preempted on a busy machine is not taken for one.
+const SLOW: Duration = Duration::from_millis(2);
+/// Slow decisions a set may make in a [`WINDOW`] of its decisions: the
+/// first calls of a generation make and initialise its policies'
+/// instances, and the kernel charges a thread now and then for work not
+/// its own.
+const SLOW_GRACE: u64 = 8;
+/// The decisions over which slow ones are counted.
+const WINDOW: u64 = 1000;
+/// Decisions a set makes on the blocking pool before it may be decided
+/// inline.
+const PROBATION: u64 = 1000;
+
+/// Where a set's decisions run: on the thread that read the request, or
+/// on the runtime's blocking pool. See [`decide`].
+pub(crate) struct Placement {
+    /// On the blocking pool for good: the set's decisions wait on
+    /// something outside the process, or were slow too often.
+    blocking: AtomicBool,
+    /// Decisions made so far.
+    decided: AtomicU64,
+    /// Slow ones among those of the current window.
+    slow: AtomicU64,
+}
+
+impl Placement {
+    /// A new set's: on probation, unless its decisions wait on something.
+    pub(crate) fn new(waits: bool) -> Placement {
+        Placement { blocking: AtomicBool::new(waits), decided: AtomicU64::new(0), slow: AtomicU64::new(0) }
+    }
+
+    /// Where the set's decisions run now: `probation` (on the blocking
+    /// pool, until it has made enough), `inline` or `blocking-pool`.
+    pub(crate) fn describe(&self) -> &'static str {
+        if self.blocking.load(Ordering::Relaxed) {
+            "blocking-pool"
+        } else if self.decided.load(Ordering::Relaxed) < PROBATION {
+            "probation"
+        } else {
+            "inline"
+        }
+    }
+
+    /// Counts a decision that kept its thread busy for `took`: true when
+    /// its set has just been sent to the blocking pool for good.
+    fn count(&self, took: Duration) -> bool {
+        let decided = self.decided.fetch_add(1, Ordering::Relaxed) + 1;
+        if decided.is_multiple_of(WINDOW) {
+            self.slow.store(0, Ordering::Relaxed);
+        }
+        if took <= SLOW {
+            return false;
+        }
+        let slow = self.slow.fetch_add(1, Ordering::Relaxed) + 1;
+        slow > SLOW_GRACE && !self.blocking.swap(true, Ordering::Relaxed)
+    }
+}
+
+/// Runs `decide` where it costs least. A decision is microseconds of
+/// policy code: handing it to another thread and back costs more than the
+/// decision, and under load adds a queue's wait to every request's tail.
+/// But a policy that runs long (to its deadline, say) must not hold the
+/// few threads that serve every connection. So a set whose decisions wait
+/// on nothing (no record to write, no counts in a store across the
+/// network) is decided on the blocking pool for its first [`PROBATION`]
+/// decisions, and then on the thread that read the request; all along, its
+/// decisions' CPU time is watched, and once more than [`SLOW_GRACE`] of
+/// them in a [`WINDOW`] were [`SLOW`], the rest of its generation's
+/// decisions go to the blocking pool, where a slow policy holds only its
+/// own request. A policy that spins from the start never runs inline; one
+/// that turns slow later holds the connection threads for a few of its
+/// deadlines at most. A reload starts afresh.
 ///
-/// Measured with `scripts/bench-http.py` (2 cores, `wrk -t2 -c64`, default
-/// set): p99 5.1 ms, 1.1 times nginx's, where marking the decision blocking
-/// on the worker itself (`block_in_place`, which hands the worker's queue to
-/// another thread on every call) gave 24 ms, 5.7 times; the same
-/// throughput. (Deciding on the worker without either was a third faster,
-/// but breaks the first guest that writes output, and lets slow policies
-/// occupy every worker.)
+/// Measured with `scripts/bench-http.py` (2 cores, `wrk -t2`, default set,
+/// against nginx answering a fixed body): see `BENCHMARKS.md`.
+async fn decide<T: Send + 'static>(active: &Active, decide: impl FnOnce() -> T + Send + 'static) -> T {
+    let placement = &active.placement;
+    if placement.blocking.load(Ordering::Relaxed) {
+        return blocking(decide).await;
+    }
+    let timed = move || {
+        let start = cpu_time::ThreadTime::now();
+        let decided = decide();
+        (decided, start.elapsed())
+    };
+    let (decided, took) =
+        if placement.decided.load(Ordering::Relaxed) >= PROBATION { timed() } else { blocking(timed).await };
+    if placement.count(took) {
+        tracing::warn!(
+            generation = active.generation,
+            "the set's decisions were slow too often (the last kept its thread busy for {} µs): \
+             they are made on the blocking pool from now on",
+            took.as_micros()
+        );
+    }
+    decided
+}
+
+/// Runs `decide` on the runtime's blocking pool and waits for it.
 async fn blocking<T: Send + 'static>(decide: impl FnOnce() -> T + Send + 'static) -> T {
     match tokio::task::spawn_blocking(decide).await {
         Ok(decided) => decided,
@@ -97,7 +191,7 @@ pub(crate) async fn evaluate(State(state): State<Arc<ServerState>>, hook: Hook, 
         return error(StatusCode::SERVICE_UNAVAILABLE, not_ready(&state));
     };
     let (worker, current) = (state.clone(), active.clone());
-    match blocking(move || decide_one(&worker, &current, &request, start)).await {
+    match decide(&active, move || decide_one(&worker, &current, &request, start)).await {
         Ok((id, decision)) => {
             json(StatusCode::OK, &Answer { decision_id: id, generation: active.generation, decision: &decision })
         }
@@ -122,27 +216,89 @@ pub const BATCH_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
 /// `POST /v1/evaluate/batch`'s body. Its items are kept as their JSON text
 /// and read one by one, each as a request alone is read (duplicate keys,
 /// nesting and all), so that one that is not a request fails alone.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Batch {
+#[schemars(rename = "Batch", description = "Several requests of any hooks, decided in order on one set generation.")]
+pub(crate) struct Batch {
+    /// The requests, decided in this order. An item that is not a valid
+    /// request for its hook is answered with an error in its place.
+    #[schemars(with = "Vec<Item>", length(max = MAX_BATCH))]
     requests: Vec<Box<serde_json::value::RawValue>>,
 }
 
-/// One item of a batch.
-#[derive(serde::Deserialize)]
+/// One item of a batch: a hook and its request.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "BatchItem")]
 struct Item {
+    /// The hook, as the name of its route: `message`, `group-creation` or
+    /// `membership`.
+    #[schemars(with = "HookName")]
     hook: String,
+    /// The request, as the hook's own route takes it.
+    #[schemars(with = "HookRequest")]
     request: Box<serde_json::value::RawValue>,
+}
+
+/// A hook's name, in a batch item's schema: one of [`HOOKS`](groupgate::HOOKS).
+struct HookName;
+
+impl schemars::JsonSchema for HookName {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Hook".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names: Vec<&str> = groupgate::HOOKS.iter().map(|h| h.name).collect();
+        schemars::json_schema!({ "type": "string", "enum": names, "description": "A hook, named as its route." })
+    }
+}
+
+/// Any hook's request, in a batch item's schema.
+struct HookRequest;
+
+impl schemars::JsonSchema for HookRequest {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "HookRequest".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let requests: Vec<schemars::Schema> =
+            groupgate::HOOKS.iter().map(|h| Request::json_schema(h.hook, generator)).collect();
+        schemars::json_schema!({ "oneOf": requests })
+    }
+}
+
+/// `POST /v1/evaluate/batch`'s answer.
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "BatchAnswer")]
+pub(crate) struct BatchAnswer<'a> {
+    /// The generation of the policy set that decided every item.
+    generation: u64,
+    /// One per item, in the items' order.
+    results: Vec<ItemResult<'a>>,
 }
 
 /// One result of a batch: a decision, or why the item got none, with the
 /// status the request alone would have been answered.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
+#[schemars(rename = "BatchResult")]
 enum ItemResult<'a> {
+    /// The item's decision.
     Decided(Answer<'a>),
-    Refused { error: String, status: u16 },
+    /// The item got no decision.
+    Refused {
+        /// Why.
+        error: String,
+        /// The status the item alone would have been answered: 400, 413
+        /// or 503.
+        status: u16,
+    },
 }
 
 pub(crate) async fn evaluate_batch(State(state): State<Arc<ServerState>>, body: Body) -> Response {
@@ -177,6 +333,8 @@ pub(crate) async fn evaluate_batch(State(state): State<Arc<ServerState>>, body: 
     // it are not decided (nor counted), as single requests would not be.
     let started = Instant::now();
     let (worker, current) = (state.clone(), active.clone());
+    // A batch is up to a hundred decisions: always on the blocking pool,
+    // where one hand-off is shared by them all.
     let decided: Vec<Result<(String, Decision), (StatusCode, String)>> = blocking(move || {
         let (state, active) = (worker, current);
         let mut stopped: Option<String> = None;
@@ -207,7 +365,7 @@ pub(crate) async fn evaluate_batch(State(state): State<Arc<ServerState>>, body: 
             Err((status, error)) => ItemResult::Refused { error: error.clone(), status: status.as_u16() },
         })
         .collect();
-    json(StatusCode::OK, &serde_json::json!({ "generation": active.generation, "results": results }))
+    json(StatusCode::OK, &BatchAnswer { generation: active.generation, results })
 }
 
 /// One item of a batch: read, decided, recorded and counted as a request

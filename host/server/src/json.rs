@@ -15,5 +15,13 @@ pub(crate) fn json(status: StatusCode, body: &impl Serialize) -> Response {
 
 /// An error, as every route answers one: `{"error": message}`.
 pub(crate) fn error(status: StatusCode, message: String) -> Response {
-    json(status, &serde_json::json!({ "error": message }))
+    json(status, &ErrorBody { error: message })
+}
+
+/// Every error's body.
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Error")]
+pub(crate) struct ErrorBody {
+    /// What was wrong, naming the field, file or limit.
+    pub(crate) error: String,
 }

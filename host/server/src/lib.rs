@@ -7,7 +7,9 @@
 //! | `GET /v1/policies` | the active set and the last reload attempt |
 //! | `POST /v1/reload` | reload now; the outcome |
 //! | `GET /healthz`, `GET /readyz` | the process is up; a set is active |
+//! | `POST /v1/evaluate/batch` | up to [`MAX_BATCH`] requests of any hooks, each decided or refused in its place |
 //! | `GET /metrics` | Prometheus text |
+//! | `GET /openapi.json` | this API as OpenAPI 3.1 ([`openapi::document`]) |
 //!
 //! Every error is JSON, `{"error": "..."}`. A set whose `groupgate.toml` has
 //! `[audit]` has every decision recorded through a
@@ -21,6 +23,7 @@ mod evaluate;
 mod fixtures;
 mod json;
 mod metrics;
+pub mod openapi;
 mod policies;
 mod provider;
 mod serve;

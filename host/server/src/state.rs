@@ -32,13 +32,16 @@ pub struct Active {
     /// Each policy's counters, in policy order: a decision's reports index
     /// them by `position`.
     pub(crate) counters: Vec<Arc<PolicyCounters>>,
+    /// Where its requests are decided (see `evaluate::decide`).
+    pub(crate) placement: crate::evaluate::Placement,
 }
 
 /// The decision log a server records through, once opened.
 type Sink = Result<Arc<dyn DecisionSink>, SinkError>;
 
 /// The outcome of the last reload attempt.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Reload")]
 pub struct ReloadReport {
     /// When it finished, RFC 3339.
     pub at: String,
@@ -245,8 +248,19 @@ impl ServerState {
                 // nothing up.
                 let counters = self.metrics.policy_counters(&set);
                 self.options.provider.activated(&origin);
-                let active =
-                    Arc::new(Active { set, generation, loaded_at: SystemTime::now(), cases, counters, origin });
+                // A set that records, or counts in a store across the
+                // network, waits on them with every decision.
+                let waits = set.audit_settings().is_some() || set.waits();
+                let placement = crate::evaluate::Placement::new(waits);
+                let active = Arc::new(Active {
+                    set,
+                    generation,
+                    loaded_at: SystemTime::now(),
+                    cases,
+                    counters,
+                    origin,
+                    placement,
+                });
                 // The set and the report of the reload that activated it
                 // change together under this lock, so `snapshot` never pairs
                 // a new generation with the previous report.

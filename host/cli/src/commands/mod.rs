@@ -63,6 +63,9 @@ pub enum Command {
     Push(fleet::PushArgs),
     /// Fetch a policy set from an OCI registry into a folder, verified.
     Pull(fleet::PullArgs),
+    /// Print the HTTP API as an OpenAPI 3.1 document: what `serve` answers
+    /// at `GET /openapi.json`, for generating clients without a server.
+    Openapi,
 }
 
 impl Command {
@@ -86,7 +89,8 @@ impl Command {
             | Command::Sign(_)
             | Command::Verify(_)
             | Command::Push(_)
-            | Command::Pull(_) => None,
+            | Command::Pull(_)
+            | Command::Openapi => None,
         }
     }
 
@@ -116,6 +120,10 @@ impl Command {
             Command::Test(args) => test::run(&runtime()?, args),
             Command::New(args) => new::run(args),
             Command::Build(args) => build::run(args),
+            Command::Openapi => {
+                print!("{}", groupgate_server::openapi::document());
+                Ok(0)
+            }
             Command::Sign(args) => fleet::sign(args),
             Command::Verify(args) => fleet::verify(args),
             Command::Push(args) => fleet::push(args),

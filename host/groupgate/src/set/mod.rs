@@ -149,6 +149,14 @@ impl PolicySet {
         self
     }
 
+    /// Whether deciding may wait on something outside the process: the
+    /// set counts (a policy reads counters, or the host keeps some for
+    /// it) in a store that [waits](StateStore::waits), such as Redis.
+    pub fn waits(&self) -> bool {
+        let counts = self.policies.iter().any(|p| !p.manifest.counters.is_empty()) || !self.host_counters.is_empty();
+        counts && self.state.waits()
+    }
+
     /// The namespace the set's counter keys begin with (`[state] namespace`
     /// in `groupgate.toml`, or the set folder's name).
     pub fn state_namespace(&self) -> &str {

@@ -135,6 +135,22 @@ impl<'de> Deserialize<'de> for PolicyCounts {
     }
 }
 
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for PolicyCounts {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "PolicyCounts".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut schema = generator.subschema_for::<BTreeMap<String, BTreeMap<String, Option<u64>>>>();
+        schema.insert(
+            "description".into(),
+            "Counter → window → count, null where the store could not be read or the request has nobody the counter counts.".into(),
+        );
+        schema
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -261,6 +261,10 @@ impl StateStore for Memory {
             series_evicted: Some(self.evicted.load(Ordering::Relaxed)),
         }
     }
+
+    fn waits(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]

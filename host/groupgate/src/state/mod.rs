@@ -139,6 +139,15 @@ pub trait StateStore: Send + Sync + 'static {
 
     /// Errors, drops and size so far.
     fn metrics(&self) -> StateMetrics;
+
+    /// Whether a read or an apply may wait on something outside the
+    /// process (a network, a disk). A server decides requests that use
+    /// such a store on threads kept for blocking, off those that serve
+    /// connections; one that answers from memory can be called anywhere.
+    /// By default a store is taken to wait.
+    fn waits(&self) -> bool {
+        true
+    }
 }
 
 /// The key of a series: the set's namespace, then the policy's own counter

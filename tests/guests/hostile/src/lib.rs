@@ -9,7 +9,9 @@
 //!   returns), and every message traps, so every call needs a new instance;
 //! - `huge-strings`: every message gets one reason with a 512 KiB message;
 //! - `remember`: every message is answered with the previous message's text
-//!   as evidence, leaking one request into the next if the instance is reused.
+//!   as evidence, leaking one request into the next if the instance is reused;
+//! - `spin-on-spin`: a message whose text is `spin` loops forever; others
+//!   are allowed.
 use std::cell::RefCell;
 
 use groupgate_sdk::{DataFile, Message, Policy, Verdict, allow, review};
@@ -66,6 +68,12 @@ impl Policy for Hostile {
             }
             "slow-init-trap" => panic!("trap, so the next call needs a new instance"),
             "huge-strings" => review("huge").message("x".repeat(512 << 10)),
+            "spin-on-spin" if message.text() == "spin" => {
+                let mut n = message.sent_at();
+                loop {
+                    n = std::hint::black_box(n.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1));
+                }
+            }
             // Fails with a message that reads like one of the host's own
             // errors, with a control character and far more than is kept.
             "abort-lies" => groupgate_sdk::abort(&format!(
