@@ -492,7 +492,8 @@ fn a_set_whose_decisions_turn_slow_inline_goes_back_to_the_blocking_pool() {
         assert_eq!(client.post("/v1/evaluate/message", &message("hi")).unwrap().0, 200);
     }
     assert_eq!(decisions(&mut client), "inline");
-    // More slow decisions than a window's grace, from four clients at once.
+    // Calls that run to their deadline, from four clients at once: the
+    // first spends more than the set's budget, and the rest go to the pool.
     let addr = server.addr;
     let spinning: Vec<_> = (0..4)
         .map(|_| {
@@ -502,6 +503,11 @@ fn a_set_whose_decisions_turn_slow_inline_goes_back_to_the_blocking_pool() {
             })
         })
         .collect();
+    std::thread::sleep(Duration::from_millis(20));
+    let asked = Instant::now();
+    assert_eq!(client.get("/healthz").unwrap().0, 200);
+    let waited = asked.elapsed();
+    assert!(waited < Duration::from_millis(500), "a health check waited {waited:?} behind spinning policies");
     for answers in spinning {
         for v in answers.join().unwrap() {
             assert_eq!(v["outcome"], "review", "the policy timed out and gave its on_error: {v}");

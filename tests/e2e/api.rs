@@ -2,7 +2,8 @@
 //! `tests/api/requirements.txt` pins it, into a virtual environment under
 //! `target/`) reads `GET /openapi.json` from `groupgate serve` on a copy of
 //! the default set and sends every route positive and negative data, in
-//! all its phases (examples, coverage, fuzzing, stateful links), checking
+//! its examples, coverage and fuzzing phases (it has no stateful phase
+//! here: no route takes a value another returns), checking
 //! every answer's status, content type and body against the document and
 //! that none is a server error. Its settings are `tests/api/schemathesis.toml`.
 //! By hand, with the server running:

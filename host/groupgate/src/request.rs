@@ -275,15 +275,18 @@ mod tests {
             let err = Request::from_json(Hook::Message, with(bad).as_bytes()).unwrap_err().to_string();
             assert!(err.contains(why) && err.contains("a whole number from 0 to 255"), "{bad}: {err}");
         }
-        // Parsed exactly: a whole float is not taken for its neighbour.
+        // Parsed exactly (below 2^53, where every whole number is a float):
+        // a whole float is not taken for its neighbour.
         let json = message("").replace(r#""sent_at":1"#, r#""sent_at":4207076911016754.0"#);
         let Ok(Request::Message(m)) = Request::from_json(Hook::Message, json.as_bytes()) else { panic!() };
         assert_eq!(m.sent_at, 4_207_076_911_016_754);
-        // The widest field, to its end.
-        let json = message("").replace(r#""sent_at":1"#, r#""sent_at":18446744073709551615"#);
+        // The widest fields end where a signed 64-bit integer does, as the
+        // OpenAPI document's `int64` says.
+        let json = message("").replace(r#""sent_at":1"#, r#""sent_at":9223372036854775807"#);
         assert!(Request::from_json(Hook::Message, json.as_bytes()).is_ok());
-        let json = message("").replace(r#""sent_at":1"#, r#""sent_at":18446744073709551616"#);
-        assert!(Request::from_json(Hook::Message, json.as_bytes()).is_err());
+        let json = message("").replace(r#""sent_at":1"#, r#""sent_at":9223372036854775808"#);
+        let err = Request::from_json(Hook::Message, json.as_bytes()).unwrap_err().to_string();
+        assert!(err.contains("a whole number from 0 to 9223372036854775807"), "{err}");
     }
 
     #[test]

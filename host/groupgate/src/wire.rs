@@ -15,7 +15,8 @@ use wasmtime::component::{ComponentType, Lift, Lower};
 /// Whole numbers as JSON may write them: `3`, or `3.0` as clients that keep
 /// every number as a float send it (JSON Schema's `integer`, which the
 /// server's OpenAPI document gives these fields, takes both). A fraction, a
-/// sign or a value past the field's type is an error that says its range.
+/// sign or a value past the field's range (its type's, and for 64-bit
+/// fields that of a signed 64-bit integer) is an error that says the range.
 mod whole {
     use std::fmt;
     use std::marker::PhantomData;
@@ -35,8 +36,11 @@ mod whole {
         const MAX: u64 = u32::MAX as u64;
     }
 
+    /// Up to the largest signed 64-bit integer: what clients in most
+    /// languages (a Java `long`, an OpenAPI `int64`) can send. Unix
+    /// milliseconds and byte sizes are far below it.
     impl Whole for u64 {
-        const MAX: u64 = u64::MAX;
+        const MAX: u64 = i64::MAX as u64;
     }
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>, T: Whole>(d: D) -> Result<T, D::Error> {
@@ -53,7 +57,10 @@ mod whole {
         }
 
         fn visit_u64<E: Error>(self, v: u64) -> Result<T, E> {
-            T::try_from(v).map_err(|_| E::invalid_value(Unexpected::Unsigned(v), &self))
+            match T::try_from(v) {
+                Ok(whole) if v <= T::MAX => Ok(whole),
+                _ => Err(E::invalid_value(Unexpected::Unsigned(v), &self)),
+            }
         }
 
         fn visit_i64<E: Error>(self, v: i64) -> Result<T, E> {

@@ -127,6 +127,7 @@ pub(crate) fn not_ready(state: &ServerState) -> String {
 #[schemars(rename = "Health")]
 pub(crate) struct Health {
     /// Always `ok`: the process answers.
+    #[schemars(extend("const" = "ok"))]
     status: &'static str,
 }
 
@@ -135,6 +136,7 @@ pub(crate) struct Health {
 #[schemars(rename = "Ready")]
 pub(crate) struct Ready<'a> {
     /// Always `ready`.
+    #[schemars(extend("const" = "ready"))]
     status: &'static str,
     /// The generation of the set serving.
     generation: u64,

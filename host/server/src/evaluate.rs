@@ -44,7 +44,8 @@ enum Refused {
 }
 
 /// Decides `request` on `active`, records it and counts it: what one
-/// request costs, alone or in a batch. Called where blocking is allowed.
+/// request costs, alone or in a batch. Blocks while a record or a store
+/// waits: see [`decide`] for where it is called.
 fn decide_one(
     state: &ServerState,
     active: &Active,
@@ -67,33 +68,52 @@ fn decide_one(
 /// Measured in the thread's CPU time, not the wall clock's, so that a
 /// decision preempted on a busy machine is not taken for one.
 const SLOW: Duration = Duration::from_millis(2);
-/// Slow decisions a set may make in a [`WINDOW`] of its decisions: the
-/// first calls of a generation make and initialise its policies'
-/// instances, and the kernel charges a thread now and then for work not
-/// its own.
-const SLOW_GRACE: u64 = 8;
-/// The decisions over which slow ones are counted.
-const WINDOW: u64 = 1000;
 /// Decisions a set makes on the blocking pool before it may be decided
 /// inline.
 const PROBATION: u64 = 1000;
+/// Slow decisions a set may make on probation and still be decided inline
+/// after it: the first calls of a generation make and initialise its
+/// policies' instances (one per blocking thread), which may be slow.
+const PROBATION_GRACE: u64 = 100;
+/// The most CPU time a set's slow decisions may spend inline, in
+/// microseconds: each slow decision spends all of its own, and every
+/// decision gives back [`REFILL_US`], up to this again. A set that would
+/// spend more is decided on the blocking pool from then on.
+const BUDGET_US: u64 = 20_000;
+/// What each decision gives back to the budget: a set whose slow decisions
+/// take, on average, more than this of each decision's time is not kept
+/// inline. The kernel now and then charges a thread for work not its own
+/// (a few ms in about one decision in 100,000, measured under `wrk`), far
+/// below this.
+const REFILL_US: u64 = 1;
+/// A set with a policy whose deadline (`timeout_ms`) is longer than this
+/// is always decided on the blocking pool: one call could otherwise hold a
+/// connection thread that long.
+pub(crate) const INLINE_MAX_TIMEOUT_MS: u64 = 100;
 
 /// Where a set's decisions run: on the thread that read the request, or
 /// on the runtime's blocking pool. See [`decide`].
 pub(crate) struct Placement {
     /// On the blocking pool for good: the set's decisions wait on
-    /// something outside the process, or were slow too often.
+    /// something outside the process, may run long, or were slow too often.
     blocking: AtomicBool,
     /// Decisions made so far.
     decided: AtomicU64,
-    /// Slow ones among those of the current window.
-    slow: AtomicU64,
+    /// Slow decisions made on probation.
+    slow_on_probation: AtomicU64,
+    /// What is left of [`BUDGET_US`].
+    budget_us: AtomicU64,
 }
 
 impl Placement {
-    /// A new set's: on probation, unless its decisions wait on something.
-    pub(crate) fn new(waits: bool) -> Placement {
-        Placement { blocking: AtomicBool::new(waits), decided: AtomicU64::new(0), slow: AtomicU64::new(0) }
+    /// A new set's: on probation, unless it is to stay on the pool.
+    pub(crate) fn new(blocking: bool) -> Placement {
+        Placement {
+            blocking: AtomicBool::new(blocking),
+            decided: AtomicU64::new(0),
+            slow_on_probation: AtomicU64::new(0),
+            budget_us: AtomicU64::new(BUDGET_US),
+        }
     }
 
     /// Where the set's decisions run now: `probation` (on the blocking
@@ -108,35 +128,43 @@ impl Placement {
         }
     }
 
-    /// Counts a decision that kept its thread busy for `took`: true when
-    /// its set has just been sent to the blocking pool for good.
-    fn count(&self, took: Duration) -> bool {
-        let decided = self.decided.fetch_add(1, Ordering::Relaxed) + 1;
-        if decided.is_multiple_of(WINDOW) {
-            self.slow.store(0, Ordering::Relaxed);
-        }
-        if took <= SLOW {
-            return false;
-        }
-        let slow = self.slow.fetch_add(1, Ordering::Relaxed) + 1;
-        slow > SLOW_GRACE && !self.blocking.swap(true, Ordering::Relaxed)
+    /// Counts a decision that kept its thread busy for `took`, made inline
+    /// or not: true when its set has just been sent to the blocking pool
+    /// for good.
+    fn count(&self, took: Duration, inline: bool) -> bool {
+        self.decided.fetch_add(1, Ordering::Relaxed);
+        let slow = took > SLOW;
+        let too_slow = if inline {
+            let spend = if slow { u64::try_from(took.as_micros()).unwrap_or(u64::MAX) } else { 0 };
+            let refilled = |left: u64| left.saturating_add(REFILL_US).min(BUDGET_US);
+            let update = |left: u64| Some(refilled(left).saturating_sub(spend));
+            // The closure always answers: `Ok` holds what was left before.
+            let before = self.budget_us.fetch_update(Ordering::Relaxed, Ordering::Relaxed, update).unwrap_or(0);
+            refilled(before) < spend
+        } else {
+            slow && self.slow_on_probation.fetch_add(1, Ordering::Relaxed) + 1 > PROBATION_GRACE
+        };
+        too_slow && !self.blocking.swap(true, Ordering::Relaxed)
     }
 }
 
 /// Runs `decide` where it costs least. A decision is microseconds of
 /// policy code: handing it to another thread and back costs more than the
 /// decision, and under load adds a queue's wait to every request's tail.
-/// But a policy that runs long (to its deadline, say) must not hold the
-/// few threads that serve every connection. So a set whose decisions wait
-/// on nothing (no record to write, no counts in a store across the
-/// network) is decided on the blocking pool for its first [`PROBATION`]
-/// decisions, and then on the thread that read the request; all along, its
-/// decisions' CPU time is watched, and once more than [`SLOW_GRACE`] of
-/// them in a [`WINDOW`] were [`SLOW`], the rest of its generation's
-/// decisions go to the blocking pool, where a slow policy holds only its
-/// own request. A policy that spins from the start never runs inline; one
-/// that turns slow later holds the connection threads for a few of its
-/// deadlines at most. A reload starts afresh.
+/// But a policy that runs long must not hold the few threads that serve
+/// every connection. So a set is decided on the blocking pool for its
+/// first [`PROBATION`] decisions, and then on the thread that read the
+/// request, unless one of these keeps it on the pool for the rest of its
+/// generation (a reload starts afresh):
+/// - its decisions wait on something outside the process: a record to
+///   write, counts in a store across the network;
+/// - a policy's deadline is over [`INLINE_MAX_TIMEOUT_MS`];
+/// - more than [`PROBATION_GRACE`] of its decisions on probation were
+///   [`SLOW`] (a policy that spins from the start never runs inline);
+/// - inline, its slow decisions spent more CPU time than [`BUDGET_US`],
+///   refilled by [`REFILL_US`] a decision (a policy that turns slow later
+///   holds a connection thread for one of its deadlines, or a few slow
+///   calls, at most).
 ///
 /// Measured with `scripts/bench-http.py` (2 cores, `wrk -t2`, default set,
 /// against nginx answering a fixed body): see `BENCHMARKS.md`.
@@ -150,9 +178,9 @@ async fn decide<T: Send + 'static>(active: &Active, decide: impl FnOnce() -> T +
         let decided = decide();
         (decided, start.elapsed())
     };
-    let (decided, took) =
-        if placement.decided.load(Ordering::Relaxed) >= PROBATION { timed() } else { blocking(timed).await };
-    if placement.count(took) {
+    let inline = placement.decided.load(Ordering::Relaxed) >= PROBATION;
+    let (decided, took) = if inline { timed() } else { blocking(timed).await };
+    if placement.count(took, inline) {
         tracing::warn!(
             generation = active.generation,
             "the set's decisions were slow too often (the last kept its thread busy for {} µs): \
@@ -240,8 +268,8 @@ struct Item {
     request: Box<serde_json::value::RawValue>,
 }
 
-/// A hook's name, in a batch item's schema: one of [`HOOKS`](groupgate::HOOKS).
-struct HookName;
+/// A hook's name, in a schema: one of [`HOOKS`](groupgate::HOOKS).
+pub(crate) struct HookName;
 
 impl schemars::JsonSchema for HookName {
     fn schema_name() -> std::borrow::Cow<'static, str> {
@@ -550,5 +578,55 @@ mod tests {
         let (status, answer) = post_message(&state).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(answer["error"], "the decision could not be recorded: the decision log has stopped");
+    }
+
+    #[test]
+    fn a_set_leaves_probation_unless_it_was_slow_there_and_stays_inline_while_its_budget_lasts() {
+        let ms = Duration::from_millis;
+        let fast = Duration::from_micros(30);
+
+        // On probation, up to the grace of slow decisions (instances being made).
+        let placement = Placement::new(false);
+        assert_eq!(placement.describe(), "probation");
+        for _ in 0..PROBATION_GRACE {
+            assert!(!placement.count(ms(5), false));
+        }
+        for _ in PROBATION_GRACE..PROBATION {
+            assert!(!placement.count(fast, false));
+        }
+        assert_eq!(placement.describe(), "inline");
+        // One over the grace, and the set stays on the pool.
+        let spinning = Placement::new(false);
+        for _ in 0..PROBATION_GRACE {
+            assert!(!spinning.count(ms(50), false));
+        }
+        assert!(spinning.count(ms(50), false), "the grace is spent");
+        assert_eq!(spinning.describe(), "blocking-pool");
+        assert!(!spinning.count(ms(50), false), "sent away once");
+
+        // Inline: a call that runs to a 100 ms deadline is more than the budget.
+        let inline = || {
+            let p = Placement::new(false);
+            (0..PROBATION).for_each(|_| _ = p.count(fast, false));
+            p
+        };
+        let p = inline();
+        assert!(p.count(ms(100), true));
+        assert_eq!(p.describe(), "blocking-pool");
+        // Calls of 3 ms in a row: the seventh finds the budget spent.
+        let p = inline();
+        for n in 1..=6 {
+            assert!(!p.count(ms(3), true), "call {n}");
+        }
+        assert!(p.count(ms(3), true));
+        // A few ms charged now and then, once in ten thousand calls, never add up.
+        let p = inline();
+        for _ in 0..100 {
+            (0..10_000).for_each(|_| assert!(!p.count(fast, true)));
+            assert!(!p.count(ms(4), true));
+        }
+        assert_eq!(p.describe(), "inline");
+        // A set that waits on something never leaves the pool.
+        assert_eq!(Placement::new(true).describe(), "blocking-pool");
     }
 }

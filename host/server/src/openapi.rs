@@ -96,8 +96,9 @@ fn build() -> Value {
             "operationId": "evaluate-batch",
             "summary": "Decide several requests of any hooks, in order, on one set generation",
             "description": format!("At most {MAX_BATCH} requests. Each is decided, recorded and counted as if it came \
-                alone; an item that is not a valid request for its hook is answered with an error and the status it \
-                would have had, in its place, and the others are still decided. A decision that cannot be recorded \
+                alone; an item that is not a valid request for its hook (or not an item at all: not an object, no \
+                known hook) is answered with an error and the status it would have had, in its place, and the others \
+                are still decided. A decision that cannot be recorded \
                 stops the batch: the items after it are answered 503, undecided."),
             "requestBody": body(reads.subschema_for::<Batch>(), json!({ "requests":
                 HOOKS.iter().map(|h| json!({ "hook": h.name, "request": example(h.name) })).collect::<Vec<_>>() })),
@@ -198,21 +199,25 @@ fn build() -> Value {
     })
 }
 
-/// Gives each unsigned integer its type's `maximum`: `schemars` states the
-/// width only as a `format`, which validators and generators may ignore,
-/// and the server refuses a value past it.
+/// States each unsigned integer's range as `minimum` and `maximum`, and
+/// its width as a standard OpenAPI format: `schemars` writes `uint8` …
+/// `uint64`, which validators ignore and client generators read as a
+/// 32-bit integer, too narrow for a timestamp in milliseconds. A 64-bit
+/// field ends where `int64` does, as the server reads it (`wire::whole`).
 fn bound_integers(schema: &mut Value) {
     match schema {
         Value::Object(object) => {
-            let max = match object.get("format").and_then(Value::as_str) {
-                Some("uint8") => Some(u64::from(u8::MAX)),
-                Some("uint16") => Some(u64::from(u16::MAX)),
-                Some("uint32") => Some(u64::from(u32::MAX)),
-                Some("uint64") => Some(u64::MAX),
+            let bounds = match object.get("format").and_then(Value::as_str) {
+                Some("uint8") => Some(("int32", u64::from(u8::MAX))),
+                Some("uint16") => Some(("int32", u64::from(u16::MAX))),
+                Some("uint32") => Some(("int64", u64::from(u32::MAX))),
+                Some("uint64" | "uint") => Some(("int64", i64::MAX.unsigned_abs())),
                 _ => None,
             };
-            if let Some(max) = max {
-                object.entry("maximum").or_insert(max.into());
+            if let Some((format, max)) = bounds {
+                object.insert("format".into(), format.into());
+                object.insert("minimum".into(), 0.into());
+                object.insert("maximum".into(), max.into());
             }
             object.values_mut().for_each(bound_integers);
         }

@@ -45,8 +45,9 @@ struct SetView<'a> {
     cases_passed: usize,
     /// Where its decisions run: `probation` (on the blocking pool, for
     /// its first 1,000), `inline` (on the thread that read the request)
-    /// or `blocking-pool` (for good: it records, counts in Redis, or was
-    /// slow too often).
+    /// or `blocking-pool` (for good: it records, counts in Redis, has a
+    /// policy with a deadline over 100 ms, or was slow too often).
+    #[schemars(extend("enum" = ["probation", "inline", "blocking-pool"]))]
     decisions: &'static str,
     /// Its policies, in order.
     policies: Vec<PolicyView<'a>>,
@@ -65,10 +66,13 @@ struct PolicyView<'a> {
     /// The module's SHA-256, hex.
     module_sha256: &'a str,
     /// The hooks it decides.
+    #[schemars(with = "Vec<crate::evaluate::HookName>")]
     hooks: Vec<&'static str>,
     /// `enforce` or `audit`.
+    #[schemars(extend("enum" = ["enforce", "audit"]))]
     mode: &'static str,
     /// The outcome it gives when it fails.
+    #[schemars(extend("enum" = ["allow", "review", "deny"]))]
     on_error: &'static str,
     /// Where it applies.
     scope: ScopeView<'a>,
@@ -87,6 +91,7 @@ struct LimitsView {
     /// Its memory cap.
     memory_mb: u64,
     /// How its instances are shared between calls.
+    #[schemars(extend("enum" = ["reuse", "fresh"]))]
     isolation: &'static str,
 }
 

@@ -249,9 +249,11 @@ impl ServerState {
                 let counters = self.metrics.policy_counters(&set);
                 self.options.provider.activated(&origin);
                 // A set that records, or counts in a store across the
-                // network, waits on them with every decision.
+                // network, waits on them with every decision; one with a
+                // long deadline may run that long.
                 let waits = set.audit_settings().is_some() || set.waits();
-                let placement = crate::evaluate::Placement::new(waits);
+                let long = set.policies().any(|p| p.limits.timeout_ms > crate::evaluate::INLINE_MAX_TIMEOUT_MS);
+                let placement = crate::evaluate::Placement::new(waits || long);
                 let active = Arc::new(Active {
                     set,
                     generation,

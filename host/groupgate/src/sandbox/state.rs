@@ -97,12 +97,12 @@ impl PolicyState {
         }
     }
 
-    /// A pollable that is ready at once: what a wait on a frozen clock gives.
     /// The instance's WASI resources (streams, pollables).
     pub(crate) fn table(&mut self) -> &mut ResourceTable {
         &mut self.table
     }
 
+    /// A pollable that is ready at once: what a wait on a frozen clock gives.
     pub(crate) fn ready_pollable(&mut self) -> wasmtime::Result<Resource<DynPollable>> {
         let ready = self.table.push(Ready)?;
         subscribe(&mut self.table, ready)
