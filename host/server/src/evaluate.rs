@@ -43,6 +43,27 @@ enum Refused {
     Unrecorded(String),
 }
 
+impl Refused {
+    /// The status and error the request is answered with, alone or as a
+    /// batch's item; a request refused before any policy ran is counted.
+    fn answer(self, state: &ServerState) -> (StatusCode, String) {
+        match self {
+            Refused::Request(e) => {
+                state.metrics.rejected();
+                (request_status(&e), e.to_string())
+            }
+            Refused::Unrecorded(e) => {
+                (StatusCode::SERVICE_UNAVAILABLE, format!("the decision could not be recorded: {e}"))
+            }
+        }
+    }
+}
+
+/// 413 for a request over one of the set's size limits, else 400.
+fn request_status(e: &groupgate::RequestError) -> StatusCode {
+    if e.is_too_large() { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::BAD_REQUEST }
+}
+
 /// Decides `request` on `active`, records it and counts it: what one
 /// request costs, alone or in a batch. Blocks while a record or a store
 /// waits: see [`decide`] for where it is called.
@@ -116,12 +137,17 @@ impl Placement {
         }
     }
 
+    /// Whether the set has yet to make its first [`PROBATION`] decisions.
+    fn on_probation(&self) -> bool {
+        self.decided.load(Ordering::Relaxed) < PROBATION
+    }
+
     /// Where the set's decisions run now: `probation` (on the blocking
     /// pool, until it has made enough), `inline` or `blocking-pool`.
     pub(crate) fn describe(&self) -> &'static str {
         if self.blocking.load(Ordering::Relaxed) {
             "blocking-pool"
-        } else if self.decided.load(Ordering::Relaxed) < PROBATION {
+        } else if self.on_probation() {
             "probation"
         } else {
             "inline"
@@ -178,7 +204,7 @@ async fn decide<T: Send + 'static>(active: &Active, decide: impl FnOnce() -> T +
         let decided = decide();
         (decided, start.elapsed())
     };
-    let inline = placement.decided.load(Ordering::Relaxed) >= PROBATION;
+    let inline = !placement.on_probation();
     let (decided, took) = if inline { timed() } else { blocking(timed).await };
     if placement.count(took, inline) {
         tracing::warn!(
@@ -223,13 +249,9 @@ pub(crate) async fn evaluate(State(state): State<Arc<ServerState>>, hook: Hook, 
         Ok((id, decision)) => {
             json(StatusCode::OK, &Answer { decision_id: id, generation: active.generation, decision: &decision })
         }
-        Err(Refused::Request(e)) => {
-            state.metrics.rejected();
-            let status = if e.is_too_large() { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::BAD_REQUEST };
-            error(status, e.to_string())
-        }
-        Err(Refused::Unrecorded(e)) => {
-            error(StatusCode::SERVICE_UNAVAILABLE, format!("the decision could not be recorded: {e}"))
+        Err(refused) => {
+            let (status, message) = refused.answer(&state);
+            error(status, message)
         }
     }
 }
@@ -416,17 +438,9 @@ fn decide_item(state: &ServerState, active: &Active, item: &str) -> Result<(Stri
             format!("unknown hook `{}` (expected {})", short(&item.hook), Hook::expected()),
         )
     })?;
-    let request = Request::from_json(hook, item.request.get().as_bytes()).map_err(|e| {
-        let status = if e.is_too_large() { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::BAD_REQUEST };
-        refused(status, e.to_string())
-    })?;
-    decide_one(state, active, &request, start).map_err(|refused_| match refused_ {
-        Refused::Request(e) => {
-            let status = if e.is_too_large() { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::BAD_REQUEST };
-            refused(status, e.to_string())
-        }
-        Refused::Unrecorded(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("the decision could not be recorded: {e}")),
-    })
+    let request = Request::from_json(hook, item.request.get().as_bytes())
+        .map_err(|e| refused(request_status(&e), e.to_string()))?;
+    decide_one(state, active, &request, start).map_err(|refused| refused.answer(state))
 }
 
 /// `text`, cut to 100 characters: an error names what it refused without
