@@ -1,6 +1,6 @@
 //! The HTTP API held to its OpenAPI document: schemathesis (from PyPI, as
-//! `tests/api/requirements.txt` pins it, into a virtual environment under
-//! `target/`) reads `GET /openapi.json` from `groupgate serve` on a copy of
+//! `tests/api/requirements.txt` pins it by hash, into a virtual environment
+//! under `target/`) reads `GET /openapi.json` from `groupgate serve` on a copy of
 //! the default set and sends every route positive and negative data, in
 //! its examples, coverage and fuzzing phases (it has no stateful phase
 //! here: no route takes a value another returns), checking
@@ -21,32 +21,15 @@ use groupgate_tests::{copy_dir, repo_root, serve, stop};
 /// spent, so it bounds the test's time (with the environment's making).
 const BUDGET_SECS: &str = "120";
 
-/// A virtual environment with the pinned schemathesis, made once and kept
-/// under `target/` while the pins are unchanged.
+/// The pinned schemathesis, in a virtual environment that
+/// `groupgate build`'s own installer makes once under `target/` and keeps
+/// while the pins are unchanged.
 fn schemathesis() -> PathBuf {
-    let requirements = repo_root().join("tests/api/requirements.txt");
-    let pins = std::fs::read_to_string(&requirements).unwrap();
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("schemathesis");
-    let stamp = dir.join("requirements.txt");
-    let st = dir.join("bin/st");
-    if st.exists() && std::fs::read_to_string(&stamp).is_ok_and(|kept| kept == pins) {
-        return st;
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    let made = Command::new("python3").args(["-m", "venv"]).arg(&dir).status().unwrap();
-    assert!(made.success(), "python3 -m venv {}", dir.display());
-    let out = Command::new(dir.join("bin/pip"))
-        .args(["install", "-q", "--disable-pip-version-check", "-r"])
-        .arg(&requirements)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "pip install -r tests/api/requirements.txt:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::write(&stamp, pins).unwrap();
-    st
+    let pins = std::fs::read(repo_root().join("tests/api/requirements.txt")).unwrap();
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let env = groupgate_authoring::python_env(dir, &pins, "schemathesis", &mut |what| eprintln!("{what}"))
+        .unwrap_or_else(|e| panic!("tests/api/requirements.txt: {e:#}"));
+    env.join("bin/st")
 }
 
 #[test]

@@ -22,6 +22,7 @@ use std::path::PathBuf;
 
 pub use compile::{Builder, Built, Plan, plan, policy_folders};
 pub use scaffold::{Created, NewPolicy, create};
+pub use toolchain::python_env;
 
 /// The files embedded at build time (see `build.rs`).
 mod embedded {

@@ -120,16 +120,26 @@ pub(crate) fn javascript(dir: &Path, policy: &Path, say: &mut dyn FnMut(&str)) -
 pub(crate) fn python(dir: &Path, policy: &Path, say: &mut dyn FnMut(&str)) -> Result<PathBuf> {
     let requirements = std::fs::read(policy.join("requirements.txt"))
         .unwrap_or_else(|_| embedded::file(embedded::PYTHON_SDK, "requirements.txt").to_vec());
-    let home = dir.join("python").join(short_hash([requirements.as_slice()]));
+    python_env(dir, &requirements, "componentize-py", say)
+}
+
+/// A Python virtual environment with `requirements` (a `requirements.txt`
+/// that pins every package by hash) installed with `pip install
+/// --require-hashes`: one per requirements file, kept under `dir/python`
+/// and made again only when the file changes. Installs `python3` and its
+/// `venv` module with apt-get when missing; `say` is told before anything
+/// is installed, naming it `what`. Returns the environment's folder.
+pub fn python_env(dir: &Path, requirements: &[u8], what: &str, say: &mut dyn FnMut(&str)) -> Result<PathBuf> {
+    let home = dir.join("python").join(short_hash([requirements]));
     if home.join(".installed").is_file() {
         return Ok(home);
     }
     ensure(&["python3"], Some(("python3", &["-c", "import ensurepip, venv"])), &["python3", "python3-venv"], say)?;
-    say("installing componentize-py (a virtual environment, pip install --require-hashes)");
+    say(&format!("installing {what} (a virtual environment, pip install --require-hashes)"));
     let _ = std::fs::remove_dir_all(&home);
     run(Command::new("python3").args(["-m", "venv"]).arg(&home), "python3 -m venv")?;
     let file = home.join("requirements.txt");
-    std::fs::write(&file, &requirements)?;
+    std::fs::write(&file, requirements)?;
     run(
         Command::new(home.join("bin/pip"))
             .args(["install", "--quiet", "--disable-pip-version-check", "--require-hashes", "-r"])
