@@ -78,21 +78,24 @@ async fn too_large_up_front(
         state.metrics.rejected();
         let waits_to_send =
             request.headers().get(header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-        if !waits_to_send {
-            linger(request.into_body(), max_body).await;
-        }
-        return closing(error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the request body is larger than {max_body} bytes"),
-        ));
+        return too_large((!waits_to_send).then(|| request.into_body()), max_body).await;
     }
     next.run(request).await
+}
+
+/// The 413 for a body over `max_body`, with the connection closed after
+/// it; given what is left of the `body`, it [lingers](linger) over it first.
+pub(crate) async fn too_large(body: Option<axum::body::Body>, max_body: usize) -> Response {
+    if let Some(body) = body {
+        linger(body, max_body).await;
+    }
+    closing(error(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than {max_body} bytes")))
 }
 
 /// Reads and drops what is left of a refused `body`, for at most
 /// [`LINGER_TIME`] and [`LINGER_BYTES`] (or `max_body`, if more), so that
 /// closing the connection does not reset it under the answer.
-pub(crate) async fn linger(body: axum::body::Body, max_body: usize) {
+async fn linger(body: axum::body::Body, max_body: usize) {
     use http_body_util::BodyExt as _;
     let limit = LINGER_BYTES.max(max_body);
     let drain = async move {
@@ -109,7 +112,7 @@ pub(crate) async fn linger(body: axum::body::Body, max_body: usize) {
 }
 
 /// `response`, with the connection closed after it.
-pub(crate) fn closing(mut response: Response) -> Response {
+fn closing(mut response: Response) -> Response {
     response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
 }

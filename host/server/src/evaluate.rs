@@ -489,7 +489,7 @@ fn record(
 /// a client that trickles its body gets 408 instead of holding the request.
 /// A body found over the limit as it is read (one sent without a length) is
 /// read on and dropped for a while before the 413 and the close, as one
-/// refused by its length is (see [`crate::app::linger`]).
+/// refused by its length is (see [`crate::app::too_large`]).
 async fn read_body(state: &ServerState, body: Body) -> Result<Bytes, Response> {
     use http_body_util::BodyExt as _;
     let max_body = state.options.max_body;
@@ -511,13 +511,7 @@ async fn read_body(state: &ServerState, body: Body) -> Result<Bytes, Response> {
     match tokio::time::timeout(timeout, read).await {
         Ok(Ok(bytes)) => Ok(bytes),
         Ok(Err(Some(e))) => Err(error(StatusCode::BAD_REQUEST, format!("the request body could not be read: {e}"))),
-        Ok(Err(None)) => {
-            crate::app::linger(body, max_body).await;
-            Err(crate::app::closing(error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the request body is larger than {max_body} bytes"),
-            )))
-        }
+        Ok(Err(None)) => Err(crate::app::too_large(Some(body), max_body).await),
         Err(_) => Err(error(
             StatusCode::REQUEST_TIMEOUT,
             format!("the request body did not arrive within the read timeout of {} ms", timeout.as_millis()),
