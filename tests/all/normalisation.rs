@@ -105,7 +105,7 @@ fn devanagari_keeps_its_vowel_signs_but_not_its_punctuation() {
 /// API (its own unit tests run in the plugins' workspace, which `cargo
 /// test` here does not build).
 mod folding {
-    use groupgate_text::{Disguises, fold, fold_bytes_into, fold_entry, pinyin};
+    use groupgate_text::{Disguises, Sink, fold, fold_bytes_into, fold_entry, fold_if_ascii, pinyin};
 
     fn folded(text: &str) -> String {
         fold(text, Disguises::STEPS).text
@@ -156,7 +156,35 @@ mod folding {
                 assert_eq!(ascii.breaks[..n], general.breaks[..n], "{text:?} {steps:?}");
                 fold_bytes_into(&text, steps, &mut bytes, &mut scratch);
                 assert_eq!(bytes, ascii.text.as_bytes(), "{text:?} {steps:?}");
+                // Checked for ASCII as it folds: the same bytes, and
+                // nothing at all once a byte that is not ASCII follows.
+                let mut sink = Bytes(b"kept".to_vec());
+                assert!(fold_if_ascii(text.as_bytes(), steps, &mut sink), "{text:?} {steps:?}");
+                assert_eq!(&sink.0[4..], ascii.text.as_bytes(), "{text:?} {steps:?}");
+                for tail in ["é", "一", "\u{80}"] {
+                    let mut sink = Bytes(b"kept".to_vec());
+                    assert!(!fold_if_ascii(format!("{text}{tail}").as_bytes(), steps, &mut sink), "{text:?}{tail}");
+                    assert_eq!(sink.0, b"kept", "{text:?}{tail} {steps:?}");
+                }
             }
+        }
+    }
+
+    /// A sink that keeps the folded bytes alone.
+    struct Bytes(Vec<u8>);
+
+    impl Sink for Bytes {
+        type Mark = usize;
+        fn push(&mut self, byte: u8, _: u8, _: usize, _: Disguises) {
+            self.0.push(byte);
+        }
+        fn repeat(&mut self, _: usize, _: Disguises) {}
+        fn separator(&mut self) {}
+        fn mark(&self) -> usize {
+            self.0.len()
+        }
+        fn rewind(&mut self, mark: usize) {
+            self.0.truncate(mark);
         }
     }
 }

@@ -321,10 +321,18 @@ impl<'a> Reader<'a> {
     }
 
     fn string(self, slot: usize) -> &'a str {
+        match core::str::from_utf8(self.string_bytes(slot)) {
+            Ok(s) => s,
+            Err(_) => malformed(),
+        }
+    }
+
+    /// A string's bytes, not checked to be UTF-8.
+    fn string_bytes(self, slot: usize) -> &'a [u8] {
         let (at, len) = self.pair(slot);
-        match self.0.get(at..at.saturating_add(len)).map(core::str::from_utf8) {
-            Some(Ok(s)) => s,
-            _ => malformed(),
+        match self.0.get(at..at.saturating_add(len)) {
+            Some(bytes) => bytes,
+            None => malformed(),
         }
     }
 
@@ -667,6 +675,13 @@ impl Message {
     /// The message text.
     pub fn text(&self) -> &str {
         self.r().string(message::TEXT)
+    }
+    /// The message text's bytes, without the check that they are UTF-8
+    /// which [`text`](Self::text) makes (the host writes only UTF-8): for a
+    /// policy that reads a long text byte by byte, and that can skip a pass
+    /// over it by checking for ASCII itself.
+    pub fn text_bytes(&self) -> &[u8] {
+        self.r().string_bytes(message::TEXT)
     }
     /// Files attached to it.
     pub fn attachments(&self) -> Attachments<'_> {

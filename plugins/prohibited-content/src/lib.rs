@@ -47,7 +47,7 @@ use groupgate_sdk::{
     parse_config, review,
 };
 use groupgate_text::{
-    Disguises, Folded, Sink, fold, fold_ascii, fold_bytes_into, fold_entry, fold_into, is_han, pinyin,
+    Disguises, Folded, Sink, fold, fold_bytes_into, fold_entry, fold_if_ascii, fold_into, is_han, pinyin,
 };
 use regex::{Regex, RegexSet};
 use serde::Deserialize;
@@ -395,9 +395,9 @@ impl Policy for ProhibitedContent {
 
     fn message(&self, message: &Message) -> Verdict {
         let mut found = Vec::new();
-        self.scan(message.text(), "text", &mut found);
+        self.scan(message.text_bytes(), "text", &mut found);
         for attachment in message.attachments() {
-            self.scan(attachment.name(), "attachment name", &mut found);
+            self.scan(attachment.name().as_bytes(), "attachment name", &mut found);
         }
         // The sender is read only when a measure needs their id.
         if found.is_empty() {
@@ -408,8 +408,8 @@ impl Policy for ProhibitedContent {
 
     fn group_creation(&self, creation: &GroupCreation) -> Verdict {
         let mut found = Vec::new();
-        self.scan(creation.name(), "group name", &mut found);
-        self.scan(creation.description(), "group description", &mut found);
+        self.scan(creation.name().as_bytes(), "group name", &mut found);
+        self.scan(creation.description().as_bytes(), "group description", &mut found);
         if found.is_empty() {
             return allow();
         }
@@ -427,30 +427,38 @@ impl ProhibitedContent {
     /// it is folded; other text is folded in full first. Only when something matches, or
     /// patterns are configured, is the text folded with what a match needs
     /// (where each byte came from and what changed it, where words break).
-    fn scan(&self, text: &str, field: &'static str, found: &mut Found) {
+    ///
+    /// `raw` is the text's bytes as the request holds them: ASCII is UTF-8,
+    /// so the common path checks for ASCII as it folds, in the same pass, and
+    /// only other text is checked to be UTF-8 (by `text`, as the SDK checks
+    /// every string it reads).
+    fn scan(&self, raw: &[u8], field: &'static str, found: &mut Found) {
+        let text = || match std::str::from_utf8(raw) {
+            Ok(text) => text,
+            Err(_) => panic!("the request's {field} is not UTF-8 (a host bug)"),
+        };
         let mut scratch = self.scratch.borrow_mut();
         let Scratch { bytes, folded, skeleton } = &mut *scratch;
         let mut ready = false;
         let hit = match &self.matcher {
-            Some(matcher) if text.is_ascii() => matcher.any_folding(text.as_bytes(), self.steps),
-            Some(matcher) => {
-                fold_bytes_into(text, self.steps, bytes, folded);
+            Some(matcher) => matcher.any_folding(raw, self.steps).unwrap_or_else(|| {
+                fold_bytes_into(text(), self.steps, bytes, folded);
                 ready = true;
                 matcher.any(bytes)
-            }
+            }),
             None => false,
         };
         // Patterns are matched on the skeleton: folded text has no `l`, no
         // doubled letter and no digit beside a letter, which they may name.
         let patterns_hit = self.patterns.as_ref().is_some_and(|(set, _)| {
-            fold_into(text, Disguises::NONE, skeleton);
+            fold_into(text(), Disguises::NONE, skeleton);
             set.is_match(&skeleton.text)
         });
         if !hit && !patterns_hit {
             return;
         }
         if !ready {
-            fold_into(text, self.steps, folded);
+            fold_into(text(), self.steps, folded);
         }
         let folded = &*folded;
         // Matches and allowed terms compare by place in the text, counted in
@@ -648,14 +656,13 @@ impl Matcher {
         }
     }
 
-    /// Whether any entry occurs in ASCII `text` folded by `steps`, folding
-    /// and matching in one pass.
-    fn any_folding(&self, text: &[u8], steps: Disguises) -> bool {
-        fn run<A: Automaton>(aut: &A, text: &[u8], steps: Disguises) -> bool {
-            let Ok(sid) = aut.start_state(Anchored::No) else { return false };
+    /// Whether any entry occurs in `text` folded by `steps`, folding and
+    /// matching in one pass, when `text` is ASCII; `None` when it is not.
+    fn any_folding(&self, text: &[u8], steps: Disguises) -> Option<bool> {
+        fn run<A: Automaton>(aut: &A, text: &[u8], steps: Disguises) -> Option<bool> {
+            let Ok(sid) = aut.start_state(Anchored::No) else { return Some(false) };
             let mut scan = Scan { aut, sid, hit: false };
-            fold_ascii(text, steps, &mut scan);
-            scan.hit
+            fold_if_ascii(text, steps, &mut scan).then_some(scan.hit)
         }
         match self {
             Matcher::Dfa(dfa) => run(dfa, text, steps),

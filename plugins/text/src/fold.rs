@@ -601,22 +601,59 @@ pub trait Sink {
 pub fn fold_ascii<S: Sink>(text: &[u8], steps: Disguises, sink: &mut S) {
     // Most text has no digit or symbol that leetspeak reads as a letter:
     // one lookup a byte, no runs to follow. Else the careful way, from the
-    // start.
+    // start (which also takes whatever a text that is not ASCII holds).
     let start = sink.mark();
-    if fold_ascii_plain(text, steps, sink) {
+    if fold_ascii_plain(text, steps, sink) == Plain::Done {
         return;
     }
     sink.rewind(start);
     fold_ascii_runs(text, steps, sink);
 }
 
+/// [`fold_ascii`] of `text` if it is ASCII, which is checked as it is
+/// folded; else false, with `sink` as it was. One pass over the bytes of an
+/// ASCII text with no leetspeak digit or symbol, where checking for ASCII
+/// first and folding after would make two: for a matcher fed as it folds a
+/// request's text, before that text is known to be UTF-8.
+pub fn fold_if_ascii<S: Sink>(text: &[u8], steps: Disguises, sink: &mut S) -> bool {
+    let start = sink.mark();
+    match fold_ascii_plain(text, steps, sink) {
+        Plain::Done => true,
+        Plain::NotAscii => {
+            sink.rewind(start);
+            false
+        }
+        // The plain pass stopped before the end, unchecked past it.
+        Plain::Leet => {
+            sink.rewind(start);
+            if !text.is_ascii() {
+                return false;
+            }
+            fold_ascii_runs(text, steps, sink);
+            true
+        }
+    }
+}
+
+/// How far [`fold_ascii_plain`] went.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Plain {
+    /// It folded the whole text.
+    Done,
+    /// It stopped at a digit or symbol that leetspeak may read as a letter.
+    Leet,
+    /// It stopped at a byte that is not ASCII.
+    NotAscii,
+}
+
 /// [`fold_ascii`] of a text with no leetspeak digit or symbol (or without
-/// the leetspeak step); false, having pushed part of it, at the first one.
+/// the leetspeak step), having pushed part of it when it stops early: at the
+/// first such digit or symbol, or the first byte that is not ASCII.
 #[inline]
-fn fold_ascii_plain<S: Sink>(text: &[u8], steps: Disguises, sink: &mut S) -> bool {
+fn fold_ascii_plain<S: Sink>(text: &[u8], steps: Disguises, sink: &mut S) -> Plain {
     let leet_step = steps.contains(Disguises::LEET);
     let repeat = steps.contains(Disguises::REPEAT);
-    let table = if leet_step { &ASCII_PLAIN_LEET } else { &crate::ASCII_SKELETON };
+    let table = if leet_step { &ASCII_PLAIN_LEET } else { &ASCII_PLAIN };
     // `Last::emit`, written out: the path every ASCII request takes, which
     // measured 13% slower in the sandbox through the shared helper
     // (`groupgate-peers --only "10000 words"`, prohibited-content alone).
@@ -629,8 +666,8 @@ fn fold_ascii_plain<S: Sink>(text: &[u8], steps: Disguises, sink: &mut S) -> boo
             }
             continue;
         }
-        if k == LEET_MARK {
-            return false;
+        if k >= NOT_ASCII_MARK {
+            return if k == LEET_MARK { Plain::Leet } else { Plain::NotAscii };
         }
         let disguises = merged(k, b);
         let before = b.to_ascii_lowercase();
@@ -644,7 +681,7 @@ fn fold_ascii_plain<S: Sink>(text: &[u8], steps: Disguises, sink: &mut S) -> boo
         }
         last_before = before;
     }
-    true
+    Plain::Done
 }
 
 /// Whether ASCII byte `b` ends a run: a space or punctuation, which `@`
@@ -860,15 +897,30 @@ const ASCII_MERGED: [u8; 256] = {
     table
 };
 
+/// What [`fold_ascii_plain`] makes of each byte without the leetspeak step:
+/// the skeleton ([`crate::ASCII_SKELETON`]) of an ASCII byte, and
+/// [`NOT_ASCII_MARK`] for the others.
+const ASCII_PLAIN: [u8; 256] = {
+    let mut table = crate::ASCII_SKELETON;
+    let mut b = 128;
+    while b < 256 {
+        table[b] = NOT_ASCII_MARK;
+        b += 1;
+    }
+    table
+};
+
 /// What [`fold_ascii_plain`] makes of each byte with the leetspeak step:
 /// letters lower-cased (`l` as `i`), digits that leetspeak does not read
-/// as themselves, [`LEET_MARK`] for those it does and for `@` and `$`, and
-/// 0 for the rest.
+/// as themselves, [`LEET_MARK`] for those it does and for `@` and `$`,
+/// [`NOT_ASCII_MARK`] for bytes that are not ASCII, and 0 for the rest.
 const ASCII_PLAIN_LEET: [u8; 256] = {
     let mut table = ASCII_MERGED;
     let mut b = 0;
-    while b < 128 {
-        if matches!(ASCII_KIND[b], LEET_DIGIT | LEET_SYMBOL) {
+    while b < 256 {
+        if b >= 128 {
+            table[b] = NOT_ASCII_MARK;
+        } else if matches!(ASCII_KIND[b], LEET_DIGIT | LEET_SYMBOL) {
             table[b] = LEET_MARK;
         }
         b += 1;
@@ -878,6 +930,10 @@ const ASCII_PLAIN_LEET: [u8; 256] = {
 
 /// A byte leetspeak may read as a letter, depending on its run.
 const LEET_MARK: u8 = 0xFF;
+
+/// A byte that is not ASCII; the one other mark, below [`LEET_MARK`], so
+/// that one comparison tells a mark from a folded byte.
+const NOT_ASCII_MARK: u8 = 0xFE;
 
 /// The lower-case form of each ASCII letter, else 0.
 const ASCII_LETTERS: [u8; 256] = {

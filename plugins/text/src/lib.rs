@@ -14,8 +14,8 @@ use unicode_normalization::UnicodeNormalization;
 
 mod fold;
 pub use fold::{
-    Disguises, Folded, Sink, confusable, fold, fold_ascii, fold_bytes_into, fold_entry, fold_into, is_han, pinyin,
-    pinyin_of, simplified,
+    Disguises, Folded, Sink, confusable, fold, fold_ascii, fold_bytes_into, fold_entry, fold_if_ascii, fold_into,
+    is_han, pinyin, pinyin_of, simplified,
 };
 
 /// The folding tables, compiled from maintained data by `build.rs`.
