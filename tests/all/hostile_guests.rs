@@ -219,6 +219,14 @@ fn a_guest_that_aborts_fails_with_its_own_message_cut_and_printable_and_nothing_
 }
 
 #[test]
+fn a_guest_that_explains_its_verdict_twice_fails_naming_the_contract() {
+    let set = load(&hostile("explain-twice", ""));
+    let decision = set.evaluate_message(&message("hello")).unwrap();
+    assert_contained(&decision, "hostile", Outcome::Review, "`verdict.explain` twice in one call");
+    assert!(decision.reasons.iter().all(|r| r.code != "explained"), "no reason of a failed call is kept: {decision:?}");
+}
+
+#[test]
 fn a_guest_that_overflows_its_stack_gets_its_on_error_verdict() {
     let set = load(&hostile("recurse", ""));
     let decision = within_deadline(&set, 100);

@@ -234,8 +234,8 @@ fn a_javascript_policy_that_throws_and_a_python_policy_that_raises_say_so_in_the
         &set.join("group-naming"),
         "app.py",
         (
-            "    def evaluate_group_creation(self, creation: bytes) -> types.Verdict:\n",
-            "    def evaluate_group_creation(self, creation: bytes) -> types.Verdict:\n        raise ValueError('no rule for this group')\n",
+            "    def evaluate_group_creation(self, creation: bytes) -> types.Outcome:\n",
+            "    def evaluate_group_creation(self, creation: bytes) -> types.Outcome:\n        raise ValueError('no rule for this group')\n",
         ),
     );
     let cache = tmp.path().join("cache");

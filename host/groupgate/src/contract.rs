@@ -45,12 +45,14 @@ pub(crate) fn compatible(version: &str) -> bool {
 /// whatever host interfaces a runtime offers: the `types` interface, which
 /// holds only type definitions (its instance has nothing to provide, but a
 /// policy imports it), for every version served; and since 0.2.0 `abort`,
-/// which a policy's SDK calls to fail with a message of its own.
+/// which a policy's SDK calls to fail with a message of its own, and
+/// `verdict`, through which a hook gives the rest of its verdict.
 pub(crate) fn add_to_linker(linker: &mut Linker<PolicyState>) -> wasmtime::Result<()> {
     for version in VERSIONS {
         linker.instance(&format!("{PACKAGE}/types@{version}"))?;
     }
-    crate::bindings::v2::abort::add_to_linker::<PolicyState, HasSelf<PolicyState>>(linker, |state| state)
+    crate::bindings::v2::abort::add_to_linker::<PolicyState, HasSelf<PolicyState>>(linker, |state| state)?;
+    crate::bindings::v2::verdict::add_to_linker::<PolicyState, HasSelf<PolicyState>>(linker, |state| state)
 }
 
 /// The contract versions a host can tell apart in a component.

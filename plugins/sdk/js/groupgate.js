@@ -12,7 +12,14 @@
 //     message.text();                   // a string
 //     message.sender().creditLevel;     // a number
 //     message.count("links", "1h");     // a BigInt, or undefined
+//     return groupgate.answer({ outcome: "allow" });
 //   }
+//
+// A hook returns `groupgate.answer(verdict)`, where a verdict is
+// `{ outcome, reasons, measures, increments }` (the lists may be left out):
+// the contract has a hook return only its outcome and hand the rest to the
+// host first, which `answer` does, so an allow with nothing to say crosses
+// back as one number.
 //
 // Nothing is decoded until it is asked for, and then only that field, in
 // place: `message.sender()` is a view, and `sender.id` decodes one string.
@@ -40,6 +47,7 @@
 
 import { abort } from "groupgate:policy/abort@0.2.0";
 import { fold as hostFold, pinyin as hostPinyin } from "groupgate:policy/text@0.2.0";
+import { explain } from "groupgate:policy/verdict@0.2.0";
 
 /** The encoding's version this module reads. */
 export const VERSION = 1;
@@ -346,6 +354,21 @@ export class Membership extends Request {
   }
   /** When it was requested, in unix milliseconds: a BigInt. */
   requestedAt() { return this.r.u64(MEMBERSHIP.requestedAt); }
+}
+
+/**
+ * What a hook returns for `verdict`, `{ outcome, reasons, measures,
+ * increments }` (`outcome` "allow", "review" or "deny"; each list may be left
+ * out): its reasons, measures and increments go to the host through the
+ * contract's `verdict.explain` when any has something, and its outcome is
+ * returned.
+ */
+export function answer(verdict) {
+  const { outcome, reasons = [], measures = [], increments = [] } = verdict;
+  if (reasons.length > 0 || measures.length > 0 || increments.length > 0) {
+    explain(reasons, measures, increments);
+  }
+  return outcome;
 }
 
 /** The message in `bytes`, what `evaluateMessage` receives. */

@@ -4,10 +4,11 @@
 // It reads the buffers in ../testdata, written by the Rust reference
 // (plugins/encoding's `Writer` and `set_counts`), and compares every field
 // with ../testdata/expected.json, which that crate's own reader read back
-// from them. The imports `groupgate:policy/abort@0.2.0` and
-// `groupgate:policy/text@0.2.0`, which a component gets from the host, are
-// stubs here: `abort` records its message, `fold` what it was asked and
-// `pinyin` answers one text (the folding itself is the host's, tested there).
+// from them. The imports `groupgate:policy/abort@0.2.0`,
+// `groupgate:policy/text@0.2.0` and `groupgate:policy/verdict@0.2.0`, which a
+// component gets from the host, are stubs here: `abort` records its message,
+// `fold` what it was asked, `pinyin` answers one text (the folding itself is
+// the host's, tested there) and `explain` records what it was given.
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -16,6 +17,8 @@ import { register } from "node:module";
 // Resolve the host's imports to stubs that record what they were asked.
 const stubs = {
   "groupgate:policy/abort@0.2.0": "export function abort(message) { globalThis.aborted.push(message); }",
+  "groupgate:policy/verdict@0.2.0":
+    "export function explain(reasons, measures, increments) { globalThis.explained.push([reasons, measures, increments]); }",
   // As the bindings lift a `folded`: `offsets` a Uint32Array, one per character.
   "groupgate:policy/text@0.2.0": `
     export function fold(text, steps) {
@@ -36,6 +39,7 @@ export async function resolve(specifier, context, next) {
 register(`data:text/javascript,${encodeURIComponent(hooks)}`);
 globalThis.aborted = [];
 globalThis.folds = [];
+globalThis.explained = [];
 
 const groupgate = await import("./groupgate.js");
 const testdata = new URL("../testdata/", import.meta.url);
@@ -203,5 +207,17 @@ checks++;
 eq(globalThis.folds.length, 0, "an unknown step reaches no host");
 eq(groupgate.pinyin("黑雲券"), "hei yun quan", "pinyin");
 eq(groupgate.pinyin("zorblax"), undefined, "pinyin of no Han");
+
+// A verdict's outcome is returned; its lists reach the host only when one
+// has something, all three at once, and lists left out are empty.
+eq(groupgate.answer({ outcome: "allow" }), "allow", "an allow's outcome");
+eq(groupgate.answer({ outcome: "allow", reasons: [], measures: [], increments: [] }), "allow", "empty lists");
+eq(globalThis.explained.length, 0, "an allow with nothing to say explains nothing");
+const reason = { code: "blocked-term", message: "m", article: "Art. 10", evidence: undefined };
+eq(groupgate.answer({ outcome: "deny", reasons: [reason] }), "deny", "a deny's outcome");
+eq(globalThis.explained.pop(), [[reason], [], []], "a deny's reasons, with the lists left out empty");
+const increment = { counter: "links", amount: 2 };
+eq(groupgate.answer({ outcome: "allow", increments: [increment] }), "allow", "an allow that counts");
+eq(globalThis.explained.pop(), [[], [], [increment]], "an allow's increments");
 
 console.log(`groupgate.js: ${checks} checks on ${Object.keys(expected).length} fixtures passed`);

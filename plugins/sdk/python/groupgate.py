@@ -7,11 +7,18 @@ reference). Wrap it and read the fields you need::
 
     import groupgate
 
-    def evaluate_group_creation(self, data: bytes) -> types.Verdict:
+    def evaluate_group_creation(self, data: bytes) -> types.Outcome:
         creation = groupgate.group_creation(data)
         creation.name()                             # a str
         creation.founder().labels                   # a list of str
         creation.count("naming_denials", "24h")     # an int, or None
+        return groupgate.answer(groupgate.Verdict(types.Outcome.ALLOW))
+
+A hook returns `groupgate.answer(verdict)`, where `verdict` is a
+`groupgate.Verdict` (outcome, reasons, measures, increments; the lists
+default to empty): the contract has a hook return only its outcome and hand
+the rest to the host first, which `answer` does, so an allow with nothing to
+say crosses back as one number.
 
 Nothing is decoded until it is asked for, and then only that field, in
 place: `creation.founder()` is a view, and `.id` on it decodes one string.
@@ -37,10 +44,12 @@ componentize-py finds this module on its Python path: give its folder with
 `-p` (`groupgate build` passes the folder it writes this file into).
 """
 
+import dataclasses
 import struct
 
 from wit_world.imports import abort, types
 from wit_world.imports import text as _text
+from wit_world.imports import verdict as _verdict
 
 #: The encoding's version this module reads.
 VERSION = 1
@@ -391,6 +400,28 @@ class Membership(_Request):
     def requested_at(self) -> int:
         """When it was requested, in unix milliseconds."""
         return _number(self._b, 19)
+
+
+@dataclasses.dataclass
+class Verdict:
+    """A policy's answer to one request: its outcome (`types.Outcome`), why
+    (`types.Reason`), what the platform should do about it
+    (`types.Measure`) and what to add to the policy's own counters
+    (`types.Increment`)."""
+
+    outcome: "types.Outcome"
+    reasons: list = dataclasses.field(default_factory=list)
+    measures: list = dataclasses.field(default_factory=list)
+    increments: list = dataclasses.field(default_factory=list)
+
+
+def answer(verdict: Verdict) -> "types.Outcome":
+    """What a hook returns for `verdict`: its reasons, measures and
+    increments go to the host through the contract's `verdict.explain` when
+    any has something, and its outcome is returned."""
+    if verdict.reasons or verdict.measures or verdict.increments:
+        _verdict.explain(verdict.reasons, verdict.measures, verdict.increments)
+    return verdict.outcome
 
 
 def message(data: bytes) -> Message:

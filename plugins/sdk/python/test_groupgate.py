@@ -5,9 +5,10 @@ It reads the buffers in ../testdata, written by the Rust reference
 (plugins/encoding's `Writer` and `set_counts`), and compares every field
 with ../testdata/expected.json, which that crate's own reader read back from
 them. The modules componentize-py generates (`wit_world.imports.abort`,
-`wit_world.imports.text` and `wit_world.imports.types`) are stubs here:
-`abort` records its message, `fold` what it was asked and `pinyin` answers
-one text (the folding itself is the host's, tested there), and the enums and
+`wit_world.imports.text`, `wit_world.imports.types` and
+`wit_world.imports.verdict`) are stubs here: `abort` records its message,
+`fold` what it was asked, `pinyin` answers one text (the folding itself is
+the host's, tested there) and `explain` what it was given, and the enums and
 flags are those of the WIT, numbered as the generated ones are.
 """
 
@@ -36,6 +37,15 @@ class Role(enum.Enum):
 class MembershipKind(enum.Enum):
     JOIN = 0
     INVITE = 1
+
+
+class Outcome(enum.Enum):
+    ALLOW = 0
+    REVIEW = 1
+    DENY = 2
+
+
+explained: list[tuple] = []
 
 
 class FoldSteps(enum.Flag):
@@ -72,9 +82,12 @@ def _stub_bindings() -> None:
     wit_types = pytypes.ModuleType("wit_world.imports.types")
     wit_types.Role = Role
     wit_types.MembershipKind = MembershipKind
+    wit_types.Outcome = Outcome
+    verdict = pytypes.ModuleType("wit_world.imports.verdict")
+    verdict.explain = lambda reasons, measures, increments: explained.append((reasons, measures, increments))
     wit_world.imports = imports
-    imports.abort, imports.text, imports.types = abort, text, wit_types
-    for module in (wit_world, imports, abort, text, wit_types):
+    imports.abort, imports.text, imports.types, imports.verdict = abort, text, wit_types, verdict
+    for module in (wit_world, imports, abort, text, wit_types, verdict):
         sys.modules[module.__name__] = module
 
 
@@ -225,6 +238,26 @@ class TextFolding(unittest.TestCase):
     def test_pinyin_is_the_hosts(self) -> None:
         self.assertEqual(groupgate.pinyin("黑雲券"), "hei yun quan")
         self.assertIsNone(groupgate.pinyin("zorblax"))
+
+
+class Answer(unittest.TestCase):
+    def setUp(self) -> None:
+        explained.clear()
+
+    def test_an_allow_with_nothing_to_say_explains_nothing(self) -> None:
+        self.assertIs(groupgate.answer(groupgate.Verdict(Outcome.ALLOW)), Outcome.ALLOW)
+        self.assertEqual(explained, [])
+
+    def test_a_deny_gives_its_lists_then_its_outcome(self) -> None:
+        reason, measure = object(), object()
+        verdict = groupgate.Verdict(Outcome.DENY, reasons=[reason], measures=[measure])
+        self.assertIs(groupgate.answer(verdict), Outcome.DENY)
+        self.assertEqual(explained, [([reason], [measure], [])])
+
+    def test_an_allow_that_counts_gives_its_increments(self) -> None:
+        increment = object()
+        self.assertIs(groupgate.answer(groupgate.Verdict(Outcome.ALLOW, increments=[increment])), Outcome.ALLOW)
+        self.assertEqual(explained, [([], [], [increment])])
 
 
 if __name__ == "__main__":

@@ -114,9 +114,7 @@ pub mod bindings {
 #[doc(hidden)]
 pub use wit_bindgen::rt as __rt;
 
-pub use bindings::groupgate::policy::types::{
-    DataFile, Increment, Measure, MeasureKind, Outcome, Reason, Target, Verdict,
-};
+pub use bindings::groupgate::policy::types::{DataFile, Increment, Measure, MeasureKind, Outcome, Reason, Target};
 pub use groupgate_encoding::{Attachment, Attachments, Group, MembershipKind, Role, Strings, User};
 pub use groupgate_text::{
     ASCII_SKELETON, Disguises, Folded, fold, fold_entry, fold_into, pinyin, skeleton, skeleton_bytes_into,
@@ -173,17 +171,17 @@ macro_rules! policy {
                 __GROUPGATE_STATE.with(|state| *state.borrow_mut() = ::std::option::Option::Some(policy));
                 ::std::result::Result::Ok(())
             }
-            fn evaluate_message(message: ::std::vec::Vec<u8>) -> $crate::Verdict {
+            fn evaluate_message(message: ::std::vec::Vec<u8>) -> $crate::Outcome {
                 let message = $crate::Message::__new(message);
-                __groupgate_with(|p| $crate::Policy::message(p, &message))
+                $crate::__answer(__groupgate_with(|p| $crate::Policy::message(p, &message)))
             }
-            fn evaluate_group_creation(creation: ::std::vec::Vec<u8>) -> $crate::Verdict {
+            fn evaluate_group_creation(creation: ::std::vec::Vec<u8>) -> $crate::Outcome {
                 let creation = $crate::GroupCreation::__new(creation);
-                __groupgate_with(|p| $crate::Policy::group_creation(p, &creation))
+                $crate::__answer(__groupgate_with(|p| $crate::Policy::group_creation(p, &creation)))
             }
-            fn evaluate_membership(membership: ::std::vec::Vec<u8>) -> $crate::Verdict {
+            fn evaluate_membership(membership: ::std::vec::Vec<u8>) -> $crate::Outcome {
                 let membership = $crate::Membership::__new(membership);
-                __groupgate_with(|p| $crate::Policy::membership(p, &membership))
+                $crate::__answer(__groupgate_with(|p| $crate::Policy::membership(p, &membership)))
             }
         }
 
@@ -277,6 +275,37 @@ pub fn deny(code: &str) -> Verdict {
 /// Hold for a moderator, for reason `code`.
 pub fn review(code: &str) -> Verdict {
     Verdict::review(Reason::new(code, ""))
+}
+
+/// A policy's answer to one request: its outcome, why, what the platform
+/// should do about it, and what to add to the policy's own counters.
+///
+/// Built with [`allow`], [`deny`] and [`review`] and the methods below. The
+/// hook's generated export returns only the outcome to the host, and hands
+/// the rest over through the contract's `verdict.explain` when there is any,
+/// so an allow with nothing to say costs the host nothing to copy back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// The decision.
+    pub outcome: Outcome,
+    /// Why; an allow usually has none.
+    pub reasons: Vec<Reason>,
+    /// What the platform should do about it.
+    pub measures: Vec<Measure>,
+    /// What to add to the policy's own counters.
+    pub increments: Vec<Increment>,
+}
+
+/// Gives the host `verdict` as the contract asks: the lists, when any has
+/// something, through `verdict.explain`, and the outcome as the hook's
+/// return value. Called by the exports [`policy!`] generates.
+#[doc(hidden)]
+pub fn __answer(verdict: Verdict) -> Outcome {
+    let Verdict { outcome, reasons, measures, increments } = &verdict;
+    if !(reasons.is_empty() && measures.is_empty() && increments.is_empty()) {
+        bindings::groupgate::policy::verdict::explain(reasons, measures, increments);
+    }
+    *outcome
 }
 
 /// How severe an outcome is: allow < review < deny.

@@ -36,7 +36,9 @@ Contract groupgate:policy@0.2.0: each hook receives the request as one
 buffer (`bytes` in the request encoding), which the SDK module `groupgate`
 (plugins/sdk/python) reads in place, a field when it is asked for:
 `creation.name()`, `creation.founder().labels`,
-`creation.count("naming_denials", "24h")` (an int, or None).
+`creation.count("naming_denials", "24h")` (an int, or None). A hook returns
+`groupgate.answer(verdict)`: the outcome, with the reasons handed to the
+host.
 
 Built into a component by `groupgate build` with componentize-py,
 with plugins/sdk/python on its Python path; see plugins/README.md, "Policies
@@ -72,8 +74,8 @@ def folded(text: str) -> str:
     return groupgate.fold(text, **FOLD_STEPS).text
 
 
-def allow() -> types.Verdict:
-    return types.Verdict(outcome=types.Outcome.ALLOW, reasons=[], measures=[], increments=[])
+def allow() -> groupgate.Verdict:
+    return groupgate.Verdict(types.Outcome.ALLOW)
 
 
 class Settings:
@@ -129,7 +131,7 @@ class WitWorld(wit_world.WitWorld):
             [("terms", str(len(terms))), ("max_name_chars", str(max_chars)), ("max_denied_names", str(max_denied))],
         )
 
-    def evaluate_group_creation(self, creation: bytes) -> types.Verdict:
+    def evaluate_group_creation(self, creation: bytes) -> types.Outcome:
         verdict = self.judge_creation(groupgate.group_creation(creation))
         if self.counts_unavailable:
             # Said, so a moderator knows the check was skipped.
@@ -141,9 +143,9 @@ class WitWorld(wit_world.WitWorld):
                     evidence=None,
                 )
             )
-        return verdict
+        return groupgate.answer(verdict)
 
-    def judge_creation(self, creation: groupgate.GroupCreation) -> types.Verdict:
+    def judge_creation(self, creation: groupgate.GroupCreation) -> groupgate.Verdict:
         # `creation` reads the request in place: each method decodes one
         # field when called, so each is called once, and only when needed.
         # The founder's denied creations in the last 24 hours (the host's
@@ -158,7 +160,7 @@ class WitWorld(wit_world.WitWorld):
                 article="Art. 8",
                 evidence=f"{denied} denials in {WINDOW}",
             )
-            return types.Verdict(outcome=types.Outcome.REVIEW, reasons=[reason], measures=[], increments=[])
+            return groupgate.Verdict(types.Outcome.REVIEW, reasons=[reason])
         name = creation.name().strip()
         if len(name) > settings.max_chars:
             return deny(
@@ -183,16 +185,16 @@ class WitWorld(wit_world.WitWorld):
                     article="Art. 8",
                     evidence=found,
                 )
-                return types.Verdict(outcome=types.Outcome.REVIEW, reasons=[reason], measures=[], increments=[])
+                return groupgate.Verdict(types.Outcome.REVIEW, reasons=[reason])
         return allow()
 
     # The manifest attaches this policy to group creation only; these answer
     # anyway, since the contract asks every policy for all three.
-    def evaluate_message(self, message: bytes) -> types.Verdict:
-        return allow()
+    def evaluate_message(self, message: bytes) -> types.Outcome:
+        return groupgate.answer(allow())
 
-    def evaluate_membership(self, membership: bytes) -> types.Verdict:
-        return allow()
+    def evaluate_membership(self, membership: bytes) -> types.Outcome:
+        return groupgate.answer(allow())
 
 
 def official_term(text: str) -> str | None:
@@ -210,6 +212,6 @@ def official_term(text: str) -> str | None:
     return None
 
 
-def deny(code: str, message: str, evidence: str | None) -> types.Verdict:
+def deny(code: str, message: str, evidence: str | None) -> groupgate.Verdict:
     reason = types.Reason(code=code, message=message, article="Art. 8", evidence=evidence)
-    return types.Verdict(outcome=types.Outcome.DENY, reasons=[reason], measures=[], increments=[])
+    return groupgate.Verdict(types.Outcome.DENY, reasons=[reason])

@@ -29,7 +29,8 @@
 // buffer (a `Uint8Array` in the request encoding), which the SDK module
 // `groupgate.js` (plugins/sdk/js) reads in place, a field when it is asked
 // for: `message.text()`, `message.sender().creditLevel`,
-// `message.count("links", "1h")`.
+// `message.count("links", "1h")`. A hook returns `groupgate.answer(verdict)`:
+// the outcome, with the reasons, measures and increments handed to the host.
 //
 // Built into a component by `groupgate build` with componentize-js,
 // with groupgate.js copied next to this file; see plugins/README.md,
@@ -389,16 +390,15 @@ export function evaluateMessage(bytes) {
   // This message's links count, whatever the decision; a u32 is a Number
   // (a BigInt here would throw). No increment when there are none.
   const increments = links > 0 ? [{ counter: COUNTER, amount: links }] : [];
-  return { outcome, reasons, measures, increments };
+  return groupgate.answer({ outcome, reasons, measures, increments });
 }
 
 // The manifest attaches this policy to messages only; these answer anyway,
-// since the contract asks every policy for all three. Every verdict needs
-// all four fields, `increments` too: the bindings fail on a missing list.
+// since the contract asks every policy for all three.
 export function evaluateGroupCreation(_creation) {
-  return { outcome: "allow", reasons: [], measures: [], increments: [] };
+  return groupgate.answer({ outcome: "allow" });
 }
 
 export function evaluateMembership(_membership) {
-  return { outcome: "allow", reasons: [], measures: [], increments: [] };
+  return groupgate.answer({ outcome: "allow" });
 }

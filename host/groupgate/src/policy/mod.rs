@@ -17,7 +17,7 @@ use crate::decision::ErrorKind;
 use crate::error::PolicyError;
 use crate::manifest::{Isolation, PolicyManifest};
 use crate::request::RequestRef;
-use crate::sandbox::{Aborted, Breach, Encoded, PolicyState, Runtime, printable, ticks};
+use crate::sandbox::{Aborted, Breach, Encoded, Explained, PolicyState, Runtime, printable, ticks};
 use crate::state::PolicyCounts;
 use crate::wire::{DataFile, Outcome, Verdict};
 use pool::Pool;
@@ -267,10 +267,11 @@ impl LoadedPolicy {
             .map(|verdict| Answer { verdict, increments: Vec::new() }),
             Exports::V2(exports) => {
                 let bytes = encoded.get_or_insert_with(|| Encoded::new(request)).with(counts);
-                let verdict = call_v2(exports, store, request, bytes);
-                verdict.map(|v| Answer {
-                    verdict: Verdict { outcome: v.outcome, reasons: v.reasons, measures: v.measures },
-                    increments: v.increments,
+                call_v2(exports, store, request, bytes).map(|outcome| {
+                    // The rest of the verdict, when the hook gave any.
+                    let Explained { reasons, measures, increments } =
+                        store.data_mut().explained.take().unwrap_or_default();
+                    Answer { verdict: Verdict { outcome, reasons, measures }, increments }
                 })
             }
         };
@@ -410,13 +411,14 @@ impl LoadedPolicy {
 }
 
 /// Calls a 0.2 policy's hook for `request` with `bytes`, the request in the
-/// request encoding.
+/// request encoding: its outcome (the rest of its verdict is what it gave
+/// `verdict.explain`).
 fn call_v2(
     exports: &v2::Policy,
     store: &mut Store<PolicyState>,
     request: RequestRef<'_>,
     bytes: &[u8],
-) -> wasmtime::Result<v2::Verdict> {
+) -> wasmtime::Result<Outcome> {
     match request {
         RequestRef::Message(_) => exports.call_evaluate_message(store, bytes),
         RequestRef::GroupCreation(_) => exports.call_evaluate_group_creation(store, bytes),

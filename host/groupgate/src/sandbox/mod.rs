@@ -13,6 +13,7 @@ mod io;
 mod output;
 mod request;
 mod state;
+mod verdict;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,7 @@ pub(crate) use request::{Aborted, Encoded};
 pub use state::PolicyState;
 pub use state::printable;
 pub(crate) use state::{Breach, LOG_LINES_MAX};
+pub(crate) use verdict::Explained;
 
 use crate::contract;
 use crate::error::RuntimeError;

@@ -50,6 +50,8 @@ pub struct PolicyState {
     dropped_total: Arc<AtomicU64>,
     /// Calls begun, `init` included.
     calls: u64,
+    /// What the call under way gave `verdict.explain` (contract 0.2.0).
+    pub(crate) explained: Option<super::verdict::Explained>,
 }
 
 impl PolicyState {
@@ -84,6 +86,7 @@ impl PolicyState {
         table.set_max_capacity(MAX_HOST_RESOURCES);
         PolicyState {
             calls: 0,
+            explained: None,
             wasi,
             table,
             policy,
@@ -112,6 +115,7 @@ impl PolicyState {
     pub(crate) fn begin_call(&mut self) {
         self.calls += 1;
         self.breach = None;
+        self.explained = None;
         self.log_lines = 0;
         self.log_dropped = 0;
     }

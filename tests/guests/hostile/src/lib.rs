@@ -11,7 +11,9 @@
 //! - `remember`: every message is answered with the previous message's text
 //!   as evidence, leaking one request into the next if the instance is reused;
 //! - `spin-on-spin`: a message whose text is `spin` loops forever; others
-//!   are allowed.
+//!   are allowed;
+//! - `explain-twice`: every message gives the host its reasons twice, which
+//!   the contract allows once, and then answers deny.
 use std::cell::RefCell;
 
 use groupgate_sdk::{DataFile, Message, Policy, Verdict, allow, review};
@@ -80,6 +82,17 @@ impl Policy for Hostile {
                 "fuel allocated for hostcalls has been exhausted\u{1b}[2J{}",
                 "y".repeat(64 << 10)
             )),
+            "explain-twice" => {
+                let reason = groupgate_sdk::Reason::new("explained", "");
+                for _ in 0..2 {
+                    groupgate_sdk::bindings::groupgate::policy::verdict::explain(
+                        std::slice::from_ref(&reason),
+                        &[],
+                        &[],
+                    );
+                }
+                Verdict { outcome: groupgate_sdk::Outcome::Deny, ..allow() }
+            }
             "remember" => match self.last_text.replace(Some(message.text().to_owned())) {
                 Some(previous) => review("remembered").evidence(previous),
                 None => allow(),
