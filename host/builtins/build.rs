@@ -16,6 +16,7 @@ const BUILTIN: &[&str] = &[
     "flood-control",
     "repeat-offender",
     "group-violations",
+    "complaints",
 ];
 
 fn main() {

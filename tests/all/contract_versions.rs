@@ -253,7 +253,7 @@ fn a_host_counter_without_outcome_counts_every_decision_once_for_whom_the_set_re
     let window = groupgate::state::Window::parse("60s").unwrap();
     let count = |kind: &str, id: &str| {
         let series = groupgate::state::series_key(&namespace, "host/message/any/*", kind, id);
-        let read = groupgate::state::Read { series: &series, window: &window, at_ms: 1_764_316_800_000 + 2_000 };
+        let read = groupgate::state::Read::events(&series, &window, 1_764_316_800_000 + 2_000);
         store.read(&[read], 0).unwrap()[0]
     };
     assert_eq!(count("user", "usr-k"), 2, "a denied message and an allowed one, each once");
@@ -404,4 +404,69 @@ fn a_policy_that_failed_feeds_no_host_counter() {
     let report = second.policies.iter().find(|p| &*p.name == "repeat-offender").unwrap();
     assert_eq!(report.counts.get("message_denials", "24h"), Some(Some(0)), "{second:?}");
     assert!(!codes(&second).contains(&"repeat-offender"), "{second:?}");
+}
+
+#[test]
+fn a_0_1_0_component_listing_the_report_hook_is_refused_at_load() {
+    let wasm = std::fs::read(repo_root().join("tests/data/contract-0.1.0/blacklist.wasm")).unwrap();
+    let manifest = "name = \"old\"\nversion = \"1\"\nmodule = \"policy.wasm\"\nhooks = [\"message\", \"report\"]\n";
+    let set = TempSet::new("").policy(
+        "old",
+        manifest,
+        &[("policy.wasm", &wasm), ("users.txt", b"usr-666\n"), ("groups.txt", b"")],
+    );
+    let err = load(set.path()).err().expect("a 0.1.0 component has no report hook").to_string();
+    assert!(err.contains("hook `report`") && err.contains("groupgate:policy@0.1.0"), "{err}");
+}
+
+#[test]
+fn distinct_and_platform_counters_are_checked_at_load() {
+    const COMPLAINTS: &str =
+        "name = \"c\"\nversion = \"1\"\nmodule = \"builtin:complaints\"\nhooks = [\"report\", \"message\"]\n";
+    for (counters, says) in [
+        (
+            "[counters.x]\nof = \"target\"\ndistinct = \"target\"\nhost = { hook = \"report\" }\nwindows = [\"24h\"]",
+            "counts `target` by itself",
+        ),
+        (
+            "[counters.x]\nof = \"group\"\ndistinct = \"reporter\"\nhost = { hook = \"message\" }\nwindows = [\"24h\"]",
+            "`reporter` is in none of the requests the counter is written on (`message`)",
+        ),
+        (
+            "[counters.x]\nof = \"reporter\"\nplatform = true\nhost = { hook = \"report\" }\nwindows = [\"30d\"]",
+            "only a policy's own counter takes the platform's additions",
+        ),
+        (
+            "[counters.x]\nof = \"target\"\ndistinct = \"reporter\"\nplatform = true\nwindows = [\"30d\"]",
+            "leave out `distinct` or `platform`",
+        ),
+        ("[counters.x]\nof = \"subject\"\nwindows = [\"30d\"]", "`subject` is in none of the hooks"),
+    ] {
+        let set = TempSet::new("").policy("c", &format!("{COMPLAINTS}{counters}\n"), &[]);
+        let err = load(set.path()).err().expect(says).to_string();
+        assert!(err.contains(says), "{err}");
+    }
+}
+
+#[test]
+fn the_platform_adds_only_to_a_counter_declared_platform_true() {
+    let set = load(groupgate_tests::default_set()).unwrap();
+    let store = groupgate::state::Memory::new();
+    let set = set.with_state(std::sync::Arc::new(store));
+    set.add_to_counter("complaints", "rejected", "usr-1", 6, 1_764_316_800_000).unwrap();
+    for (policy, counter, says) in [
+        ("complaints", "reporters", "has no counter `reporters` that the platform may add to"),
+        ("flood-control", "messages", "those it has: none"),
+        ("nobody", "x", "no policy named `nobody`"),
+    ] {
+        let err = set.add_to_counter(policy, counter, "usr-1", 1, 0).unwrap_err().to_string();
+        assert!(err.contains(says), "{err}");
+    }
+    // The six rejections make the reporter's next report `reporter-unreliable`.
+    let text = std::fs::read_to_string(groupgate_tests::default_set().join("tests/report.json")).unwrap();
+    let mut report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    report["reporter"]["id"] = "usr-1".into();
+    let report = Request::from_value(groupgate::Hook::Report, report).unwrap();
+    let decision = set.evaluate(&report).unwrap();
+    assert_eq!((decision.outcome, codes(&decision)), (Outcome::Allow, vec!["reporter-unreliable"]));
 }

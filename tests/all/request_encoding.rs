@@ -3,7 +3,9 @@
 //! `expected.json` says: a change to the request encoding that the fixtures
 //! do not follow fails here, not only in the other languages.
 
-use groupgate_encoding::{Attachment, Counts, Group, GroupCreation, Membership, MembershipKind, Message, Role, User};
+use groupgate_encoding::{
+    Attachment, Counts, Group, GroupCreation, Membership, MembershipKind, Message, Report, ReportTarget, Role, User,
+};
 use groupgate_tests::repo_root;
 use serde_json::{Value, json};
 
@@ -39,15 +41,19 @@ fn counts(counts: Counts<'_>) -> Value {
     counts.map(|(c, w, n)| json!([c, w, n.map(|n| n.to_string())])).collect()
 }
 
+fn role(role: Role) -> &'static str {
+    match role {
+        Role::Founder => "founder",
+        Role::Manager => "manager",
+        Role::Member => "member",
+    }
+}
+
 fn read(bytes: Vec<u8>, hook: &str) -> Value {
     match hook {
         "message" => {
             let m = Message::new(bytes).unwrap();
-            let role = match m.sender_role() {
-                Role::Founder => "founder",
-                Role::Manager => "manager",
-                Role::Member => "member",
-            };
+            let role = role(m.sender_role());
             json!({
                 "hook": hook,
                 "id": m.id(),
@@ -75,6 +81,33 @@ fn read(bytes: Vec<u8>, hook: &str) -> Value {
                 "counts": counts(c.counts()),
             })
         }
+        "report" => {
+            let r = Report::new(bytes).unwrap();
+            let target = match r.target() {
+                ReportTarget::Message(m) => json!({ "kind": "message", "message": {
+                    "id": m.id(),
+                    "group": group(m.group()),
+                    "sender": user(m.sender()),
+                    "sender_role": role(m.sender_role()),
+                    "text": m.text(),
+                    "attachments": m.attachments().map(attachment).collect::<Vec<_>>(),
+                    "sent_at": m.sent_at().to_string(),
+                }}),
+                ReportTarget::User(u) => json!({ "kind": "user", "user": user(u) }),
+                ReportTarget::Group(g) => json!({ "kind": "group", "group": group(g) }),
+            };
+            json!({
+                "hook": hook,
+                "id": r.id(),
+                "reporter": user(r.reporter()),
+                "target": target,
+                "target_id": r.target().id(),
+                "category": r.category().as_str(),
+                "text": r.text(),
+                "reported_at": r.reported_at().to_string(),
+                "counts": counts(r.counts()),
+            })
+        }
         _ => {
             let m = Membership::new(bytes).unwrap();
             let kind = if m.kind() == MembershipKind::Join { "join" } else { "invite" };
@@ -97,7 +130,7 @@ fn the_sdk_fixtures_read_back_with_the_rust_reader_as_expected_json_says() {
     let dir = repo_root().join("plugins/sdk/testdata");
     let expected: serde_json::Map<String, Value> =
         serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap();
-    assert_eq!(expected.len(), 5, "{:?}", expected.keys());
+    assert_eq!(expected.len(), 8, "{:?}", expected.keys());
     for (file, want) in expected {
         let bytes = std::fs::read(dir.join(&file)).unwrap();
         let got = read(bytes, want["hook"].as_str().unwrap());

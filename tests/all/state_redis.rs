@@ -1,7 +1,8 @@
 //! The Redis state store (`groupgate-redis`) against a `redis-server` each
-//! test starts: the same counts as the memory store, one count for several
-//! clients, keys with their expiry, one round trip a call, failing fast while
-//! Redis is down, and the increments kept meanwhile applied once it is back.
+//! test starts: the same counts as the memory store, of events and of
+//! distinct values, one count for several clients, keys with their expiry,
+//! one round trip a call, failing fast while Redis is down, and the
+//! increments kept meanwhile applied once it is back.
 //!
 //! Time is the requests' own (`at_ms`), never slept for, but for
 //! [`RECONNECT_INTERVAL`]: after a failed connection attempt the store tries
@@ -13,8 +14,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use groupgate::state::window::{RESOLUTIONS, retention_secs};
-use groupgate::state::{Increment, Memory, Read, StateStore, Window};
+use groupgate::state::window::{MAX_WINDOW_SECS, RESOLUTIONS, retention_secs};
+use groupgate::state::{Distinct, Increment, MAX_DISTINCT_VALUES, Memory, Read, StateStore, Window};
 use groupgate_redis::{FLUSH_PER_APPLY, RECONNECT_INTERVAL, RedisState};
 use groupgate_tests::redis::RedisServer;
 
@@ -28,13 +29,30 @@ const SECOND: u64 = 1_000;
 const DAY: u64 = 86_400_000;
 
 fn inc(series: &str, amount: u64, at_ms: u64) -> Increment {
-    Increment { series: series.into(), amount, at_ms }
+    Increment::events(series, amount, at_ms)
 }
 
 fn read<'a>(series: &'a str, window: &str, at_ms: u64) -> Read<'a> {
     // A few windows per test, kept for the test's life.
     let window: &'static Window = Box::leak(Box::new(Window::parse(window).unwrap()));
-    Read { series, window, at_ms }
+    Read::events(series, window, at_ms)
+}
+
+/// `value` seen in the distinct series `series` at `at_ms`.
+fn seen(series: &str, value: &str, at_ms: u64) -> Increment {
+    Increment::distinct(series, value, at_ms)
+}
+
+/// A read of the distinct values of `series`, with the request's own value
+/// `with`.
+fn distinct<'a>(series: &'a str, window: &str, at_ms: u64, with: Option<&'a str>) -> Read<'a> {
+    Read { distinct: Some(Distinct { with }), ..read(series, window, at_ms) }
+}
+
+/// When `value` was last seen in the distinct series `series`, as Redis
+/// holds it (a score is a double).
+fn last_seen(connection: &mut redis::Connection, series: &str, value: &str) -> Option<f64> {
+    redis::cmd("ZSCORE").arg(format!("gg:{series}:distinct")).arg(value).query(connection).unwrap()
 }
 
 /// A raw connection to `server`, to look at what the store wrote.
@@ -350,4 +368,280 @@ fn a_long_outage_is_applied_over_several_applies() {
         kept + kept.div_ceil(60) + 1 + 1,
         "one key per second, minute, hour, day"
     );
+}
+
+// Series of distinct values: one sorted set each, counted to the millisecond.
+
+#[test]
+fn distinct_counts_match_the_memory_store() {
+    let server = RedisServer::start();
+    let redis = RedisState::connect(&server.url()).unwrap();
+    let memory = Memory::new();
+    let series = ["ns|policy/reports/by|user|t1", "ns|policy/reports/by|user|t:2"];
+    let values = ["u1", "u2", "u3", "u:4", "u|5", "u%6", "7", ""];
+    let windows = ["60s", "15m", "24h", "30d"];
+    let mut random = Lcg(11);
+    let mut now = T0;
+    let mut nonzero = 0;
+    let mut compared = 0;
+    for step in 0..300 {
+        now += match random.below(5) {
+            0 => random.below(1_000),
+            1 => random.below(30) * SECOND,
+            2 => random.below(90) * 60 * SECOND,
+            3 => random.below(30) * 3_600 * SECOND,
+            _ => random.below(4) * DAY,
+        };
+        let batch: Vec<Increment> = (0..=random.below(3))
+            .map(|_| {
+                let late = if random.below(4) == 0 { random.below(5_000) } else { 0 };
+                let value = values[random.below(values.len() as u64) as usize];
+                seen(series[random.below(2) as usize], value, now.saturating_sub(late))
+            })
+            .collect();
+        redis.apply(&batch, OK_MS).unwrap();
+        memory.apply(&batch, 0).unwrap();
+        let at = now + [0, 1, 500, 45 * SECOND, 12 * 3_600 * SECOND, 20 * DAY][step % 6];
+        let with = values[random.below(values.len() as u64) as usize];
+        let reads: Vec<Read<'_>> = series
+            .iter()
+            .flat_map(|s| windows.iter().flat_map(move |w| [distinct(s, w, at, None), distinct(s, w, at, Some(with))]))
+            .collect();
+        let from_redis = redis.read(&reads, OK_MS).unwrap();
+        let from_memory = memory.read(&reads, 0).unwrap();
+        assert_eq!(from_redis, from_memory, "step {step}, at {at}: {reads:?}");
+        compared += reads.len();
+        // Those without the request's own value, which is never zero.
+        nonzero += reads.iter().zip(&from_redis).filter(|&(r, &n)| r.distinct.unwrap().with.is_none() && n > 0).count();
+    }
+    assert!(nonzero > compared / 10 && nonzero < compared / 2, "{nonzero} of {compared} counts are not zero");
+    let metrics = redis.metrics();
+    assert_eq!((metrics.errors, metrics.increments_dropped, metrics.increments_pending), (0, 0, 0));
+}
+
+#[test]
+fn a_value_seen_again_counts_once_and_distinct_values_once_each() {
+    let server = RedisServer::start();
+    let store = RedisState::connect(&server.url()).unwrap();
+    store.apply(&[seen("same", "v", T0), seen("same", "v", T0 + SECOND)], OK_MS).unwrap();
+    store.apply(&[seen("same", "v", T0 + 2 * SECOND)], OK_MS).unwrap();
+    store
+        .apply(&[seen("three", "a", T0), seen("three", "b", T0 + SECOND), seen("three", "c", T0 + 2 * SECOND)], OK_MS)
+        .unwrap();
+    let at = T0 + 3 * SECOND;
+    for window in ["60s", "24h", "400d"] {
+        let reads = [distinct("same", window, at, None), distinct("three", window, at, None)];
+        assert_eq!(store.read(&reads, OK_MS).unwrap(), [1, 3], "over {window}");
+    }
+    assert_eq!(store.read(&[distinct("unseen", "60s", at, None)], OK_MS).unwrap(), [0]);
+    let mut connection = raw(&server);
+    assert_eq!(last_seen(&mut connection, "same", "v"), Some((T0 + 2 * SECOND) as f64), "seen last then");
+    // Seen again earlier (a request that finished late): the latest time stays.
+    store.apply(&[seen("same", "v", T0)], OK_MS).unwrap();
+    assert_eq!(last_seen(&mut connection, "same", "v"), Some((T0 + 2 * SECOND) as f64));
+    let cardinality: u64 = redis::cmd("ZCARD").arg("gg:three:distinct").query(&mut connection).unwrap();
+    assert_eq!(cardinality, 3);
+}
+
+#[test]
+fn the_requests_own_value_is_counted_once_whether_or_not_it_was_seen() {
+    let server = RedisServer::start();
+    let store = RedisState::connect(&server.url()).unwrap();
+    store.apply(&[seen("s", "a", T0), seen("s", "b", T0 + 10), seen("s", "old", T0 - 120 * SECOND)], OK_MS).unwrap();
+    let at = T0 + SECOND;
+    let reads = [
+        distinct("s", "60s", at, None),
+        distinct("s", "60s", at, Some("a")),
+        distinct("s", "60s", at, Some("b")),
+        distinct("s", "60s", at, Some("new")),
+        // Seen, but before the window: counted as the request's own.
+        distinct("s", "60s", at, Some("old")),
+        distinct("s", "15m", at, Some("old")),
+        distinct("unseen", "60s", at, Some("a")),
+        distinct("unseen", "60s", at, None),
+    ];
+    assert_eq!(store.read(&reads, OK_MS).unwrap(), [2, 2, 2, 3, 3, 3, 1, 0]);
+    // A read writes nothing: the values read with are not seen.
+    assert_eq!(store.read(&reads[..1], OK_MS).unwrap(), [2]);
+    assert_eq!(keys(&mut raw(&server)), ["gg:s:distinct"]);
+}
+
+#[test]
+fn values_seen_before_the_window_are_not_counted_to_the_millisecond() {
+    let server = RedisServer::start();
+    let store = RedisState::connect(&server.url()).unwrap();
+    // `a` seen at T0 (and, late, before it), `b` half a second after.
+    store.apply(&[seen("s", "a", T0), seen("s", "b", T0 + 500), seen("s", "a", T0 - 10 * SECOND)], OK_MS).unwrap();
+    let minute = 60 * SECOND;
+    let counts = store
+        .read(
+            &[
+                distinct("s", "60s", T0 + minute - 1, None),
+                distinct("s", "60s", T0 + minute, None),
+                distinct("s", "60s", T0 + minute + 499, None),
+                distinct("s", "60s", T0 + minute + 500, None),
+                distinct("s", "60s", T0 + minute, Some("a")),
+                distinct("s", "60s", T0 - 1, None),
+                distinct("s", "60s", T0 - 1, Some("a")),
+                distinct("s", "15m", T0 + minute + 500, None),
+            ],
+            OK_MS,
+        )
+        .unwrap();
+    // The window is (at - 60 s, at]: a value seen exactly 60 s before is out,
+    // and one seen after the read's time is not in yet.
+    assert_eq!(counts, [2, 1, 1, 0, 2, 0, 1, 2]);
+    // Seen again, `a` is back in the window.
+    store.apply(&[seen("s", "a", T0 + 30 * SECOND)], OK_MS).unwrap();
+    assert_eq!(store.read(&[distinct("s", "60s", T0 + minute + 500, None)], OK_MS).unwrap(), [1]);
+}
+
+#[test]
+fn two_replicas_of_one_server_see_each_others_values() {
+    let server = RedisServer::start();
+    let a = RedisState::connect(&server.url()).unwrap();
+    let b = RedisState::connect(&server.url()).unwrap();
+    a.apply(&[seen("s", "x", T0)], OK_MS).unwrap();
+    b.apply(&[seen("s", "y", T0 + SECOND)], OK_MS).unwrap();
+    b.apply(&[seen("s", "x", T0 + 2 * SECOND)], OK_MS).unwrap();
+    a.apply(&[seen("other", "x", T0)], OK_MS).unwrap();
+    let at = T0 + 3 * SECOND;
+    for store in [&a, &b] {
+        let reads = [
+            distinct("s", "60s", at, None),
+            distinct("s", "60s", at, Some("x")),
+            distinct("s", "60s", at, Some("y")),
+            distinct("s", "60s", at, Some("z")),
+            distinct("other", "24h", at, Some("y")),
+        ];
+        assert_eq!(store.read(&reads, OK_MS).unwrap(), [2, 2, 2, 3, 2]);
+    }
+    // `x`, seen by `a` at T0 then by `b` at T0 + 2 s, counts from the later:
+    // 61 s after T0 it alone is in the window (`y` was seen at T0 + 1 s).
+    let counts = a.read(&[distinct("s", "60s", T0 + 61 * SECOND, None)], OK_MS).unwrap();
+    assert_eq!(counts, [1]);
+    let counts = b.read(&[distinct("s", "60s", T0 + 62 * SECOND, None)], OK_MS).unwrap();
+    assert_eq!(counts, [0]);
+}
+
+#[test]
+fn a_distinct_series_is_one_sorted_set_with_its_expiry_trimmed_and_capped() {
+    let server = RedisServer::start();
+    let store = RedisState::connect(&server.url()).unwrap();
+    let mut connection = raw(&server);
+    store.apply(&[seen("ns|c|user|u1", "v:1", T0), seen("ns|c|user|u1", "v|2", T0 + 1)], OK_MS).unwrap();
+    let key = "gg:ns|c|user|u1:distinct";
+    assert_eq!(keys(&mut connection), [key], "one key for the series, and no bucket");
+    let kind: String = redis::cmd("TYPE").arg(key).query(&mut connection).unwrap();
+    assert_eq!(kind, "zset");
+    assert_eq!(last_seen(&mut connection, "ns|c|user|u1", "v:1"), Some(T0 as f64));
+    assert_eq!(last_seen(&mut connection, "ns|c|user|u1", "v|2"), Some((T0 + 1) as f64));
+    let ttl: i64 = redis::cmd("TTL").arg(key).query(&mut connection).unwrap();
+    let retention = retention_secs(86_400) as i64;
+    assert!(ttl > retention - 10 && ttl <= retention, "TTL {ttl}, retention {retention}");
+
+    // Values no window can read from the newest increment's time are
+    // forgotten with it: before the longest window, not at its edge.
+    let at = T0 + SECOND;
+    let longest = MAX_WINDOW_SECS * 1000;
+    let _: u64 = redis::cmd("ZADD")
+        .arg("gg:old:distinct")
+        .arg(at - longest - 1)
+        .arg("ancient")
+        .arg(at - longest)
+        .arg("edge")
+        .query(&mut connection)
+        .unwrap();
+    store.apply(&[seen("old", "now", at)], OK_MS).unwrap();
+    assert_eq!(last_seen(&mut connection, "old", "ancient"), None);
+    assert_eq!(last_seen(&mut connection, "old", "edge"), Some((at - longest) as f64));
+    assert_eq!(store.read(&[distinct("old", "400d", at, None)], OK_MS).unwrap(), [1], "the edge is out of the window");
+
+    // Past MAX_DISTINCT_VALUES, those seen least recently go.
+    let mut fill = redis::cmd("ZADD");
+    fill.arg("gg:full:distinct");
+    for i in 0..MAX_DISTINCT_VALUES as u64 {
+        fill.arg(T0 - DAY + i).arg(format!("m{i}"));
+    }
+    let added: u64 = fill.query(&mut connection).unwrap();
+    assert_eq!(added, MAX_DISTINCT_VALUES as u64);
+    store.apply(&[seen("full", "new", T0)], OK_MS).unwrap();
+    let cardinality: u64 = redis::cmd("ZCARD").arg("gg:full:distinct").query(&mut connection).unwrap();
+    assert_eq!(cardinality, MAX_DISTINCT_VALUES as u64);
+    assert_eq!(last_seen(&mut connection, "full", "m0"), None, "the oldest is forgotten");
+    assert_eq!(last_seen(&mut connection, "full", "m1"), Some((T0 - DAY + 1) as f64));
+    assert_eq!(last_seen(&mut connection, "full", "new"), Some(T0 as f64));
+    let reads = [distinct("full", "30d", T0, None), distinct("full", "30d", T0, Some("m0"))];
+    let counts = store.read(&reads, OK_MS).unwrap();
+    assert_eq!(counts, [MAX_DISTINCT_VALUES as u64, MAX_DISTINCT_VALUES as u64 + 1]);
+}
+
+#[test]
+fn distinct_reads_and_increments_share_the_round_trip_of_the_rest() {
+    let server = RedisServer::start();
+    let proxy = Proxy::start(server.port());
+    let store = RedisState::connect(&format!("redis://127.0.0.1:{}", proxy.port)).unwrap();
+    assert_eq!(store.read(&[read("s", "60s", T0)], OK_MS).unwrap(), [0]);
+    let mut stats = raw(&server);
+    let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut stats).unwrap();
+
+    let before = proxy.round_trips();
+    let batch = [inc("s", 1, T0), seen("d", "a", T0), seen("d", "b", T0 + 1), seen("e", "a", T0 + 2)];
+    store.apply(&batch, OK_MS).unwrap();
+    assert_eq!(proxy.round_trips() - before, 1, "an apply of events and distinct values");
+    assert_eq!(command_calls(&mut stats, "incrby"), 4);
+    assert_eq!(command_calls(&mut stats, "zadd"), 3);
+    assert_eq!(command_calls(&mut stats, "zremrangebyscore"), 3);
+    assert_eq!(command_calls(&mut stats, "zremrangebyrank"), 3);
+    assert_eq!(command_calls(&mut stats, "expire"), 4 + 3);
+    assert_eq!((command_calls(&mut stats, "multi"), command_calls(&mut stats, "exec")), (1, 1));
+
+    let before = proxy.round_trips();
+    let at = T0 + SECOND;
+    let reads = [
+        read("s", "60s", at),
+        distinct("d", "60s", at, None),
+        distinct("d", "24h", at, Some("c")),
+        read("s", "24h", at),
+        distinct("e", "60s", at, Some("a")),
+    ];
+    assert_eq!(store.read(&reads, OK_MS).unwrap(), [1, 2, 3, 1, 1]);
+    assert_eq!(proxy.round_trips() - before, 1, "a read of events and distinct values");
+    assert_eq!(command_calls(&mut stats, "mget"), 2);
+    assert_eq!(command_calls(&mut stats, "zcount"), 3);
+    assert_eq!(command_calls(&mut stats, "zscore"), 2);
+    assert_eq!(proxy.connections.load(Ordering::SeqCst), 1, "one connection, kept");
+}
+
+#[test]
+fn distinct_values_seen_while_redis_is_down_are_kept_with_their_exact_time() {
+    let mut server = RedisServer::start();
+    let store = RedisState::connect(&server.url()).unwrap();
+    store.apply(&[seen("s", "a", T0)], DOWN_MS).unwrap();
+
+    server.stop();
+    let batch = [seen("s", "b", T0 + SECOND), seen("s", "a", T0 + SECOND + 400), seen("s", "a", T0 + SECOND + 1)];
+    let error = store.apply(&batch, DOWN_MS).unwrap_err();
+    assert!(error.message.contains("3 increments kept to apply later"), "{error}");
+    assert!(store.read(&[distinct("s", "60s", T0 + SECOND, None)], DOWN_MS).is_err());
+    assert_eq!(store.metrics().increments_pending, 3);
+
+    // Back, empty: the kept values land with the next apply.
+    server.restart();
+    std::thread::sleep(RECONNECT_INTERVAL);
+    store.apply(&[seen("s", "c", T0 + 2 * SECOND)], DOWN_MS).unwrap();
+    assert_eq!(store.metrics().increments_pending, 0);
+    assert_eq!(last_seen(&mut raw(&server), "s", "a"), Some((T0 + SECOND + 400) as f64), "its latest time");
+    let minute = 60 * SECOND;
+    let counts = store
+        .read(
+            &[
+                distinct("s", "60s", T0 + 2 * SECOND, None),
+                distinct("s", "60s", T0 + minute + SECOND + 399, None),
+                distinct("s", "60s", T0 + minute + SECOND + 400, None),
+            ],
+            DOWN_MS,
+        )
+        .unwrap();
+    assert_eq!(counts, [3, 2, 1], "a, b and c; then a (to the millisecond) and c; then c alone");
 }

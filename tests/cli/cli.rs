@@ -49,13 +49,13 @@ fn check_loads_the_default_set_and_lists_its_policies() {
     let out = groupgate(&["check", "--policies", "policies/default"], None);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("9 policies") && text.contains("prohibited-content 0.1.0"), "{text}");
+    assert!(text.contains("10 policies") && text.contains("prohibited-content 0.1.0"), "{text}");
     assert!(text.contains("builtin:prohibited-content"), "{text}");
 }
 
 #[test]
 fn eval_allows_the_example_message() {
-    for hook in ["message", "group-creation", "membership"] {
+    for hook in ["message", "group-creation", "membership", "report"] {
         let file = format!("examples/{hook}.json");
         let out = groupgate(&["eval", "--policies", "policies/default", "--hook", hook, &file], None);
         assert!(out.status.success(), "{hook}: {}", stderr(&out));
@@ -830,6 +830,7 @@ fn bench_measures_every_hook_and_splits_the_time_by_policy() {
                 "flood-control",
                 "repeat-offender",
                 "group-violations",
+                "complaints",
             ][..],
         ),
         (
@@ -837,6 +838,7 @@ fn bench_measures_every_hook_and_splits_the_time_by_policy() {
             &["blacklist", "real-name", "credit-levels", "group-limits", "prohibited-content", "repeat-offender"][..],
         ),
         ("membership", &["blacklist", "real-name", "credit-levels", "group-limits"][..]),
+        ("report", &["complaints"][..]),
     ] {
         let r = bench_json(hook, &format!("examples/{hook}.json"), &[]);
         for key in ["evals_per_sec", "mean_us", "p50_us", "p90_us", "p99_us", "max_us", "host_us"] {

@@ -208,3 +208,90 @@ fn metric(text: &str, name: &str) -> f64 {
         .parse()
         .unwrap()
 }
+
+/// A report of the default set's example group by `reporter`, `n` s into the day.
+fn report(reporter: &str, n: u64) -> String {
+    let text = std::fs::read_to_string(default_set().join("tests/report.json")).unwrap();
+    let mut r: Value = serde_json::from_str(&text).unwrap();
+    r["id"] = format!("rep-{reporter}-{n}").into();
+    r["reporter"]["id"] = reporter.into();
+    r["reported_at"] = (1_764_316_800_000_u64 + n * 1000).into();
+    r.to_string()
+}
+
+#[test]
+fn distinct_reporters_across_replicas_on_redis_send_a_group_to_review_and_their_decisions_replay() {
+    let redis = RedisServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let url = redis.url();
+    let flags = ["--state", url.as_str(), "--no-cache"];
+    let audits = [tmp.path().join("a/audit"), tmp.path().join("b/audit")];
+    let set_a = default_set_with_audit(&tmp.path().join("a"), &audits[0]);
+    let set_b = default_set_with_audit(&tmp.path().join("b"), &audits[1]);
+    let (a, a_addr) = serve(GROUPGATE, &set_a, &flags);
+    let (b, b_addr) = serve(GROUPGATE, &set_b, &flags);
+    let (mut to_a, mut to_b) = (Client::connect(a_addr).unwrap(), Client::connect(b_addr).unwrap());
+    let send = |client: &mut Client, body: String| {
+        let (status, text) = client.post("/v1/evaluate/report", &body).unwrap();
+        assert_eq!(status, 200, "{text}");
+        serde_json::from_str::<Value>(&text).unwrap()
+    };
+
+    // One reporter twice, on each replica: still one reporter.
+    for (client, n) in [(&mut to_a, 1), (&mut to_b, 2)] {
+        let decision = send(client, report("usr-r1", n));
+        assert_eq!(decision["outcome"], "allow", "{decision}");
+    }
+    assert_eq!(send(&mut to_b, report("usr-r2", 3))["outcome"], "allow");
+    // The third distinct reporter, on the other replica.
+    let third = send(&mut to_a, report("usr-r3", 4));
+    assert_eq!(third["outcome"], "review", "{third}");
+    assert_eq!(codes(&third), ["reported-by-many"]);
+    assert_eq!(third["measures"][0]["kind"], "report", "{third}");
+    assert_eq!(third["measures"][0]["target"], serde_json::json!({ "group": "grp-7" }));
+
+    // Moderators rejected six of one reporter's reports: the platform says
+    // so on one replica, the other sees it.
+    let (status, text) =
+        to_b.post("/v1/counters/complaints/rejected", r#"{"id": "usr-r4", "amount": 6, "at": 1764316800000}"#).unwrap();
+    assert_eq!(status, 200, "{text}");
+    let unreliable = send(&mut to_a, report("usr-r4", 5));
+    assert_eq!(
+        (unreliable["outcome"].as_str(), codes(&unreliable)),
+        (Some("allow"), vec!["reporter-unreliable".to_owned()])
+    );
+    assert_eq!(unreliable["measures"], serde_json::json!([]), "{unreliable}");
+    // Only a counter declared `platform = true` takes the platform's events.
+    let (status, text) = to_a.post("/v1/counters/flood-control/messages", r#"{"id": "usr-1", "at": 1}"#).unwrap();
+    assert_eq!(status, 404, "{text}");
+    assert!(text.contains("platform = true"), "{text}");
+    let (status, text) = to_a.post("/v1/counters/complaints/rejected", r#"{"id": "usr-1"}"#).unwrap();
+    assert_eq!(status, 400, "{text}");
+    let (_, metrics) = to_a.get("/metrics").unwrap();
+    assert!(metrics.contains(r#"groupgate_evaluations_total{hook="report",outcome="review"} 1"#), "{metrics}");
+    stop(a);
+    stop(b);
+
+    // Each replica's report decisions replay unchanged without a store: the
+    // records carry the distinct counts read.
+    let mut replayed = 0;
+    for (set, audit) in [(&set_a, &audits[0]), (&set_b, &audits[1])] {
+        let out = Command::new(GROUPGATE)
+            .args([
+                "replay",
+                "--policies",
+                set.to_str().unwrap(),
+                audit.to_str().unwrap(),
+                "--json",
+                "--fail-on-change",
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+        let report: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(report["changes"], serde_json::json!([]), "{report}");
+        replayed += report["replayed"].as_u64().unwrap();
+    }
+    assert_eq!(replayed, 5, "every report decided was recorded and replayed");
+}

@@ -41,8 +41,13 @@ pub struct Created {
 /// Writes the policy folder: it appears whole or not at all.
 pub fn create(new: &NewPolicy) -> Result<Created> {
     check_name(&new.name)?;
-    let hooks: Vec<Hook> =
-        HOOKS.iter().map(|s| s.hook).filter(|h| new.hooks.is_empty() || new.hooks.contains(h)).collect();
+    // Without a choice, the hooks every platform has: reports (Art. 12) come
+    // from a portal not every platform runs, so they are asked for by name.
+    let hooks: Vec<Hook> = HOOKS
+        .iter()
+        .map(|s| s.hook)
+        .filter(|&h| if new.hooks.is_empty() { h != Hook::Report } else { new.hooks.contains(&h) })
+        .collect();
     let set = match &new.into {
         Some(set) => {
             let absolute = std::path::absolute(set).with_context(|| format!("`{}`", set.display()))?;
@@ -249,8 +254,13 @@ mod tests {
     #[test]
     fn every_template_renders_for_every_choice_of_hooks() {
         let tmp = tempfile::tempdir().unwrap();
-        let choices: [&[Hook]; 4] =
-            [&[Hook::Message], &[Hook::GroupCreation], &[Hook::Membership], &[Hook::Message, Hook::Membership]];
+        let choices: [&[Hook]; 5] = [
+            &[Hook::Message],
+            &[Hook::GroupCreation],
+            &[Hook::Membership],
+            &[Hook::Message, Hook::Membership],
+            &[Hook::Report],
+        ];
         for (i, hooks) in choices.iter().enumerate() {
             for language in [Language::Rust, Language::Javascript, Language::Python] {
                 let name = format!("p{i}-{language}");

@@ -1,6 +1,6 @@
 //! The standard policies from `plugins/` (`prohibited-content`,
 //! `real-name`, `credit-levels`, `group-limits`, `blacklist`,
-//! `flood-control`, `repeat-offender`, `group-violations`), compiled for
+//! `flood-control`, `repeat-offender`, `group-violations`, `complaints`), compiled for
 //! `wasm32-wasip2` by this crate's build script and embedded, so that a
 //! runtime they are registered into loads `module = "builtin:NAME"` with
 //! nothing else to build or copy.

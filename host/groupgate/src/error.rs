@@ -123,3 +123,29 @@ pub enum RuntimeError {
 
 /// An error from the engine, kept with its message.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why the platform could not add to a policy's counter (see
+/// [`PolicySet::add_to_counter`](crate::PolicySet::add_to_counter)).
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum CounterError {
+    /// The set has no policy of that name.
+    #[error("the set has no policy named `{0}`")]
+    NoPolicy(String),
+    /// The policy declares no such counter with `platform = true`.
+    #[error(
+        "policy `{policy}` has no counter `{counter}` that the platform may add to (`platform = true` under \
+         `[counters.{counter}]`); those it has: {open}"
+    )]
+    NotOpen {
+        /// The policy.
+        policy: String,
+        /// The counter asked for.
+        counter: String,
+        /// The counters the platform may add to, listed.
+        open: String,
+    },
+    /// The store could not apply it.
+    #[error("{0}")]
+    State(crate::state::StateError),
+}

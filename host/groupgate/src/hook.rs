@@ -19,6 +19,8 @@ pub enum Hook {
     GroupCreation,
     /// May this person join, or be invited into, this group?
     Membership,
+    /// What should become of this report from the public (Art. 12)?
+    Report,
 }
 
 /// What the host knows of one hook.
@@ -38,7 +40,7 @@ pub struct HookSpec {
 
 /// Every hook, in the order the contract lists them; `HOOKS[h.index()]` is
 /// the spec of hook `h`.
-pub const HOOKS: [HookSpec; 3] = [
+pub const HOOKS: [HookSpec; 4] = [
     HookSpec { hook: Hook::Message, name: "message", export: "evaluate-message", request_type: "message" },
     HookSpec {
         hook: Hook::GroupCreation,
@@ -47,11 +49,12 @@ pub const HOOKS: [HookSpec; 3] = [
         request_type: "group-creation",
     },
     HookSpec { hook: Hook::Membership, name: "membership", export: "evaluate-membership", request_type: "membership" },
+    HookSpec { hook: Hook::Report, name: "report", export: "evaluate-report", request_type: "report" },
 ];
 
 impl Hook {
     /// Every hook, in the order the contract lists them.
-    pub const ALL: [Hook; HOOKS.len()] = [HOOKS[0].hook, HOOKS[1].hook, HOOKS[2].hook];
+    pub const ALL: [Hook; HOOKS.len()] = [HOOKS[0].hook, HOOKS[1].hook, HOOKS[2].hook, HOOKS[3].hook];
 
     /// The hook's row in [`HOOKS`].
     pub fn spec(self) -> &'static HookSpec {
@@ -121,6 +124,6 @@ mod tests {
             assert_eq!(hook.spec().hook, hook);
         }
         let err = "post".parse::<Hook>().unwrap_err().to_string();
-        assert_eq!(err, "unknown hook `post`, expected one of `message`, `group-creation`, `membership`");
+        assert_eq!(err, "unknown hook `post`, expected one of `message`, `group-creation`, `membership`, `report`");
     }
 }

@@ -40,7 +40,7 @@ pub mod wire;
 
 pub use contract::{CONTRACT, VERSIONS as CONTRACT_VERSIONS};
 pub use decision::{Decision, DecisionMeasure, DecisionReason, ErrorKind, PolicyReport};
-pub use error::{BoxError, ConfigError, LoadError, PolicyError, RuntimeError};
+pub use error::{BoxError, ConfigError, CounterError, LoadError, PolicyError, RuntimeError};
 pub use hook::{HOOKS, Hook, HookSpec, UnknownHook};
 pub use manifest::{
     AuditSettings, BuildSpec, CounterSpec, Durability, HostCounter, Isolation, Language, Limits, MIN_RETENTION_DAYS,
@@ -53,8 +53,8 @@ pub use sandbox::{HostInterface, Log, PolicyState, Runtime, RuntimeBuilder, TEXT
 pub use set::{POLICY_ERROR, PolicySet};
 pub use source::{Folder, SetSource};
 pub use wire::{
-    Attachment, Group, GroupCreation, Measure, MeasureKind, Membership, MembershipKind, Message, Outcome, Reason, Role,
-    Target, User, Verdict,
+    Attachment, Group, GroupCreation, Measure, MeasureKind, Membership, MembershipKind, Message, Outcome, Reason,
+    Report, ReportCategory, ReportTarget, Role, Target, User, Verdict,
 };
 
 /// The engine groupgate runs on, for host interfaces that define functions

@@ -2,7 +2,7 @@
 //! with errors that name the offending field.
 
 use crate::hook::Hook;
-use crate::wire::{Group, GroupCreation, Membership, Message, User};
+use crate::wire::{Group, GroupCreation, Membership, Message, Report, ReportTarget, User};
 
 /// A request for one of the hooks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +14,8 @@ pub enum Request {
     GroupCreation(GroupCreation),
     /// A membership to grant.
     Membership(Membership),
+    /// A report from the public.
+    Report(Report),
 }
 
 /// A request that could not be decoded.
@@ -82,6 +84,7 @@ impl Request {
             Request::Message(m) => serde_json::to_value(m),
             Request::GroupCreation(c) => serde_json::to_value(c),
             Request::Membership(m) => serde_json::to_value(m),
+            Request::Report(r) => serde_json::to_value(r),
         }
         .expect("a request serialises")
     }
@@ -93,6 +96,7 @@ impl Request {
             Request::Message(m) => &mut m.sent_at,
             Request::GroupCreation(c) => &mut c.requested_at,
             Request::Membership(m) => &mut m.requested_at,
+            Request::Report(r) => &mut r.reported_at,
         };
         *at = at.saturating_add(ms);
     }
@@ -108,6 +112,7 @@ impl Request {
             Request::Message(m) => RequestRef::Message(m),
             Request::GroupCreation(c) => RequestRef::GroupCreation(c),
             Request::Membership(m) => RequestRef::Membership(m),
+            Request::Report(r) => RequestRef::Report(r),
         }
     }
 }
@@ -118,6 +123,7 @@ pub(crate) enum RequestRef<'a> {
     Message(&'a Message),
     GroupCreation(&'a GroupCreation),
     Membership(&'a Membership),
+    Report(&'a Report),
 }
 
 impl<'a> RequestRef<'a> {
@@ -126,16 +132,25 @@ impl<'a> RequestRef<'a> {
             RequestRef::Message(_) => Hook::Message,
             RequestRef::GroupCreation(_) => Hook::GroupCreation,
             RequestRef::Membership(_) => Hook::Membership,
+            RequestRef::Report(_) => Hook::Report,
         }
     }
 
     /// The region and category that policy scopes are matched against: the
-    /// group's for messages and memberships, the requested ones for creations.
+    /// group's for messages and memberships, the requested ones for
+    /// creations; for a report, those of the group reported or the reported
+    /// message's group, and for a reported user their region, with no
+    /// category.
     pub(crate) fn scope_keys(self) -> (&'a str, &'a str) {
         match self {
             RequestRef::Message(m) => (&m.group.region, &m.group.category),
             RequestRef::GroupCreation(c) => (&c.region, &c.category),
             RequestRef::Membership(m) => (&m.group.region, &m.group.category),
+            RequestRef::Report(r) => match &r.target {
+                ReportTarget::Message(m) => (&m.group.region, &m.group.category),
+                ReportTarget::User(u) => (&u.region, ""),
+                ReportTarget::Group(g) => (&g.region, &g.category),
+            },
         }
     }
 }
@@ -152,7 +167,7 @@ pub(crate) fn each_string(request: RequestRef<'_>, f: &mut dyn FnMut(&dyn Fn() -
             f(&|| format!("{prefix}.labels[{i}]"), label);
         }
     }
-    fn group(g: &Group, f: &mut dyn FnMut(&dyn Fn() -> String, &str)) {
+    fn group(prefix: &str, g: &Group, f: &mut dyn FnMut(&dyn Fn() -> String, &str)) {
         for (name, value) in [
             ("id", &g.id),
             ("name", &g.name),
@@ -160,21 +175,25 @@ pub(crate) fn each_string(request: RequestRef<'_>, f: &mut dyn FnMut(&dyn Fn() -
             ("region", &g.region),
             ("founder_id", &g.founder_id),
         ] {
-            f(&|| format!("group.{name}"), value);
+            f(&|| format!("{prefix}{name}"), value);
+        }
+    }
+    // The prefixes are given whole, so a check allocates no path it does
+    // not report.
+    fn message(prefix: [&str; 3], m: &Message, f: &mut dyn FnMut(&dyn Fn() -> String, &str)) {
+        let [prefix, group_prefix, sender] = prefix;
+        f(&|| format!("{prefix}id"), &m.id);
+        group(group_prefix, &m.group, f);
+        user(sender, &m.sender, f);
+        f(&|| format!("{prefix}text"), &m.text);
+        for (i, a) in m.attachments.iter().enumerate() {
+            for (name, value) in [("name", &a.name), ("media_type", &a.media_type), ("sha256", &a.sha256)] {
+                f(&|| format!("{prefix}attachments[{i}].{name}"), value);
+            }
         }
     }
     match request {
-        RequestRef::Message(m) => {
-            f(&|| "id".into(), &m.id);
-            group(&m.group, f);
-            user("sender", &m.sender, f);
-            f(&|| "text".into(), &m.text);
-            for (i, a) in m.attachments.iter().enumerate() {
-                for (name, value) in [("name", &a.name), ("media_type", &a.media_type), ("sha256", &a.sha256)] {
-                    f(&|| format!("attachments[{i}].{name}"), value);
-                }
-            }
-        }
+        RequestRef::Message(m) => message(["", "group.", "sender"], m, f),
         RequestRef::GroupCreation(c) => {
             f(&|| "id".into(), &c.id);
             user("founder", &c.founder, f);
@@ -186,11 +205,23 @@ pub(crate) fn each_string(request: RequestRef<'_>, f: &mut dyn FnMut(&dyn Fn() -
         }
         RequestRef::Membership(m) => {
             f(&|| "id".into(), &m.id);
-            group(&m.group, f);
+            group("group.", &m.group, f);
             user("subject", &m.subject, f);
             if let Some(inviter) = &m.inviter {
                 user("inviter", inviter, f);
             }
+        }
+        RequestRef::Report(r) => {
+            f(&|| "id".into(), &r.id);
+            user("reporter", &r.reporter, f);
+            match &r.target {
+                ReportTarget::Message(m) => {
+                    message(["target.message.", "target.message.group.", "target.message.sender"], m, f);
+                }
+                ReportTarget::User(u) => user("target.user", u, f),
+                ReportTarget::Group(g) => group("target.group.", g, f),
+            }
+            f(&|| "text".into(), &r.text);
         }
     }
 }
@@ -204,6 +235,7 @@ fn decode<'de, D: serde::Deserializer<'de>>(
         Hook::Message => serde_path_to_error::deserialize(de).map(Request::Message),
         Hook::GroupCreation => serde_path_to_error::deserialize(de).map(Request::GroupCreation),
         Hook::Membership => serde_path_to_error::deserialize(de).map(Request::Membership),
+        Hook::Report => serde_path_to_error::deserialize(de).map(Request::Report),
     }
 }
 
@@ -216,6 +248,7 @@ impl Request {
             Hook::Message => generator.subschema_for::<Message>(),
             Hook::GroupCreation => generator.subschema_for::<GroupCreation>(),
             Hook::Membership => generator.subschema_for::<Membership>(),
+            Hook::Report => generator.subschema_for::<Report>(),
         }
     }
 }

@@ -17,14 +17,17 @@ use wasmtime::component::{ComponentType, Lift, Lower};
 /// server's OpenAPI document gives these fields, takes both). A fraction, a
 /// sign or a value past the field's range (its type's, and for 64-bit
 /// fields that of a signed 64-bit integer) is an error that says the range.
-mod whole {
+/// Public for the other bodies a platform sends (the server's counter
+/// additions): `#[serde(deserialize_with = "groupgate::wire::whole::deserialize")]`.
+pub mod whole {
     use std::fmt;
     use std::marker::PhantomData;
 
     use serde::de::{Deserializer, Error, Unexpected, Visitor};
 
     /// An unsigned field type.
-    pub(super) trait Whole: TryFrom<u64> {
+    pub trait Whole: TryFrom<u64> {
+        /// The largest value taken.
         const MAX: u64;
     }
 
@@ -43,7 +46,8 @@ mod whole {
         const MAX: u64 = i64::MAX as u64;
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>, T: Whole>(d: D) -> Result<T, D::Error> {
+    /// A whole number of type `T`, written as an integer or a whole float.
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Whole>(d: D) -> Result<T, D::Error> {
         d.deserialize_any(WholeVisitor(PhantomData))
     }
 
@@ -267,6 +271,82 @@ pub struct Membership {
     #[component(name = "requested-at")]
     #[serde(deserialize_with = "whole::deserialize")]
     pub requested_at: u64,
+}
+
+/// What a report is about: `{"message": message}`, `{"user": user}` or
+/// `{"group": group}` in JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ReportTarget {
+    /// A message, as it was published.
+    Message(Box<Message>),
+    /// A user.
+    User(User),
+    /// A group.
+    Group(Group),
+}
+
+impl ReportTarget {
+    /// `message`, `user` or `group`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ReportTarget::Message(_) => "message",
+            ReportTarget::User(_) => "user",
+            ReportTarget::Group(_) => "group",
+        }
+    }
+
+    /// The id of the message, user or group reported.
+    pub fn id(&self) -> &str {
+        match self {
+            ReportTarget::Message(m) => &m.id,
+            ReportTarget::User(u) => &u.id,
+            ReportTarget::Group(g) => &g.id,
+        }
+    }
+}
+
+/// What a reporter says is wrong (Art. 12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "kebab-case")]
+#[repr(u8)]
+#[non_exhaustive]
+pub enum ReportCategory {
+    /// Content the regulation prohibits (Art. 10).
+    ProhibitedContent,
+    /// Unsolicited advertising and the like.
+    Spam,
+    /// Abuse of a person.
+    Harassment,
+    /// Deception for gain.
+    Fraud,
+    /// Anything else.
+    Other,
+}
+
+/// A complaint from the public (Art. 12): someone reports a message, a user
+/// or a group through the platform's reporting portal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    /// The platform's report id.
+    pub id: String,
+    /// Who reports.
+    pub reporter: User,
+    /// What is reported.
+    pub target: ReportTarget,
+    /// What the reporter says is wrong.
+    pub category: ReportCategory,
+    /// The reporter's own words; none by default.
+    #[serde(default)]
+    pub text: String,
+    /// Reported at, unix milliseconds.
+    #[serde(deserialize_with = "whole::deserialize")]
+    pub reported_at: u64,
 }
 
 /// A decision: deny beats review beats allow.

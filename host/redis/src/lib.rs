@@ -2,9 +2,9 @@
 //!
 //! [`RedisState`] is a [`StateStore`] with the same windows, buckets and
 //! counts as the in-process [`Memory`](groupgate::state::Memory) store (see
-//! [`groupgate::state::window`]): given the same increments and reads (at or
-//! after the times written, as the host makes them) it answers the same
-//! counts.
+//! [`groupgate::state::window`]), and the same counts of distinct values:
+//! given the same increments and reads (at or after the times written, as
+//! the host makes them) it answers the same counts.
 //!
 //! # Keys and expiry
 //!
@@ -25,24 +25,45 @@
 //! requests' times; they agree as long as requests carry times near the
 //! present, which is what the host gives.
 //!
+//! A series of distinct values ([`Increment::value`], [`Read::distinct`]) is
+//! one sorted set, under the key `gg:SERIES:distinct` ([`distinct_key`]):
+//! its last part is not a number, so it is never a bucket's key. Each member
+//! is a value, its score the time it was last seen (unix milliseconds, the
+//! request's): an increment adds it with `ZADD … GT`, so a value seen again
+//! keeps its latest time, whatever order increments arrive in. Its counts are
+//! exact, to the millisecond rather than in buckets: a read counts the
+//! members last seen within the window, `(at_ms - window, at_ms]`
+//! (`ZCOUNT`), plus the request's own value ([`Distinct::with`]) unless it is
+//! one of them (`ZSCORE`). The same increment forgets the members last seen
+//! more than [`MAX_WINDOW_SECS`] before its time, which no window can read
+//! from it (`ZREMRANGEBYSCORE`), then, past [`MAX_DISTINCT_VALUES`], those
+//! seen least recently (`ZREMRANGEBYRANK`): a count is exact up to that many
+//! values. The set's time to live is that of the daily buckets
+//! ([`retention_secs`] of a day) from its last write, so it too is gone at
+//! most 401 days after it was last written.
+//!
+//! [`Distinct::with`]: groupgate::state::Distinct::with
+//!
 //! # Round trips
 //!
 //! A [`read`](StateStore::read) sends one `MGET` per read (the keys of the
-//! window's buckets at its resolution; missing keys count zero) and an
-//! [`apply`](StateStore::apply) one `INCRBY` and one `EXPIRE` per increment
-//! and resolution, each call as one pipeline: one round trip, whatever the
-//! number of reads or increments. An apply is a transaction (`MULTI` …
-//! `EXEC`, in the same round trip), so that a batch that fails is either
-//! applied whole or not at all, never half, before it is kept to be sent
-//! again. Opening a connection costs one more round trip (the client's
-//! handshake), but connections are kept: up to [`IDLE_CONNECTIONS`] idle
-//! ones, each call taking one and giving it back when it succeeds. A
-//! connection that failed in any way is dropped (its protocol state is
-//! unknown); one that was refused or cut makes every idle one dropped too, as
-//! they went to the same server. A call whose kept connection turns out cut
-//! (Redis restarted, or closes idle connections) is tried once more on a new
-//! connection within the same timeout: a connect and a second round trip,
-//! rather than a failed request.
+//! window's buckets at its resolution; missing keys count zero), or for a
+//! series of distinct values a `ZCOUNT` and, when the request has a value of
+//! its own, a `ZSCORE`; an [`apply`](StateStore::apply) sends one `INCRBY`
+//! and one `EXPIRE` per increment and resolution, or for a distinct value a
+//! `ZADD`, the two trims and an `EXPIRE`; each call as one pipeline: one
+//! round trip, whatever the number and kinds of reads or increments. An
+//! apply is a transaction (`MULTI` … `EXEC`, in the same round trip), so
+//! that a batch that fails is either applied whole or not at all, never
+//! half, before it is kept to be sent again. Opening a connection costs one
+//! more round trip (the client's handshake), but connections are kept: up
+//! to [`IDLE_CONNECTIONS`] idle ones, each call taking one and giving it
+//! back when it succeeds. A connection that failed in any way is dropped
+//! (its protocol state is unknown); one that was refused or cut makes every
+//! idle one dropped too, as they went to the same server. A call whose kept
+//! connection turns out cut (Redis restarted, or closes idle connections) is
+//! tried once more on a new connection within the same timeout: a connect
+//! and a second round trip, rather than a failed request.
 //!
 //! # Timeouts
 //!
@@ -77,9 +98,12 @@
 //!
 //! Increments to one series within one second land in the same buckets at
 //! every resolution, so the buffer keeps them as one entry with their summed
-//! amount. It holds at most [`BUFFER_LIMIT`] entries: an increment that needs
-//! a new entry when it is full is dropped, and counted in
-//! [`StateMetrics::increments_dropped`]. What is kept is counted in
+//! amount. A distinct value is kept with its exact time: one entry per
+//! series, value and second, holding the latest time it was seen then, and
+//! applied with `ZADD … GT` as any other, so that the latest time wins
+//! however entries and new increments interleave. It holds at most
+//! [`BUFFER_LIMIT`] entries: an increment that needs a new entry when it is
+//! full is dropped, and counted in [`StateMetrics::increments_dropped`]. What is kept is counted in
 //! [`StateMetrics::increments_pending`] (increments, not entries) and is lost
 //! if the process stops. Amounts are added saturating at `i64::MAX`, the
 //! largest a Redis integer holds.
@@ -89,19 +113,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use groupgate::state::window::{RESOLUTIONS, bucket, retention_secs};
-use groupgate::state::{Increment, Read, StateError, StateMetrics, StateStore};
-use redis::{Client, Connection, ConnectionAddr, Pipeline, RedisError};
+use groupgate::state::window::{MAX_WINDOW_SECS, RESOLUTIONS, bucket, retention_secs};
+use groupgate::state::{Increment, MAX_DISTINCT_VALUES, Read, StateError, StateMetrics, StateStore};
+use redis::{Client, Connection, ConnectionAddr, Pipeline, RedisError, Value};
 
 /// The most entries the buffer of unapplied increments holds (one per series
-/// and second): about 100 bytes each plus the series' key, so some 20 MB at
-/// most, and what a host answering 1,000 requests a second, each counted for
-/// a different user, applies in a minute and a half of outage.
+/// and second, and per value for a series of distinct values): about 100
+/// bytes each plus the series' key and value, so some 20 MB at most, and
+/// what a host answering 1,000 requests a second, each counted for a
+/// different user, applies in a minute and a half of outage.
 pub const BUFFER_LIMIT: usize = 100_000;
 
 /// The most buffered entries one apply sends besides its own increments:
-/// 8,000 commands in one transaction, a small share of a call's usual 50 ms
-/// for Redis, and a pause short enough for its other clients.
+/// at most 8,000 commands in one transaction (8 per entry of events, 4 per
+/// distinct value), a small share of a call's usual 50 ms for Redis, and a
+/// pause short enough for its other clients.
 pub const FLUSH_PER_APPLY: usize = 1_000;
 
 /// While Redis cannot be reached, the least time between two connection
@@ -142,32 +168,46 @@ struct Link {
     warned: bool,
 }
 
-/// Increments kept while they cannot be applied, by (second, series): the
-/// oldest first.
+/// Where a kept increment goes: its second, its series and, for a series of
+/// distinct values, its value.
+type Slot = (u64, String, Option<String>);
+
+/// Increments kept while they cannot be applied, by [`Slot`]: the oldest
+/// first.
 struct Buffer {
-    entries: BTreeMap<(u64, String), Kept>,
+    entries: BTreeMap<Slot, Kept>,
     limit: usize,
     /// The increments the entries hold.
     increments: u64,
 }
 
-/// One buffer entry: the summed amount of `increments` increments.
+/// One buffer entry: `increments` increments, their summed amount and the
+/// latest of their times (all in the entry's second).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Kept {
     amount: u64,
     increments: u64,
+    at_ms: u64,
+}
+
+impl Kept {
+    /// One increment, to keep.
+    fn of(increment: &Increment) -> (Slot, Kept) {
+        let slot = (increment.at_ms / 1000, increment.series.clone(), increment.value.clone());
+        (slot, Kept { amount: increment.amount, increments: 1, at_ms: increment.at_ms })
+    }
 }
 
 impl Buffer {
-    /// Keeps `kept` for `series` at `second`: returns how many increments
-    /// were dropped (none, or all of them when a new entry does not fit).
-    fn keep(&mut self, second: u64, series: &str, kept: Kept) -> u64 {
-        let key = (second, series.to_owned());
-        if let Some(entry) = self.entries.get_mut(&key) {
+    /// Keeps `kept` at `slot`: returns how many increments were dropped
+    /// (none, or all of them when a new entry does not fit).
+    fn keep(&mut self, slot: Slot, kept: Kept) -> u64 {
+        if let Some(entry) = self.entries.get_mut(&slot) {
             entry.amount = entry.amount.saturating_add(kept.amount);
             entry.increments += kept.increments;
+            entry.at_ms = entry.at_ms.max(kept.at_ms);
         } else if self.entries.len() < self.limit {
-            self.entries.insert(key, kept);
+            self.entries.insert(slot, kept);
         } else {
             return kept.increments;
         }
@@ -176,7 +216,7 @@ impl Buffer {
     }
 
     /// Takes up to `n` entries, the oldest first.
-    fn take(&mut self, n: usize) -> Vec<((u64, String), Kept)> {
+    fn take(&mut self, n: usize) -> Vec<(Slot, Kept)> {
         let mut taken = Vec::with_capacity(n.min(self.entries.len()));
         while taken.len() < n
             && let Some(entry) = self.entries.pop_first()
@@ -199,13 +239,81 @@ pub fn key(series: &str, resolution: u64, bucket: u64) -> String {
     format!("gg:{series}:{resolution}:{bucket}")
 }
 
-/// Adds to `pipe` the commands that apply `amount` to `series` at `at_ms`.
-fn add_increment(pipe: &mut Pipeline, series: &str, at_ms: u64, amount: u64) {
+/// The key of a series of distinct values (see the crate documentation for
+/// why no bucket has it).
+pub fn distinct_key(series: &str) -> String {
+    format!("gg:{series}:distinct")
+}
+
+/// How long a series of distinct values is kept after its last write: as
+/// long as the daily buckets, those of the longest windows.
+fn distinct_retention_secs() -> u64 {
+    retention_secs(RESOLUTIONS[RESOLUTIONS.len() - 1])
+}
+
+/// The times a distinct read counts, `(from, to]` in unix milliseconds: the
+/// window's length, ending at the request's time (as the memory store).
+fn distinct_range(read: &Read<'_>) -> (u64, u64) {
+    (read.at_ms.saturating_sub(read.window.secs().saturating_mul(1000)), read.at_ms)
+}
+
+/// Adds to `pipe` the commands that apply `amount` to `series` at `at_ms`,
+/// or for a series of distinct values, that note `value` as seen then.
+fn add_increment(pipe: &mut Pipeline, series: &str, value: Option<&str>, at_ms: u64, amount: u64) {
+    if let Some(value) = value {
+        add_distinct(pipe, series, value, at_ms);
+        return;
+    }
     let amount = i64::try_from(amount).unwrap_or(i64::MAX);
     for resolution in RESOLUTIONS {
         let key = key(series, resolution, bucket(at_ms, resolution));
         pipe.cmd("INCRBY").arg(&key).arg(amount).ignore();
         pipe.cmd("EXPIRE").arg(&key).arg(retention_secs(resolution)).ignore();
+    }
+}
+
+/// Adds to `pipe` the commands that note `value` as seen in `series` at
+/// `at_ms` (unless it was seen later), forget the values no window read at
+/// `at_ms` reaches, keep at most [`MAX_DISTINCT_VALUES`] (those seen last),
+/// and keep the set as long as the daily buckets.
+fn add_distinct(pipe: &mut Pipeline, series: &str, value: &str, at_ms: u64) {
+    let key = distinct_key(series);
+    pipe.cmd("ZADD").arg(&key).arg("GT").arg(at_ms).arg(value).ignore();
+    // Kept from this time on, as the memory store keeps them.
+    let oldest_kept = at_ms.saturating_sub(MAX_WINDOW_SECS * 1000);
+    pipe.cmd("ZREMRANGEBYSCORE").arg(&key).arg("-inf").arg(format!("({oldest_kept}")).ignore();
+    // Ranks go from the lowest score: all but the last MAX_DISTINCT_VALUES,
+    // nothing while there are no more than that.
+    let keep = i64::try_from(MAX_DISTINCT_VALUES).unwrap_or(i64::MAX);
+    pipe.cmd("ZREMRANGEBYRANK").arg(&key).arg(0).arg(-keep - 1).ignore();
+    pipe.cmd("EXPIRE").arg(&key).arg(distinct_retention_secs()).ignore();
+}
+
+/// The count of `read` from its answers, taken from `answers` in the order
+/// [`RedisState::read`] asked: the `MGET` of its buckets, or the `ZCOUNT` of
+/// its distinct values and the `ZSCORE` of its own value if it has one.
+fn count(read: &Read<'_>, answers: &mut impl Iterator<Item = Value>) -> Result<u64, String> {
+    let mut next = || answers.next().ok_or_else(|| "fewer answers than commands".to_owned());
+    let Some(distinct) = read.distinct else {
+        let buckets: Vec<Option<u64>> = redis::from_redis_value(next()?).map_err(|e| e.to_string())?;
+        return Ok(buckets.into_iter().flatten().fold(0, u64::saturating_add));
+    };
+    let seen: u64 = redis::from_redis_value(next()?).map_err(|e| e.to_string())?;
+    if distinct.with.is_none() {
+        return Ok(seen);
+    }
+    // A score is a double: milliseconds since 1970 are exact in one.
+    let last: Option<f64> = redis::from_redis_value(next()?).map_err(|e| e.to_string())?;
+    let (from, to) = distinct_range(read);
+    let counted = last.is_some_and(|t| t > from as f64 && t <= to as f64);
+    Ok(seen + u64::from(!counted))
+}
+
+/// How many commands [`RedisState::read`] sends for `read`.
+fn commands(read: &Read<'_>) -> usize {
+    match read.distinct {
+        Some(distinct) if distinct.with.is_some() => 2,
+        _ => 1,
     }
 }
 
@@ -417,17 +525,33 @@ impl StateStore for RedisState {
         }
         let mut pipe = redis::pipe();
         for read in reads {
-            let resolution = read.window.resolution();
-            let keys: Vec<String> = read.window.buckets(read.at_ms).map(|b| key(read.series, resolution, b)).collect();
-            pipe.cmd("MGET").arg(keys);
+            let Some(distinct) = read.distinct else {
+                let resolution = read.window.resolution();
+                let keys: Vec<String> =
+                    read.window.buckets(read.at_ms).map(|b| key(read.series, resolution, b)).collect();
+                pipe.cmd("MGET").arg(keys);
+                continue;
+            };
+            let key = distinct_key(read.series);
+            let (from, to) = distinct_range(read);
+            pipe.cmd("ZCOUNT").arg(&key).arg(format!("({from}")).arg(to);
+            if let Some(with) = distinct.with {
+                pipe.cmd("ZSCORE").arg(&key).arg(with);
+            }
         }
-        let answer: Vec<Vec<Option<u64>>> = self
+        let answer: Vec<Value> = self
             .call(timeout_ms, |connection| pipe.query(connection))
             .map_err(|e| self.failed(format!("read failed: {e}")))?;
-        if answer.len() != reads.len() {
-            return Err(self.failed(format!("read failed: {} answers to {} reads", answer.len(), reads.len())));
+        let sent: usize = reads.iter().map(commands).sum();
+        if answer.len() != sent {
+            return Err(self.failed(format!("read failed: {} answers to {sent} commands", answer.len())));
         }
-        Ok(answer.into_iter().map(|buckets| buckets.into_iter().flatten().fold(0, u64::saturating_add)).collect())
+        let mut answers = answer.into_iter();
+        reads
+            .iter()
+            .map(|read| count(read, &mut answers))
+            .collect::<Result<Vec<u64>, String>>()
+            .map_err(|e| self.failed(format!("read failed: {e}")))
     }
 
     fn apply(&self, increments: &[Increment], timeout_ms: u64) -> Result<(), StateError> {
@@ -442,11 +566,11 @@ impl StateStore for RedisState {
         let landed = Landed(&self.in_flight, flying);
         let mut pipe = redis::pipe();
         pipe.atomic();
-        for ((second, series), entry) in &kept {
-            add_increment(&mut pipe, series, second * 1000, entry.amount);
+        for ((_, series, value), entry) in &kept {
+            add_increment(&mut pipe, series, value.as_deref(), entry.at_ms, entry.amount);
         }
         for increment in &increments {
-            add_increment(&mut pipe, &increment.series, increment.at_ms, increment.amount);
+            add_increment(&mut pipe, &increment.series, increment.value.as_deref(), increment.at_ms, increment.amount);
         }
         let Err(error) = self.call(timeout_ms, |connection| pipe.exec(connection)) else {
             return Ok(());
@@ -467,12 +591,12 @@ impl StateStore for RedisState {
         let mut dropped = 0;
         let pending = {
             let mut buffer = lock(&self.buffer);
-            for ((second, series), entry) in kept {
-                dropped += buffer.keep(second, &series, entry);
+            for (slot, entry) in kept {
+                dropped += buffer.keep(slot, entry);
             }
             for increment in increments {
-                let entry = Kept { amount: increment.amount, increments: 1 };
-                dropped += buffer.keep(increment.at_ms / 1000, &increment.series, entry);
+                let (slot, entry) = Kept::of(increment);
+                dropped += buffer.keep(slot, entry);
             }
             buffer.increments
         };
@@ -551,23 +675,51 @@ mod tests {
         assert_eq!(key("ns|c|user|u1", 60, 7), "gg:ns|c|user|u1:60:7");
         assert_ne!(key("a", 1, 60), key("a", 60, 1));
         assert_ne!(key("a:1", 60, 5), key("a", 1, 60));
+        assert_eq!(distinct_key("ns|c|user|u1"), "gg:ns|c|user|u1:distinct");
+        assert_ne!(distinct_key("a:1:2"), key("a", 1, 2), "a distinct key ends in no number");
+        assert_ne!(distinct_key("a:1"), distinct_key("a"));
+    }
+
+    fn slot(second: u64, series: &str, value: Option<&str>) -> Slot {
+        (second, series.to_owned(), value.map(str::to_owned))
     }
 
     #[test]
     fn the_buffer_merges_increments_of_one_second_and_drops_past_its_bound() {
         let mut buffer = Buffer { entries: BTreeMap::new(), limit: 2, increments: 0 };
-        let one = Kept { amount: 3, increments: 1 };
-        assert_eq!(buffer.keep(10, "a", one), 0);
-        assert_eq!(buffer.keep(10, "a", one), 0, "the same second and series share an entry");
-        assert_eq!(buffer.keep(5, "b", one), 0);
-        assert_eq!(buffer.keep(11, "a", one), 1, "a third entry does not fit");
-        assert_eq!(buffer.keep(5, "b", one), 0, "an existing entry still takes more");
+        let one = |at_ms| Kept { amount: 3, increments: 1, at_ms };
+        assert_eq!(buffer.keep(slot(10, "a", None), one(10_000)), 0);
+        assert_eq!(buffer.keep(slot(10, "a", None), one(10_500)), 0, "the same second and series share an entry");
+        assert_eq!(buffer.keep(slot(5, "b", None), one(5_900)), 0);
+        assert_eq!(buffer.keep(slot(11, "a", None), one(11_000)), 1, "a third entry does not fit");
+        assert_eq!(buffer.keep(slot(5, "b", None), one(5_100)), 0, "an existing entry still takes more");
         assert_eq!(buffer.increments, 4);
         let taken = buffer.take(1);
-        assert_eq!(taken, vec![((5, "b".to_owned()), Kept { amount: 6, increments: 2 })], "the oldest first");
+        let b = Kept { amount: 6, increments: 2, at_ms: 5_900 };
+        assert_eq!(taken, vec![(slot(5, "b", None), b)], "the oldest first, at the latest time of its second");
         assert_eq!(buffer.increments, 2);
         assert_eq!(buffer.take(10).len(), 1);
         assert_eq!(buffer.increments, 0);
+    }
+
+    #[test]
+    fn the_buffer_keeps_distinct_values_apart_with_their_latest_time() {
+        let mut buffer = Buffer { entries: BTreeMap::new(), limit: 10, increments: 0 };
+        for (value, at_ms) in [("x", 7_200), ("y", 7_100), ("x", 7_900), ("x", 7_300), ("x", 8_000)] {
+            let (slot, kept) = Kept::of(&Increment::distinct("d", value, at_ms));
+            assert_eq!(buffer.keep(slot, kept), 0);
+        }
+        assert_eq!(buffer.increments, 5);
+        let taken = buffer.take(10);
+        assert_eq!(
+            taken,
+            vec![
+                (slot(7, "d", Some("x")), Kept { amount: 3, increments: 3, at_ms: 7_900 }),
+                (slot(7, "d", Some("y")), Kept { amount: 1, increments: 1, at_ms: 7_100 }),
+                (slot(8, "d", Some("x")), Kept { amount: 1, increments: 1, at_ms: 8_000 }),
+            ],
+            "one entry per second and value, at the latest time the value was seen then"
+        );
     }
 
     /// A server on a loopback port that accepts connections and closes them
@@ -588,7 +740,7 @@ mod tests {
 
     fn read_of(series: &str) -> Read<'_> {
         let window: &'static Window = Box::leak(Box::new(Window::parse("60s").unwrap()));
-        Read { series, window, at_ms: 1_000_000 }
+        Read::events(series, window, 1_000_000)
     }
 
     #[test]
@@ -600,7 +752,7 @@ mod tests {
         for _ in 0..50 {
             errors.push(store.read(&[read_of("s")], 50).unwrap_err());
         }
-        let increment = Increment { series: "s".into(), amount: 1, at_ms: 1_000_000 };
+        let increment = Increment::events("s", 1, 1_000_000);
         assert!(store.apply(std::slice::from_ref(&increment), 50).is_err());
         assert!(started.elapsed() < RECONNECT_INTERVAL, "the calls failed at once: {:?}", started.elapsed());
         assert_eq!(accepted.load(Ordering::SeqCst), 1, "one attempt in the interval");

@@ -28,6 +28,7 @@ pub fn app(state: Arc<ServerState>) -> Router {
     }
     router
         .route("/v1/evaluate/batch", post(evaluate_batch))
+        .route("/v1/counters/{policy}/{counter}", post(crate::counters::add))
         .route("/v1/policies", get(policies))
         .route("/v1/reload", post(reload))
         .route("/healthz", get(|| async { json(StatusCode::OK, &Health { status: "ok" }) }))

@@ -3,7 +3,8 @@
 //!
 //! | route | answer |
 //! |---|---|
-//! | `POST /v1/evaluate/message`, `/group-creation`, `/membership` | the decision, with `decision_id` and `generation` |
+//! | `POST /v1/evaluate/message`, `/group-creation`, `/membership`, `/report` | the decision, with `decision_id` and `generation` |
+//! | `POST /v1/counters/{policy}/{counter}` | adds the platform's events to a counter declared `platform = true` |
 //! | `GET /v1/policies` | the active set and the last reload attempt |
 //! | `POST /v1/reload` | reload now; the outcome |
 //! | `GET /healthz`, `GET /readyz` | the process is up; a set is active |
@@ -18,6 +19,7 @@
 #![deny(missing_docs)]
 
 mod app;
+mod counters;
 mod evaluate;
 #[cfg(test)]
 mod fixtures;

@@ -29,10 +29,11 @@ const WIT: &str = include_str!("../../../wit/policy.wit");
 
 /// A request of each hook, as `examples/` holds them: the request bodies'
 /// examples, which a client generator shows and a tester sends first.
-const EXAMPLES: [(&str, &str); 3] = [
+const EXAMPLES: [(&str, &str); 4] = [
     ("message", include_str!("../../../examples/message.json")),
     ("group-creation", include_str!("../../../examples/group-creation.json")),
     ("membership", include_str!("../../../examples/membership.json")),
+    ("report", include_str!("../../../examples/report.json")),
 ];
 
 /// The example of hook `name`'s request.
@@ -108,6 +109,31 @@ fn build() -> Value {
                 (408, "The body was not sent within the read timeout", error.clone()),
                 (413, "The body is over the server's limit, or the batch has too many items", error.clone()),
                 (503, "No policy set is active yet", error.clone()),
+            ]),
+        }}),
+    );
+    paths.insert(
+        "/v1/counters/{policy}/{counter}".into(),
+        json!({ "post": {
+            "operationId": "add-to-counter",
+            "summary": "Add the platform's events to a policy's counter",
+            "description": "For what the platform knows and groupgate does not, such as a moderator rejecting a \
+                user's report (Art. 12): adds `amount` events at `at` for `id` to counter `counter` of policy \
+                `policy` in the active set's store. Only a counter its manifest declares with `platform = true` \
+                takes them.",
+            "parameters": [
+                { "name": "policy", "in": "path", "required": true, "schema": { "type": "string" },
+                  "description": "The policy's name in the active set" },
+                { "name": "counter", "in": "path", "required": true, "schema": { "type": "string" },
+                  "description": "The counter's name under `[counters]` in its manifest" },
+            ],
+            "requestBody": body(reads.subschema_for::<crate::counters::Addition>(),
+                json!({ "id": "usr-77", "amount": 1, "at": 1_764_316_800_000_u64 })),
+            "responses": responses(&[
+                (200, "Added", writes.subschema_for::<crate::counters::Added>()),
+                (400, "The body is not a valid addition", error.clone()),
+                (404, "The set has no such policy, or the policy no such counter open to the platform", error.clone()),
+                (503, "No policy set is active yet, or its store could not be written", error.clone()),
             ]),
         }}),
     );

@@ -39,6 +39,8 @@ struct RawCase {
     config: Option<toml::Table>,
     counts: Option<toml::Table>,
     state: Option<String>,
+    #[serde(default)]
+    before: Vec<toml::Table>,
     outcome: Outcome,
     #[serde(default)]
     reasons: Vec<ExpectedReason>,
@@ -71,6 +73,11 @@ pub struct Case {
     /// The counts its policies read: given by the case (`counts`), zero
     /// where not given, or none at all (`state = "unavailable"`).
     pub counts: Recorded,
+    /// Requests decided first, in order, by the whole set on an empty
+    /// store of its own, which the case's request is then decided on
+    /// (`before`): how a case shows what counters make of a sequence, such
+    /// as one reporter reporting three times. Empty for most cases.
+    pub before: Vec<Request>,
     /// What must hold of the decision.
     pub expect: Expect,
 }
@@ -252,6 +259,7 @@ pub(crate) fn read(set_root: &Path, file: &Path, policy: Option<&str>) -> Result
                 }
             },
         };
+        let given_counts = rc.counts.is_some() || rc.state.is_some();
         let counts = match counts_of(rc.counts, rc.state.as_deref(), policy) {
             Ok(counts) => counts,
             Err(e) => {
@@ -259,6 +267,81 @@ pub(crate) fn read(set_root: &Path, file: &Path, policy: Option<&str>) -> Result
                 continue;
             }
         };
+        if !rc.before.is_empty() && (policy.is_some() || given_counts) {
+            fail(
+                "key `before`: only a set's own cases may decide earlier requests, and their counts come from \
+                 those, not from `counts` or `state`"
+                    .into(),
+            );
+            continue;
+        }
+        // Each earlier request is the case's with the fields it gives (after
+        // removing those its `unset` lists); or, with `hook` or `input`, the
+        // file `input` (nothing without it) of that hook, with them.
+        let wanted = rc.before.len();
+        let mut before = Vec::with_capacity(wanted);
+        for (i, mut table) in rc.before.into_iter().enumerate() {
+            let key = |k: &str| format!("key `before[{i}].{k}`");
+            let of_hook = match table.remove("hook") {
+                None => None,
+                Some(toml::Value::String(name)) => match name.parse::<Hook>() {
+                    Ok(h) => Some(h),
+                    Err(e) => {
+                        fail(format!("{}: {e}", key("hook")));
+                        continue;
+                    }
+                },
+                Some(_) => {
+                    fail(format!("{}: must be a hook's name", key("hook")));
+                    continue;
+                }
+            };
+            let input = match table.remove("input") {
+                None => None,
+                Some(toml::Value::String(input)) => Some(input),
+                Some(_) => {
+                    fail(format!("{}: must be a file name", key("input")));
+                    continue;
+                }
+            };
+            let mut earlier = match (&input, of_hook) {
+                (Some(input), _) => match read_input(set_root, dir, input) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        fail(format!("{}: {e}", key("input")));
+                        continue;
+                    }
+                },
+                (None, Some(_)) => Value::Object(Default::default()),
+                (None, None) => request.clone(),
+            };
+            let unsets = match table.remove("unset") {
+                None => Vec::new(),
+                Some(toml::Value::Array(paths)) if paths.iter().all(toml::Value::is_str) => {
+                    paths.into_iter().filter_map(|p| p.as_str().map(str::to_owned)).collect()
+                }
+                Some(_) => {
+                    fail(format!("{}: must be a list of field paths", key("unset")));
+                    continue;
+                }
+            };
+            for path in &unsets {
+                if let Err(e) = unset(&mut earlier, path) {
+                    fail(format!("{}: {e}", key("unset")));
+                }
+            }
+            match table_to_json(table, &format!("before[{i}]")) {
+                Ok(v) => merge(&mut earlier, v),
+                Err(e) => fail(e),
+            }
+            match Request::from_value(of_hook.unwrap_or(hook), earlier) {
+                Ok(r) => before.push(r),
+                Err(e) => fail(format!("key `before[{i}]`: {e}")),
+            }
+        }
+        if before.len() != wanted {
+            continue;
+        }
         let request = match Request::from_value(hook, request) {
             Ok(r) => r,
             Err(e) => {
@@ -273,6 +356,7 @@ pub(crate) fn read(set_root: &Path, file: &Path, policy: Option<&str>) -> Result
             request,
             config,
             counts,
+            before,
             expect: Expect {
                 outcome: rc.outcome,
                 reasons: rc.reasons,

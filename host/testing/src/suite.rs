@@ -219,6 +219,19 @@ fn run_case(set: &PolicySet, case: &Case) -> CaseResult {
         return result(case, Decision::default(), undeclared);
     }
     let decided = match &case.policy {
+        None if !case.before.is_empty() => {
+            let store = groupgate::state::Memory::new();
+            let mut failures = Vec::new();
+            for (i, earlier) in case.before.iter().enumerate() {
+                if let Err(refused) = set.evaluate_on(earlier, &store) {
+                    failures.push(format!("earlier request {i} (`before[{i}]`) was refused: {refused}"));
+                }
+            }
+            if !failures.is_empty() {
+                return result(case, Decision::default(), failures);
+            }
+            Some(set.evaluate_on(&case.request, &store))
+        }
         None => Some(set.evaluate_with_counts(&case.request, &case.counts)),
         Some(name) => set.evaluate_policy_with_counts(name, &case.request, &case.counts),
     };

@@ -3,8 +3,8 @@
 //! request and the counts read for the call, as one buffer that a policy
 //! reads in place. The host writes it with [`Writer`] once per decision
 //! (and puts each policy's counts after it with [`set_counts`]);
-//! the SDK reads it with the views [`Message`], [`GroupCreation`] and
-//! [`Membership`], which decode nothing until a field is asked for and
+//! the SDK reads it with the views [`Message`], [`GroupCreation`],
+//! [`Membership`] and [`Report`], which decode nothing until a field is asked for and
 //! borrow every string from the buffer.
 //!
 //! Why a buffer and not a resource with a method per field: a call from a
@@ -42,6 +42,7 @@ pub enum Hook {
     Message = 0,
     GroupCreation = 1,
     Membership = 2,
+    Report = 3,
 }
 
 impl Hook {
@@ -51,6 +52,7 @@ impl Hook {
             Hook::Message => message::SLOTS,
             Hook::GroupCreation => group_creation::SLOTS,
             Hook::Membership => membership::SLOTS,
+            Hook::Report => report::SLOTS,
         }
     }
 }
@@ -110,6 +112,9 @@ pub mod message {
     pub const ATTACHMENTS: usize = TEXT + 1;
     pub const SENT_AT: usize = ATTACHMENTS + 1;
     pub const SLOTS: usize = SENT_AT + 1;
+    /// Slots a message takes as a record inside another (a reported
+    /// message): its fields from `id`, without the header and counts.
+    pub const RECORD_SLOTS: usize = SLOTS - ID;
 }
 
 /// A group creation's fields: slots from the start of the buffer.
@@ -136,10 +141,29 @@ pub mod membership {
     pub const SLOTS: usize = REQUESTED_AT + 1;
 }
 
+/// A report's fields: slots from the start of the buffer.
+pub mod report {
+    pub const ID: usize = 2;
+    pub const REPORTER: usize = 3;
+    /// The target's case: 0 message, 1 user, 2 group.
+    pub const TARGET: usize = REPORTER + super::user::SLOTS;
+    /// The target's payload: a list of one record.
+    pub const TARGET_PAYLOAD: usize = TARGET + 1;
+    pub const CATEGORY: usize = TARGET_PAYLOAD + 1;
+    pub const TEXT: usize = CATEGORY + 1;
+    pub const REPORTED_AT: usize = TEXT + 1;
+    pub const SLOTS: usize = REPORTED_AT + 1;
+    /// The target's cases.
+    pub const TARGET_MESSAGE: u64 = 0;
+    pub const TARGET_USER: u64 = 1;
+    pub const TARGET_GROUP: u64 = 2;
+}
+
 // The layout the contract's documentation gives.
 const _: () = assert!(message::SENDER == 10 && message::SENT_AT == 20);
 const _: () = assert!(group_creation::NAME == 10 && group_creation::REQUESTED_AT == 15);
 const _: () = assert!(membership::SUBJECT == 11 && membership::REQUESTED_AT == 19);
+const _: () = assert!(report::TARGET == 10 && report::REPORTED_AT == 14 && message::RECORD_SLOTS == 19);
 
 // ---------------------------------------------------------------------------
 // Writing (the host)
@@ -357,6 +381,16 @@ pub enum Role {
     Founder,
     Manager,
     Member,
+}
+
+impl Role {
+    fn from_case(case: u64) -> Role {
+        match case {
+            0 => Role::Founder,
+            1 => Role::Manager,
+            _ => Role::Member,
+        }
+    }
 }
 
 /// How someone comes to be a member.
@@ -666,11 +700,7 @@ impl Message {
     }
     /// The sender's role in that group.
     pub fn sender_role(&self) -> Role {
-        match self.r().number(message::SENDER_ROLE) {
-            0 => Role::Founder,
-            1 => Role::Manager,
-            _ => Role::Member,
-        }
+        Role::from_case(self.r().number(message::SENDER_ROLE))
     }
     /// The message text.
     pub fn text(&self) -> &str {
@@ -773,6 +803,161 @@ impl Membership {
     }
 }
 
+/// What a reporter says is wrong (Art. 12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportCategory {
+    ProhibitedContent,
+    Spam,
+    Harassment,
+    Fraud,
+    Other,
+}
+
+impl ReportCategory {
+    /// Every category, in the contract's order (a category's index is its
+    /// case in the encoding).
+    pub const ALL: [ReportCategory; 5] = [
+        ReportCategory::ProhibitedContent,
+        ReportCategory::Spam,
+        ReportCategory::Harassment,
+        ReportCategory::Fraud,
+        ReportCategory::Other,
+    ];
+
+    /// The category as the JSON wire format writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportCategory::ProhibitedContent => "prohibited-content",
+            ReportCategory::Spam => "spam",
+            ReportCategory::Harassment => "harassment",
+            ReportCategory::Fraud => "fraud",
+            ReportCategory::Other => "other",
+        }
+    }
+}
+
+/// A reported message, read in place: a message's fields, as
+/// [`Message`] has them, without its counts.
+#[derive(Clone, Copy)]
+pub struct ReportedMessage<'a> {
+    r: Reader<'a>,
+    /// The slot its `id` is in.
+    at: usize,
+}
+
+impl<'a> ReportedMessage<'a> {
+    /// The slot of a field of [`message`], counted from the message's `id`.
+    fn slot(&self, field: usize) -> usize {
+        self.at + field - message::ID
+    }
+    /// The platform's message id.
+    pub fn id(&self) -> &'a str {
+        self.r.string(self.slot(message::ID))
+    }
+    /// The group it was sent to.
+    pub fn group(&self) -> Group<'a> {
+        Group { r: self.r, at: self.slot(message::GROUP) }
+    }
+    /// The user who sent it.
+    pub fn sender(&self) -> User<'a> {
+        User { r: self.r, at: self.slot(message::SENDER) }
+    }
+    /// The sender's role in that group.
+    pub fn sender_role(&self) -> Role {
+        Role::from_case(self.r.number(self.slot(message::SENDER_ROLE)))
+    }
+    /// The message text.
+    pub fn text(&self) -> &'a str {
+        self.r.string(self.slot(message::TEXT))
+    }
+    /// Files attached to it.
+    pub fn attachments(&self) -> Attachments<'a> {
+        Attachments(Items::new(self.r, self.slot(message::ATTACHMENTS)))
+    }
+    /// When it was sent, in unix milliseconds.
+    pub fn sent_at(&self) -> u64 {
+        self.r.number(self.slot(message::SENT_AT))
+    }
+}
+
+impl fmt::Debug for ReportedMessage<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReportedMessage")
+            .field("id", &self.id())
+            .field("group", &self.group())
+            .field("sender", &self.sender())
+            .field("sender_role", &self.sender_role())
+            .field("text", &self.text())
+            .field("attachments", &self.attachments())
+            .field("sent_at", &self.sent_at())
+            .finish()
+    }
+}
+
+/// What a report is about.
+#[derive(Debug, Clone, Copy)]
+pub enum ReportTarget<'a> {
+    /// A message, as it was published.
+    Message(ReportedMessage<'a>),
+    /// A user.
+    User(User<'a>),
+    /// A group.
+    Group(Group<'a>),
+}
+
+impl ReportTarget<'_> {
+    /// The id of the message, user or group reported.
+    pub fn id(&self) -> &str {
+        match self {
+            ReportTarget::Message(m) => m.id(),
+            ReportTarget::User(u) => u.id(),
+            ReportTarget::Group(g) => g.id(),
+        }
+    }
+}
+
+/// A complaint from the public (Art. 12): someone reports a message, a user
+/// or a group.
+pub struct Report {
+    bytes: Vec<u8>,
+}
+
+request_view!(Report, Hook::Report);
+
+impl Report {
+    /// The platform's report id.
+    pub fn id(&self) -> &str {
+        self.r().string(report::ID)
+    }
+    /// The user who reports.
+    pub fn reporter(&self) -> User<'_> {
+        User { r: self.r(), at: report::REPORTER }
+    }
+    /// What is reported.
+    pub fn target(&self) -> ReportTarget<'_> {
+        let (at, _) = self.r().list(report::TARGET_PAYLOAD);
+        let r = self.r();
+        match r.number(report::TARGET) {
+            report::TARGET_MESSAGE => ReportTarget::Message(ReportedMessage { r, at }),
+            report::TARGET_USER => ReportTarget::User(User { r, at }),
+            _ => ReportTarget::Group(Group { r, at }),
+        }
+    }
+    /// What the reporter says is wrong.
+    pub fn category(&self) -> ReportCategory {
+        let case = self.r().number(report::CATEGORY);
+        ReportCategory::ALL.get(case as usize).copied().unwrap_or(ReportCategory::Other)
+    }
+    /// The reporter's own words.
+    pub fn text(&self) -> &str {
+        self.r().string(report::TEXT)
+    }
+    /// When it was reported, in unix milliseconds.
+    pub fn reported_at(&self) -> u64 {
+        self.r().number(report::REPORTED_AT)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -860,6 +1045,58 @@ mod tests {
         w.number(group_creation::MEMBER_LIMIT, 200);
         let c = GroupCreation::new(w.finish()).unwrap();
         assert_eq!((c.founder().id(), c.name(), c.member_limit()), ("usr-f", "n", 200));
+    }
+
+    #[test]
+    fn a_report_reads_its_reporter_and_each_kind_of_target() {
+        for case in [report::TARGET_MESSAGE, report::TARGET_USER, report::TARGET_GROUP] {
+            let mut w = Writer::new(Hook::Report, 0);
+            w.string(report::ID, "rep-1");
+            user(&mut w, report::REPORTER, "usr-r", &["x"]);
+            w.number(report::TARGET, case);
+            let slots = match case {
+                report::TARGET_MESSAGE => message::RECORD_SLOTS,
+                report::TARGET_USER => user::SLOTS,
+                _ => group::SLOTS,
+            };
+            let at = w.list(report::TARGET_PAYLOAD, 1, slots);
+            match case {
+                report::TARGET_MESSAGE => {
+                    let field = |f: usize| at + f - message::ID;
+                    w.string(field(message::ID), "msg-7");
+                    w.string(field(message::GROUP) + group::ID, "grp-2");
+                    user(&mut w, field(message::SENDER), "usr-s", &[]);
+                    w.number(field(message::SENDER_ROLE), 0);
+                    w.string(field(message::TEXT), "bad words");
+                    let first = w.list(field(message::ATTACHMENTS), 1, attachment::SLOTS);
+                    w.string(first + attachment::NAME, "a.png");
+                    w.number(field(message::SENT_AT), 11);
+                }
+                report::TARGET_USER => user(&mut w, at, "usr-t", &[]),
+                _ => w.string(at + group::ID, "grp-t"),
+            }
+            w.number(report::CATEGORY, 2);
+            w.string(report::TEXT, "they keep at it");
+            w.number(report::REPORTED_AT, 99);
+            let r = Report::new(w.finish()).unwrap();
+            assert_eq!((r.id(), r.reporter().id(), r.reporter().labels().len()), ("rep-1", "usr-r", 1));
+            assert_eq!((r.category(), r.text(), r.reported_at()), (ReportCategory::Harassment, "they keep at it", 99));
+            match r.target() {
+                ReportTarget::Message(m) => {
+                    assert_eq!(
+                        (m.id(), m.group().id(), m.sender().id(), m.text()),
+                        ("msg-7", "grp-2", "usr-s", "bad words")
+                    );
+                    assert_eq!((m.sender_role(), m.sent_at(), m.sender().credit_level()), (Role::Founder, 11, 4));
+                    assert_eq!(m.attachments().map(|a| a.name()).collect::<Vec<_>>(), ["a.png"]);
+                }
+                ReportTarget::User(u) => {
+                    assert_eq!((case, u.id(), u.region()), (report::TARGET_USER, "usr-t", "CN-44"))
+                }
+                ReportTarget::Group(g) => assert_eq!((case, g.id()), (report::TARGET_GROUP, "grp-t")),
+            }
+            assert_eq!(r.target().id(), ["msg-7", "usr-t", "grp-t"][case as usize]);
+        }
     }
 
     #[test]

@@ -30,8 +30,32 @@
 // `memberLimit()`, `inviter()`), those of a user, group or attachment are
 // getters (`sender.creditLevel`, `group.memberCount`, `attachment.name`).
 // `u8` and `u32` are numbers, `u64` a BigInt (`sentAt()`, `requestedAt()`,
-// `attachment.size`, counts), enums their WIT names as strings (`"manager"`,
-// `"invite"`), an absent `option` `undefined`.
+// `reportedAt()`, `attachment.size`, counts), enums their WIT names as
+// strings (`"manager"`, `"invite"`, `"prohibited-content"`), an absent
+// `option` `undefined`.
+//
+// A report's target is a view whose `kind` is "message", "user" or "group"
+// and whose getter of that name gives the reported thing (the others give
+// `undefined`): a user or group as in any request, a reported message with
+// the methods of a `Message` but no counts (the report has those):
+//
+//   export function evaluateReport(bytes) {
+//     const report = groupgate.report(bytes);
+//     const target = report.target();
+//     if (target.kind === "message" && report.category() === "prohibited-content") {
+//       target.message.text();          // a string
+//     }
+//     return groupgate.answer({ outcome: "allow" });
+//   }
+//
+// The policy's module exports every hook of the world, `evaluateReport` too,
+// even one its manifest's `hooks` leave out (the host never calls it):
+// componentize-js refuses a module that lacks one, and this module cannot
+// export it in the policy's name. Such a hook returns an allow:
+//
+//   export function evaluateReport(_bytes) {
+//     return groupgate.answer({ outcome: "allow" });
+//   }
 //
 // Text folding comes from the host (the contract's `text` interface), so a
 // policy matches disguised words as the standard policies do without Unicode
@@ -54,6 +78,8 @@ export const VERSION = 1;
 
 const SLOT = 8;
 const ROLES = ["founder", "manager", "member"];
+const TARGET_KINDS = ["message", "user", "group"];
+const REPORT_CATEGORIES = ["prohibited-content", "spam", "harassment", "fraud", "other"];
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 // Slots, as in plugins/encoding/src/lib.rs: a user's, group's, attachment's
@@ -70,6 +96,12 @@ const CREATION = {
   id: 2, founder: 3, name: 10, description: 11, category: 12, region: 13, memberLimit: 14, requestedAt: 15, slots: 16,
 };
 const MEMBERSHIP = { id: 2, kind: 3, group: 4, subject: 11, inviter: 18, requestedAt: 19, slots: 20 };
+// `target` is the case (0 message, 1 user, 2 group), `targetPayload` a list
+// of one element, the reported record; a reported message's fields follow
+// its `id` as a message's follow slot 2 (`MESSAGE.x - MESSAGE.id` after it).
+const REPORT = {
+  id: 2, reporter: 3, target: 10, targetPayload: 11, category: 12, text: 13, reportedAt: 14, slots: 15,
+};
 
 /** Stops the call with `why` as the policy's error (the host never returns). */
 function fail(why) {
@@ -231,7 +263,7 @@ export class Attachment {
   get sha256() { return this.r.string(this.at + ATTACHMENT.sha256); }
 }
 
-/** What the three requests share: the counts read for the call. */
+/** What the requests share: the counts read for the call. */
 class Request {
   constructor(bytes, hook) {
     this.r = new Reader(bytes, hook);
@@ -356,6 +388,93 @@ export class Membership extends Request {
   requestedAt() { return this.r.u64(MEMBERSHIP.requestedAt); }
 }
 
+/** The slot of a message's `field` (a key of `MESSAGE`), for a message whose `id` is in slot `at`. */
+function reported(at, field) {
+  return at + MESSAGE[field] - MESSAGE.id;
+}
+
+/** The slot a report's target, the reported record, starts at. */
+function payload(r) {
+  return r.list(REPORT.targetPayload)[0];
+}
+
+/**
+ * A reported message, read in place: the methods of a `Message` (`text()`,
+ * `sender()`, `attachments()`, ...), without counts.
+ */
+export class ReportedMessage {
+  constructor(r, at) {
+    this.r = r;
+    this.at = at;
+  }
+  /** The platform's message id. */
+  id() { return this.r.string(reported(this.at, "id")); }
+  /** The group it was sent to. */
+  group() { return new Group(this.r, reported(this.at, "group")); }
+  /** The user who sent it. */
+  sender() { return new User(this.r, reported(this.at, "sender")); }
+  /** The sender's role in that group: "founder", "manager" or "member". */
+  senderRole() { return ROLES[this.r.small(reported(this.at, "senderRole"))] ?? "member"; }
+  /** The message text. */
+  text() { return this.r.string(reported(this.at, "text")); }
+  /** Files attached to it: an array of attachments. */
+  attachments() {
+    const [first, count] = this.r.list(reported(this.at, "attachments"));
+    const attachments = [];
+    for (let i = 0; i < count; i++) {
+      attachments.push(new Attachment(this.r, first + i * ATTACHMENT.slots));
+    }
+    return attachments;
+  }
+  /** When it was sent, in unix milliseconds: a BigInt. */
+  sentAt() { return this.r.u64(reported(this.at, "sentAt")); }
+}
+
+/**
+ * What a report is about, read in place: `kind` says which, and the getter
+ * of that name gives it; the other two give `undefined`.
+ */
+export class ReportTarget {
+  constructor(r) {
+    this.r = r;
+  }
+  /** "message", "user" or "group". */
+  get kind() { return TARGET_KINDS[this.r.small(REPORT.target)] ?? "group"; }
+  /** The reported message, a `ReportedMessage`, when `kind` is "message". */
+  get message() { return this.kind === "message" ? new ReportedMessage(this.r, payload(this.r)) : undefined; }
+  /** The reported user, a `User`, when `kind` is "user". */
+  get user() { return this.kind === "user" ? new User(this.r, payload(this.r)) : undefined; }
+  /** The reported group, a `Group`, when `kind` is "group". */
+  get group() { return this.kind === "group" ? new Group(this.r, payload(this.r)) : undefined; }
+  /** The id of the message, user or group reported. */
+  get id() {
+    // A message's, user's and group's ids all come first.
+    return this.r.string(payload(this.r));
+  }
+}
+
+/** A complaint from the public (Art. 12): someone reports a message, a user or a group. */
+export class Report extends Request {
+  constructor(bytes) {
+    super(bytes, { code: 3, slots: REPORT.slots });
+  }
+  /** The platform's report id. */
+  id() { return this.r.string(REPORT.id); }
+  /** The user who reports. */
+  reporter() { return new User(this.r, REPORT.reporter); }
+  /** What is reported: a `ReportTarget`. */
+  target() { return new ReportTarget(this.r); }
+  /**
+   * What the reporter says is wrong: "prohibited-content", "spam",
+   * "harassment", "fraud" or "other".
+   */
+  category() { return REPORT_CATEGORIES[this.r.small(REPORT.category)] ?? "other"; }
+  /** The reporter's own words. */
+  text() { return this.r.string(REPORT.text); }
+  /** When it was reported, in unix milliseconds: a BigInt. */
+  reportedAt() { return this.r.u64(REPORT.reportedAt); }
+}
+
 /**
  * What a hook returns for `verdict`, `{ outcome, reasons, measures,
  * increments }` (`outcome` "allow", "review" or "deny"; each list may be left
@@ -384,6 +503,11 @@ export function groupCreation(bytes) {
 /** The membership in `bytes`, what `evaluateMembership` receives. */
 export function membership(bytes) {
   return new Membership(bytes);
+}
+
+/** The report in `bytes`, what `evaluateReport` receives. */
+export function report(bytes) {
+  return new Report(bytes);
 }
 
 const FOLD_STEPS = ["traditional", "confusable", "leet", "repeat"];

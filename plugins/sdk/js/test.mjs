@@ -84,6 +84,28 @@ function checkGroup(group, want, what) {
   eq(group.founderId, want.founder_id, `${what}.founderId`);
 }
 
+function checkAttachments(attachments, want, what) {
+  eq(attachments.length, want.length, `${what} attachments`);
+  want.forEach((a, i) => {
+    eq(attachments[i] instanceof groupgate.Attachment, true, `${what} attachment ${i}`);
+    eq(attachments[i].name, a.name, `${what} attachment ${i} name`);
+    eq(attachments[i].mediaType, a.media_type, `${what} attachment ${i} mediaType`);
+    eq(attachments[i].size, BigInt(a.size), `${what} attachment ${i} size`);
+    eq(attachments[i].sha256, a.sha256, `${what} attachment ${i} sha256`);
+  });
+}
+
+/** A message's fields, on a `Message` or a `ReportedMessage`. */
+function checkMessage(m, want, what) {
+  eq(m.id(), want.id, `${what} id`);
+  checkGroup(m.group(), want.group, `${what} group`);
+  checkUser(m.sender(), want.sender, `${what} sender`);
+  eq(m.senderRole(), want.sender_role, `${what} senderRole`);
+  eq(m.text(), want.text, `${what} text`);
+  checkAttachments(m.attachments(), want.attachments, what);
+  eq(m.sentAt(), BigInt(want.sent_at), `${what} sentAt`);
+}
+
 function checkCounts(request, want, what) {
   const value = (v) => (v === null ? undefined : BigInt(v));
   eq(
@@ -107,21 +129,37 @@ for (const [name, want] of Object.entries(expected)) {
   const bytes = fixture(name);
   if (want.hook === "message") {
     const m = groupgate.message(bytes);
-    eq(m.id(), want.id, `${name} id`);
-    checkGroup(m.group(), want.group, `${name} group`);
-    checkUser(m.sender(), want.sender, `${name} sender`);
-    eq(m.senderRole(), want.sender_role, `${name} senderRole`);
-    eq(m.text(), want.text, `${name} text`);
-    const attachments = m.attachments();
-    eq(attachments.length, want.attachments.length, `${name} attachments`);
-    want.attachments.forEach((a, i) => {
-      eq(attachments[i].name, a.name, `${name} attachment ${i} name`);
-      eq(attachments[i].mediaType, a.media_type, `${name} attachment ${i} mediaType`);
-      eq(attachments[i].size, BigInt(a.size), `${name} attachment ${i} size`);
-      eq(attachments[i].sha256, a.sha256, `${name} attachment ${i} sha256`);
-    });
-    eq(m.sentAt(), BigInt(want.sent_at), `${name} sentAt`);
+    checkMessage(m, want, name);
     checkCounts(m, want.counts, name);
+  } else if (want.hook === "report") {
+    const r = groupgate.report(bytes);
+    eq(r instanceof groupgate.Report, true, `${name} is a Report`);
+    eq(r.id(), want.id, `${name} id`);
+    checkUser(r.reporter(), want.reporter, `${name} reporter`);
+    const target = r.target();
+    eq(target instanceof groupgate.ReportTarget, true, `${name} target`);
+    eq(target.kind, want.target.kind, `${name} target.kind`);
+    eq(target.id, want.target_id, `${name} target.id`);
+    // The getter of the target's kind gives it, the other two nothing.
+    for (const kind of ["message", "user", "group"]) {
+      if (kind !== want.target.kind) {
+        eq(target[kind], undefined, `${name} target.${kind}`);
+      }
+    }
+    if (want.target.kind === "message") {
+      const m = target.message;
+      eq(m instanceof groupgate.ReportedMessage, true, `${name} target.message`);
+      checkMessage(m, want.target.message, `${name} target.message`);
+      eq(m.count, undefined, `${name} a reported message has no counts`);
+    } else if (want.target.kind === "user") {
+      checkUser(target.user, want.target.user, `${name} target.user`);
+    } else {
+      checkGroup(target.group, want.target.group, `${name} target.group`);
+    }
+    eq(r.category(), want.category, `${name} category`);
+    eq(r.text(), want.text, `${name} text`);
+    eq(r.reportedAt(), BigInt(want.reported_at), `${name} reportedAt`);
+    checkCounts(r, want.counts, name);
   } else if (want.hook === "group-creation") {
     const c = groupgate.groupCreation(bytes);
     eq(c.id(), want.id, `${name} id`);
@@ -154,6 +192,12 @@ for (const [name, want] of Object.entries(expected)) {
 const membershipBytes = fixture("membership-join.bin");
 aborts(() => groupgate.message(membershipBytes), "the request is of hook 2 where hook 0 was expected");
 aborts(() => groupgate.message(new Uint8Array(0)), "the request is 0 bytes, shorter than the 168 its slots take");
+aborts(() => groupgate.report(membershipBytes), "the request is of hook 2 where hook 3 was expected");
+aborts(
+  () => groupgate.report(fixture("report-group.bin").slice(0, 119)),
+  "the request is 119 bytes, shorter than the 120 its slots take",
+);
+aborts(() => groupgate.membership(fixture("report-user.bin")), "the request is of hook 3 where hook 2 was expected");
 aborts(
   () => groupgate.membership(membershipBytes.slice(0, 100)),
   "the request is 100 bytes, shorter than the 160 its slots take",
@@ -179,6 +223,14 @@ notUtf8[new DataView(notUtf8.buffer).getUint32(10 * 8, true)] = 0xff;
 const n = groupgate.message(notUtf8);
 eq(n.sender().region, "CN-44", "a broken id leaves the region readable");
 aborts(() => n.sender().id, MALFORMED);
+
+// A target or category beyond those the contract lists (never written) reads
+// as the reader in plugins/encoding reads it: a group, and "other".
+const future = fixture("report-group.bin");
+new DataView(future.buffer).setUint32(10 * 8, 7, true);
+new DataView(future.buffer).setUint32(12 * 8, 9, true);
+const f = groupgate.report(future);
+eq([f.target().kind, f.target().group.id, f.category()], ["group", "grp-t", "other"], "an unknown case");
 
 // A view over part of a larger buffer (a nonzero byteOffset) reads the same.
 const whole = fixture("message.bin");

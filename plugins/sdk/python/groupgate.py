@@ -30,6 +30,26 @@ those of a user, group or attachment attributes (`sender.credit_level`,
 `group.member_count`, `attachment.name`). Numbers are `int`; enums the
 generated `types.Role` and `types.MembershipKind`; an absent option `None`.
 
+A report's category is its name in the wire format, a `str` such as
+`"prohibited-content"`, and its target a view whose `kind` is `"message"`,
+`"user"` or `"group"` and whose attribute of that name is the reported
+thing (the other two are None): a user or group as in any request, a
+reported message with the methods of a `Message` but no counts (the report
+has those)::
+
+    def evaluate_report(self, data: bytes) -> types.Outcome:
+        report = groupgate.report(data)
+        target = report.target()
+        if target.kind == "message" and report.category() == "prohibited-content":
+            target.message.text()                   # a str
+        return groupgate.answer(groupgate.Verdict(types.Outcome.ALLOW))
+
+A `WitWorld` whose policy does not answer reports need not define
+`evaluate_report`: importing this module, before the class is defined, gives
+the generated `wit_world.WitWorld` one that allows, which the host never
+calls for a policy whose manifest's `hooks` leave `report` out. Every other
+hook must be defined, as componentize-py requires.
+
 Text folding comes from the host (the contract's `text` interface), so a
 policy matches disguised words as the standard policies do without Unicode
 tables of its own::
@@ -44,9 +64,11 @@ componentize-py finds this module on its Python path: give its folder with
 `-p` (`groupgate build` passes the folder it writes this file into).
 """
 
+import abc
 import dataclasses
 import struct
 
+import wit_world as _world
 from wit_world.imports import abort, types
 from wit_world.imports import text as _text
 from wit_world.imports import verdict as _verdict
@@ -63,9 +85,12 @@ _HEADER = struct.Struct("<4sHH")
 # wit/policy.wit). A field's slot is written where it is read: a user's,
 # group's, attachment's or count's from where that starts (a user's `id` is
 # `at + 0` ... `labels` `at + 6`), a request's from the buffer's start
-# (a message's `id` is 2, its `sender` 10 to 16, `sent-at` 20).
+# (a message's `id` is 2, its `sender` 10 to 16, `sent-at` 20), a reported
+# message's from its `id` (`sender` 8 to 14 after it, `sent-at` 18).
 _ATTACHMENT_SLOTS, _COUNT_SLOTS, _COUNTS = 4, 4, 1
-_MESSAGE_SLOTS, _CREATION_SLOTS, _MEMBERSHIP_SLOTS = 21, 16, 20
+_MESSAGE_SLOTS, _CREATION_SLOTS, _MEMBERSHIP_SLOTS, _REPORT_SLOTS = 21, 16, 20, 15
+_TARGET_KINDS = ("message", "user", "group")
+_REPORT_CATEGORIES = ("prohibited-content", "spam", "harassment", "fraud", "other")
 
 
 def _fail(why: str):
@@ -119,6 +144,11 @@ def _string(b: bytes, slot: int) -> str:
         return b[at : at + n].decode("utf-8")
     except UnicodeDecodeError:
         _malformed()
+
+
+def _role(b: bytes, slot: int) -> "types.Role":
+    role = _number(b, slot)
+    return types.Role(role) if role < 2 else types.Role.MEMBER
 
 
 def _list(b: bytes, slot: int) -> tuple[int, int]:
@@ -246,7 +276,7 @@ class Attachment:
 
 
 class _Request:
-    """What the three requests share: the counts read for the call."""
+    """What the requests share: the counts read for the call."""
 
     __slots__ = ("_b",)
 
@@ -310,8 +340,7 @@ class Message(_Request):
 
     def sender_role(self) -> "types.Role":
         """The sender's role in that group."""
-        role = _number(self._b, 17)
-        return types.Role(role) if role < 2 else types.Role.MEMBER
+        return _role(self._b, 17)
 
     def text(self) -> str:
         """The message text."""
@@ -402,6 +431,124 @@ class Membership(_Request):
         return _number(self._b, 19)
 
 
+class ReportedMessage:
+    """A reported message, read in place: the methods of a `Message`
+    (`text()`, `sender()`, `attachments()`, ...), without counts."""
+
+    __slots__ = ("_b", "_at")
+
+    def __init__(self, b: bytes, at: int):
+        # `at` is the slot of its `id`; the other fields follow as a
+        # message's follow slot 2.
+        self._b, self._at = b, at
+
+    def id(self) -> str:
+        """The platform's message id."""
+        return _string(self._b, self._at)
+
+    def group(self) -> Group:
+        """The group it was sent to."""
+        return Group(self._b, self._at + 1)
+
+    def sender(self) -> User:
+        """The user who sent it."""
+        return User(self._b, self._at + 8)
+
+    def sender_role(self) -> "types.Role":
+        """The sender's role in that group."""
+        return _role(self._b, self._at + 15)
+
+    def text(self) -> str:
+        """The message text."""
+        return _string(self._b, self._at + 16)
+
+    def attachments(self) -> list[Attachment]:
+        """Files attached to it."""
+        first, n = _list(self._b, self._at + 17)
+        return [Attachment(self._b, first + i * _ATTACHMENT_SLOTS) for i in range(n)]
+
+    def sent_at(self) -> int:
+        """When it was sent, in unix milliseconds."""
+        return _number(self._b, self._at + 18)
+
+
+class ReportTarget:
+    """What a report is about, read in place: `kind` says which, and the
+    attribute of that name is it; the other two are None."""
+
+    __slots__ = ("_b",)
+
+    def __init__(self, b: bytes):
+        self._b = b
+
+    def _payload(self) -> int:
+        """The slot the reported record starts at."""
+        return _list(self._b, 11)[0]
+
+    @property
+    def kind(self) -> str:
+        """`"message"`, `"user"` or `"group"`."""
+        case = _number(self._b, 10)
+        return _TARGET_KINDS[case] if case < len(_TARGET_KINDS) else "group"
+
+    @property
+    def message(self) -> ReportedMessage | None:
+        """The reported message, when `kind` is `"message"`."""
+        return ReportedMessage(self._b, self._payload()) if self.kind == "message" else None
+
+    @property
+    def user(self) -> User | None:
+        """The reported user, when `kind` is `"user"`."""
+        return User(self._b, self._payload()) if self.kind == "user" else None
+
+    @property
+    def group(self) -> Group | None:
+        """The reported group, when `kind` is `"group"`."""
+        return Group(self._b, self._payload()) if self.kind == "group" else None
+
+    @property
+    def id(self) -> str:
+        """The id of the message, user or group reported."""
+        # A message's, user's and group's ids all come first.
+        return _string(self._b, self._payload())
+
+
+class Report(_Request):
+    """A complaint from the public (Art. 12): someone reports a message, a
+    user or a group."""
+
+    __slots__ = ()
+
+    def __init__(self, data: bytes):
+        super().__init__(data, 3, _REPORT_SLOTS)
+
+    def id(self) -> str:
+        """The platform's report id."""
+        return _string(self._b, 2)
+
+    def reporter(self) -> User:
+        """The user who reports."""
+        return User(self._b, 3)
+
+    def target(self) -> ReportTarget:
+        """What is reported."""
+        return ReportTarget(self._b)
+
+    def category(self) -> str:
+        """What the reporter says is wrong: `"prohibited-content"`, `"spam"`,
+        `"harassment"`, `"fraud"` or `"other"`."""
+        case = _number(self._b, 12)
+        return _REPORT_CATEGORIES[case] if case < len(_REPORT_CATEGORIES) else "other"
+
+    def text(self) -> str:
+        """The reporter's own words."""
+        return _string(self._b, 13)
+
+    def reported_at(self) -> int:
+        """When it was reported, in unix milliseconds."""
+        return _number(self._b, 14)
+
+
 @dataclasses.dataclass
 class Verdict:
     """A policy's answer to one request: its outcome (`types.Outcome`), why
@@ -437,6 +584,28 @@ def group_creation(data: bytes) -> GroupCreation:
 def membership(data: bytes) -> Membership:
     """The membership in `data`, what `evaluate_membership` receives."""
     return Membership(data)
+
+
+def report(data: bytes) -> Report:
+    """The report in `data`, what `evaluate_report` receives."""
+    return Report(data)
+
+
+def _allow_report(self, _data: bytes) -> "types.Outcome":
+    """Allows: `evaluate_report` of a policy that does not answer reports."""
+    return types.Outcome.ALLOW
+
+
+# The generated `WitWorld` makes every hook abstract, so a policy's class
+# that lacks one cannot be made, and componentize-py fails the whole policy.
+# The report hook is the one a policy may leave out, so that a policy
+# written for the other three still builds: defined here, before the
+# policy's class is, it is no longer abstract in the classes derived from
+# `WitWorld`, and a class that defines its own overrides it.
+_World = getattr(_world, "WitWorld", None)
+if _World is not None and "evaluate_report" in getattr(_World, "__abstractmethods__", ()):
+    _World.evaluate_report = _allow_report
+    abc.update_abstractmethods(_World)
 
 
 _FOLD_STEP_NAMES = ("TRADITIONAL", "CONFUSABLE", "LEET", "REPEAT")

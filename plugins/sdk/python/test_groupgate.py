@@ -4,16 +4,20 @@
 It reads the buffers in ../testdata, written by the Rust reference
 (plugins/encoding's `Writer` and `set_counts`), and compares every field
 with ../testdata/expected.json, which that crate's own reader read back from
-them. The modules componentize-py generates (`wit_world.imports.abort`,
-`wit_world.imports.text`, `wit_world.imports.types` and
-`wit_world.imports.verdict`) are stubs here: `abort` records its message,
-`fold` what it was asked, `pinyin` answers one text (the folding itself is
-the host's, tested there) and `explain` what it was given, and the enums and
-flags are those of the WIT, numbered as the generated ones are.
+them. The modules componentize-py generates (`wit_world`,
+`wit_world.imports.abort`, `wit_world.imports.text`,
+`wit_world.imports.types` and `wit_world.imports.verdict`) are stubs here:
+`abort` records its message, `fold` what it was asked, `pinyin` answers one
+text (the folding itself is the host's, tested there) and `explain` what it
+was given, the enums and flags are those of the WIT, numbered as the
+generated ones are, and `wit_world.WitWorld` is, as generated, a protocol
+whose every export is abstract.
 """
 
 import dataclasses
 import enum
+import typing
+from abc import abstractmethod
 import json
 import struct
 import sys
@@ -64,6 +68,30 @@ class Folded:
 folds: list[tuple[str, FoldSteps]] = []
 
 
+class WitWorld(typing.Protocol):
+    """As componentize-py generates it."""
+
+    @abstractmethod
+    def init(self, config: str, data: list) -> None:
+        raise NotImplementedError
+
+    @abstractmethod
+    def evaluate_message(self, message: bytes) -> Outcome:
+        raise NotImplementedError
+
+    @abstractmethod
+    def evaluate_group_creation(self, creation: bytes) -> Outcome:
+        raise NotImplementedError
+
+    @abstractmethod
+    def evaluate_membership(self, membership: bytes) -> Outcome:
+        raise NotImplementedError
+
+    @abstractmethod
+    def evaluate_report(self, report: bytes) -> Outcome:
+        raise NotImplementedError
+
+
 def _fold(text: str, steps: FoldSteps) -> Folded:
     """Records the call; lower-cases and drops spaces, with offsets."""
     folds.append((text, steps))
@@ -73,6 +101,7 @@ def _fold(text: str, steps: FoldSteps) -> Folded:
 
 def _stub_bindings() -> None:
     wit_world = pytypes.ModuleType("wit_world")
+    wit_world.WitWorld = WitWorld
     imports = pytypes.ModuleType("wit_world.imports")
     abort = pytypes.ModuleType("wit_world.imports.abort")
     abort.abort = aborted.append
@@ -94,6 +123,7 @@ def _stub_bindings() -> None:
 _stub_bindings()
 sys.path.insert(0, str(HERE))
 import groupgate  # noqa: E402
+import wit_world  # noqa: E402
 
 EXPECTED = json.loads((TESTDATA / "expected.json").read_text(encoding="utf-8"))
 MALFORMED = "the request buffer is malformed: it points outside itself or holds invalid UTF-8 (a host bug)"
@@ -134,6 +164,19 @@ class Fixtures(unittest.TestCase):
         self.assertEqual(group.member_limit, want["member_limit"])
         self.assertEqual(group.founder_id, want["founder_id"])
 
+    def check_message(self, m, want: dict) -> None:
+        """A message's fields, on a `Message` or a `ReportedMessage`."""
+        self.assertEqual(m.id(), want["id"])
+        self.check_group(m.group(), want["group"])
+        self.check_user(m.sender(), want["sender"])
+        self.assertIs(m.sender_role(), Role[want["sender_role"].upper()])
+        self.assertEqual(m.text(), want["text"])
+        for a in m.attachments():
+            self.assertIsInstance(a, groupgate.Attachment)
+        got = [(a.name, a.media_type, a.size, a.sha256) for a in m.attachments()]
+        self.assertEqual(got, [(a["name"], a["media_type"], int(a["size"]), a["sha256"]) for a in want["attachments"]])
+        self.assertEqual(m.sent_at(), int(want["sent_at"]))
+
     def check_counts(self, request, want: list) -> None:
         def value(v):
             return None if v is None else int(v)
@@ -155,16 +198,32 @@ class Fixtures(unittest.TestCase):
                 data = fixture(name)
                 if want["hook"] == "message":
                     m = groupgate.message(data)
+                    self.check_message(m, want)
+                elif want["hook"] == "report":
+                    m = groupgate.report(data)
+                    self.assertIsInstance(m, groupgate.Report)
                     self.assertEqual(m.id(), want["id"])
-                    self.check_group(m.group(), want["group"])
-                    self.check_user(m.sender(), want["sender"])
-                    self.assertIs(m.sender_role(), Role[want["sender_role"].upper()])
+                    self.check_user(m.reporter(), want["reporter"])
+                    target = m.target()
+                    self.assertIsInstance(target, groupgate.ReportTarget)
+                    kind = want["target"]["kind"]
+                    self.assertEqual(target.kind, kind)
+                    self.assertEqual(target.id, want["target_id"])
+                    # The attribute of the target's kind is it, the other two None.
+                    for other in {"message", "user", "group"} - {kind}:
+                        self.assertIsNone(getattr(target, other), other)
+                    if kind == "message":
+                        self.assertIsInstance(target.message, groupgate.ReportedMessage)
+                        self.check_message(target.message, want["target"]["message"])
+                        self.assertFalse(hasattr(target.message, "count"), "a reported message has no counts")
+                    elif kind == "user":
+                        self.check_user(target.user, want["target"]["user"])
+                    else:
+                        self.assertIsInstance(target.group, groupgate.Group)
+                        self.check_group(target.group, want["target"]["group"])
+                    self.assertEqual(m.category(), want["category"])
                     self.assertEqual(m.text(), want["text"])
-                    got = [(a.name, a.media_type, a.size, a.sha256) for a in m.attachments()]
-                    self.assertEqual(
-                        got, [(a["name"], a["media_type"], int(a["size"]), a["sha256"]) for a in want["attachments"]]
-                    )
-                    self.assertEqual(m.sent_at(), int(want["sent_at"]))
+                    self.assertEqual(m.reported_at(), int(want["reported_at"]))
                 elif want["hook"] == "group-creation":
                     c = groupgate.group_creation(data)
                     self.assertEqual(c.id(), want["id"])
@@ -193,6 +252,13 @@ class Fixtures(unittest.TestCase):
         join = fixture("membership-join.bin")
         self.aborts(lambda: groupgate.message(join), "the request is of hook 2 where hook 0 was expected")
         self.aborts(lambda: groupgate.message(b""), "the request is 0 bytes, shorter than the 168 its slots take")
+        self.aborts(lambda: groupgate.report(join), "the request is of hook 2 where hook 3 was expected")
+        self.aborts(
+            lambda: groupgate.report(fixture("report-group.bin")[:119]),
+            "the request is 119 bytes, shorter than the 120 its slots take",
+        )
+        report = fixture("report-user.bin")
+        self.aborts(lambda: groupgate.membership(report), "the request is of hook 3 where hook 2 was expected")
         self.aborts(
             lambda: groupgate.membership(join[:100]), "the request is 100 bytes, shorter than the 160 its slots take"
         )
@@ -201,6 +267,13 @@ class Fixtures(unittest.TestCase):
             lambda: groupgate.membership(join[:4] + b"\x09" + join[5:]),
             "the request is in encoding version 9; this SDK reads 1",
         )
+
+    def test_a_target_or_category_beyond_the_contracts_reads_as_the_rust_reader_reads_it(self) -> None:
+        data = bytearray(fixture("report-group.bin"))
+        struct.pack_into("<Q", data, 10 * 8, 7)
+        struct.pack_into("<Q", data, 12 * 8, 9)
+        r = groupgate.report(bytes(data))
+        self.assertEqual((r.target().kind, r.target().group.id, r.category()), ("group", "grp-t", "other"))
 
     def test_fields_are_read_when_asked_for_not_before(self) -> None:
         # The text points outside the buffer: the id still reads.
@@ -216,6 +289,62 @@ class Fixtures(unittest.TestCase):
         m = groupgate.message(bytes(data))
         self.assertEqual(m.sender().region, "CN-44")
         self.aborts(lambda: m.sender().id, MALFORMED)
+
+
+class Hooks(unittest.TestCase):
+    """A policy's class derives from the generated `WitWorld`, defined after
+    `import groupgate`."""
+
+    def test_a_policy_that_does_not_answer_reports_allows_them(self) -> None:
+        class Policy(wit_world.WitWorld):
+            def init(self, config: str, data: list) -> None:
+                pass
+
+            def evaluate_message(self, message: bytes) -> Outcome:
+                return Outcome.DENY
+
+            def evaluate_group_creation(self, creation: bytes) -> Outcome:
+                return Outcome.DENY
+
+            def evaluate_membership(self, membership: bytes) -> Outcome:
+                return Outcome.DENY
+
+        explained.clear()
+        policy = Policy()
+        self.assertIs(policy.evaluate_report(fixture("report-user.bin")), Outcome.ALLOW)
+        self.assertIs(policy.evaluate_message(b""), Outcome.DENY)
+        self.assertEqual(explained, [])
+
+    def test_a_policy_that_answers_reports_is_called(self) -> None:
+        class Policy(wit_world.WitWorld):
+            def init(self, config: str, data: list) -> None:
+                pass
+
+            def evaluate_message(self, message: bytes) -> Outcome:
+                return Outcome.ALLOW
+
+            def evaluate_group_creation(self, creation: bytes) -> Outcome:
+                return Outcome.ALLOW
+
+            def evaluate_membership(self, membership: bytes) -> Outcome:
+                return Outcome.ALLOW
+
+            def evaluate_report(self, report: bytes) -> Outcome:
+                return Outcome.REVIEW if groupgate.report(report).category() == "fraud" else Outcome.ALLOW
+
+        self.assertIs(Policy().evaluate_report(fixture("report-message.bin")), Outcome.REVIEW)
+        self.assertIs(Policy().evaluate_report(fixture("report-user.bin")), Outcome.ALLOW)
+
+    def test_the_other_hooks_must_still_be_defined(self) -> None:
+        class Policy(wit_world.WitWorld):
+            def init(self, config: str, data: list) -> None:
+                pass
+
+            def evaluate_message(self, message: bytes) -> Outcome:
+                return Outcome.ALLOW
+
+        with self.assertRaises(TypeError):
+            Policy()
 
 
 class TextFolding(unittest.TestCase):

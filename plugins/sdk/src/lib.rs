@@ -27,7 +27,7 @@
 //! # The request
 //!
 //! A hook is given the request ([`Message`], [`GroupCreation`],
-//! [`Membership`]) as one buffer that the host copied into the policy's
+//! [`Membership`], [`Report`]) as one buffer that the host copied into the policy's
 //! memory, and reads it in place: `m.text()`, `m.sender().credit_level()`,
 //! `c.founder().id()`, `m.inviter()` each read one field where it lies,
 //! strings borrowed from the buffer, so a policy pays only for what it reads
@@ -43,7 +43,7 @@
 //! on_state_error = "no_counts"   # or "error"; the default is "no_counts"
 //!
 //! [counters.messages]            # the policy's own: only its verdicts add to it
-//! of = "sender"                  # whom it counts: sender | group | founder | subject | inviter
+//! of = "sender"                  # whom: sender | group | founder | subject | inviter | reporter | target
 //! windows = ["60s"]              # the windows it reads: NUMBER + s|m|h|d
 //!
 //! [counters.denials]             # kept by the host: final decisions of `hook`
@@ -52,6 +52,17 @@
 //! windows = ["24h", "30d"]
 //! hooks = ["message"]            # read on these of the policy's hooks only
 //! call_from = { "24h" = 3, "30d" = "blacklist_after" }   # a number or a [config] key
+//!
+//! [counters.reporters]           # distinct values, not events
+//! of = "target"                  # per report target
+//! distinct = "reporter"          # counts each reporter once, this request's included
+//! host = { hook = "report" }
+//! windows = ["24h"]
+//!
+//! [counters.rejected]            # the platform adds to it (POST /v1/counters/POLICY/rejected)
+//! of = "reporter"
+//! platform = true
+//! windows = ["30d"]
 //! ```
 //!
 //! An own counter (no `host`) holds what the policy's verdicts add to it. A
@@ -115,7 +126,9 @@ pub mod bindings {
 pub use wit_bindgen::rt as __rt;
 
 pub use bindings::groupgate::policy::types::{DataFile, Increment, Measure, MeasureKind, Outcome, Reason, Target};
-pub use groupgate_encoding::{Attachment, Attachments, Group, MembershipKind, Role, Strings, User};
+pub use groupgate_encoding::{
+    Attachment, Attachments, Group, MembershipKind, ReportCategory, ReportTarget, ReportedMessage, Role, Strings, User,
+};
 pub use groupgate_text::{
     ASCII_SKELETON, Disguises, Folded, fold, fold_entry, fold_into, pinyin, skeleton, skeleton_bytes_into,
     skeleton_into, skeleton_with_breaks_into,
@@ -143,6 +156,11 @@ pub trait Policy: Sized + 'static {
 
     /// May this user join, or be invited into, this group?
     fn membership(&self, _membership: &Membership) -> Verdict {
+        Verdict::allow()
+    }
+
+    /// What should become of this report from the public (Art. 12)?
+    fn report(&self, _report: &Report) -> Verdict {
         Verdict::allow()
     }
 }
@@ -182,6 +200,10 @@ macro_rules! policy {
             fn evaluate_membership(membership: ::std::vec::Vec<u8>) -> $crate::Outcome {
                 let membership = $crate::Membership::__new(membership);
                 $crate::__answer(__groupgate_with(|p| $crate::Policy::membership(p, &membership)))
+            }
+            fn evaluate_report(report: ::std::vec::Vec<u8>) -> $crate::Outcome {
+                let report = $crate::Report::__new(report);
+                $crate::__answer(__groupgate_with(|p| $crate::Policy::report(p, &report)))
             }
         }
 
@@ -241,6 +263,11 @@ request!(
 request!(
     /// A request for a user to join, or be invited into, a group.
     Membership
+);
+request!(
+    /// A complaint from the public (Art. 12): someone reports a message, a
+    /// user or a group.
+    Report
 );
 
 /// Stops the call: the policy fails with `message` as its error, and gives

@@ -80,6 +80,31 @@ fn group_json(g: Group<'_>) -> String {
     )
 }
 
+fn attachment_json(a: Attachment<'_>) -> String {
+    format!(
+        "{{\"name\": {}, \"media_type\": {}, \"size\": {}, \"sha256\": {}}}",
+        js(a.name()),
+        js(a.media_type()),
+        u64s(a.size()),
+        js(a.sha256())
+    )
+}
+
+/// A reported message: a message's fields, without counts.
+fn reported_message_json(m: ReportedMessage<'_>) -> String {
+    let atts: Vec<String> = m.attachments().map(attachment_json).collect();
+    format!(
+        "{{\"id\": {}, \"group\": {}, \"sender\": {}, \"sender_role\": {}, \"text\": {}, \"attachments\": [{}], \"sent_at\": {}}}",
+        js(m.id()),
+        group_json(m.group()),
+        user_json(m.sender()),
+        js(role(m.sender_role())),
+        js(m.text()),
+        atts.join(", "),
+        u64s(m.sent_at())
+    )
+}
+
 fn counts_json<'a>(counts: impl Iterator<Item = Count<'a>>) -> String {
     let c: Vec<String> =
         counts.map(|(c, w, v)| format!("[{}, {}, {}]", js(c), js(w), v.map_or("null".to_owned(), u64s))).collect();
@@ -142,18 +167,7 @@ fn main() {
     );
     std::fs::write(dir.join("message.bin"), &buf).unwrap();
     let m = Message::new(buf).unwrap();
-    let atts: Vec<String> = m
-        .attachments()
-        .map(|a| {
-            format!(
-                "{{\"name\": {}, \"media_type\": {}, \"size\": {}, \"sha256\": {}}}",
-                js(a.name()),
-                js(a.media_type()),
-                u64s(a.size()),
-                js(a.sha256())
-            )
-        })
-        .collect();
+    let atts: Vec<String> = m.attachments().map(attachment_json).collect();
     expected.push(format!(
         "\"message.bin\": {{\"hook\": \"message\", \"id\": {}, \"group\": {}, \"sender\": {}, \"sender_role\": {}, \"text\": {}, \"attachments\": [{}], \"sent_at\": {}, \"counts\": {}}}",
         js(m.id()), group_json(m.group()), user_json(m.sender()), js(role(m.sender_role())), js(m.text()), atts.join(", "), u64s(m.sent_at()), counts_json(m.counts())
@@ -261,6 +275,94 @@ fn main() {
         expected.push(format!(
             "\"{file}\": {{\"hook\": \"membership\", \"id\": {}, \"kind\": {}, \"group\": {}, \"subject\": {}, \"inviter\": {}, \"requested_at\": {}, \"counts\": {}}}",
             js(m.id()), js(kind), group_json(m.group()), user_json(m.subject()), m.inviter().map_or("null".to_owned(), user_json), u64s(m.requested_at()), counts_json(m.counts())
+        ));
+    }
+
+    // Reports, one per kind of target: a message (with an attachment, and
+    // counts), a user (one count unknown) and a group (no counts). Every
+    // field is set, to values no other field has, so a reader that takes
+    // one slot for another is caught.
+    let reporter = U {
+        id: "usr-r",
+        verified: true,
+        credit: 6,
+        region: "CN-31",
+        created: 7,
+        joined: 8,
+        labels: &["long-standing", "举报人"],
+    };
+    let targets = [
+        ("report-message.bin", report::TARGET_MESSAGE, 3u64, "rep-1", "they ask for \"deposits\"\nagain"),
+        ("report-user.bin", report::TARGET_USER, 2, "rep-2", "messages me every night ☹"),
+        ("report-group.bin", report::TARGET_GROUP, 4, "rep-3", ""),
+    ];
+    for (file, case, category, id, text) in targets {
+        let mut w = Writer::new(Hook::Report, 0);
+        w.string(report::ID, id);
+        put_user(&mut w, report::REPORTER, &reporter);
+        w.number(report::TARGET, case);
+        let slots = match case {
+            report::TARGET_MESSAGE => message::RECORD_SLOTS,
+            report::TARGET_USER => user::SLOTS,
+            _ => group::SLOTS,
+        };
+        let at = w.list(report::TARGET_PAYLOAD, 1, slots);
+        match case {
+            report::TARGET_MESSAGE => {
+                // A message's fields from its `id`, as from slot 2 in a message.
+                let field = |f: usize| at + f - message::ID;
+                w.string(field(message::ID), "msg-9");
+                put_group(&mut w, field(message::GROUP), ["grp-5", "二手交易", "market", "CN-44", "usr-5"], 321, 1000);
+                put_user(
+                    &mut w,
+                    field(message::SENDER),
+                    &U {
+                        id: "usr-s",
+                        verified: false,
+                        credit: 1,
+                        region: "CN-45",
+                        created: 9,
+                        joined: 10,
+                        labels: &["new-account"],
+                    },
+                );
+                w.number(field(message::SENDER_ROLE), 1);
+                w.string(field(message::TEXT), "转账到这个账户 → 稳赚 💰");
+                let first = w.list(field(message::ATTACHMENTS), 1, attachment::SLOTS);
+                w.string(first + attachment::NAME, "收据.pdf");
+                w.string(first + attachment::MEDIA_TYPE, "application/pdf");
+                w.number(first + attachment::SIZE, 9_007_199_254_740_995);
+                w.string(first + attachment::SHA256, &"cd".repeat(32));
+                w.number(field(message::SENT_AT), 1_764_316_800_456);
+            }
+            report::TARGET_USER => put_user(
+                &mut w,
+                at,
+                &U { id: "usr-t", verified: true, credit: 11, region: "MO", created: 12, joined: 13, labels: &[] },
+            ),
+            _ => put_group(&mut w, at, ["grp-t", "Ｆａｓｔ ｃａｓｈ", "business", "CN-51", "usr-f"], 14, 15),
+        }
+        w.number(report::CATEGORY, category);
+        w.string(report::TEXT, text);
+        w.number(report::REPORTED_AT, 1_764_403_200_789 + case);
+        let mut buf = w.finish();
+        let len = buf.len();
+        let counts: &[Count<'_>] = match case {
+            report::TARGET_MESSAGE => &[("reports", "24h", Some(2)), ("reports", "7d", Some(u64::MAX))],
+            report::TARGET_USER => &[("reports", "24h", None)],
+            _ => &[],
+        };
+        set_counts(&mut buf, len, counts.iter().copied());
+        std::fs::write(dir.join(file), &buf).unwrap();
+        let r = Report::new(buf).unwrap();
+        let target = match r.target() {
+            ReportTarget::Message(m) => format!("{{\"kind\": \"message\", \"message\": {}}}", reported_message_json(m)),
+            ReportTarget::User(u) => format!("{{\"kind\": \"user\", \"user\": {}}}", user_json(u)),
+            ReportTarget::Group(g) => format!("{{\"kind\": \"group\", \"group\": {}}}", group_json(g)),
+        };
+        expected.push(format!(
+            "\"{file}\": {{\"hook\": \"report\", \"id\": {}, \"reporter\": {}, \"target\": {}, \"target_id\": {}, \"category\": {}, \"text\": {}, \"reported_at\": {}, \"counts\": {}}}",
+            js(r.id()), user_json(r.reporter()), target, js(r.target().id()), js(r.category().as_str()), js(r.text()), u64s(r.reported_at()), counts_json(r.counts())
         ));
     }
 

@@ -430,12 +430,13 @@ fn default_with_words(default: &Path, words: &[String], fresh: bool) -> Result<t
         std::fs::write(dir.path().join("prohibited-content/words.txt"), words.join("\n"))?;
     }
     // Without the policies that count over time (flood-control,
-    // repeat-offender, group-violations): the peers model no counters, and
+    // repeat-offender, group-violations, complaints): the peers model no
+    // counters, and
     // one request timed over and over would soon be a flood. What they cost
     // is measured by `scripts/bench-state.py`.
     let toml = dir.path().join("groupgate.toml");
     let mut text = std::fs::read_to_string(&toml)?;
-    for counting in ["flood-control", "repeat-offender", "group-violations"] {
+    for counting in ["flood-control", "repeat-offender", "group-violations", "complaints"] {
         let line = text.lines().find(|l| l.trim_start().starts_with(&format!("\"{counting}\","))).map(str::to_owned);
         let Some(line) = line else {
             bail!("`{}` no longer lists `{counting}`: update the peers benchmark", toml.display());

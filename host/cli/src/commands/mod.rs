@@ -139,7 +139,7 @@ pub struct RequestArgs {
     #[arg(long, value_name = "DIR")]
     pub policies: PathBuf,
     /// Which question the request asks.
-    #[arg(long, value_parser = parse_hook, value_name = "message|group-creation|membership")]
+    #[arg(long, value_parser = parse_hook, value_name = "message|group-creation|membership|report")]
     pub hook: Hook,
     /// The request as JSON; `-` or nothing reads standard input.
     #[arg(value_name = "FILE|-")]

@@ -14,7 +14,8 @@ pub struct Args {
     pub language: LanguageArg,
     /// The policy's name, and its folder's: lower-case letters, digits and `-`.
     pub name: String,
-    /// The hooks it answers, comma-separated (default: all three).
+    /// The hooks it answers, comma-separated (default: message, group-creation and membership; add `report` for
+    /// reports from the public).
     #[arg(long, value_delimiter = ',', value_parser = super::parse_hook, value_name = "HOOK,...")]
     pub hooks: Vec<Hook>,
     /// The set to add it to (made if missing). Default: the set the current

@@ -113,7 +113,7 @@ impl Args {
     }
 }
 
-pub const HELP: &str = "Routes: POST /v1/evaluate/{message,group-creation,membership} (the decision, with decision_id and generation); POST /v1/evaluate/batch (up to 100 requests of any hooks, a result each); GET /v1/policies (the set, its source, digest and signer); POST /v1/reload; GET /healthz, /readyz, /metrics; GET /openapi.json (this API as OpenAPI 3.1, as `groupgate openapi` prints it). Errors are JSON {\"error\": ...}.
+pub const HELP: &str = "Routes: POST /v1/evaluate/{message,group-creation,membership,report} (the decision, with decision_id and generation); POST /v1/evaluate/batch (up to 100 requests of any hooks, a result each); POST /v1/counters/POLICY/COUNTER (the platform adds {\"id\", \"amount\", \"at\"} to a counter declared `platform = true`); GET /v1/policies (the set, its source, digest and signer); POST /v1/reload; GET /healthz, /readyz, /metrics; GET /openapi.json (this API as OpenAPI 3.1, as `groupgate openapi` prints it). Errors are JSON {\"error\": ...}.
 
 Decisions: a set is decided on a blocking thread for its first 1,000 decisions, then on the thread that read the request, unless more than 100 of those first decisions took over 2 ms of CPU time, or its slow decisions inline spend more than 20 ms of CPU time (refilled by 1 µs a decision): then on blocking threads until the next reload (/v1/policies says where). A set that records decisions ([audit]), counts in Redis or has a policy with timeout_ms over 100 is always decided on blocking threads.
 

@@ -27,6 +27,11 @@ pub enum Party {
     Subject,
     /// Who invites them (nobody on a join).
     Inviter,
+    /// Who reports.
+    Reporter,
+    /// What a report is about: a message, a user or a group, each counted
+    /// apart (a user and a group of one id are two targets).
+    Target,
 }
 
 impl Party {
@@ -38,6 +43,8 @@ impl Party {
             Party::Founder => "founder",
             Party::Subject => "subject",
             Party::Inviter => "inviter",
+            Party::Reporter => "reporter",
+            Party::Target => "target",
         }
     }
 
@@ -47,12 +54,20 @@ impl Party {
             Hook::Message => matches!(self, Party::Sender | Party::Group | Party::Founder),
             Hook::GroupCreation => self == Party::Founder,
             Hook::Membership => matches!(self, Party::Subject | Party::Inviter | Party::Group | Party::Founder),
+            // `group` is the group reported (nobody when a message or a
+            // user is).
+            Hook::Report => matches!(self, Party::Reporter | Party::Target | Party::Group),
         }
     }
 
-    /// `group` for a group, `user` for everyone else: the kind of id.
+    /// `group` for a group, `target` for a report's target (whose id says
+    /// what it is), `user` for everyone else: the kind of id.
     pub(crate) fn kind(self) -> &'static str {
-        if self == Party::Group { "group" } else { "user" }
+        match self {
+            Party::Group => "group",
+            Party::Target => "target",
+            _ => "user",
+        }
     }
 }
 
@@ -101,6 +116,12 @@ impl HostCounter {
         format!("host/{}/{outcome}/{filter}", self.hook)
     }
 
+    /// [`HostCounter::series_name`] for a counter of distinct `values`:
+    /// another series than the events', since a store keeps the two apart.
+    pub(crate) fn distinct_series_name(&self, values: Party) -> String {
+        format!("{}/distinct-{}", self.series_name(), values.as_str())
+    }
+
     /// Whether a decision citing `articles` (for reasons of the counter's
     /// outcome) counts.
     pub(crate) fn matches<'a>(&self, mut articles: impl Iterator<Item = &'a str>) -> bool {
@@ -124,6 +145,15 @@ pub struct CounterSpec {
     pub hooks: Vec<Hook>,
     /// Set when the host keeps it; the policy's own counter otherwise.
     pub host: Option<HostCounter>,
+    /// Set when it counts distinct values rather than events: the party
+    /// whose id is the value (distinct reporters of a target, say). Read,
+    /// such a counter gives the number of distinct values seen within the
+    /// window, exactly, the request's own value included.
+    pub distinct: Option<Party>,
+    /// Whether the platform may add to it, through
+    /// [`PolicySet::add_to_counter`](crate::PolicySet::add_to_counter) or
+    /// the server's `POST /v1/counters/POLICY/COUNTER` (an own counter only).
+    pub platform: bool,
     /// `call_from`, one per window in `windows` order: the count from which
     /// the policy needs calling. Below every one (and with every count
     /// read), the host takes the policy's answer to be a plain allow and
@@ -179,6 +209,9 @@ pub(super) struct RawCounter {
     host: Option<HostCounter>,
     hooks: Option<Vec<Hook>>,
     call_from: Option<RawCallFrom>,
+    distinct: Option<Party>,
+    #[serde(default)]
+    platform: bool,
 }
 
 /// Checks a policy's `[counters]` against the hooks it answers, resolving
@@ -239,6 +272,41 @@ pub(super) fn check_counters(
             if counter.of == Party::Group && host.hook == Hook::GroupCreation {
                 return Err((key("of"), "a group creation has no group yet to count decisions of".into()));
             }
+            if counter.platform {
+                return Err((
+                    key("platform"),
+                    "the host keeps this counter (`host`): only a policy's own counter takes the platform's additions"
+                        .into(),
+                ));
+            }
+        }
+        if let Some(distinct) = counter.distinct {
+            if distinct == counter.of {
+                return Err((key("distinct"), format!("counts `{}` by itself: name another party", distinct.as_str())));
+            }
+            // Values are seen where the counter is written: the host's
+            // decisions of `host.hook`, or the hooks the policy answers.
+            let written: Vec<Hook> = match &counter.host {
+                Some(host) => vec![host.hook],
+                None => hooks.to_vec(),
+            };
+            if !written.iter().any(|&h| distinct.in_hook(h)) {
+                let written: Vec<String> = written.iter().map(|h| format!("`{h}`")).collect();
+                return Err((
+                    key("distinct"),
+                    format!(
+                        "`{}` is in none of the requests the counter is written on ({})",
+                        distinct.as_str(),
+                        written.join(", ")
+                    ),
+                ));
+            }
+            if counter.platform {
+                return Err((
+                    key("platform"),
+                    "the platform adds events, not distinct values: leave out `distinct` or `platform`".into(),
+                ));
+            }
         }
         let call_from = match &counter.call_from {
             None => None,
@@ -281,7 +349,16 @@ pub(super) fn check_counters(
                 listed.clone()
             }
         };
-        counters.push(CounterSpec { name, of: counter.of, windows, hooks: read_on, host: counter.host, call_from });
+        counters.push(CounterSpec {
+            name,
+            of: counter.of,
+            windows,
+            hooks: read_on,
+            host: counter.host,
+            distinct: counter.distinct,
+            platform: counter.platform,
+            call_from,
+        });
     }
     // A counter without `call_from` would never be looked at when deciding
     // whether to call: the policy could miss a count it was written to see.

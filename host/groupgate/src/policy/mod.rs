@@ -193,6 +193,14 @@ impl LoadedPolicy {
         pre: Pre,
         data: Vec<DataFile>,
     ) -> Result<Self, PolicyError> {
+        // Reports came with 0.2.0: a 0.1.0 component has no export for them.
+        if matches!(pre, Pre::V1(_)) && manifest.hooks.contains(&crate::hook::Hook::Report) {
+            return Err(PolicyError::Contract(
+                "its manifest lists hook `report`, which contract groupgate:policy@0.1.0 (the component's) does not \
+                 have: rebuild it against 0.2.0, or leave `report` out of `hooks`"
+                    .into(),
+            ));
+        }
         let policy = LoadedPolicy {
             log_dropped: runtime.log_dropped_counter(&manifest.name),
             name: manifest.name.as_str().into(),
@@ -263,6 +271,8 @@ impl LoadedPolicy {
                 RequestRef::Message(m) => exports.call_evaluate_message(store, m),
                 RequestRef::GroupCreation(c) => exports.call_evaluate_group_creation(store, c),
                 RequestRef::Membership(m) => exports.call_evaluate_membership(store, m),
+                // Refused at load (`LoadedPolicy::new`): never called.
+                RequestRef::Report(_) => Err(wasmtime::Error::msg("contract 0.1.0 has no `report` hook")),
             }
             .map(|verdict| Answer { verdict, increments: Vec::new() }),
             Exports::V2(exports) => {
@@ -423,6 +433,7 @@ fn call_v2(
         RequestRef::Message(_) => exports.call_evaluate_message(store, bytes),
         RequestRef::GroupCreation(_) => exports.call_evaluate_group_creation(store, bytes),
         RequestRef::Membership(_) => exports.call_evaluate_membership(store, bytes),
+        RequestRef::Report(_) => exports.call_evaluate_report(store, bytes),
     }
 }
 

@@ -5,13 +5,13 @@
 //! gets the request followed by its counts. And `abort`, which a policy
 //! calls to fail with a message of its own.
 
-use groupgate_encoding::{Hook, SLOT, Writer, attachment, group, group_creation, membership, message, user};
+use groupgate_encoding::{Hook, SLOT, Writer, attachment, group, group_creation, membership, message, report, user};
 
 use super::state::PolicyState;
 use crate::bindings::v2::abort;
 use crate::request::RequestRef;
 use crate::state::PolicyCounts;
-use crate::wire::{Group, MembershipKind, Role, User};
+use crate::wire::{Group, MembershipKind, Message, ReportTarget, Role, User};
 
 /// The most of an `abort` message kept, in bytes.
 const ABORT_BYTES: usize = 1024;
@@ -20,34 +20,8 @@ const ABORT_BYTES: usize = 1024;
 pub(crate) fn encode(request: RequestRef<'_>) -> Vec<u8> {
     match request {
         RequestRef::Message(m) => {
-            let attachments: usize = m
-                .attachments
-                .iter()
-                .map(|a| a.name.len() + a.media_type.len() + a.sha256.len() + attachment::SLOTS * SLOT)
-                .sum();
-            let extra = m.id.len() + group_bytes(&m.group) + user_bytes(&m.sender) + m.text.len() + attachments + SLOT;
-            let mut w = Writer::new(Hook::Message, extra);
-            w.string(message::ID, &m.id);
-            write_group(&mut w, message::GROUP, &m.group);
-            write_user(&mut w, message::SENDER, &m.sender);
-            w.number(
-                message::SENDER_ROLE,
-                match m.sender_role {
-                    Role::Founder => 0,
-                    Role::Manager => 1,
-                    Role::Member => 2,
-                },
-            );
-            w.string(message::TEXT, &m.text);
-            let first = w.list(message::ATTACHMENTS, m.attachments.len(), attachment::SLOTS);
-            for (i, a) in m.attachments.iter().enumerate() {
-                let at = first + i * attachment::SLOTS;
-                w.string(at + attachment::NAME, &a.name);
-                w.string(at + attachment::MEDIA_TYPE, &a.media_type);
-                w.number(at + attachment::SIZE, a.size);
-                w.string(at + attachment::SHA256, &a.sha256);
-            }
-            w.number(message::SENT_AT, m.sent_at);
+            let mut w = Writer::new(Hook::Message, message_bytes(m));
+            write_message(&mut w, message::ID, m);
             w.finish()
         }
         RequestRef::GroupCreation(c) => {
@@ -89,7 +63,71 @@ pub(crate) fn encode(request: RequestRef<'_>) -> Vec<u8> {
             w.number(membership::REQUESTED_AT, m.requested_at);
             w.finish()
         }
+        RequestRef::Report(r) => {
+            let target = match &r.target {
+                ReportTarget::Message(m) => message_bytes(m) + message::RECORD_SLOTS * SLOT,
+                ReportTarget::User(u) => user_bytes(u) + user::SLOTS * SLOT,
+                ReportTarget::Group(g) => group_bytes(g) + group::SLOTS * SLOT,
+            };
+            let extra = r.id.len() + user_bytes(&r.reporter) + target + r.text.len() + SLOT;
+            let mut w = Writer::new(Hook::Report, extra);
+            w.string(report::ID, &r.id);
+            write_user(&mut w, report::REPORTER, &r.reporter);
+            let (case, slots) = match &r.target {
+                ReportTarget::Message(_) => (report::TARGET_MESSAGE, message::RECORD_SLOTS),
+                ReportTarget::User(_) => (report::TARGET_USER, user::SLOTS),
+                ReportTarget::Group(_) => (report::TARGET_GROUP, group::SLOTS),
+            };
+            w.number(report::TARGET, case);
+            let at = w.list(report::TARGET_PAYLOAD, 1, slots);
+            match &r.target {
+                ReportTarget::Message(m) => write_message(&mut w, at, m),
+                ReportTarget::User(u) => write_user(&mut w, at, u),
+                ReportTarget::Group(g) => write_group(&mut w, at, g),
+            }
+            w.number(report::CATEGORY, r.category as u64);
+            w.string(report::TEXT, &r.text);
+            w.number(report::REPORTED_AT, r.reported_at);
+            w.finish()
+        }
     }
+}
+
+/// The bytes a message's strings and lists take after its slots.
+fn message_bytes(m: &Message) -> usize {
+    let attachments: usize = m
+        .attachments
+        .iter()
+        .map(|a| a.name.len() + a.media_type.len() + a.sha256.len() + attachment::SLOTS * SLOT)
+        .sum();
+    m.id.len() + group_bytes(&m.group) + user_bytes(&m.sender) + m.text.len() + attachments + SLOT
+}
+
+/// Writes a message's fields from slot `at`, where its `id` goes: slot 2 of
+/// a message's own buffer, or a reported message's place in a report.
+fn write_message(w: &mut Writer, at: usize, m: &Message) {
+    let field = |f: usize| at + f - message::ID;
+    w.string(field(message::ID), &m.id);
+    write_group(w, field(message::GROUP), &m.group);
+    write_user(w, field(message::SENDER), &m.sender);
+    w.number(
+        field(message::SENDER_ROLE),
+        match m.sender_role {
+            Role::Founder => 0,
+            Role::Manager => 1,
+            Role::Member => 2,
+        },
+    );
+    w.string(field(message::TEXT), &m.text);
+    let first = w.list(field(message::ATTACHMENTS), m.attachments.len(), attachment::SLOTS);
+    for (i, a) in m.attachments.iter().enumerate() {
+        let at = first + i * attachment::SLOTS;
+        w.string(at + attachment::NAME, &a.name);
+        w.string(at + attachment::MEDIA_TYPE, &a.media_type);
+        w.number(at + attachment::SIZE, a.size);
+        w.string(at + attachment::SHA256, &a.sha256);
+    }
+    w.number(field(message::SENT_AT), m.sent_at);
 }
 
 /// The bytes a user's strings and labels take after the slots (a guess
@@ -279,6 +317,62 @@ mod tests {
                 (None, None) => {}
                 (read, u) => panic!("inviter {read:?} read for {u:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn a_report_of_each_kind_of_target_reads_back_as_the_sdk_reads_it() {
+        use crate::wire::{Report, ReportCategory};
+        let m = Message {
+            id: "msg-9".into(),
+            group: group(),
+            sender: user("usr-s"),
+            sender_role: Role::Founder,
+            text: "买QQ号".into(),
+            attachments: vec![Attachment {
+                name: "x.png".into(),
+                media_type: "image/png".into(),
+                size: 3,
+                sha256: "ef".into(),
+            }],
+            sent_at: 42,
+        };
+        for target in [
+            ReportTarget::Message(Box::new(m.clone())),
+            ReportTarget::User(user("usr-t")),
+            ReportTarget::Group(group()),
+        ] {
+            let r = Report {
+                id: "rep-1".into(),
+                reporter: user("usr-r"),
+                target: target.clone(),
+                category: ReportCategory::Fraud,
+                text: "scam".into(),
+                reported_at: 1_700_000_000_000,
+            };
+            let read = enc::Report::new(encode(RequestRef::Report(&r))).unwrap();
+            assert_eq!((read.id(), read.text(), read.reported_at()), ("rep-1", "scam", r.reported_at));
+            assert_eq!(read.category(), enc::ReportCategory::Fraud);
+            same_user(read.reporter(), &r.reporter);
+            match (read.target(), &target) {
+                (enc::ReportTarget::Message(read), ReportTarget::Message(m)) => {
+                    assert_eq!((read.id(), read.text(), read.sent_at()), ("msg-9", "买QQ号", 42));
+                    assert_eq!(read.sender_role(), enc::Role::Founder);
+                    same_group(read.group(), &m.group);
+                    same_user(read.sender(), &m.sender);
+                    let names: Vec<_> = read.attachments().map(|a| (a.name(), a.size(), a.sha256())).collect();
+                    assert_eq!(names, [("x.png", 3, "ef")]);
+                }
+                (enc::ReportTarget::User(read), ReportTarget::User(u)) => same_user(read, u),
+                (enc::ReportTarget::Group(read), ReportTarget::Group(g)) => same_group(read, g),
+                (read, target) => panic!("{read:?} read for {target:?}"),
+            }
+        }
+        // Every category reads back as itself.
+        for (i, category) in enc::ReportCategory::ALL.iter().enumerate() {
+            let json = serde_json::to_value(category.as_str()).unwrap();
+            let wire: ReportCategory = serde_json::from_value(json).unwrap();
+            assert_eq!(wire as usize, i, "{category:?}");
         }
     }
 

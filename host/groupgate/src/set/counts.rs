@@ -2,6 +2,7 @@
 //! what the decision adds to them once it is final. The keys are worked out
 //! once, when the set loads; a request only appends the id it counts.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::decision::Decision;
@@ -9,8 +10,8 @@ use crate::hook::Hook;
 use crate::manifest::{HostCounter, Party, PolicyManifest};
 use crate::request::RequestRef;
 use crate::state::counts::Names;
-use crate::state::{Increment, PolicyCounts, Read, Recorded, StateStore, Window, escape_into, series_key};
-use crate::wire::Outcome;
+use crate::state::{Distinct, Increment, PolicyCounts, Read, Recorded, StateStore, Window, escape_into, series_key};
+use crate::wire::{Outcome, ReportTarget};
 
 /// Where a decision's counts come from.
 #[derive(Clone, Copy)]
@@ -21,19 +22,30 @@ pub(crate) enum Counts<'a> {
     Recorded(&'a Recorded),
 }
 
-/// The id of `party` in `request`, if it has one.
-pub(crate) fn party_id(request: RequestRef<'_>, party: Party) -> Option<&str> {
-    match (request, party) {
-        (RequestRef::Message(m), Party::Sender) => Some(&m.sender.id),
-        (RequestRef::Message(m), Party::Group) => Some(&m.group.id),
-        (RequestRef::Message(m), Party::Founder) => Some(&m.group.founder_id),
-        (RequestRef::GroupCreation(c), Party::Founder) => Some(&c.founder.id),
-        (RequestRef::Membership(m), Party::Subject) => Some(&m.subject.id),
-        (RequestRef::Membership(m), Party::Inviter) => m.inviter.as_ref().map(|u| u.id.as_str()),
-        (RequestRef::Membership(m), Party::Group) => Some(&m.group.id),
-        (RequestRef::Membership(m), Party::Founder) => Some(&m.group.founder_id),
-        _ => None,
-    }
+/// The id of `party` in `request`, if it has one. A report's target is
+/// named with its kind, `message:ID`, `user:ID` or `group:ID`, so that no
+/// two targets share a count.
+pub(crate) fn party_id(request: RequestRef<'_>, party: Party) -> Option<Cow<'_, str>> {
+    let id: &str = match (request, party) {
+        (RequestRef::Message(m), Party::Sender) => &m.sender.id,
+        (RequestRef::Message(m), Party::Group) => &m.group.id,
+        (RequestRef::Message(m), Party::Founder) => &m.group.founder_id,
+        (RequestRef::GroupCreation(c), Party::Founder) => &c.founder.id,
+        (RequestRef::Membership(m), Party::Subject) => &m.subject.id,
+        (RequestRef::Membership(m), Party::Inviter) => &m.inviter.as_ref()?.id,
+        (RequestRef::Membership(m), Party::Group) => &m.group.id,
+        (RequestRef::Membership(m), Party::Founder) => &m.group.founder_id,
+        (RequestRef::Report(r), Party::Reporter) => &r.reporter.id,
+        (RequestRef::Report(r), Party::Group) => match &r.target {
+            ReportTarget::Group(g) => &g.id,
+            _ => return None,
+        },
+        (RequestRef::Report(r), Party::Target) => {
+            return Some(Cow::Owned(format!("{}:{}", r.target.kind(), r.target.id())));
+        }
+        _ => return None,
+    };
+    Some(Cow::Borrowed(id))
 }
 
 /// The request's own time, unix milliseconds.
@@ -42,6 +54,7 @@ pub(crate) fn request_time(request: RequestRef<'_>) -> u64 {
         RequestRef::Message(m) => m.sent_at,
         RequestRef::GroupCreation(c) => c.requested_at,
         RequestRef::Membership(m) => m.requested_at,
+        RequestRef::Report(r) => r.reported_at,
     }
 }
 
@@ -93,6 +106,10 @@ struct Counter {
     hooks: Vec<Hook>,
     /// Whether the policy adds to it (not the host).
     own: bool,
+    /// Whether the platform may add to it too.
+    platform: bool,
+    /// Whose distinct ids it counts, if it counts distinct values.
+    distinct: Option<Party>,
     prefix: Prefix,
     windows: Vec<Window>,
 }
@@ -121,15 +138,18 @@ impl PolicyCounters {
             .counters
             .iter()
             .map(|spec| {
-                let series = match &spec.host {
-                    Some(host) => host.series_name(),
-                    None => format!("policy/{}/{}", m.name, spec.name),
+                let series = match (&spec.host, spec.distinct) {
+                    (Some(host), Some(values)) => host.distinct_series_name(values),
+                    (Some(host), None) => host.series_name(),
+                    (None, _) => format!("policy/{}/{}", m.name, spec.name),
                 };
                 Counter {
                     name: spec.name.as_str().into(),
                     of: spec.of,
                     hooks: spec.hooks.clone(),
                     own: spec.host.is_none(),
+                    platform: spec.platform,
+                    distinct: spec.distinct,
                     prefix: Prefix::new(namespace, &series, spec.of.kind()),
                     windows: spec.windows.clone(),
                 }
@@ -199,7 +219,25 @@ impl PolicyCounters {
         }
         let c = self.counters.iter().find(|c| &*c.name == counter && c.own)?;
         let id = party_id(request, c.of)?;
-        Some(Increment { series: c.prefix.key(id), amount: u64::from(amount), at_ms: request_time(request) })
+        let series = c.prefix.key(&id);
+        let at_ms = request_time(request);
+        match c.distinct {
+            Some(values) => Some(Increment::distinct(series, party_id(request, values)?, at_ms)),
+            None => Some(Increment::events(series, u64::from(amount), at_ms)),
+        }
+    }
+
+    /// The increment of `counter` by `amount` for `id` at `at_ms`, which the
+    /// platform asks for: `None` unless the policy declares it with
+    /// `platform = true`.
+    pub(crate) fn platform_increment(&self, counter: &str, id: &str, amount: u64, at_ms: u64) -> Option<Increment> {
+        let c = self.counters.iter().find(|c| &*c.name == counter && c.platform)?;
+        Some(Increment::events(c.prefix.key(id), amount, at_ms))
+    }
+
+    /// The names of the counters the platform may add to.
+    pub(crate) fn platform_counters(&self) -> impl Iterator<Item = &str> {
+        self.counters.iter().filter(|c| c.platform).map(|c| &*c.name)
     }
 }
 
@@ -212,6 +250,9 @@ pub(crate) struct Batch<'s> {
     /// Where each read's key lies in `keys`, the window, and the policy (in
     /// `chosen` order) and slot it fills.
     reads: Vec<(std::ops::Range<usize>, &'s Window, usize, usize)>,
+    /// For a read of distinct values, where the request's own value lies
+    /// in `keys` (an empty range when it has none), by read.
+    distinct: Vec<Option<std::ops::Range<usize>>>,
 }
 
 impl Batch<'_> {
@@ -231,7 +272,15 @@ impl Batch<'_> {
         let reads: Vec<Read<'_>> = self
             .reads
             .iter()
-            .map(|(key, window, _, _)| Read { series: &self.keys[key.clone()], window, at_ms })
+            .zip(&self.distinct)
+            .map(|((key, window, _, _), distinct)| Read {
+                series: &self.keys[key.clone()],
+                window,
+                at_ms,
+                distinct: distinct
+                    .as_ref()
+                    .map(|with| Distinct { with: (!with.is_empty()).then(|| &self.keys[with.clone()]) }),
+            })
             .collect();
         let answered = store.read(&reads, timeout_ms).and_then(|counts| {
             if counts.len() == reads.len() {
@@ -295,10 +344,18 @@ impl Plan {
                 Counts::Store(_) => {
                     // One key per counter, shared by its windows.
                     let start = batch.keys.len();
-                    c.prefix.key_into(&mut batch.keys, id);
+                    c.prefix.key_into(&mut batch.keys, &id);
                     let key = start..batch.keys.len();
+                    let distinct = c.distinct.map(|values| {
+                        let start = batch.keys.len();
+                        if let Some(own) = party_id(request, values) {
+                            batch.keys.push_str(&own);
+                        }
+                        start..batch.keys.len()
+                    });
                     for (i, window) in c.windows.iter().enumerate() {
                         batch.reads.push((key.clone(), window, index, first + i));
+                        batch.distinct.push(distinct.clone());
                     }
                 }
             }
@@ -318,8 +375,12 @@ impl Plan {
 pub(crate) struct KeptCounter {
     counter: HostCounter,
     name: String,
+    /// Whose distinct ids it counts, if it counts distinct values.
+    distinct: Option<Party>,
     user: Option<Prefix>,
     group: Option<Prefix>,
+    /// Of a report's target.
+    target: Option<Prefix>,
 }
 
 impl KeptCounter {
@@ -328,15 +389,29 @@ impl KeptCounter {
         let mut kept: Vec<KeptCounter> = Vec::new();
         for spec in manifests.flat_map(|m| &m.counters) {
             let Some(counter) = &spec.host else { continue };
-            let name = counter.series_name();
+            let name = match spec.distinct {
+                Some(values) => counter.distinct_series_name(values),
+                None => counter.series_name(),
+            };
             let k = match kept.iter().position(|k| k.name == name) {
                 Some(i) => &mut kept[i],
                 None => {
-                    kept.push(KeptCounter { counter: counter.clone(), name, user: None, group: None });
+                    kept.push(KeptCounter {
+                        counter: counter.clone(),
+                        name,
+                        distinct: spec.distinct,
+                        user: None,
+                        group: None,
+                        target: None,
+                    });
                     kept.last_mut().expect("just pushed")
                 }
             };
-            let prefix = if spec.of == Party::Group { &mut k.group } else { &mut k.user };
+            let prefix = match spec.of {
+                Party::Group => &mut k.group,
+                Party::Target => &mut k.target,
+                _ => &mut k.user,
+            };
             if prefix.is_none() {
                 *prefix = Some(Prefix::new(namespace, &k.name, spec.of.kind()));
             }
@@ -364,13 +439,27 @@ pub(crate) fn host_increments(kept: &[KeptCounter], request: RequestRef<'_>, dec
         RequestRef::Message(_) => Party::Sender,
         RequestRef::GroupCreation(_) => Party::Founder,
         RequestRef::Membership(_) => Party::Subject,
+        RequestRef::Report(_) => Party::Reporter,
     };
     let mut count = |k: &KeptCounter| {
-        for (party, prefix) in [(actor, &k.user), (Party::Group, &k.group)] {
+        // A counter of distinct values sees the request's value of that
+        // party, if it has one; without one there is nothing to see.
+        let value = match k.distinct {
+            Some(values) => match party_id(request, values) {
+                Some(value) => Some(value),
+                None => return,
+            },
+            None => None,
+        };
+        for (party, prefix) in [(actor, &k.user), (Party::Group, &k.group), (Party::Target, &k.target)] {
             if let Some(prefix) = prefix
                 && let Some(id) = party_id(request, party)
             {
-                increments.push(Increment { series: prefix.key(id), amount: 1, at_ms });
+                let series = prefix.key(&id);
+                increments.push(match &value {
+                    Some(value) => Increment::distinct(series, value.as_ref(), at_ms),
+                    None => Increment::events(series, 1, at_ms),
+                });
             }
         }
     };

@@ -219,7 +219,12 @@ fn link(runtime: &Runtime, component: &Component) -> Result<Pre, PolicyError> {
     let engine = runtime.engine();
     let version = crate::contract::check(ty.imports(engine).map(|(name, _)| name)).map_err(PolicyError::Contract)?;
     let exports: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
-    let required = std::iter::once("init").chain(HOOKS.iter().map(|h| h.export));
+    // Reports came with 0.2.0: a 0.1.0 component has no export for them (and
+    // one that imports nothing of the contract is checked by its exports
+    // below, against each version).
+    let required = std::iter::once("init").chain(
+        HOOKS.iter().filter(|h| h.hook != crate::hook::Hook::Report || version == Some(Version::V2)).map(|h| h.export),
+    );
     if let Some(missing) = required.into_iter().find(|name| !exports.contains(name)) {
         return Err(PolicyError::Contract(format!(
             "export `{missing}` is missing: the component does not implement the contract"

@@ -8,14 +8,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::decision::{Decision, PolicyReport};
-use crate::error::{ConfigError, LoadError};
+use crate::error::{ConfigError, CounterError, LoadError};
 use crate::manifest::{AuditSettings, Mode, OnStateError, PolicyManifest, SetLimits};
 use crate::policy::{Answer, Failure, LoadedPolicy};
 use crate::request::{Request, RequestError, RequestRef};
 use crate::sandbox::Runtime;
 use crate::source::{Folder, SetSource};
 use crate::state::{Recorded, StateStore};
-use crate::wire::{GroupCreation, Membership, Message, Reason, Verdict};
+use crate::wire::{GroupCreation, Membership, Message, Reason, Report, Verdict};
 use counts::{Batch, Counts, KeptCounter, Plan, PolicyCounters};
 
 /// The reason code of a policy that failed to give a verdict.
@@ -157,6 +157,36 @@ impl PolicySet {
         counts && self.state.waits()
     }
 
+    /// Adds `amount` events at `at_ms` (unix milliseconds) to counter
+    /// `counter` of policy `policy`, for user or group `id`: what the
+    /// platform knows and groupgate does not, such as a moderator rejecting
+    /// a user's report (Art. 12). Only a counter its manifest declares with
+    /// `platform = true` takes them; the increment goes to the set's store
+    /// at once, as a decision's would.
+    pub fn add_to_counter(
+        &self,
+        policy: &str,
+        counter: &str,
+        id: &str,
+        amount: u64,
+        at_ms: u64,
+    ) -> Result<(), CounterError> {
+        let index = self.position(policy).ok_or_else(|| CounterError::NoPolicy(policy.to_owned()))?;
+        let counters = &self.counters[index];
+        let increment = counters.platform_increment(counter, id, amount, at_ms).ok_or_else(|| {
+            let open: Vec<String> = counters.platform_counters().map(|c| format!("`{c}`")).collect();
+            CounterError::NotOpen {
+                policy: policy.to_owned(),
+                counter: counter.to_owned(),
+                open: if open.is_empty() { "none".into() } else { open.join(", ") },
+            }
+        })?;
+        if amount == 0 {
+            return Ok(());
+        }
+        self.state.apply(&[increment], self.state_timeout_ms).map_err(CounterError::State)
+    }
+
     /// The namespace the set's counter keys begin with (`[state] namespace`
     /// in `groupgate.toml`, or the set folder's name).
     pub fn state_namespace(&self) -> &str {
@@ -200,6 +230,14 @@ impl PolicySet {
     /// The index of policy `name`.
     fn position(&self, name: &str) -> Option<usize> {
         self.policies.iter().position(|p| p.manifest.name == name)
+    }
+
+    /// Decides `request` as [`PolicySet::evaluate`] does, its counts read
+    /// from and added to `store` instead of the set's own: a test case's
+    /// store, which starts empty and sees the case's earlier requests.
+    pub fn evaluate_on(&self, request: &Request, store: &dyn StateStore) -> Result<Decision, RequestError> {
+        self.check(request)?;
+        Ok(self.decide(request.as_ref(), None, Counts::Store(store)))
     }
 
     fn evaluate_ref(&self, request: RequestRef<'_>) -> Result<Decision, RequestError> {
@@ -402,5 +440,10 @@ impl PolicySet {
     /// May this user join, or be invited into, this group?
     pub fn evaluate_membership(&self, membership: &Membership) -> Result<Decision, RequestError> {
         self.evaluate_ref(RequestRef::Membership(membership))
+    }
+
+    /// What should become of this report from the public (Art. 12)?
+    pub fn evaluate_report(&self, report: &Report) -> Result<Decision, RequestError> {
+        self.evaluate_ref(RequestRef::Report(report))
     }
 }

@@ -1,6 +1,6 @@
 //! Counters kept in the process: nothing to install, one count per process.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Mutex;
 
@@ -8,8 +8,8 @@ use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::window::{RESOLUTIONS, bucket, retention_secs};
-use super::{Increment, Read, StateError, StateMetrics, StateStore};
+use super::window::{MAX_WINDOW_SECS, RESOLUTIONS, bucket, retention_secs};
+use super::{Increment, MAX_DISTINCT_VALUES, Read, StateError, StateMetrics, StateStore};
 
 /// The most series the memory store holds by default.
 pub const MEMORY_MAX_SERIES: usize = 1_000_000;
@@ -70,6 +70,13 @@ struct Series {
     written: u64,
     /// The newest request time written, unix milliseconds.
     newest_ms: u64,
+    /// For a series of distinct values: each value and when it was last
+    /// seen, unix milliseconds.
+    #[allow(
+        clippy::box_collection,
+        reason = "one word in every series, where an empty map inline would be six: most series count events"
+    )]
+    values: Option<Box<HashMap<String, u64>>>,
 }
 
 /// How far ahead of a series' newest request an increment may be and still
@@ -108,6 +115,42 @@ impl Series {
         }
     }
 
+    /// Notes `value` as seen at `at_ms`; past [`MAX_DISTINCT_VALUES`], the
+    /// values too old for any window are forgotten, then those seen least
+    /// recently, down to nine tenths of the bound.
+    fn see(&mut self, value: &str, at_ms: u64, written: u64) {
+        self.written = written;
+        self.newest_ms = self.newest_ms.max(at_ms);
+        let values = self.values.get_or_insert_with(Box::default);
+        match values.get_mut(value) {
+            Some(last) => *last = (*last).max(at_ms),
+            None => {
+                values.insert(value.to_owned(), at_ms);
+            }
+        }
+        if values.len() > MAX_DISTINCT_VALUES {
+            let oldest_kept = self.newest_ms.saturating_sub(MAX_WINDOW_SECS * 1000);
+            values.retain(|_, &mut last| last >= oldest_kept);
+            if values.len() > MAX_DISTINCT_VALUES {
+                let mut times: Vec<u64> = values.values().copied().collect();
+                let cut = values.len() - MAX_DISTINCT_VALUES * 9 / 10;
+                let (_, &mut threshold, _) = times.select_nth_unstable(cut);
+                values.retain(|_, &mut last| last >= threshold);
+            }
+        }
+    }
+
+    /// The distinct values seen within the read's window, with the read's
+    /// own value among them.
+    fn distinct(&self, read: &Read<'_>, with: Option<&str>) -> u64 {
+        let (from, to) = distinct_range(read);
+        let inside = |t: u64| t > from && t <= to;
+        let Some(values) = &self.values else { return u64::from(with.is_some()) };
+        let seen = values.values().filter(|&&t| inside(t)).count() as u64;
+        let own = with.is_some_and(|v| !values.get(v).is_some_and(|&t| inside(t)));
+        seen + u64::from(own)
+    }
+
     fn sum(&self, read: &Read<'_>) -> u64 {
         let resolution = read.window.resolution();
         let level = RESOLUTIONS.iter().position(|&r| r == resolution).expect("a resolution of RESOLUTIONS");
@@ -122,6 +165,12 @@ impl Series {
             .take_while(|(b, _)| b >= range.start())
             .fold(newest, |sum, &(_, n)| sum.saturating_add(n))
     }
+}
+
+/// The times a distinct read counts, `(from, to]` in unix milliseconds:
+/// the window's length, ending at the request's time.
+fn distinct_range(read: &Read<'_>) -> (u64, u64) {
+    (read.at_ms.saturating_sub(read.window.secs().saturating_mul(1000)), read.at_ms)
 }
 
 /// Drops the buckets of `level` too old for any window read at its
@@ -216,7 +265,12 @@ impl StateStore for Memory {
             let (hash, shard) = self.shard(first.series);
             let map = shard.lock().unwrap_or_else(|e| e.into_inner());
             let series = map.find(hash, |k| k.key == first.series).map(|k| &k.series);
-            counts.extend(rest[..same].iter().map(|read| series.map_or(0, |s| s.sum(read))));
+            counts.extend(rest[..same].iter().map(|read| match (read.distinct, series) {
+                (Some(d), Some(s)) => s.distinct(read, d.with),
+                (Some(d), None) => u64::from(d.with.is_some()),
+                (None, Some(s)) => s.sum(read),
+                (None, None) => 0,
+            }));
             rest = &rest[same..];
         }
         Ok(counts)
@@ -227,8 +281,12 @@ impl StateStore for Memory {
             let written = self.writes.fetch_add(1, Ordering::Relaxed);
             let (hash, shard) = self.shard(&inc.series);
             let mut map = shard.lock().unwrap_or_else(|e| e.into_inner());
+            let add = |series: &mut Series| match &inc.value {
+                Some(value) => series.see(value, inc.at_ms, written),
+                None => series.add(inc.at_ms, inc.amount, written),
+            };
             if let Some(k) = map.find_mut(hash, |k| k.key == inc.series) {
-                k.series.add(inc.at_ms, inc.amount, written);
+                add(&mut k.series);
                 continue;
             }
             if self.series.load(Ordering::Relaxed) as usize >= self.max_series {
@@ -239,10 +297,10 @@ impl StateStore for Memory {
             // Another thread may have made the series while the lock was let go.
             let rehash = |k: &Keyed| self.hasher.hash_one(&k.key);
             match map.entry(hash, |k| k.key == inc.series, rehash) {
-                Entry::Occupied(mut e) => e.get_mut().series.add(inc.at_ms, inc.amount, written),
+                Entry::Occupied(mut e) => add(&mut e.get_mut().series),
                 Entry::Vacant(v) => {
                     let mut series = Series::default();
-                    series.add(inc.at_ms, inc.amount, written);
+                    add(&mut series);
                     v.insert(Keyed { key: inc.series.clone(), series });
                     self.series.fetch_add(1, Ordering::Relaxed);
                 }
@@ -270,15 +328,15 @@ impl StateStore for Memory {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::Window;
+    use crate::state::{Distinct, Window};
 
     fn read(store: &Memory, series: &str, window: &str, at_ms: u64) -> u64 {
         let window = Window::parse(window).unwrap();
-        store.read(&[Read { series, window: &window, at_ms }], 0).unwrap()[0]
+        store.read(&[Read::events(series, &window, at_ms)], 0).unwrap()[0]
     }
 
     fn add(store: &Memory, series: &str, at_ms: u64) {
-        store.apply(&[Increment { series: series.into(), amount: 1, at_ms }], 0).unwrap();
+        store.apply(&[Increment::events(series, 1, at_ms)], 0).unwrap();
     }
 
     #[test]
@@ -362,6 +420,46 @@ mod tests {
         assert_eq!(read(&store, "s", "60s", 1_003_500), 4);
         assert_eq!(read(&store, "s", "30d", 1_003_500), 4);
         assert_eq!(read(&store, "s", "24h", 4_102_444_800_000), 1);
+    }
+
+    #[test]
+    fn distinct_values_count_once_each_within_the_window_with_the_requests_own() {
+        let store = Memory::new();
+        let window = Window::parse("24h").unwrap();
+        let hour = 3_600_000;
+        let read = |at_ms: u64, with: Option<&str>| {
+            let read = Read { series: "d", window: &window, at_ms, distinct: Some(Distinct { with }) };
+            store.read(&[read], 0).unwrap()[0]
+        };
+        assert_eq!((read(hour, None), read(hour, Some("a"))), (0, 1), "nothing seen: the request's own value alone");
+        for (value, at) in [("a", hour), ("a", 2 * hour), ("b", 3 * hour), ("a", 4 * hour)] {
+            store.apply(&[Increment::distinct("d", value, at)], 0).unwrap();
+        }
+        assert_eq!(read(5 * hour, None), 2, "a seen three times counts once");
+        assert_eq!(read(5 * hour, Some("a")), 2, "a value already counted is not counted again");
+        assert_eq!(read(5 * hour, Some("c")), 3);
+        // b was last seen at 3 h, a at 4 h: at 27 h 30 min only a is within 24 h.
+        assert_eq!(read(27 * hour + hour / 2, None), 1);
+        assert_eq!(read(27 * hour + hour / 2, Some("b")), 2);
+        assert_eq!(read(29 * hour, None), 0);
+        // An events read of another series is unaffected.
+        assert_eq!(read_events(&store), 0);
+    }
+
+    fn read_events(store: &Memory) -> u64 {
+        read(store, "other", "24h", 0)
+    }
+
+    #[test]
+    fn a_series_of_distinct_values_stays_bounded() {
+        let mut series = Series::default();
+        for i in 0..(MAX_DISTINCT_VALUES as u64 + 10) {
+            series.see(&i.to_string(), 1_000_000 + i, i);
+        }
+        let values = series.values.as_ref().unwrap();
+        assert!(values.len() <= MAX_DISTINCT_VALUES, "{}", values.len());
+        assert!(values.contains_key(&(MAX_DISTINCT_VALUES as u64 + 9).to_string()), "the newest value is kept");
+        assert!(!values.contains_key("0"), "the oldest is forgotten");
     }
 
     #[test]

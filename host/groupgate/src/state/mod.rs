@@ -27,7 +27,8 @@ pub use memory::{MEMORY_MAX_SERIES, Memory};
 pub use window::Window;
 
 /// One count to read: the events of `series` within `window`, ending at the
-/// request's time `at_ms` (unix milliseconds).
+/// request's time `at_ms` (unix milliseconds); or, for a series of distinct
+/// values, how many distinct values it holds within the window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Read<'a> {
     /// The series' key, unique across sets and policies (see [`series_key`]).
@@ -36,6 +37,19 @@ pub struct Read<'a> {
     pub window: &'a Window,
     /// The request's time.
     pub at_ms: u64,
+    /// Set for a series of distinct values (see [`Distinct`]).
+    pub distinct: Option<Distinct<'a>>,
+}
+
+/// How a series of distinct values is read: the number of distinct values
+/// last added within the window, exactly (to the millisecond, not in
+/// buckets), counting `with` among them if it is not there yet: the
+/// request's own value, so that a count says what it will be once this
+/// request is counted, whether or not its value was seen before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Distinct<'a> {
+    /// The request's own value, when it has one.
+    pub with: Option<&'a str>,
 }
 
 /// Events to add to a series at `at_ms`, the request's time.
@@ -43,11 +57,39 @@ pub struct Read<'a> {
 pub struct Increment {
     /// The series' key.
     pub series: String,
-    /// How many events.
+    /// How many events (for a series of distinct values, any amount above
+    /// 0 adds `value` once).
     pub amount: u64,
     /// The request's time.
     pub at_ms: u64,
+    /// For a series of distinct values, the value seen at `at_ms` (seen
+    /// again, it counts once, as seen last then).
+    pub value: Option<String>,
 }
+
+impl<'a> Read<'a> {
+    /// A read of the events of `series` in `window` up to `at_ms`.
+    pub fn events(series: &'a str, window: &'a Window, at_ms: u64) -> Read<'a> {
+        Read { series, window, at_ms, distinct: None }
+    }
+}
+
+impl Increment {
+    /// `amount` events of `series` at `at_ms`.
+    pub fn events(series: impl Into<String>, amount: u64, at_ms: u64) -> Increment {
+        Increment { series: series.into(), amount, at_ms, value: None }
+    }
+
+    /// `value`, seen in `series` at `at_ms`.
+    pub fn distinct(series: impl Into<String>, value: impl Into<String>, at_ms: u64) -> Increment {
+        Increment { series: series.into(), amount: 1, at_ms, value: Some(value.into()) }
+    }
+}
+
+/// The most distinct values a store keeps per series: past it, the values
+/// seen least recently are forgotten, so a count of distinct values is
+/// exact up to this many.
+pub const MAX_DISTINCT_VALUES: usize = 65_536;
 
 /// Why a store could not read or apply.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -96,6 +138,9 @@ impl StateMetrics {
 ///
 /// `read` answers one request's reads together, in order (a networked store
 /// in one round trip); `apply` adds one request's increments together. A
+/// series is either of events, summed over windows, or of distinct values
+/// ([`Read::distinct`], [`Increment::value`]): a key is only ever used one
+/// way. A
 /// store shared by several hosts makes them see one count. Both must return
 /// within `timeout_ms`, or fail: the request is decided without counts then,
 /// as each policy's `on_state_error` says. A store that cannot apply keeps
