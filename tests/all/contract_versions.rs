@@ -430,7 +430,7 @@ fn distinct_and_platform_counters_are_checked_at_load() {
         ),
         (
             "[counters.x]\nof = \"group\"\ndistinct = \"reporter\"\nhost = { hook = \"message\" }\nwindows = [\"24h\"]",
-            "`reporter` is in none of the requests the counter is written on (`message`)",
+            "`reporter` is in none of the requests the counter is written on with its `of` (`message`)",
         ),
         (
             "[counters.x]\nof = \"reporter\"\nplatform = true\nhost = { hook = \"report\" }\nwindows = [\"30d\"]",
@@ -441,6 +441,22 @@ fn distinct_and_platform_counters_are_checked_at_load() {
             "leave out `distinct` or `platform`",
         ),
         ("[counters.x]\nof = \"subject\"\nwindows = [\"30d\"]", "`subject` is in none of the hooks"),
+        (
+            "[counters.x]\nof = \"sender\"\ndistinct = \"reporter\"\nwindows = [\"30d\"]",
+            "`reporter` is in none of the requests the counter is written on with its `of` (`message`)",
+        ),
+        (
+            "[counters.x]\nof = \"founder\"\ndistinct = \"sender\"\nhost = { hook = \"message\" }\nwindows = [\"1d\"]",
+            "would only ever be them",
+        ),
+        (
+            "[counters.x]\nof = \"target\"\nhost = { hook = \"message\" }\nwindows = [\"1d\"]\nhooks = [\"report\"]",
+            "has no report target to count",
+        ),
+        (
+            "[counters.x]\nof = \"sender\"\nhost = { hook = \"message\", outcome = \"deny\", articles = [\"a/b\"] }\nwindows = [\"1d\"]",
+            "without `,`, `|`, `%` or `/`",
+        ),
     ] {
         let set = TempSet::new("").policy("c", &format!("{COMPLAINTS}{counters}\n"), &[]);
         let err = load(set.path()).err().expect(says).to_string();
@@ -469,4 +485,15 @@ fn the_platform_adds_only_to_a_counter_declared_platform_true() {
     let report = Request::from_value(groupgate::Hook::Report, report).unwrap();
     let decision = set.evaluate(&report).unwrap();
     assert_eq!((decision.outcome, codes(&decision)), (Outcome::Allow, vec!["reporter-unreliable"]));
+    // Nor do their reports count among the target's reporters: two others
+    // after them are two, a third three.
+    let by = |reporter: &str| {
+        let Request::Report(mut r) = report.clone() else { unreachable!() };
+        r.reporter.id = reporter.into();
+        set.evaluate(&Request::Report(r)).unwrap()
+    };
+    assert_eq!(by("usr-2").outcome, Outcome::Allow);
+    assert_eq!(by("usr-3").outcome, Outcome::Allow);
+    let third = by("usr-4");
+    assert_eq!((third.outcome, codes(&third)), (Outcome::Review, vec!["reported-by-many"]));
 }

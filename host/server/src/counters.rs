@@ -22,7 +22,8 @@ use crate::state::ServerState;
 #[schemars(rename = "CounterAddition")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Addition {
-    /// The id of the user or group counted (what the counter's `of` names).
+    /// The id of the user or group counted (what the counter's `of` names;
+    /// for `of = "target"`, `message:ID`, `user:ID` or `group:ID`).
     id: String,
     /// How many events; 1 by default, 0 adds nothing.
     #[serde(default = "one", deserialize_with = "groupgate::wire::whole::deserialize")]
@@ -66,11 +67,12 @@ pub(crate) async fn add(
         return error(StatusCode::SERVICE_UNAVAILABLE, not_ready(&state));
     };
     let generation = active.generation;
+    let waits = active.set.waits();
     let (policy_name, counter_name, id) = (policy.clone(), counter.clone(), addition.id.clone());
     let amount = u64::from(addition.amount);
     let add = move || active.set.add_to_counter(&policy_name, &counter_name, &id, amount, addition.at);
     // A store that waits (Redis) is written off the threads that serve.
-    let result = if state.active().is_some_and(|a| a.set.waits()) {
+    let result = if waits {
         match tokio::task::spawn_blocking(add).await {
             Ok(result) => result,
             Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("the addition did not finish: {e}")),

@@ -281,8 +281,8 @@ pub(crate) struct Batch {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "BatchItem")]
 struct Item {
-    /// The hook, as the name of its route: `message`, `group-creation` or
-    /// `membership`.
+    /// The hook, as the name of its route: `message`, `group-creation`,
+    /// `membership` or `report`.
     #[schemars(with = "HookName")]
     hook: String,
     /// The request, as the hook's own route takes it.

@@ -250,7 +250,18 @@ fn run_case(set: &PolicySet, case: &Case) -> CaseResult {
     // A policy the host did not call must have had nothing to say: call it
     // and see. (A policy's own cases always call it.)
     if case.policy.is_none() && decision.policies.iter().any(|p| p.below_call_from) {
-        match set.check_call_from(&case.request, &case.counts) {
+        // A case deciding earlier requests has its counts from its store:
+        // those its decision read.
+        let read;
+        let counts = if case.before.is_empty() {
+            &case.counts
+        } else {
+            read = groupgate::state::Recorded::new(
+                decision.policies.iter().map(|p| (p.name.to_string(), p.counts.clone())).collect(),
+            );
+            &read
+        };
+        match set.check_call_from(&case.request, counts) {
             Ok(broken) => failures.extend(broken),
             Err(refused) => failures.push(format!("the request was refused: {refused}")),
         }

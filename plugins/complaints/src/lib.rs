@@ -13,7 +13,10 @@
 //!   reason `group-reported`.
 //! - A reporter with more than `unreliable_after` (5) reports rejected by
 //!   moderators in the last 30 days has their reports answered `allow` with
-//!   reason `reporter-unreliable` and no measure. The platform counts the
+//!   reason `reporter-unreliable` and no measure, and is not counted among
+//!   the target's reporters: only reports the policy trusts add to its
+//!   counters of reporters, so unreliable reporters cannot push a target,
+//!   or a group's messages, to review. The platform counts the
 //!   rejections: it adds one to this policy's `rejected` counter for the
 //!   reporter (`POST /v1/counters/complaints/rejected`, or
 //!   `PolicySet::add_to_counter`) each time a moderator rejects a report.
@@ -30,16 +33,14 @@
 //! [counters.reporters]          # distinct reporters of the report's target
 //! of = "target"
 //! distinct = "reporter"
-//! host = { hook = "report" }
 //! windows = ["24h"]
 //! hooks = ["report"]
 //!
-//! [counters.group_reporters]    # distinct reporters of the message's group
+//! [counters.group_reporters]    # distinct reporters of a group
 //! of = "group"
 //! distinct = "reporter"
-//! host = { hook = "report" }
 //! windows = ["24h"]
-//! hooks = ["message"]
+//! hooks = ["message"]           # read on messages, added to by reports of the group
 //!
 //! [counters.rejected]           # the reporter's reports moderators rejected
 //! of = "reporter"
@@ -56,9 +57,9 @@ use groupgate_sdk::{
 };
 use serde::Deserialize;
 
-/// Host counter: distinct reporters of a report's target.
+/// Own counter: distinct reporters of a report's target.
 const REPORTERS: &str = "reporters";
-/// Host counter: distinct reporters of a group, read on its messages.
+/// Own counter: distinct reporters of a group, read on its messages.
 const GROUP_REPORTERS: &str = "group_reporters";
 /// The platform's counter: a reporter's reports rejected by moderators.
 const REJECTED: &str = "rejected";
@@ -119,8 +120,12 @@ impl Policy for Complaints {
                 .evidence(format!("{rejected} rejected reports in 30d")),
             );
         }
+        // A report trusted: its reporter counts among the target's (and
+        // the group's, when a group is reported; the host adds nothing to
+        // `group_reporters` for another target).
+        let counted = |verdict: Verdict| verdict.increment(REPORTERS, 1).increment(GROUP_REPORTERS, 1);
         if reporters < self.review_from {
-            return allow();
+            return counted(allow());
         }
         let target = r.target();
         let (what, measure) = match target {
@@ -130,15 +135,17 @@ impl Policy for Complaints {
             ReportTarget::User(u) => (format!("user `{}`", u.id()), Measure::on_user(MeasureKind::Report, u.id())),
             ReportTarget::Group(g) => (format!("group `{}`", g.id()), Measure::on_group(MeasureKind::Report, g.id())),
         };
-        review("reported-by-many")
-            .message(format!(
-                "{what} has been reported by {reporters} different users in the last 24 hours ({} send it to the \
-                 moderators)",
-                self.review_from
-            ))
-            .article("Art. 12")
-            .evidence(format!("{reporters} distinct reporters in 24h"))
-            .measure(measure)
+        counted(
+            review("reported-by-many")
+                .message(format!(
+                    "{what} has been reported by {reporters} different users in the last 24 hours ({} send it to \
+                     the moderators)",
+                    self.review_from
+                ))
+                .article("Art. 12")
+                .evidence(format!("{reporters} distinct reporters in 24h"))
+                .measure(measure),
+        )
     }
 
     fn message(&self, m: &Message) -> Verdict {

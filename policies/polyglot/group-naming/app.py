@@ -189,7 +189,8 @@ class WitWorld(wit_world.WitWorld):
         return allow()
 
     # The manifest attaches this policy to group creation only; these answer
-    # anyway, since the contract asks every policy for all three.
+    # anyway, since the contract asks every policy for them (`evaluate_report`
+    # comes from `groupgate`, which allows).
     def evaluate_message(self, message: bytes) -> types.Outcome:
         return groupgate.answer(allow())
 

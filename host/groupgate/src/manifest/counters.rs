@@ -18,7 +18,8 @@ use crate::wire::Outcome;
 pub enum Party {
     /// A message's sender.
     Sender,
-    /// The group a message is sent to or a membership is for.
+    /// The group a message is sent to or a membership is for, or the
+    /// group reported.
     Group,
     /// A group creation's founder, or the founder of the group a message is
     /// sent to or a membership is for.
@@ -68,6 +69,17 @@ impl Party {
             Party::Target => "target",
             _ => "user",
         }
+    }
+}
+
+/// The user who acts in a request of `hook`: whom the host counts its
+/// decisions for, among users.
+pub(crate) fn actor(hook: Hook) -> Party {
+    match hook {
+        Hook::Message => Party::Sender,
+        Hook::GroupCreation => Party::Founder,
+        Hook::Membership => Party::Subject,
+        Hook::Report => Party::Reporter,
     }
 }
 
@@ -266,8 +278,12 @@ pub(super) fn check_counters(
                     "filters the reasons of an `outcome`, and none is given (`deny` or `review`)".into(),
                 ));
             }
-            if let Some(bad) = host.articles.iter().find(|a| a.is_empty() || a.contains([',', '|', '%'])) {
-                return Err((key("host.articles"), format!("`{bad}` must be non-empty, without `,`, `|` or `%`")));
+            // `/` separates the parts of a host counter's series name.
+            if let Some(bad) = host.articles.iter().find(|a| a.is_empty() || a.contains([',', '|', '%', '/'])) {
+                return Err((key("host.articles"), format!("`{bad}` must be non-empty, without `,`, `|`, `%` or `/`")));
+            }
+            if counter.of == Party::Target && host.hook != Hook::Report {
+                return Err((key("of"), format!("a `{}` decision has no report target to count", host.hook)));
             }
             if counter.of == Party::Group && host.hook == Hook::GroupCreation {
                 return Err((key("of"), "a group creation has no group yet to count decisions of".into()));
@@ -285,19 +301,38 @@ pub(super) fn check_counters(
                 return Err((key("distinct"), format!("counts `{}` by itself: name another party", distinct.as_str())));
             }
             // Values are seen where the counter is written: the host's
-            // decisions of `host.hook`, or the hooks the policy answers.
+            // decisions of `host.hook`, or the hooks the policy answers,
+            // where the request has both whom it counts and the value.
             let written: Vec<Hook> = match &counter.host {
                 Some(host) => vec![host.hook],
-                None => hooks.to_vec(),
+                None => hooks.iter().copied().filter(|&h| counter.of.in_hook(h)).collect(),
             };
             if !written.iter().any(|&h| distinct.in_hook(h)) {
                 let written: Vec<String> = written.iter().map(|h| format!("`{h}`")).collect();
                 return Err((
                     key("distinct"),
                     format!(
-                        "`{}` is in none of the requests the counter is written on ({})",
+                        "`{}` is in none of the requests the counter is written on with its `of` ({})",
                         distinct.as_str(),
                         written.join(", ")
+                    ),
+                ));
+            }
+            // The host writes a user's count for the user who acted (see
+            // `host_increments`): the same user as the value counts only
+            // itself.
+            if let Some(host) = &counter.host
+                && counter.of.kind() == "user"
+                && distinct == actor(host.hook)
+            {
+                return Err((
+                    key("distinct"),
+                    format!(
+                        "the host counts `{}` decisions for the user who acted, the {}: distinct {} of theirs would \
+                         only ever be them",
+                        host.hook,
+                        distinct.as_str(),
+                        distinct.as_str()
                     ),
                 ));
             }

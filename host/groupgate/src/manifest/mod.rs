@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::LoadError;
 use crate::wire::Outcome;
 
+pub(crate) use counters::actor;
 pub use counters::{CounterSpec, HostCounter, OnStateError, Party, StateSettings};
 pub use policy::{BuildSpec, Language, Limits, ModuleSource, PolicyManifest, Scope};
 pub(crate) use policy::{PolicyContext, parse_policy};

@@ -87,14 +87,28 @@ impl Prefix {
     /// [`Prefix::key`], appended to `out`.
     fn key_into(&self, out: &mut String, id: &str) {
         out.push_str(&self.0);
-        if id.len() > MAX_KEY_ID_BYTES {
-            use sha2::{Digest, Sha256};
-            out.push_str("%sha256:");
-            out.push_str(&crate::sandbox::hex(&Sha256::digest(id.as_bytes())));
-        } else {
-            escape_into(out, id);
-        }
+        push_id(out, id);
     }
+}
+
+/// `id` as a key or a distinct value holds it: escaped, or past
+/// [`MAX_KEY_ID_BYTES`] its SHA-256, so that no id a platform sends makes a
+/// store keep more than that for it.
+fn push_id(out: &mut String, id: &str) {
+    if id.len() > MAX_KEY_ID_BYTES {
+        use sha2::{Digest, Sha256};
+        out.push_str("%sha256:");
+        out.push_str(&crate::sandbox::hex(&Sha256::digest(id.as_bytes())));
+    } else {
+        escape_into(out, id);
+    }
+}
+
+/// A distinct value as stores keep it (see [`push_id`]).
+fn distinct_value(id: &str) -> String {
+    let mut value = String::with_capacity(id.len().min(MAX_KEY_ID_BYTES + 8));
+    push_id(&mut value, id);
+    value
 }
 
 /// One `[counters.NAME]` of a policy, its keys worked out.
@@ -222,7 +236,7 @@ impl PolicyCounters {
         let series = c.prefix.key(&id);
         let at_ms = request_time(request);
         match c.distinct {
-            Some(values) => Some(Increment::distinct(series, party_id(request, values)?, at_ms)),
+            Some(values) => Some(Increment::distinct(series, distinct_value(&party_id(request, values)?), at_ms)),
             None => Some(Increment::events(series, u64::from(amount), at_ms)),
         }
     }
@@ -349,7 +363,7 @@ impl Plan {
                     let distinct = c.distinct.map(|values| {
                         let start = batch.keys.len();
                         if let Some(own) = party_id(request, values) {
-                            batch.keys.push_str(&own);
+                            push_id(&mut batch.keys, &own);
                         }
                         start..batch.keys.len()
                     });
@@ -435,18 +449,13 @@ pub(crate) fn host_increments(kept: &[KeptCounter], request: RequestRef<'_>, dec
     }
     let hook = request.hook();
     let at_ms = request_time(request);
-    let actor = match request {
-        RequestRef::Message(_) => Party::Sender,
-        RequestRef::GroupCreation(_) => Party::Founder,
-        RequestRef::Membership(_) => Party::Subject,
-        RequestRef::Report(_) => Party::Reporter,
-    };
+    let actor = crate::manifest::actor(hook);
     let mut count = |k: &KeptCounter| {
         // A counter of distinct values sees the request's value of that
         // party, if it has one; without one there is nothing to see.
         let value = match k.distinct {
             Some(values) => match party_id(request, values) {
-                Some(value) => Some(value),
+                Some(value) => Some(distinct_value(&value)),
                 None => return,
             },
             None => None,
@@ -457,7 +466,7 @@ pub(crate) fn host_increments(kept: &[KeptCounter], request: RequestRef<'_>, dec
             {
                 let series = prefix.key(&id);
                 increments.push(match &value {
-                    Some(value) => Increment::distinct(series, value.as_ref(), at_ms),
+                    Some(value) => Increment::distinct(series, value.as_str(), at_ms),
                     None => Increment::events(series, 1, at_ms),
                 });
             }

@@ -132,10 +132,23 @@ impl Series {
             let oldest_kept = self.newest_ms.saturating_sub(MAX_WINDOW_SECS * 1000);
             values.retain(|_, &mut last| last >= oldest_kept);
             if values.len() > MAX_DISTINCT_VALUES {
+                // Exactly `cut` go, the oldest first: of values seen at the
+                // threshold's very time, as many as are still to go (many
+                // values may share a millisecond).
                 let mut times: Vec<u64> = values.values().copied().collect();
                 let cut = values.len() - MAX_DISTINCT_VALUES * 9 / 10;
-                let (_, &mut threshold, _) = times.select_nth_unstable(cut);
-                values.retain(|_, &mut last| last >= threshold);
+                let (_, &mut threshold, _) = times.select_nth_unstable(cut - 1);
+                let mut ties = cut - times.iter().filter(|&&t| t < threshold).count();
+                values.retain(|_, &mut last| {
+                    if last < threshold {
+                        return false;
+                    }
+                    if last == threshold && ties > 0 {
+                        ties -= 1;
+                        return false;
+                    }
+                    true
+                });
             }
         }
     }
@@ -458,6 +471,12 @@ mod tests {
         }
         let values = series.values.as_ref().unwrap();
         assert!(values.len() <= MAX_DISTINCT_VALUES, "{}", values.len());
+        // Values seen in one millisecond are cut all the same.
+        let mut tied = Series::default();
+        for i in 0..(MAX_DISTINCT_VALUES as u64 + 10) {
+            tied.see(&i.to_string(), 1_000_000, i);
+        }
+        assert_eq!(tied.values.as_ref().unwrap().len(), MAX_DISTINCT_VALUES * 9 / 10 + 9);
         assert!(values.contains_key(&(MAX_DISTINCT_VALUES as u64 + 9).to_string()), "the newest value is kept");
         assert!(!values.contains_key("0"), "the oldest is forgotten");
     }
